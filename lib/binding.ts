@@ -1,0 +1,130 @@
+/**
+ * The one place that loads the native addon and describes it in TypeScript.
+ *
+ * The addon is found by node-gyp-build: a prebuild for this platform under `prebuilds/`, or
+ * the local build under `build/Release/`. When none loads, the error says what was tried,
+ * which LibTorch the build used, and how to rebuild.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ErrorCode, VptError } from './errors.js';
+
+/** A tensor entry of a weights file, validated in TypeScript before native code reads it. */
+export interface NativeTensorEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+  offset: number;
+  nbytes: number;
+}
+
+/** A float32 tensor crossing the boundary. */
+export interface NativeTensor {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** The plain configuration object `NativeModel` is constructed from. */
+export interface NativeModelConfig {
+  vit: {
+    imgSize: number; patchSize: number; inChans: number; embedDim: number; depth: number; numHeads: number;
+    mlpRatio: number; qkvBias: boolean; classToken: boolean; regTokens: number; noEmbedClass: boolean;
+    layerScale: boolean; globalPool: 'token' | 'avg'; fcNorm: boolean; normEps: number;
+  };
+  prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
+  numClasses: number;
+  headHiddenLayers: number;
+  transfer: 'prompt' | 'linear' | 'full';
+  device: string;
+  seed: number;
+}
+
+export interface NativeModel {
+  loadBackbone(path: string, entries: NativeTensorEntry[]): Promise<void>;
+  forward(images: Float32Array, shape: number[]): Promise<Float32Array>;
+  features(images: Float32Array, shape: number[]): Promise<Float32Array>;
+  exportTrainable(): Promise<NativeTensor[]>;
+  importTrainable(tensors: NativeTensor[]): Promise<void>;
+  info(): { trainableParams: number; totalParams: number; device: string };
+  dispose(): void;
+}
+
+export interface NativeRuntimeInfo {
+  torchVersion: string;
+  cudaBuild: boolean;
+  cudaAvailable: boolean;
+  cudaRuntime: string;
+  gpus: { index: number; name: string; totalMemory: number; computeCapability: string }[];
+  cpuThreads: number;
+  interopThreads: number;
+  blas: string;
+  lapack: string;
+  mkl: boolean;
+  onednn: boolean;
+  openmp: boolean;
+  cpuCapability: string;
+  buildConfig: string;
+  builtAgainstTorchRoot: string;
+  builtAgainstTorchVersion: string;
+}
+
+export interface NativeAddon {
+  NativeModel: new (config: NativeModelConfig) => NativeModel;
+  runtimeInfo(): NativeRuntimeInfo;
+}
+
+/** The package root (this file lives in lib/ or dist/lib/). */
+export const packageRoot = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})();
+
+let cached: { addon: NativeAddon; path: string } | undefined;
+
+/** Loads the addon once; throws a VptError (code VPT_ADDON) that explains how to fix it. */
+export function loadAddon(): { addon: NativeAddon; path: string } {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
+  let path = '(none found)';
+  try {
+    path = nodeGypBuild.resolve(packageRoot);
+    cached = { addon: require(path) as NativeAddon, path };
+    return cached;
+  } catch (error) {
+    throw new VptError(ErrorCode.Addon, explainLoadFailure(path, error as Error), { cause: error });
+  }
+}
+
+function explainLoadFailure(path: string, error: Error): string {
+  const buildInfo = join(packageRoot, 'build', 'vpt-build.json');
+  let builtAgainst = 'no local build (build/vpt-build.json is absent)';
+  if (existsSync(buildInfo)) {
+    try {
+      const b = JSON.parse(readFileSync(buildInfo, 'utf8')) as { torchVersion: string; torchRoot: string; cuda: boolean };
+      const libOk = existsSync(join(b.torchRoot, 'lib'));
+      builtAgainst = `LibTorch ${b.torchVersion} (${b.cuda ? 'CUDA' : 'CPU'}) at ${b.torchRoot}${libOk ? '' : ' — that folder no longer exists'}`;
+    } catch {
+      builtAgainst = `unreadable ${buildInfo}`;
+    }
+  }
+  const envTorch = process.env.LIBTORCH ? `LIBTORCH=${process.env.LIBTORCH}` : 'LIBTORCH is not set';
+  return [
+    'vpt-native: the native addon could not be loaded.',
+    `  tried: prebuilds/${process.platform}-${process.arch}/ and build/Release/ under ${packageRoot} (resolved: ${path})`,
+    `  error: ${error.message.split('\n')[0]}`,
+    `  built against: ${builtAgainst}`,
+    `  environment: ${envTorch}`,
+    'Possible solutions:',
+    '  1. Rebuild against a LibTorch (>= 2.4) you have: LIBTORCH=/path/to/libtorch npm rebuild vpt-native',
+    '     (or with a Python torch installed: npm rebuild vpt-native)',
+    '  2. Get a CPU LibTorch: python3 -m pip install --target .deps/torch-cpu "torch==2.13.0+cpu" --index-url https://download.pytorch.org/whl/cpu',
+    '     then LIBTORCH=$PWD/.deps/torch-cpu/torch npm rebuild vpt-native',
+    '  3. If the LibTorch the addon was built against moved or was removed, reinstall it or rebuild.',
+  ].join('\n');
+}

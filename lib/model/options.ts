@@ -1,0 +1,60 @@
+/** Options of `createModel`, validated at runtime, with VPT's defaults. */
+import { z } from 'zod';
+
+import { parseOptions } from '../util/validate.js';
+
+/** VPT's defaults (KMnP/vpt `configs/config.py`): 5 tokens, shallow, no dropout, no projection. */
+export const DEFAULT_PROMPT = { tokens: 5, deep: false, dropout: 0, project: 0 } as const;
+
+const promptSchema = z.strictObject({
+  tokens: z.int().min(1).max(4096),
+  deep: z.boolean().default(false),
+  dropout: z.number().min(0).lt(1).default(0),
+  project: z.int().min(0).default(0),
+});
+
+const createModelSchema = z
+  .strictObject({
+    weights: z.string().min(1),
+    arch: z.string().min(1).optional(),
+    numClasses: z.int().min(1),
+    imageSize: z.int().min(1).optional(),
+    prompt: promptSchema.nullable().optional(),
+    transfer: z.enum(['prompt', 'linear', 'full']).default('prompt'),
+    mlpLayers: z.int().min(0).max(16).default(0),
+    device: z
+      .string()
+      .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
+      .optional(),
+    seed: z.int().min(0).max(2 ** 32 - 1).default(0),
+    trainable: z.string().min(1).optional(),
+    classNames: z.array(z.string()).optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.transfer === 'linear' && o.prompt) {
+      ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'linear probing trains the head only: leave "prompt" unset or null' });
+    }
+    if (o.classNames && o.classNames.length !== o.numClasses) {
+      ctx.addIssue({ code: 'custom', path: ['classNames'], message: `has ${o.classNames.length} names but numClasses is ${o.numClasses}` });
+    }
+  });
+
+/** What `createModel` accepts. */
+export type CreateModelOptions = z.input<typeof createModelSchema>;
+
+export interface PromptOptions {
+  tokens: number;
+  deep: boolean;
+  dropout: number;
+  project: number;
+}
+
+/** Options after validation and defaults. */
+export type ResolvedModelOptions = Omit<z.output<typeof createModelSchema>, 'prompt'> & { prompt: PromptOptions | null };
+
+/** Validates `createModel` options and fills in VPT's defaults. */
+export function resolveModelOptions(options: unknown): ResolvedModelOptions {
+  const o = parseOptions(createModelSchema, options, 'createModel');
+  const prompt = o.prompt === undefined ? (o.transfer === 'prompt' ? { ...DEFAULT_PROMPT } : null) : o.prompt;
+  return { ...o, prompt };
+}

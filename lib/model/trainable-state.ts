@@ -1,0 +1,75 @@
+/**
+ * The trainable-state file: the unit users keep per task. A safetensors file holding the
+ * trainable tensors (prompts, projection, head; the backbone too for full fine-tuning), all
+ * F32, with `__metadata__.vpt` describing the model they belong to.
+ */
+import type { NativeTensor } from '../binding.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
+import type { PromptOptions } from './options.js';
+
+export const TRAINABLE_FORMAT = 'vpt-native.trainable';
+export const TRAINABLE_VERSION = 1;
+
+/** `__metadata__.vpt` of a trainable-state file. */
+export interface TrainableMetadata {
+  format: typeof TRAINABLE_FORMAT;
+  version: number;
+  arch: string;
+  embedDim: number;
+  depth: number;
+  patchSize: number;
+  imageSize: number;
+  transfer: 'prompt' | 'linear' | 'full';
+  prompt: PromptOptions | null;
+  numClasses: number;
+  headHiddenLayers: number;
+  classNames: string[] | null;
+  mean: number[];
+  std: number[];
+}
+
+/** Writes the tensors and metadata atomically. */
+export async function writeTrainableState(path: string, tensors: NativeTensor[], meta: TrainableMetadata): Promise<void> {
+  await writeSafetensors(path, tensors, { vpt: JSON.stringify(meta) });
+}
+
+/**
+ * Reads a trainable-state file and checks its metadata against the model's; every field
+ * that differs is named in one VPT_SHAPE error.
+ */
+export async function readTrainableState(
+  path: string,
+  model: TrainableMetadata,
+): Promise<{ tensors: NativeTensor[]; metadata: TrainableMetadata }> {
+  const { metadata, tensors } = await readSafetensors(path);
+  let meta: Partial<TrainableMetadata>;
+  try {
+    meta = JSON.parse(metadata.vpt ?? 'null') as Partial<TrainableMetadata>;
+  } catch {
+    throw new VptError(ErrorCode.Shape, `${path}: __metadata__.vpt is not valid JSON`);
+  }
+  if (!meta || meta.format !== TRAINABLE_FORMAT) {
+    throw new VptError(ErrorCode.Shape, `${path} is not a vpt-native trainable-state file (no __metadata__.vpt with format "${TRAINABLE_FORMAT}")`);
+  }
+  if ((meta.version ?? 0) > TRAINABLE_VERSION) {
+    throw new VptError(ErrorCode.Shape, `${path} has trainable-state version ${meta.version}; this vpt-native reads up to ${TRAINABLE_VERSION}`);
+  }
+  const fields: Array<[string, unknown, unknown]> = [
+    ['embedDim', meta.embedDim, model.embedDim],
+    ['depth', meta.depth, model.depth],
+    ['transfer', meta.transfer, model.transfer],
+    ['numClasses', meta.numClasses, model.numClasses],
+    ['mlpLayers', meta.headHiddenLayers, model.headHiddenLayers],
+    ['prompt.tokens', meta.prompt?.tokens ?? 0, model.prompt?.tokens ?? 0],
+    ['prompt.deep', meta.prompt?.deep ?? false, model.prompt?.deep ?? false],
+    ['prompt.project', meta.prompt?.project ?? 0, model.prompt?.project ?? 0],
+  ];
+  const differing = fields.filter(([, saved, current]) => saved !== current);
+  if (differing.length > 0) {
+    const saved = differing.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
+    const current = differing.map(([k, , v]) => `${k}=${JSON.stringify(v)}`).join(', ');
+    throw new VptError(ErrorCode.Shape, `${path} was saved for another model (${saved}); this model has ${current}`);
+  }
+  return { tensors: [...tensors.values()], metadata: meta as TrainableMetadata };
+}

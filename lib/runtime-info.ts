@@ -1,0 +1,58 @@
+import { loadAddon } from './binding.js';
+import { VERSION } from './version.js';
+
+/** What vpt-native runs on. */
+export interface RuntimeInfo {
+  /** vpt-native's own version. */
+  version: string;
+  /** LibTorch version the addon runs on. */
+  torchVersion: string;
+  /** The addon was built against a CUDA LibTorch. */
+  cudaBuild: boolean;
+  /** CUDA is usable now (driver + device present). */
+  cudaAvailable: boolean;
+  cudaRuntime: string;
+  gpus: { index: number; name: string; totalMemory: number; computeCapability: string }[];
+  cpuThreads: number;
+  interopThreads: number;
+  blas: string;
+  onednn: boolean;
+  mkl: boolean;
+  openmp: boolean;
+  cpuCapability: string;
+  /** Where the addon was loaded from. */
+  addonPath: string;
+  /** The LibTorch root the addon was built against. */
+  torchRoot: string;
+}
+
+/**
+ * Describes the LibTorch runtime: versions, CUDA, GPUs, CPU threads, BLAS.
+ * @example
+ * ```ts
+ * import { runtimeInfo } from 'vpt-native';
+ * const info = runtimeInfo();
+ * console.log(info.torchVersion, info.cudaAvailable ? info.gpus[0]?.name : 'CPU');
+ * ```
+ */
+export function runtimeInfo(): RuntimeInfo {
+  const { addon, path } = loadAddon();
+  const n = addon.runtimeInfo();
+  return {
+    version: VERSION,
+    torchVersion: n.torchVersion,
+    cudaBuild: n.cudaBuild,
+    cudaAvailable: n.cudaAvailable,
+    cudaRuntime: n.cudaRuntime,
+    gpus: n.gpus,
+    cpuThreads: n.cpuThreads,
+    interopThreads: n.interopThreads,
+    blas: n.blas,
+    onednn: n.onednn,
+    mkl: n.mkl,
+    openmp: n.openmp,
+    cpuCapability: n.cpuCapability,
+    addonPath: path,
+    torchRoot: n.builtAgainstTorchRoot,
+  };
+}

@@ -1,0 +1,26 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+import { ErrorCode, VptError } from '../errors.js';
+
+/**
+ * Writes `chunks` to `path` atomically: a temporary file in the same directory, fsync, then
+ * rename. A reader sees the old file or the complete new one, never a partial write.
+ */
+export async function writeFileAtomic(path: string, chunks: Uint8Array[]): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let handle;
+  try {
+    handle = await open(tmp, 'wx');
+    for (const chunk of chunks) await handle.write(chunk);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(tmp, path);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw new VptError(ErrorCode.Io, `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}

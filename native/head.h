@@ -1,0 +1,28 @@
+// head.h — the task head: optional hidden Linear(D, D) + ReLU layers, then Linear(D, C).
+// Checkpoint names: head.layers.{i}.weight/.bias for hidden layers, head.weight/.bias last.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "named_tensor.h"
+
+namespace vpt {
+
+class Head {
+ public:
+  Head(int64_t in_dim, int64_t num_classes, int64_t hidden_layers);
+
+  NamedTensors named_tensors();
+  // trunc_normal(std=0.01) weights and zero biases, as VPT initialises its MLP head.
+  void initialize(at::Generator& generator);
+  at::Tensor forward(const at::Tensor& features) const;  // (B, D) -> (B, C)
+
+ private:
+  int64_t in_dim_, num_classes_;
+  std::vector<at::Tensor> hidden_weights_, hidden_biases_;
+  at::Tensor weight_, bias_;
+};
+
+}  // namespace vpt

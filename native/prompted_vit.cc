@@ -1,0 +1,188 @@
+// prompted_vit.cc — see prompted_vit.h.
+#include "prompted_vit.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <set>
+#include <sstream>
+
+#include "errors.h"
+
+namespace vpt {
+
+namespace {
+
+constexpr size_t kMaxListedProblems = 12;  // per category, in one error message
+
+void append_list(std::ostringstream& msg, const char* title, const std::vector<std::string>& items) {
+  if (items.empty()) return;
+  msg << "\n  " << title << " (" << items.size() << "): ";
+  for (size_t i = 0; i < items.size() && i < kMaxListedProblems; ++i) msg << (i ? ", " : "") << items[i];
+  if (items.size() > kMaxListedProblems) msg << ", ...";
+}
+
+// Names every missing, mis-shaped and unexpected tensor of `tensors` against `slots` in one
+// error; names for which `ignored` returns true may be present without a slot.
+template <typename Ignored>
+void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::string& headline,
+               const char* code, Ignored ignored) {
+  std::set<std::string> names;
+  std::vector<std::string> missing, misshaped, unexpected;
+  for (const auto& t : slots) {
+    names.insert(t.name);
+    auto it = tensors.find(t.name);
+    if (it == tensors.end()) {
+      missing.push_back(t.name);
+    } else if (it->second.sizes() != c10::IntArrayRef(t.shape)) {
+      misshaped.push_back(t.name + " " + shape_string(it->second.sizes()) + " (model needs " +
+                          shape_string(t.shape) + ")");
+    }
+  }
+  for (const auto& [name, tensor] : tensors) {
+    if (!names.count(name) && !ignored(name)) unexpected.push_back(name);
+  }
+  if (missing.empty() && misshaped.empty() && unexpected.empty()) return;
+  std::ostringstream msg;
+  msg << headline;
+  append_list(msg, "missing", missing);
+  append_list(msg, "wrong shape", misshaped);
+  append_list(msg, "unexpected", unexpected);
+  throw Error(code, msg.str());
+}
+
+// Moves each slot to `device`; `requires_grad` marks what autograd may track.
+void place(NamedTensors& tensors, const at::Device& device, bool requires_grad) {
+  for (auto& t : tensors) {
+    *t.slot = t.slot->to(device, at::kFloat).detach().contiguous().requires_grad_(requires_grad);
+  }
+}
+
+}  // namespace
+
+at::Device parse_device(const std::string& spec) {
+  at::Device device(at::kCPU);
+  try {
+    device = at::Device(spec);
+  } catch (const c10::Error&) {
+    throw Error(kErrDevice, "unknown device '" + spec + "' (expected cpu, cuda or cuda:N)");
+  }
+  if (device.is_cuda()) {
+    if (!torch::cuda::is_available()) {
+      throw Error(kErrDevice, "device '" + spec + "' requested but CUDA is not available in this LibTorch/machine");
+    }
+    const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= count) {
+      throw Error(kErrDevice, "device '" + spec + "' does not exist (" + std::to_string(count) + " CUDA device(s))");
+    }
+  } else if (!device.is_cpu()) {
+    throw Error(kErrDevice, "unsupported device '" + spec + "' (expected cpu, cuda or cuda:N)");
+  }
+  return device;
+}
+
+PromptedVit::PromptedVit(const ModelConfig& config)
+    : config_(config),
+      device_(parse_device(config.device)),
+      vit_(config.vit),
+      prompts_(config.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size),
+      head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers) {
+  at::Generator generator = at::detail::createCPUGenerator(config.seed);
+  prompts_.initialize(generator);
+  head_.initialize(generator);
+  auto prompt_tensors = prompts_.named_tensors();
+  auto head_tensors = head_.named_tensors();
+  place(prompt_tensors, device_, config_.transfer != Transfer::Linear);
+  place(head_tensors, device_, true);
+}
+
+void PromptedVit::load_backbone(const TensorMap& weights) {
+  NamedTensors expected = vit_.named_tensors();
+  // The checkpoint's classifier is dropped: the task gets its own head.
+  check_fit(expected, weights, "the weights do not fit the model", kErrWeights,
+            [](const std::string& name) { return name.rfind("head.", 0) == 0; });
+  for (auto& t : expected) *t.slot = weights.at(t.name);
+  place(expected, device_, config_.transfer == Transfer::Full);
+  backbone_loaded_ = true;
+}
+
+void PromptedVit::check_images(const at::Tensor& images) const {
+  const auto& v = config_.vit;
+  if (images.dim() != 4 || images.size(1) != v.in_chans || images.size(2) != v.img_size ||
+      images.size(3) != v.img_size || images.size(0) < 1) {
+    throw Error(kErrShape, "images have shape " + shape_string(images.sizes()) + ", the model needs [n, " +
+                               std::to_string(v.in_chans) + ", " + std::to_string(v.img_size) + ", " +
+                               std::to_string(v.img_size) + "]");
+  }
+  if (!backbone_loaded_) throw Error(kErrWeights, "the backbone weights are not loaded");
+}
+
+at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
+  check_images(images);
+  const int64_t B = images.size(0);
+  const int64_t prefix = config_.vit.num_prefix_tokens();
+  const int64_t N = prompts_.tokens();
+  at::Tensor x = vit_.embed(images.to(device_, at::kFloat));  // (B, prefix + P, D)
+  if (prompts_.enabled()) {
+    x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, train),
+                 x.narrow(1, prefix, x.size(1) - prefix)},
+                1);  // (B, prefix + N + P, D)
+  }
+  for (int64_t i = 0; i < config_.vit.depth; ++i) {
+    if (i > 0 && prompts_.enabled() && prompts_.deep()) {
+      x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(i, B, train),
+                   x.narrow(1, prefix + N, x.size(1) - prefix - N)},
+                  1);
+    }
+    x = vit_.block_forward(i, x);
+  }
+  return x;
+}
+
+at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
+  return vit_.pool(encode(images, train), config_.vit.num_prefix_tokens() + prompts_.tokens());
+}
+
+at::Tensor PromptedVit::logits(const at::Tensor& images, bool train) {
+  return head_.forward(features(images, train));
+}
+
+NamedTensors PromptedVit::trainable_tensors() {
+  NamedTensors out;
+  if (config_.transfer != Transfer::Linear) out = prompts_.named_tensors();
+  if (config_.transfer == Transfer::Full) {
+    NamedTensors backbone = vit_.named_tensors();
+    out.insert(out.end(), backbone.begin(), backbone.end());
+  }
+  NamedTensors head = head_.named_tensors();
+  out.insert(out.end(), head.begin(), head.end());
+  return out;
+}
+
+TensorMap PromptedVit::export_trainable() {
+  TensorMap out;
+  for (auto& t : trainable_tensors()) out[t.name] = t.slot->detach().to(at::kCPU, at::kFloat).contiguous();
+  return out;
+}
+
+void PromptedVit::import_trainable(const TensorMap& tensors) {
+  NamedTensors slots = trainable_tensors();
+  check_fit(slots, tensors, "the trainable state does not fit the model", kErrShape, [](const std::string&) { return false; });
+  at::NoGradGuard no_grad;
+  for (auto& t : slots) t.slot->copy_(tensors.at(t.name));
+}
+
+int64_t PromptedVit::trainable_params() {
+  int64_t n = 0;
+  for (auto& t : trainable_tensors()) n += numel_of(t.shape);
+  return n;
+}
+
+int64_t PromptedVit::total_params() {
+  int64_t n = 0;
+  for (auto& t : vit_.named_tensors()) n += numel_of(t.shape);
+  for (auto& t : prompts_.named_tensors()) n += numel_of(t.shape);
+  for (auto& t : head_.named_tensors()) n += numel_of(t.shape);
+  return n;
+}
+
+}  // namespace vpt

@@ -1,0 +1,79 @@
+// prompted_vit.h — the VPT model: frozen timm ViT + prompts + task head.
+//
+//   x = embed(images)                               (B, prefix + P, D)
+//   x = [x[:, :prefix], prompts_0, x[:, prefix:]]   (B, prefix + N + P, D)
+//   for i in 0..L-1:
+//     deep and i > 0: x[:, prefix:prefix+N] = prompts_i
+//     x = block_i(x)
+//   logits = head(pool(x))                          (B, C)
+#pragma once
+
+#include <torch/torch.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "head.h"
+#include "prompt.h"
+#include "tensor_file.h"
+#include "vit.h"
+
+namespace vpt {
+
+enum class Transfer { Prompt, Linear, Full };
+
+struct ModelConfig {
+  VitConfig vit;
+  PromptConfig prompt;
+  int64_t num_classes = 0;
+  int64_t head_hidden_layers = 0;
+  Transfer transfer = Transfer::Prompt;
+  std::string device = "cpu";
+  uint64_t seed = 0;
+};
+
+class PromptedVit {
+ public:
+  // Allocates the task tensors (prompts, head) and initialises them from `seed`; the
+  // backbone stays empty until load_backbone().
+  explicit PromptedVit(const ModelConfig& config);
+
+  // Loads the timm backbone. Every missing, unexpected and mis-shaped tensor is named in one
+  // error; the checkpoint's classifier (`head.*`) is ignored. Moves everything to the device.
+  void load_backbone(const TensorMap& weights);
+  bool backbone_loaded() const { return backbone_loaded_; }
+
+  at::Tensor logits(const at::Tensor& images, bool train);    // (B, C)
+  at::Tensor features(const at::Tensor& images, bool train);  // (B, D)
+
+  // The tensors this transfer mode trains, under their trainable-state names.
+  NamedTensors trainable_tensors();
+  TensorMap export_trainable();
+  // Checks names and shapes of every tensor against the model before changing any.
+  void import_trainable(const TensorMap& tensors);
+
+  int64_t trainable_params();
+  int64_t total_params();
+  const at::Device& device() const { return device_; }
+  const ModelConfig& config() const { return config_; }
+
+  // Serialises native calls on one model (the JS side may issue several at once).
+  std::mutex& mutex() { return mutex_; }
+
+ private:
+  at::Tensor encode(const at::Tensor& images, bool train);  // through the final block
+  void check_images(const at::Tensor& images) const;
+
+  ModelConfig config_;
+  at::Device device_;
+  VisionTransformer vit_;
+  Prompts prompts_;
+  Head head_;
+  bool backbone_loaded_ = false;
+  std::mutex mutex_;
+};
+
+at::Device parse_device(const std::string& spec);
+
+}  // namespace vpt

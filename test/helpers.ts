@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { readSafetensors, writeSafetensors, type HostTensor } from '../lib/index.js';
+
+export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+export const TINY_VIT = join(FIXTURES, 'tiny_vit');
+export const TINY_NUM_CLASSES = 7;
+
+/** Largest absolute elementwise difference. */
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+export async function golden(): Promise<Map<string, HostTensor>> {
+  return (await readSafetensors(join(FIXTURES, 'golden.safetensors'))).tensors;
+}
+
+/** A fresh temporary directory and its cleanup. */
+export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'vpt-native-test-'));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A deterministic pseudo-random Float32Array in [-scale, scale). */
+export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+/** Writes random timm-layout ViT weights (no config.json) for tests that need a bigger model. */
+export async function writeRandomVit(
+  path: string,
+  a: { embedDim: number; depth: number; patchSize: number; imgSize: number },
+): Promise<void> {
+  const D = a.embedDim;
+  const P = (a.imgSize / a.patchSize) ** 2;
+  const tensors: HostTensor[] = [];
+  let seed = 1;
+  const add = (name: string, shape: number[], scale = 0.02) =>
+    tensors.push({ name, shape, data: randomFloats(shape.reduce((x, y) => x * y, 1), seed++, scale) });
+  add('patch_embed.proj.weight', [D, 3, a.patchSize, a.patchSize]);
+  add('patch_embed.proj.bias', [D]);
+  add('cls_token', [1, 1, D]);
+  add('pos_embed', [1, P + 1, D]);
+  for (let i = 0; i < a.depth; i++) {
+    const p = `blocks.${i}.`;
+    add(`${p}norm1.weight`, [D], 1);
+    add(`${p}norm1.bias`, [D]);
+    add(`${p}attn.qkv.weight`, [3 * D, D]);
+    add(`${p}attn.qkv.bias`, [3 * D]);
+    add(`${p}attn.proj.weight`, [D, D]);
+    add(`${p}attn.proj.bias`, [D]);
+    add(`${p}norm2.weight`, [D], 1);
+    add(`${p}norm2.bias`, [D]);
+    add(`${p}mlp.fc1.weight`, [4 * D, D]);
+    add(`${p}mlp.fc1.bias`, [4 * D]);
+    add(`${p}mlp.fc2.weight`, [D, 4 * D]);
+    add(`${p}mlp.fc2.bias`, [D]);
+  }
+  add('norm.weight', [D], 1);
+  add('norm.bias', [D]);
+  await writeSafetensors(path, tensors);
+}
