@@ -2,8 +2,9 @@
  * The one place that loads the native addon and describes it in TypeScript.
  *
  * The addon is found by node-gyp-build: a prebuild for this platform under `prebuilds/`, or
- * the local build under `build/Release/`. When none loads, the error says what was tried,
- * which LibTorch the build used, and how to rebuild.
+ * the local build under `build/Release/`. `VPT_NATIVE_ADDON=/path/to/vpt_native.node` forces
+ * one file (a debug build, a second build folder). When none loads, the error says what was
+ * tried, which LibTorch the build used, and how to rebuild.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -41,6 +42,30 @@ export interface NativeModelConfig {
   transfer: 'prompt' | 'linear' | 'full';
   device: string;
   seed: number;
+  precision: 'fp32' | 'bf16';
+}
+
+/** Optimizer settings after validation (lib/train/optimizer-options.ts). */
+export interface NativeOptimizerConfig {
+  kind: 'sgd' | 'adamw';
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 0 disables clipping. */
+  clipGradNorm: number;
+  maxNonFinite: number;
+}
+
+export interface NativeTrainingState {
+  tensors: NativeTensor[];
+  step: number;
+  rng: Uint8Array;
+  nonfiniteTotal: number;
+  nonfiniteStreak: number;
 }
 
 export interface NativeModel {
@@ -49,6 +74,15 @@ export interface NativeModel {
   features(images: Float32Array, shape: number[]): Promise<Float32Array>;
   exportTrainable(): Promise<NativeTensor[]>;
   importTrainable(tensors: NativeTensor[]): Promise<void>;
+  configureOptimizer(config: NativeOptimizerConfig): void;
+  setLearningRate(lr: number): void;
+  setClassWeights(weights: Float32Array | null): void;
+  trainStep(images: Float32Array, shape: number[], labels: Int32Array): Promise<{ loss: number; correct: number; gradNorm: number; skipped: boolean }>;
+  evaluate(images: Float32Array, shape: number[], labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
+  exportState(): Promise<NativeTrainingState>;
+  importState(state: NativeTrainingState): Promise<void>;
+  exportBackbone(): Promise<NativeTensor[]>;
+  gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] };
   info(): { trainableParams: number; totalParams: number; device: string };
   dispose(): void;
 }
@@ -93,7 +127,7 @@ export function loadAddon(): { addon: NativeAddon; path: string } {
   const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
   let path = '(none found)';
   try {
-    path = nodeGypBuild.resolve(packageRoot);
+    path = process.env.VPT_NATIVE_ADDON || nodeGypBuild.resolve(packageRoot);
     cached = { addon: require(path) as NativeAddon, path };
     return cached;
   } catch (error) {

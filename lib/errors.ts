@@ -23,6 +23,10 @@ export const ErrorCode = {
   Disposed: 'VPT_DISPOSED',
   /** The native addon could not be loaded. */
   Addon: 'VPT_ADDON',
+  /** Training diverged: the loss or gradient was not finite for several steps in a row. */
+  NonFinite: 'VPT_NONFINITE',
+  /** A training call came before `configureOptimizer`, or a training-state file does not fit. */
+  Training: 'VPT_TRAINING',
   /** A malformed argument reached the native layer (a bug in vpt-native if it happens). */
   Argument: 'VPT_ARGUMENT',
   /** Any other LibTorch error. */

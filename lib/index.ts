@@ -3,7 +3,9 @@
  * LibTorch native addon.
  */
 export { createModel } from './model/create-model.js';
-export { Model, type ImageShape, type ModelInfo } from './model/model.js';
+export { Model, type EvaluateResult, type ImageShape, type ModelInfo, type TrainStepResult } from './model/model.js';
+export { computeClassWeights, type ClassWeighting } from './train/class-weights.js';
+export type { OptimizerOptions } from './train/optimizer-options.js';
 export { DEFAULT_PROMPT, type CreateModelOptions, type PromptOptions } from './model/options.js';
 export type { TrainableMetadata } from './model/trainable-state.js';
 export { runtimeInfo, type RuntimeInfo } from './runtime-info.js';

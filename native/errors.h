@@ -14,6 +14,7 @@ inline constexpr const char* kErrOom = "VPT_OOM";           // out of (device) m
 inline constexpr const char* kErrIo = "VPT_IO";             // file could not be read
 inline constexpr const char* kErrDisposed = "VPT_DISPOSED"; // the model was disposed
 inline constexpr const char* kErrArgument = "VPT_ARGUMENT"; // a malformed argument from JS
+inline constexpr const char* kErrNonFinite = "VPT_NONFINITE"; // training diverged
 inline constexpr const char* kErrTorch = "VPT_TORCH";       // any other LibTorch error
 inline constexpr const char* kErrNative = "VPT_NATIVE";     // any other C++ exception
 

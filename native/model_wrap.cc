@@ -81,6 +81,7 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.transfer = transfer == "linear" ? Transfer::Linear : transfer == "full" ? Transfer::Full : Transfer::Prompt;
   c.device = string_field(o, "device");
   c.seed = static_cast<uint64_t>(int_field(o, "seed"));
+  c.bf16 = string_field(o, "precision") == "bf16";
   return c;
 }
 
@@ -104,6 +105,60 @@ Napi::Float32Array to_float32_array(Napi::Env env, const at::Tensor& t) {
   return out;
 }
 
+// Checks an (images, shape) pair from JS and returns a view valid while the array is referenced.
+FloatView image_batch(const Napi::CallbackInfo& info, std::vector<int64_t>& shape) {
+  FloatView images = float_view(info[0], "images");
+  shape = shape_of(info[1], "shape");
+  require(static_cast<size_t>(numel_of(shape)) == images.length,
+          "images hold " + std::to_string(images.length) + " floats but shape " + shape_string(shape) + " needs " +
+              std::to_string(numel_of(shape)));
+  return images;
+}
+
+// Int32Array labels copied into an int64 tensor (small: one per image).
+at::Tensor labels_of(const Napi::Value& v) {
+  require(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
+          "labels must be an Int32Array");
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  return at::from_blob(a.Data(), {static_cast<int64_t>(a.ElementLength())}, at::kInt).to(at::kLong);
+}
+
+at::Tensor image_tensor(const FloatView& images, const std::vector<int64_t>& shape) {
+  return at::from_blob(const_cast<float*>(images.data), shape, at::kFloat);
+}
+
+Napi::Array tensors_to_js(Napi::Env env, const TensorMap& tensors) {
+  Napi::Array out = Napi::Array::New(env);
+  for (const auto& [name, tensor] : tensors) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", name);
+    Napi::Array shape = Napi::Array::New(env);
+    for (int64_t d : tensor.sizes()) shape.Set(shape.Length(), static_cast<double>(d));
+    o.Set("shape", shape);
+    o.Set("data", to_float32_array(env, tensor));
+    out.Set(out.Length(), o);
+  }
+  return out;
+}
+
+// Copies {name, shape, data: Float32Array}[] into tensors on the JS thread.
+std::shared_ptr<TensorMap> tensors_from_js(const Napi::Value& v) {
+  require(v.IsArray(), "expected an array of tensors");
+  Napi::Array list = v.As<Napi::Array>();
+  auto tensors = std::make_shared<TensorMap>();
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Object o = list.Get(i).As<Napi::Object>();
+    std::vector<int64_t> shape = shape_of(o.Get("shape"), "shape");
+    FloatView data = float_view(o.Get("data"), "data");
+    const std::string name = string_field(o, "name");
+    require(static_cast<size_t>(numel_of(shape)) == data.length,
+            "tensor '" + name + "' holds " + std::to_string(data.length) + " floats but its shape " +
+                shape_string(shape) + " needs " + std::to_string(numel_of(shape)));
+    (*tensors)[name] = at::from_blob(const_cast<float*>(data.data), shape, at::kFloat).clone();
+  }
+  return tensors;
+}
+
 }  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
@@ -114,6 +169,15 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::Features>("features"),
                          InstanceMethod<&ModelWrap::ExportTrainable>("exportTrainable"),
                          InstanceMethod<&ModelWrap::ImportTrainable>("importTrainable"),
+                         InstanceMethod<&ModelWrap::ConfigureOptimizer>("configureOptimizer"),
+                         InstanceMethod<&ModelWrap::SetLearningRate>("setLearningRate"),
+                         InstanceMethod<&ModelWrap::SetClassWeights>("setClassWeights"),
+                         InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
+                         InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
+                         InstanceMethod<&ModelWrap::ExportState>("exportState"),
+                         InstanceMethod<&ModelWrap::ImportState>("importState"),
+                         InstanceMethod<&ModelWrap::ExportBackbone>("exportBackbone"),
+                         InstanceMethod<&ModelWrap::GradientState>("gradientState"),
                          InstanceMethod<&ModelWrap::Info>("info"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                      });
@@ -163,18 +227,15 @@ Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool logits) {
   auto m = model(env);
   return guard_sync(env, [&]() -> Napi::Value {
     require(info.Length() == 2, "expected (images: Float32Array, shape: number[])");
-    FloatView images = float_view(info[0], "images");
-    std::vector<int64_t> shape = shape_of(info[1], "shape");
-    require(static_cast<size_t>(numel_of(shape)) == images.length,
-            "images hold " + std::to_string(images.length) + " floats but shape " + shape_string(shape) +
-                " needs " + std::to_string(numel_of(shape)));
+    std::vector<int64_t> shape;
+    FloatView images = image_batch(info, shape);
     auto result = std::make_shared<at::Tensor>();
     return PromiseWorker::Run(
         env, {Value(), info[0]},
         [m, images, shape, logits, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
           c10::InferenceMode inference;
-          at::Tensor x = at::from_blob(const_cast<float*>(images.data), shape, at::kFloat);
+          at::Tensor x = image_tensor(images, shape);
           *result = (logits ? m->logits(x, false) : m->features(x, false)).to(at::kCPU).contiguous();
         },
         [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); });
@@ -194,43 +255,227 @@ Napi::Value ModelWrap::ExportTrainable(const Napi::CallbackInfo& info) {
         std::lock_guard<std::mutex> lock(m->mutex());
         *result = m->export_trainable();
       },
-      [result](Napi::Env env) -> Napi::Value {
-        Napi::Array out = Napi::Array::New(env);
-        for (const auto& [name, tensor] : *result) {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("name", name);
-          Napi::Array shape = Napi::Array::New(env);
-          for (int64_t d : tensor.sizes()) shape.Set(shape.Length(), static_cast<double>(d));
-          o.Set("shape", shape);
-          o.Set("data", to_float32_array(env, tensor));
-          out.Set(out.Length(), o);
-        }
-        return out;
-      });
+      [result](Napi::Env env) -> Napi::Value { return tensors_to_js(env, *result); });
 }
 
 Napi::Value ModelWrap::ImportTrainable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
   return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 1 && info[0].IsArray(), "importTrainable(tensors) needs an array");
-    Napi::Array list = info[0].As<Napi::Array>();
-    // Copied on the JS thread: trainable tensors are small next to the backbone.
-    auto tensors = std::make_shared<TensorMap>();
-    for (uint32_t i = 0; i < list.Length(); ++i) {
-      Napi::Object o = list.Get(i).As<Napi::Object>();
-      std::vector<int64_t> shape = shape_of(o.Get("shape"), "shape");
-      FloatView data = float_view(o.Get("data"), "data");
-      const std::string name = string_field(o, "name");
-      require(static_cast<size_t>(numel_of(shape)) == data.length,
-              "tensor '" + name + "' holds " + std::to_string(data.length) + " floats but its shape " +
-                  shape_string(shape) + " needs " + std::to_string(numel_of(shape)));
-      (*tensors)[name] = at::from_blob(const_cast<float*>(data.data), shape, at::kFloat).clone();
-    }
+    require(info.Length() == 1, "importTrainable(tensors) needs an array");
+    auto tensors = tensors_from_js(info[0]);  // copied: trainable tensors are small
     return PromiseWorker::Run(env, {Value()}, [m, tensors]() {
       std::lock_guard<std::mutex> lock(m->mutex());
       m->import_trainable(*tensors);
     });
+  });
+}
+
+std::shared_ptr<Trainer> ModelWrap::trainer(Napi::Env env) const {
+  if (!trainer_) {
+    throw Napi::Error(env, PromiseWorker::MakeError(env, {kErrArgument, "call configureOptimizer() before training"}));
+  }
+  return trainer_;
+}
+
+Napi::Value ModelWrap::ConfigureOptimizer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 1 && info[0].IsObject(), "configureOptimizer(options) needs an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    OptimizerConfig c;
+    c.kind = string_field(o, "kind");
+    require(c.kind == "sgd" || c.kind == "adamw", "unknown optimizer '" + c.kind + "'");
+    c.lr = number_field(o, "lr");
+    c.momentum = number_field(o, "momentum");
+    c.nesterov = bool_field(o, "nesterov");
+    c.weight_decay = number_field(o, "weightDecay");
+    c.beta1 = number_field(o, "beta1");
+    c.beta2 = number_field(o, "beta2");
+    c.eps = number_field(o, "eps");
+    const double clip = number_field(o, "clipGradNorm");
+    const int64_t max_nonfinite = int_field(o, "maxNonFinite");
+    std::lock_guard<std::mutex> lock(m->mutex());
+    trainer_ = std::make_shared<Trainer>(m, c, clip, max_nonfinite);
+    return env.Undefined();
+  });
+}
+
+Napi::Value ModelWrap::SetLearningRate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto t = trainer(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 1 && info[0].IsNumber(), "setLearningRate(lr) needs a number");
+    std::lock_guard<std::mutex> lock(m->mutex());
+    t->set_lr(info[0].As<Napi::Number>().DoubleValue());
+    return env.Undefined();
+  });
+}
+
+Napi::Value ModelWrap::SetClassWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 1, "setClassWeights(weights | null)");
+    at::Tensor w;
+    if (!info[0].IsNull() && !info[0].IsUndefined()) {
+      FloatView v = float_view(info[0], "weights");
+      w = at::from_blob(const_cast<float*>(v.data), {static_cast<int64_t>(v.length)}, at::kFloat).clone();
+    }
+    std::lock_guard<std::mutex> lock(m->mutex());
+    m->set_class_weights(w);
+    return env.Undefined();
+  });
+}
+
+Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto t = trainer(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 3, "expected (images: Float32Array, shape: number[], labels: Int32Array)");
+    std::vector<int64_t> shape;
+    FloatView images = image_batch(info, shape);
+    at::Tensor labels = labels_of(info[2]);
+    auto result = std::make_shared<TrainStepResult>();
+    return PromiseWorker::Run(
+        env, {Value(), info[0]},
+        [m, t, images, shape, labels, result]() {
+          std::lock_guard<std::mutex> lock(m->mutex());
+          *result = t->step(image_tensor(images, shape), labels);
+        },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("loss", result->loss);
+          o.Set("correct", static_cast<double>(result->correct));
+          o.Set("gradNorm", result->grad_norm);
+          o.Set("skipped", result->skipped);
+          return o;
+        });
+  });
+}
+
+Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 4, "expected (images, shape, labels, keepLogits)");
+    std::vector<int64_t> shape;
+    FloatView images = image_batch(info, shape);
+    at::Tensor labels = labels_of(info[2]);
+    const bool keep_logits = info[3].ToBoolean().Value();
+    auto result = std::make_shared<EvalResult>();
+    return PromiseWorker::Run(
+        env, {Value(), info[0]},
+        [m, images, shape, labels, keep_logits, result]() {
+          std::lock_guard<std::mutex> lock(m->mutex());
+          *result = evaluate(*m, image_tensor(images, shape), labels, keep_logits);
+        },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(env);
+          o.Set("loss", result->loss);
+          o.Set("correct1", static_cast<double>(result->correct1));
+          o.Set("correct5", static_cast<double>(result->correct5));
+          o.Set("count", static_cast<double>(result->count));
+          if (result->logits.defined()) o.Set("logits", to_float32_array(env, result->logits));
+          return o;
+        });
+  });
+}
+
+Napi::Value ModelWrap::ExportState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto t = trainer(env);
+  struct State {
+    TensorMap tensors;
+    int64_t step, nonfinite_total, nonfinite_streak;
+    at::Tensor rng;
+  };
+  auto state = std::make_shared<State>();
+  return PromiseWorker::Run(
+      env, {Value()},
+      [m, t, state]() {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        state->tensors = m->export_trainable();
+        for (auto& [k, v] : t->optimizer().export_state()) state->tensors[k] = v;
+        state->step = t->optimizer().step_count();
+        state->nonfinite_total = t->nonfinite_total();
+        state->nonfinite_streak = t->nonfinite_streak();
+        state->rng = m->dropout_rng().get_state().contiguous();
+      },
+      [state](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("tensors", tensors_to_js(env, state->tensors));
+        o.Set("step", static_cast<double>(state->step));
+        o.Set("nonfiniteTotal", static_cast<double>(state->nonfinite_total));
+        o.Set("nonfiniteStreak", static_cast<double>(state->nonfinite_streak));
+        Napi::Uint8Array rng = Napi::Uint8Array::New(env, static_cast<size_t>(state->rng.numel()));
+        std::memcpy(rng.Data(), state->rng.data_ptr(), static_cast<size_t>(state->rng.numel()));
+        o.Set("rng", rng);
+        return o;
+      });
+}
+
+Napi::Value ModelWrap::ImportState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto t = trainer(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 1 && info[0].IsObject(), "importState(state) needs an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto all = tensors_from_js(o.Get("tensors"));
+    const int64_t step = int_field(o, "step");
+    const int64_t total = int_field(o, "nonfiniteTotal");
+    const int64_t streak = int_field(o, "nonfiniteStreak");
+    Napi::Value rng_value = o.Get("rng");
+    require(rng_value.IsTypedArray() && rng_value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
+            "rng must be a Uint8Array");
+    Napi::Uint8Array rng_js = rng_value.As<Napi::Uint8Array>();
+    at::Tensor rng = at::from_blob(rng_js.Data(), {static_cast<int64_t>(rng_js.ElementLength())}, at::kByte).clone();
+    return PromiseWorker::Run(env, {Value()}, [m, t, all, step, total, streak, rng]() {
+      TensorMap trainable, optim;
+      for (auto& [k, v] : *all) (k.rfind("optim.", 0) == 0 ? optim : trainable)[k] = v;
+      std::lock_guard<std::mutex> lock(m->mutex());
+      m->import_trainable(trainable);
+      t->optimizer().import_state(optim, step, m->trainable_tensors());
+      t->restore_counters(total, streak);
+      m->dropout_rng().set_state(rng);
+    });
+  });
+}
+
+Napi::Value ModelWrap::ExportBackbone(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto result = std::make_shared<TensorMap>();
+  return PromiseWorker::Run(
+      env, {Value()},
+      [m, result]() {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        for (auto& t : m->backbone_tensors()) (*result)[t.name] = t.slot->detach().to(at::kCPU).contiguous();
+      },
+      [result](Napi::Env env) -> Napi::Value { return tensors_to_js(env, *result); });
+}
+
+Napi::Value ModelWrap::GradientState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    std::lock_guard<std::mutex> lock(m->mutex());
+    Napi::Array with_grad = Napi::Array::New(env), backbone_requires_grad = Napi::Array::New(env);
+    for (auto& t : m->all_tensors()) {
+      if (t.slot->grad().defined()) with_grad.Set(with_grad.Length(), t.name);
+    }
+    for (auto& t : m->backbone_tensors()) {
+      if (t.slot->requires_grad()) backbone_requires_grad.Set(backbone_requires_grad.Length(), t.name);
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("withGrad", with_grad);
+    o.Set("backboneRequiresGrad", backbone_requires_grad);
+    return o;
   });
 }
 
@@ -249,6 +494,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
 
 void ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   // Work already queued keeps its own reference and finishes; new calls are refused.
+  trainer_.reset();
   model_.reset();
 }
 

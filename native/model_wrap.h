@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "prompted_vit.h"
+#include "trainer.h"
 
 namespace vpt {
 
@@ -27,6 +28,25 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value ExportTrainable(const Napi::CallbackInfo& info);
   // importTrainable(tensors: {name, shape, data: Float32Array}[]): Promise<void>
   Napi::Value ImportTrainable(const Napi::CallbackInfo& info);
+  // configureOptimizer({kind, lr, momentum, nesterov, weightDecay, beta1, beta2, eps,
+  //                     clipGradNorm, maxNonFinite}): void — resets optimizer state
+  Napi::Value ConfigureOptimizer(const Napi::CallbackInfo& info);
+  // setLearningRate(lr): void
+  Napi::Value SetLearningRate(const Napi::CallbackInfo& info);
+  // setClassWeights(weights: Float32Array | null): void
+  Napi::Value SetClassWeights(const Napi::CallbackInfo& info);
+  // trainStep(images, shape, labels: Int32Array): Promise<{loss, correct, gradNorm, skipped}>
+  Napi::Value TrainStep(const Napi::CallbackInfo& info);
+  // evaluate(images, shape, labels, keepLogits): Promise<{loss, correct1, correct5, count, logits?}>
+  Napi::Value Evaluate(const Napi::CallbackInfo& info);
+  // exportState(): Promise<{tensors, step, rng: Uint8Array, nonfiniteTotal, nonfiniteStreak}>
+  Napi::Value ExportState(const Napi::CallbackInfo& info);
+  // importState({tensors, step, rng, nonfiniteTotal, nonfiniteStreak}): Promise<void>
+  Napi::Value ImportState(const Napi::CallbackInfo& info);
+  // exportBackbone(): Promise<NativeTensor[]> — the frozen weights, for checks
+  Napi::Value ExportBackbone(const Napi::CallbackInfo& info);
+  // gradientState(): {withGrad: string[], backboneRequiresGrad: string[]}
+  Napi::Value GradientState(const Napi::CallbackInfo& info);
   // info(): {trainableParams, totalParams, device}
   Napi::Value Info(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
@@ -34,7 +54,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value RunImages(const Napi::CallbackInfo& info, bool logits);
   std::shared_ptr<PromptedVit> model(Napi::Env env) const;
 
+  std::shared_ptr<Trainer> trainer(Napi::Env env) const;
+
   std::shared_ptr<PromptedVit> model_;
+  std::shared_ptr<Trainer> trainer_;
 };
 
 }  // namespace vpt

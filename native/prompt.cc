@@ -45,10 +45,13 @@ at::Tensor Prompts::project(const at::Tensor& p) const {
   return config_.project > 0 ? at::linear(p, proj_weight_, proj_bias_) : p;
 }
 
-at::Tensor Prompts::tokens_for_block(int64_t block, int64_t batch, bool train) const {
+at::Tensor Prompts::tokens_for_block(int64_t block, int64_t batch, at::Generator* dropout_rng) const {
   at::Tensor p = block == 0 ? prompt_embeddings_ : deep_prompt_embeddings_.narrow(0, block - 1, 1);
   p = project(p).expand({batch, -1, -1});  // (B, N, D)
-  return at::dropout(p, config_.dropout, train && config_.dropout > 0);
+  if (dropout_rng == nullptr || config_.dropout <= 0) return p;
+  const double keep = 1.0 - config_.dropout;
+  at::Tensor mask = at::empty(p.sizes(), p.options().requires_grad(false)).bernoulli_(keep, *dropout_rng);
+  return p * mask / keep;
 }
 
 }  // namespace vpt

@@ -34,7 +34,8 @@ class Prompts {
   void initialize(at::Generator& generator);
 
   // Tokens entering block `block` (0 = the shallow set, i > 0 = deep set i - 1): (B, N, D).
-  at::Tensor tokens_for_block(int64_t block, int64_t batch, bool train) const;
+  // With `dropout_rng` (training), each sample gets its own dropout mask, as in VPT.
+  at::Tensor tokens_for_block(int64_t block, int64_t batch, at::Generator* dropout_rng) const;
 
  private:
   at::Tensor project(const at::Tensor& p) const;

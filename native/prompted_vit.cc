@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "compat.h"
+#include "device_rng.h"
 #include "errors.h"
 
 namespace vpt {
@@ -85,7 +87,8 @@ PromptedVit::PromptedVit(const ModelConfig& config)
       device_(parse_device(config.device)),
       vit_(config.vit),
       prompts_(config.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size),
-      head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers) {
+      head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers),
+      dropout_rng_(make_generator(device_, config.seed)) {
   at::Generator generator = at::detail::createCPUGenerator(config.seed);
   prompts_.initialize(generator);
   head_.initialize(generator);
@@ -121,15 +124,16 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
   const int64_t B = images.size(0);
   const int64_t prefix = config_.vit.num_prefix_tokens();
   const int64_t N = prompts_.tokens();
+  at::Generator* rng = train ? &dropout_rng_ : nullptr;
   at::Tensor x = vit_.embed(images.to(device_, at::kFloat));  // (B, prefix + P, D)
   if (prompts_.enabled()) {
-    x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, train),
+    x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, rng),
                  x.narrow(1, prefix, x.size(1) - prefix)},
                 1);  // (B, prefix + N + P, D)
   }
   for (int64_t i = 0; i < config_.vit.depth; ++i) {
     if (i > 0 && prompts_.enabled() && prompts_.deep()) {
-      x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(i, B, train),
+      x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(i, B, rng),
                    x.narrow(1, prefix + N, x.size(1) - prefix - N)},
                   1);
     }
@@ -139,11 +143,29 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
 }
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
-  return vit_.pool(encode(images, train), config_.vit.num_prefix_tokens() + prompts_.tokens());
+  compat::AutocastGuard autocast(device_.type(), config_.bf16);
+  return vit_.pool(encode(images, train), config_.vit.num_prefix_tokens() + prompts_.tokens()).to(at::kFloat);
+}
+
+void PromptedVit::set_class_weights(const at::Tensor& weights) {
+  if (!weights.defined()) {
+    class_weights_ = at::Tensor();
+    return;
+  }
+  if (weights.dim() != 1 || weights.size(0) != config_.num_classes) {
+    throw Error(kErrShape, "class weights have shape " + shape_string(weights.sizes()) + ", the model has " +
+                               std::to_string(config_.num_classes) + " classes");
+  }
+  class_weights_ = weights.to(device_, at::kFloat).contiguous();
+}
+
+at::Tensor PromptedVit::classify(const at::Tensor& features) {
+  compat::AutocastGuard autocast(device_.type(), config_.bf16);
+  return head_.forward(features).to(at::kFloat);
 }
 
 at::Tensor PromptedVit::logits(const at::Tensor& images, bool train) {
-  return head_.forward(features(images, train));
+  return classify(features(images, train));
 }
 
 NamedTensors PromptedVit::trainable_tensors() {
@@ -177,11 +199,15 @@ int64_t PromptedVit::trainable_params() {
   return n;
 }
 
+NamedTensors PromptedVit::all_tensors() {
+  NamedTensors out = vit_.named_tensors();
+  for (auto& part : {prompts_.named_tensors(), head_.named_tensors()}) out.insert(out.end(), part.begin(), part.end());
+  return out;
+}
+
 int64_t PromptedVit::total_params() {
   int64_t n = 0;
-  for (auto& t : vit_.named_tensors()) n += numel_of(t.shape);
-  for (auto& t : prompts_.named_tensors()) n += numel_of(t.shape);
-  for (auto& t : head_.named_tensors()) n += numel_of(t.shape);
+  for (auto& t : all_tensors()) n += numel_of(t.shape);
   return n;
 }
 

@@ -31,6 +31,7 @@ struct ModelConfig {
   Transfer transfer = Transfer::Prompt;
   std::string device = "cpu";
   uint64_t seed = 0;
+  bool bf16 = false;  // autocast the forward pass to bfloat16 (trainable tensors stay fp32)
 };
 
 class PromptedVit {
@@ -44,11 +45,23 @@ class PromptedVit {
   void load_backbone(const TensorMap& weights);
   bool backbone_loaded() const { return backbone_loaded_; }
 
+  // `train` enables prompt dropout (the backbone always runs in eval mode).
   at::Tensor logits(const at::Tensor& images, bool train);    // (B, C)
   at::Tensor features(const at::Tensor& images, bool train);  // (B, D)
+  at::Tensor classify(const at::Tensor& features);            // head only: (B, D) -> (B, C)
+
+  // Per-class loss weights (C,) on the device, or undefined for none.
+  void set_class_weights(const at::Tensor& weights);
+  const at::Tensor& class_weights() const { return class_weights_; }
+
+  // Seeded generator for prompt dropout; its state is part of the training state.
+  at::Generator& dropout_rng() { return dropout_rng_; }
 
   // The tensors this transfer mode trains, under their trainable-state names.
   NamedTensors trainable_tensors();
+  // Every tensor of the model: backbone, prompts, head.
+  NamedTensors all_tensors();
+  NamedTensors backbone_tensors() { return vit_.named_tensors(); }
   TensorMap export_trainable();
   // Checks names and shapes of every tensor against the model before changing any.
   void import_trainable(const TensorMap& tensors);
@@ -70,6 +83,8 @@ class PromptedVit {
   VisionTransformer vit_;
   Prompts prompts_;
   Head head_;
+  at::Generator dropout_rng_;
+  at::Tensor class_weights_;
   bool backbone_loaded_ = false;
   std::mutex mutex_;
 };

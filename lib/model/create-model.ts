@@ -55,6 +55,7 @@ export async function createModel(options: CreateModelOptions): Promise<Model> {
         transfer: o.transfer,
         device,
         seed: o.seed,
+        precision: o.precision,
       }),
   );
   const entries = header.entries.filter((e) => !e.name.startsWith('head.'));
@@ -72,6 +73,7 @@ export async function createModel(options: CreateModelOptions): Promise<Model> {
     prompt: o.prompt,
     mlpLayers: o.mlpLayers,
     classNames: o.classNames ?? null,
+    precision: o.precision,
   });
   if (o.trainable) {
     try {

@@ -2,10 +2,12 @@
  * `Model`: a prompted ViT living in native memory. Every heavy method runs off the JS thread
  * and returns a Promise; errors are VptErrors with a stable `code`.
  */
-import type { NativeModel } from '../binding.js';
+import type { NativeModel, NativeOptimizerConfig, NativeTensor } from '../binding.js';
 import { ErrorCode, VptError, callNative } from '../errors.js';
 import type { VitArchitecture } from '../weights/architecture.js';
+import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
 import type { PromptOptions } from './options.js';
+import { readTrainingState, writeTrainingState } from './training-state.js';
 import { type TrainableMetadata, TRAINABLE_FORMAT, TRAINABLE_VERSION, readTrainableState, writeTrainableState } from './trainable-state.js';
 
 /** Shape of an image batch: [n, 3, height, width]. */
@@ -32,6 +34,32 @@ export interface ModelInfo {
   mean: [number, number, number];
   std: [number, number, number];
   classNames: string[] | null;
+  precision: 'fp32' | 'bf16';
+}
+
+/** Result of one training step. */
+export interface TrainStepResult {
+  /** Mean (class-weighted) cross-entropy of the batch, before the update. */
+  loss: number;
+  /** Correct top-1 predictions in the batch, before the update. */
+  correct: number;
+  /** Global L2 norm of the gradients, before clipping. */
+  gradNorm: number;
+  /** The loss or a gradient was not finite: no update was made. */
+  skipped: boolean;
+}
+
+/** Result of evaluating one batch. */
+export interface EvaluateResult {
+  /** Mean cross-entropy (unweighted). */
+  loss: number;
+  top1: number;
+  top5: number;
+  correct1: number;
+  correct5: number;
+  count: number;
+  /** n x C logits, when asked for. */
+  logits?: Float32Array;
 }
 
 /** Everything `Model` needs from createModel. */
@@ -43,11 +71,13 @@ export interface ModelSpec {
   prompt: PromptOptions | null;
   mlpLayers: number;
   classNames: string[] | null;
+  precision: 'fp32' | 'bf16';
 }
 
 export class Model {
   #native: NativeModel | undefined;
   readonly #spec: ModelSpec;
+  #optimizer: NativeOptimizerConfig | undefined;
 
   /** @internal Use `createModel`. */
   constructor(native: NativeModel, spec: ModelSpec) {
@@ -113,6 +143,140 @@ export class Model {
   }
 
   /**
+   * Sets up the optimizer for the trainable tensors (and resets its state). Biases, 1-D
+   * tensors and timm's embeddings get no weight decay.
+   * @example
+   * ```ts
+   * model.configureOptimizer({ optimizer: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+   * ```
+   */
+  configureOptimizer(options: OptimizerOptions): void {
+    const native = this.#alive();
+    const config = resolveOptimizerOptions(options);
+    native.configureOptimizer(config);
+    this.#optimizer = config;
+  }
+
+  /**
+   * Sets the learning rate for the next steps (call it every step for a schedule).
+   * @example
+   * ```ts
+   * model.setLearningRate(0.05);
+   * ```
+   */
+  setLearningRate(lr: number): void {
+    const native = this.#alive();
+    const optimizer = this.#requireOptimizer();
+    if (!(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0)) {
+      throw new VptError(ErrorCode.Option, `Invalid option "lr": expected a finite number >= 0, got ${String(lr)}`);
+    }
+    native.setLearningRate(lr);
+    optimizer.lr = lr;
+  }
+
+  /**
+   * Per-class loss weights (length numClasses), e.g. from `computeClassWeights`; null for none.
+   * @example
+   * ```ts
+   * model.setClassWeights(computeClassWeights(trainLabels, 200, 'inv'));
+   * ```
+   */
+  setClassWeights(weights: Float32Array | null): void {
+    const native = this.#alive();
+    if (weights !== null) {
+      if (!(weights instanceof Float32Array) || weights.length !== this.#spec.numClasses || !weights.every((w) => Number.isFinite(w) && w >= 0)) {
+        throw new VptError(ErrorCode.Option, `Invalid option "classWeights": expected a Float32Array of ${this.#spec.numClasses} finite weights >= 0`);
+      }
+    }
+    native.setClassWeights(weights);
+  }
+
+  /**
+   * One training step on a batch: forward (prompt dropout on), cross-entropy, backward into
+   * the trainable tensors only, optimizer step.
+   * @param labels class indices 0..numClasses-1, one per image
+   * @example
+   * ```ts
+   * model.configureOptimizer({ optimizer: 'sgd', lr: 0.1 });
+   * const { loss, correct } = await model.trainStep(images, [16, 3, 224, 224], labels);
+   * ```
+   */
+  async trainStep(images: Float32Array, shape: ImageShape, labels: Int32Array): Promise<TrainStepResult> {
+    const native = this.#alive();
+    this.#requireOptimizer();
+    this.#checkImages(images, shape);
+    this.#checkLabels(labels, shape[0]);
+    return callNative(() => native.trainStep(images, [...shape], labels));
+  }
+
+  /**
+   * Loss, top-1 and top-5 of a labelled batch, in inference mode.
+   * @example
+   * ```ts
+   * const { top1, top5 } = await model.evaluate(images, [16, 3, 224, 224], labels);
+   * ```
+   */
+  async evaluate(images: Float32Array, shape: ImageShape, labels: Int32Array, options: { logits?: boolean } = {}): Promise<EvaluateResult> {
+    const native = this.#alive();
+    this.#checkImages(images, shape);
+    this.#checkLabels(labels, shape[0]);
+    const r = await callNative(() => native.evaluate(images, [...shape], labels, options.logits === true));
+    return { ...r, top1: r.correct1 / r.count, top5: r.correct5 / r.count };
+  }
+
+  /**
+   * Saves everything needed to resume training exactly (trainable tensors, optimizer state,
+   * step, RNG state) to one safetensors file, atomically.
+   * @example
+   * ```ts
+   * await model.saveState('runs/cub/last.state.safetensors');
+   * ```
+   */
+  async saveState(path: string): Promise<void> {
+    const native = this.#alive();
+    const optimizer = this.#requireOptimizer();
+    const state = await callNative(() => native.exportState());
+    await writeTrainingState(path, state, optimizer, this.#metadata());
+  }
+
+  /**
+   * Restores a training state saved by `saveState` (configuring the optimizer it was saved with).
+   * @example
+   * ```ts
+   * await model.loadState('runs/cub/last.state.safetensors');
+   * ```
+   */
+  async loadState(path: string): Promise<void> {
+    const native = this.#alive();
+    const { state, optimizer } = await readTrainingState(path, this.#metadata());
+    native.configureOptimizer(optimizer);
+    this.#optimizer = { ...optimizer };
+    await callNative(() => native.importState(state));
+  }
+
+  /** The optimizer settings in force (lr included), or undefined before `configureOptimizer`. */
+  get optimizer(): Readonly<NativeOptimizerConfig> | undefined {
+    return this.#optimizer ? { ...this.#optimizer } : undefined;
+  }
+
+  /**
+   * The frozen backbone's tensors (copies), under their timm names. For checks and export.
+   * @example
+   * ```ts
+   * const before = await model.backboneTensors();
+   * ```
+   */
+  async backboneTensors(): Promise<NativeTensor[]> {
+    const native = this.#alive();
+    return callNative(() => native.exportBackbone());
+  }
+
+  /** Which tensors hold gradient buffers now, and which backbone tensors require grad. */
+  gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] } {
+    return this.#alive().gradientState();
+  }
+
+  /**
    * Describes the model: architecture, sizes, parameter counts, device.
    * @example
    * ```ts
@@ -140,6 +304,7 @@ export class Model {
       mean: a.mean,
       std: a.std,
       classNames: this.#spec.classNames,
+      precision: this.#spec.precision,
     };
   }
 
@@ -161,6 +326,19 @@ export class Model {
   #alive(): NativeModel {
     if (!this.#native) throw new VptError(ErrorCode.Disposed, 'the model was disposed');
     return this.#native;
+  }
+
+  #requireOptimizer(): NativeOptimizerConfig {
+    if (!this.#optimizer) throw new VptError(ErrorCode.Training, 'call configureOptimizer() before training');
+    return this.#optimizer;
+  }
+
+  #checkLabels(labels: Int32Array, n: number): void {
+    if (!(labels instanceof Int32Array)) throw new VptError(ErrorCode.Shape, 'labels must be an Int32Array of class indices');
+    if (labels.length !== n) throw new VptError(ErrorCode.Shape, `got ${labels.length} labels for a batch of ${n} images`);
+    const C = this.#spec.numClasses;
+    const bad = labels.findIndex((y) => y < 0 || y >= C);
+    if (bad >= 0) throw new VptError(ErrorCode.Option, `Invalid option "labels[${bad}]": expected a class index in 0..${C - 1}, got ${labels[bad]}`);
   }
 
   #checkImages(images: Float32Array, shape: ImageShape): void {

@@ -27,6 +27,7 @@ const createModelSchema = z
       .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
       .optional(),
     seed: z.int().min(0).max(2 ** 32 - 1).default(0),
+    precision: z.enum(['fp32', 'bf16']).default('fp32'),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
   })

@@ -1,0 +1,64 @@
+// trainer.h — one native training step: forward (prompt dropout on, backbone in eval mode),
+// class-weighted softmax cross-entropy, backward into the trainable tensors only, optional
+// global-norm clipping, optimizer step. Non-finite steps are skipped and counted.
+//
+// Loss (as VPT's SoftmaxLoss): sum_i w[y_i] * CE(logits_i, y_i) / B; with unit weights this
+// is PyTorch's mean cross-entropy.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+
+#include "optimizer.h"
+#include "prompted_vit.h"
+
+namespace vpt {
+
+struct TrainStepResult {
+  double loss = 0;
+  int64_t correct = 0;
+  double grad_norm = 0;
+  bool skipped = false;  // non-finite loss or gradient: no update
+};
+
+struct EvalResult {
+  double loss = 0;       // mean unweighted cross-entropy
+  int64_t correct1 = 0;
+  int64_t correct5 = 0;
+  int64_t count = 0;
+  at::Tensor logits;     // (B, C), CPU fp32, when asked for
+};
+
+class Trainer {
+ public:
+  // `max_nonfinite`: this many skipped steps in a row raise VPT_NONFINITE.
+  Trainer(std::shared_ptr<PromptedVit> model, const OptimizerConfig& config, double clip_grad_norm,
+          int64_t max_nonfinite);
+
+  TrainStepResult step(const at::Tensor& images, const at::Tensor& labels);
+  void set_lr(double lr) { optimizer_.set_lr(lr); }
+  Optimizer& optimizer() { return optimizer_; }
+  int64_t nonfinite_total() const { return nonfinite_total_; }
+  int64_t nonfinite_streak() const { return nonfinite_streak_; }
+  void restore_counters(int64_t total, int64_t streak) { nonfinite_total_ = total; nonfinite_streak_ = streak; }
+
+ private:
+  std::shared_ptr<PromptedVit> model_;
+  Optimizer optimizer_;
+  double clip_grad_norm_;
+  int64_t max_nonfinite_;
+  int64_t nonfinite_total_ = 0;
+  int64_t nonfinite_streak_ = 0;
+};
+
+// Checks labels against the batch and the class count: (B,) int64 on the model's device.
+at::Tensor prepare_labels(const at::Tensor& labels, int64_t batch, int64_t num_classes, const at::Device& device);
+
+// Weighted cross-entropy as described above; `weights` may be undefined.
+at::Tensor weighted_cross_entropy(const at::Tensor& logits, const at::Tensor& labels, const at::Tensor& weights);
+
+EvalResult evaluate(PromptedVit& model, const at::Tensor& images, const at::Tensor& labels, bool keep_logits);
+
+}  // namespace vpt
