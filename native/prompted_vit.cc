@@ -100,10 +100,12 @@ PromptedVit::PromptedVit(const ModelConfig& config)
 
 void PromptedVit::load_backbone(const TensorMap& weights) {
   NamedTensors expected = vit_.named_tensors();
+  // Google layouts become timm's; pos_embed is resampled to the grid the model runs at.
+  const TensorMap checkpoint = vit_.adapt_checkpoint(weights);
   // The checkpoint's classifier is dropped: the task gets its own head.
-  check_fit(expected, weights, "the weights do not fit the model", kErrWeights,
+  check_fit(expected, checkpoint, "the weights do not fit the model", kErrWeights,
             [](const std::string& name) { return name.rfind("head.", 0) == 0; });
-  for (auto& t : expected) *t.slot = weights.at(t.name);
+  for (auto& t : expected) *t.slot = checkpoint.at(t.name);
   place(expected, device_, config_.transfer == Transfer::Full);
   backbone_loaded_ = true;
 }

@@ -37,11 +37,14 @@ TensorMap read_tensor_entries(const std::string& path, const std::vector<TensorE
     int64_t numel = 1;
     for (int64_t d : e.shape) {
       if (d < 0) throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a negative dimension");
-      numel *= d;
+      if (__builtin_mul_overflow(numel, d, &numel)) {
+        throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a shape too large to address");
+      }
     }
-    if (static_cast<uint64_t>(numel) * elem != e.nbytes) {
+    uint64_t needed = 0;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(numel), elem, &needed) || needed != e.nbytes) {
       throw Error(kErrWeights, path + ": tensor '" + e.name + "' has " + std::to_string(e.nbytes) +
-                                   " bytes, its shape needs " + std::to_string(numel * elem));
+                                   " bytes, its shape needs " + std::to_string(needed));
     }
     at::Tensor raw = at::empty(e.shape, at::TensorOptions().dtype(scalar_type_of(e.dtype)));
     in.seekg(static_cast<std::streamoff>(e.offset));

@@ -2,6 +2,8 @@
 #include "vit.h"
 
 #include "compat.h"
+#include "google_layout.h"
+#include "pos_embed.h"
 
 namespace vpt {
 
@@ -43,6 +45,19 @@ NamedTensors VisionTransformer::named_tensors() {
   } else {
     out.push_back({"norm.weight", {D}, &norm_weight_});
     out.push_back({"norm.bias", {D}, &norm_bias_});
+  }
+  return out;
+}
+
+TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const {
+  TensorMap out = is_google_layout(checkpoint) ? from_google_layout(checkpoint, config_) : checkpoint;
+  auto pos = out.find("pos_embed");
+  if (pos != out.end() && pos->second.dim() == 3 && pos->second.size(0) == 1) {
+    // The prefix rows (class, registers) are kept; with no_embed_class pos_embed has none.
+    const int64_t prefix = config_.no_embed_class ? 0 : config_.num_prefix_tokens();
+    if (pos->second.size(1) != prefix + config_.num_patches()) {
+      pos->second = resample_pos_embed(pos->second, prefix, config_.grid());
+    }
   }
   return out;
 }

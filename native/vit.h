@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "named_tensor.h"
+#include "tensor_file.h"
 
 namespace vpt {
 
@@ -57,6 +58,11 @@ class VisionTransformer {
 
   // Every tensor of the backbone under its timm name, with the shape the config implies.
   NamedTensors named_tensors();
+
+  // A checkpoint in this model's terms: Google names and layouts become timm's
+  // (google_layout.h) and the position embedding is resampled to this model's grid
+  // (pos_embed.h). Tensors that still do not fit are left for the caller to name.
+  TensorMap adapt_checkpoint(const TensorMap& checkpoint) const;
 
   // (B, 3, H, W) -> (B, prefix + P, D): patch embedding, prefix tokens, position embedding.
   at::Tensor embed(const at::Tensor& images) const;

@@ -1,19 +1,21 @@
 /**
- * `createModel`: validated options -> timm architecture -> native model with the backbone
- * loaded (and a trainable state, when given).
+ * `createModel`: validated options -> checkpoint -> timm architecture -> native model with the
+ * backbone loaded (and a trainable state, when given).
  */
-import { loadAddon } from '../binding.js';
+import { type NativeModel, loadAddon } from '../binding.js';
 import { ErrorCode, VptError, callNative } from '../errors.js';
 import { runtimeInfo } from '../runtime-info.js';
-import { checkArchitectureAgainstWeights, resolveArchitecture } from '../weights/architecture.js';
-import { resolveWeights } from '../weights/resolve-weights.js';
-import { FLOAT_DTYPES, readSafetensorsHeader } from '../weights/safetensors.js';
+import { type VitArchitecture, checkArchitectureAgainstWeights, resolveArchitecture } from '../weights/architecture.js';
+import { type Checkpoint, openCheckpoint } from '../weights/checkpoint.js';
+import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights.js';
 import { Model } from './model.js';
-import { type CreateModelOptions, resolveModelOptions } from './options.js';
+import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
 
 /**
- * Creates a prompted ViT from timm weights (`.safetensors` + `config.json`, or a folder
- * holding both). The checkpoint's classifier is dropped; the task gets a new head.
+ * Creates a prompted ViT from timm weights (`.safetensors` + `config.json`, or a folder holding
+ * both) or a Google `.npz` (its architecture from `config.json`, `arch`, or a file name such as
+ * `ViT-B_16.npz`). The checkpoint's classifier is dropped; the task gets a new head. An
+ * `imageSize` other than the checkpoint's resamples the position embedding as timm does.
  * @example
  * ```ts
  * import { createModel } from 'vpt-native';
@@ -21,53 +23,25 @@ import { type CreateModelOptions, resolveModelOptions } from './options.js';
  *   weights: 'models/vit_base_patch16_224.augreg_in21k',   // model.safetensors + config.json
  *   numClasses: 200,
  *   prompt: { tokens: 10, deep: true },
+ *   imageSize: 384,                                        // from the 224 checkpoint
  * });
- * const logits = await model.forward(images, [8, 3, 224, 224]);
+ * const logits = await model.forward(images, [8, 3, 384, 384]);
  * model.dispose();
  * ```
  */
 export async function createModel(options: CreateModelOptions): Promise<Model> {
   const o = resolveModelOptions(options);
   const resolved = await resolveWeights(o.weights);
-  const architecture = resolveArchitecture({ arch: o.arch, config: resolved.config, configPath: resolved.configPath });
-  const header = await readSafetensorsHeader(resolved.weightsPath);
-  checkArchitectureAgainstWeights(architecture, header.entries, resolved.weightsPath);
-  const imageSize = o.imageSize ?? architecture.imgSize;
-  if (imageSize !== architecture.imgSize) {
-    throw new VptError(
-      ErrorCode.Option,
-      `Invalid option "imageSize": ${imageSize} differs from the checkpoint's ${architecture.imgSize}; position-embedding resampling is not supported yet`,
-    );
-  }
-  const nonFloat = header.entries.filter((e) => !FLOAT_DTYPES.has(e.dtype) && !e.name.startsWith('head.'));
-  if (nonFloat.length > 0) {
-    throw new VptError(ErrorCode.Weights, `${resolved.weightsPath}: tensors with non-float dtypes: ${nonFloat.map((e) => `${e.name} (${e.dtype})`).join(', ')}`);
-  }
-  const device = o.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
-  const { addon } = loadAddon();
-  const native = await callNative(
-    () =>
-      new addon.NativeModel({
-        vit: { ...architecture, imgSize: imageSize },
-        prompt: o.prompt,
-        numClasses: o.numClasses,
-        headHiddenLayers: o.mlpLayers,
-        transfer: o.transfer,
-        device,
-        seed: o.seed,
-        precision: o.precision,
-      }),
-  );
-  const entries = header.entries.filter((e) => !e.name.startsWith('head.'));
+  const checkpoint = await openCheckpoint(resolved.weightsPath);
+  let backbone: Awaited<ReturnType<typeof loadBackbone>>;
   try {
-    await callNative(() => native.loadBackbone(resolved.weightsPath, entries));
-  } catch (error) {
-    native.dispose();
-    throw error;
+    backbone = await loadBackbone(o, resolved, checkpoint);
+  } finally {
+    await checkpoint.close();
   }
-  const model = new Model(native, {
-    architecture,
-    imageSize,
+  const model = new Model(backbone.native, {
+    architecture: backbone.architecture,
+    imageSize: backbone.imageSize,
     numClasses: o.numClasses,
     transfer: o.transfer,
     prompt: o.prompt,
@@ -84,4 +58,45 @@ export async function createModel(options: CreateModelOptions): Promise<Model> {
     }
   }
   return model;
+}
+
+/** The architecture, checked against the checkpoint, and a native model with its backbone loaded. */
+async function loadBackbone(
+  o: ResolvedModelOptions,
+  resolved: ResolvedWeights,
+  checkpoint: Checkpoint,
+): Promise<{ architecture: VitArchitecture; imageSize: number; native: NativeModel }> {
+  const architecture = resolveArchitecture({
+    arch: o.arch, config: resolved.config, configPath: resolved.configPath, inferred: checkpoint.inferredArch,
+  });
+  checkArchitectureAgainstWeights(architecture, checkpoint.shape, resolved.weightsPath);
+  const imageSize = o.imageSize ?? architecture.imgSize;
+  if (imageSize % architecture.patchSize !== 0) {
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "imageSize": expected a multiple of the patch size ${architecture.patchSize}, got ${imageSize}`,
+    );
+  }
+  const device = o.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
+  const { addon } = loadAddon();
+  const native = await callNative(
+    () =>
+      new addon.NativeModel({
+        vit: { ...architecture, imgSize: imageSize },
+        prompt: o.prompt,
+        numClasses: o.numClasses,
+        headHiddenLayers: o.mlpLayers,
+        transfer: o.transfer,
+        device,
+        seed: o.seed,
+        precision: o.precision,
+      }),
+  );
+  try {
+    await callNative(() => native.loadBackbone(checkpoint.dataPath, checkpoint.entries));
+  } catch (error) {
+    native.dispose();
+    throw error;
+  }
+  return { architecture, imageSize, native };
 }

@@ -2,8 +2,8 @@
  * ViT architectures as timm names them, and the resolution of a backbone's architecture from
  * an `arch` name and/or timm's Hugging Face `config.json`, checked against the tensor shapes.
  */
+import type { NativeTensorEntry } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
-import type { SafetensorsEntry } from './safetensors.js';
 
 /** Everything the native ViT needs to know, in timm's terms. */
 export interface VitArchitecture {
@@ -95,6 +95,11 @@ const bool = (v: unknown, key: string, where: string): boolean => {
   if (typeof v !== 'boolean') throw new VptError(ErrorCode.Arch, `${where}: model_args.${key} must be true or false, got ${JSON.stringify(v)}`);
   return v;
 };
+/** An argument accepted only at timm's default, which leaves the model as vpt-native computes it. */
+const only = (value: unknown, why: string): ModelArgHandler => (_a, v, k, w) => {
+  if (v !== value) throw new VptError(ErrorCode.Arch, `${w}: model_args.${k}=${JSON.stringify(v)} is not supported by vpt-native (only ${JSON.stringify(value)}: ${why})`);
+};
+const INFERENCE_ONLY = 'vpt-native does not apply training-time dropout to the backbone';
 
 /** timm `model_args` keys and how each one changes the architecture. */
 const MODEL_ARGS: Record<string, ModelArgHandler> = {
@@ -112,14 +117,37 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
   class_token: (a, v, k, w) => { a.classToken = bool(v, k, w); },
   reg_tokens: (a, v, k, w) => { a.regTokens = int(v, k, w, 0); },
   no_embed_class: (a, v, k, w) => { a.noEmbedClass = bool(v, k, w); },
-  init_values: (a, v) => { a.layerScale = v !== null && v !== undefined && v !== 0; },
+  // timm: LayerScale when init_values is truthy; the checkpoint's ls*.gamma replace the init value.
+  init_values: (a, v, k, w) => {
+    if (v !== null && typeof v !== 'number') throw new VptError(ErrorCode.Arch, `${w}: model_args.${k} must be a number or null, got ${JSON.stringify(v)}`);
+    a.layerScale = v !== null && v !== 0;
+  },
   fc_norm: (a, v, k, w) => { if (v !== null) a.fcNorm = bool(v, k, w); },
   global_pool: (a, v, k, w) => {
     if (v !== 'token' && v !== 'avg') throw new VptError(ErrorCode.Arch, `${w}: model_args.${k} "${String(v)}" is not supported (token, avg)`);
     a.globalPool = v;
   },
-  // The classifier is replaced by the task head, so its size is irrelevant.
+  // The classifier is replaced by the task head, so its size and dropout are irrelevant; the
+  // initialisation schemes are overwritten by the checkpoint.
   num_classes: () => undefined,
+  drop_rate: () => undefined,
+  weight_init: () => undefined,
+  fix_init: () => undefined,
+  qk_norm: only(false, 'no q/k LayerNorm in the attention'),
+  scale_attn_norm: only(false, 'no extra attention norm'),
+  scale_mlp_norm: only(false, 'no extra MLP norm'),
+  proj_bias: only(true, 'the attention projection has a bias'),
+  pos_embed: only('learn', 'a learned absolute position embedding'),
+  pre_norm: only(false, 'no norm before the blocks'),
+  final_norm: only(true, 'a final norm'),
+  pool_include_prefix: only(false, 'average pooling skips the prefix tokens'),
+  dynamic_img_size: only(false, 'a fixed image size; use the imageSize option'),
+  dynamic_img_pad: only(false, 'images are a multiple of the patch size'),
+  pos_drop_rate: only(0, INFERENCE_ONLY),
+  patch_drop_rate: only(0, INFERENCE_ONLY),
+  proj_drop_rate: only(0, INFERENCE_ONLY),
+  attn_drop_rate: only(0, INFERENCE_ONLY),
+  drop_path_rate: only(0, INFERENCE_ONLY),
 };
 
 function triple(v: unknown): [number, number, number] | undefined {
@@ -127,16 +155,17 @@ function triple(v: unknown): [number, number, number] | undefined {
 }
 
 /**
- * Resolves the architecture from an `arch` name and/or a timm `config.json`. When both are
- * given, they must name the same model.
+ * Resolves the architecture from an `arch` name and/or a timm `config.json`, else from the
+ * name `inferred` from the weights file. When both `arch` and a config are given, they must
+ * name the same model.
  */
-export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; configPath?: string }): VitArchitecture {
+export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; configPath?: string; inferred?: string }): VitArchitecture {
   const where = opts.configPath ?? 'config.json';
   const configArch = opts.config?.architecture;
   if (opts.config && configArch !== undefined && typeof configArch !== 'string') {
     throw new VptError(ErrorCode.Arch, `${where}: "architecture" must be a string`);
   }
-  const name = opts.arch ?? (configArch as string | undefined);
+  const name = opts.arch ?? (configArch as string | undefined) ?? opts.inferred;
   if (!name) {
     throw new VptError(ErrorCode.Arch, 'the architecture is unknown: put timm\'s config.json beside the weights or pass the "arch" option');
   }
@@ -149,13 +178,17 @@ export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; 
   if (cfg.global_pool !== undefined) MODEL_ARGS.global_pool!(a, cfg.global_pool, 'global_pool', where);
   const args = cfg.model_args ?? {};
   if (typeof args !== 'object' || Array.isArray(args)) throw new VptError(ErrorCode.Arch, `${where}: model_args must be an object`);
-  if (!('fc_norm' in args) && a.globalPool === 'avg') a.fcNorm = true; // timm: fc_norm defaults to (global_pool == 'avg')
   for (const [key, value] of Object.entries(args)) {
     const handler = MODEL_ARGS[key];
     if (!handler) {
       throw new VptError(ErrorCode.Arch, `${where}: model_args.${key} is not supported by vpt-native (supported: ${Object.keys(MODEL_ARGS).join(', ')})`);
     }
     handler(a, value, key, where);
+  }
+  // timm: fc_norm=None means "norm after pooling when pooling averages".
+  if (args.fc_norm === undefined || args.fc_norm === null) a.fcNorm = a.globalPool === 'avg';
+  if (!a.classToken && a.globalPool === 'token') {
+    throw new VptError(ErrorCode.Arch, `${where}: model_args.class_token=false needs global_pool "avg" (token pooling reads the class token)`);
   }
   if (a.embedDim % a.numHeads !== 0) {
     throw new VptError(ErrorCode.Arch, `${where}: embed_dim ${a.embedDim} is not divisible by num_heads ${a.numHeads}`);
@@ -167,40 +200,66 @@ export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; 
   return a;
 }
 
+/** What a checkpoint's tensor shapes say about its architecture (a field is absent when unknown). */
+export interface CheckpointShape {
+  embedDim?: number;
+  inChans?: number;
+  patchSize?: number;
+  depth?: number;
+  numHeads?: number;
+  mlpHidden?: number;
+  regTokens?: number;
+  classToken?: boolean;
+  /** Rows of the position embedding, prefix-token rows included. */
+  posTokens?: number;
+}
+
+/** The architecture a timm-named checkpoint's shapes reveal. */
+export function timmCheckpointShape(entries: NativeTensorEntry[]): CheckpointShape {
+  const byName = new Map(entries.map((e) => [e.name, e.shape]));
+  const shape: CheckpointShape = { classToken: byName.has('cls_token'), regTokens: byName.get('reg_token')?.[1] ?? 0 };
+  const patch = byName.get('patch_embed.proj.weight'); // (D, C, p, p)
+  if (patch?.length === 4) [shape.embedDim, shape.inChans, shape.patchSize] = patch;
+  const blocks = entries.map((e) => /^blocks\.(\d+)\./.exec(e.name)).filter((m) => m !== null);
+  if (blocks.length > 0) shape.depth = Math.max(...blocks.map((m) => Number(m[1]))) + 1;
+  const fc1 = byName.get('blocks.0.mlp.fc1.weight'); // (M, D)
+  if (fc1?.length === 2) shape.mlpHidden = fc1[0];
+  const pos = byName.get('pos_embed'); // (1, T, D)
+  if (pos?.length === 3) shape.posTokens = pos[1];
+  return shape;
+}
+
 /**
- * Reads depth, width, patch size and the position-embedding grid off the tensor shapes and
- * checks them against the architecture, so a wrong `arch` fails with a clear message instead
- * of a list of mis-shaped tensors.
+ * Checks what the tensor shapes say (width, depth, patch size, heads, MLP width, prefix tokens,
+ * position grid) against the architecture, so a wrong `arch` or config fails with one clear
+ * message instead of a list of mis-shaped tensors. The grid may differ from the architecture's
+ * image size: the position embedding is resampled.
  */
-export function checkArchitectureAgainstWeights(a: VitArchitecture, entries: SafetensorsEntry[], weightsPath: string): void {
-  const byName = new Map(entries.map((e) => [e.name, e]));
-  const patch = byName.get('patch_embed.proj.weight');
-  const found: Record<string, number> = {};
-  if (patch && patch.shape.length === 4) {
-    found.embed_dim = patch.shape[0]!;
-    found.in_chans = patch.shape[1]!;
-    found.patch_size = patch.shape[2]!;
-  }
-  const blocks = new Set<number>();
-  for (const e of entries) {
-    const m = /^blocks\.(\d+)\./.exec(e.name);
-    if (m) blocks.add(Number(m[1]));
-  }
-  if (blocks.size > 0) found.depth = Math.max(...blocks) + 1;
-  const pos = byName.get('pos_embed');
-  const prefix = a.noEmbedClass ? 0 : (a.classToken ? 1 : 0) + a.regTokens;
-  if (pos && pos.shape.length === 3) {
-    const grid = Math.sqrt(pos.shape[1]! - prefix);
-    if (Number.isInteger(grid)) found.img_size = grid * (found.patch_size ?? a.patchSize);
-  }
-  const expected: Record<string, number> = {
-    embed_dim: a.embedDim, in_chans: a.inChans, patch_size: a.patchSize, depth: a.depth, img_size: a.imgSize,
+export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: CheckpointShape, weightsPath: string): void {
+  const expected: Record<string, number | boolean> = {
+    embed_dim: a.embedDim, in_chans: a.inChans, patch_size: a.patchSize, depth: a.depth, num_heads: a.numHeads,
+    mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio), class_token: a.classToken, reg_tokens: a.regTokens,
   };
-  const wrong = Object.keys(found).filter((k) => found[k] !== expected[k]);
-  if (wrong.length === 0) return;
-  const list = (r: Record<string, number>) => wrong.map((k) => `${k}=${r[k]}`).join(', ');
-  throw new VptError(
-    ErrorCode.Arch,
-    `${weightsPath} does not hold a ${a.arch}: the weights have ${list(found)} but the architecture has ${list(expected)}`,
-  );
+  const found: Record<string, number | boolean | undefined> = {
+    embed_dim: shape.embedDim, in_chans: shape.inChans, patch_size: shape.patchSize, depth: shape.depth, num_heads: shape.numHeads,
+    mlp_hidden: shape.mlpHidden, class_token: shape.classToken, reg_tokens: shape.regTokens,
+  };
+  const wrong = Object.keys(expected).filter((k) => found[k] !== undefined && found[k] !== expected[k]);
+  if (wrong.length > 0) {
+    const list = (r: Record<string, unknown>) => wrong.map((k) => `${k}=${String(r[k])}`).join(', ');
+    throw new VptError(
+      ErrorCode.Arch,
+      `${weightsPath} does not hold a ${a.arch}: the weights have ${list(found)} but the architecture has ${list(expected)}`,
+    );
+  }
+  if (shape.posTokens === undefined) return;
+  const prefixRows = a.noEmbedClass ? 0 : (a.classToken ? 1 : 0) + a.regTokens;
+  const grid = Math.sqrt(shape.posTokens - prefixRows);
+  if (!Number.isInteger(grid) || grid < 1) {
+    throw new VptError(
+      ErrorCode.Arch,
+      `${weightsPath}: the position embedding has ${shape.posTokens} rows, not ${prefixRows} prefix-token rows and a square grid ` +
+        '(check class_token, reg_tokens and no_embed_class)',
+    );
+  }
 }

@@ -1,6 +1,7 @@
 /**
- * Finds the weights file and timm's `config.json` for a `weights` option: a `.safetensors`
- * file (config.json beside it, if any) or a folder holding `model.safetensors` + `config.json`.
+ * Finds the weights file and timm's `config.json` for a `weights` option: a `.safetensors` or
+ * Google `.npz` file (config.json beside it, if any) or a folder holding `model.safetensors` +
+ * `config.json`.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -38,8 +39,8 @@ export async function resolveWeights(weights: string): Promise<ResolvedWeights> 
     weightsPath = target;
   }
   const ext = extname(weightsPath).toLowerCase();
-  if (ext !== '.safetensors') {
-    throw new VptError(ErrorCode.Weights, `${basename(weightsPath)}: unsupported weights format "${ext || '(no extension)'}" (expected .safetensors)`);
+  if (ext !== '.safetensors' && ext !== '.npz') {
+    throw new VptError(ErrorCode.Weights, `${basename(weightsPath)}: unsupported weights format "${ext || '(no extension)'}" (expected .safetensors or .npz)`);
   }
   const configPath = join(dirname(weightsPath), 'config.json');
   if ((await kind(configPath)) !== 'file') return { weightsPath };

@@ -1,0 +1,324 @@
+/**
+ * NumPy `.npz` archives (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
+ * a zip (read with yauzl) of `<key>.npy` members, each a magic string, a version, a
+ * length-prefixed Python-literal header `{'descr': '<f4', 'fortran_order': False, 'shape': (768,)}`
+ * and the raw array bytes. Every member is validated before any tensor is read; object
+ * (pickled) arrays are refused without reading their payload, so no pickle is ever run.
+ *
+ * Arrays of a stored (`np.savez`) archive are read in place. A compressed (`np.savez_compressed`)
+ * archive is inflated, one bounded stream at a time, into a temporary file that `close()` removes.
+ */
+import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import yauzl, { type Entry, type ZipFile } from 'yauzl';
+
+import type { NativeTensorEntry } from '../binding.js';
+import { ErrorCode, VptError } from '../errors.js';
+
+/** Largest `.npy` header accepted (numpy's own `max_header_size` default). */
+export const MAX_NPY_HEADER_BYTES = 10_000;
+
+const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // "\x93NUMPY"
+const STORED = 0;
+const DEFLATED = 8;
+
+/** numpy dtype descriptors vpt-native reads, as the native reader names them. */
+const FLOAT_DESCRS: Record<string, { dtype: string; bytes: number }> = {
+  '<f2': { dtype: 'F16', bytes: 2 },
+  '<f4': { dtype: 'F32', bytes: 4 },
+  '<f8': { dtype: 'F64', bytes: 8 },
+};
+
+/** An opened `.npz`: its arrays as byte ranges of `dataPath`. */
+export interface NpzArchive {
+  path: string;
+  /** The file the entries' offsets refer to: the archive, or a temporary file of inflated arrays. */
+  dataPath: string;
+  /** One entry per array, named by its key (the member name without `.npy`). */
+  entries: NativeTensorEntry[];
+  /** Removes the temporary file, when there is one. */
+  close(): Promise<void>;
+}
+
+function bad(path: string, what: string): VptError {
+  return new VptError(ErrorCode.Weights, `${path}: ${what}`);
+}
+
+/** The parsed header of one `.npy` member. */
+interface NpyHeader {
+  dtype: string;
+  shape: number[];
+  /** Bytes before the array data: magic, version, length, header text. */
+  headerBytes: number;
+  /** Bytes of array data the shape and dtype need. */
+  dataBytes: number;
+}
+
+/**
+ * Parses the `.npy` header at the start of `bytes` (which may hold more than the header).
+ * Returns `undefined` when `bytes` is too short to hold the whole header yet.
+ */
+function parseNpyHeader(bytes: Uint8Array, where: string): NpyHeader | undefined {
+  if (bytes.length < 10) return undefined;
+  if (!NPY_MAGIC.equals(bytes.subarray(0, 6))) throw new VptError(ErrorCode.Weights, `${where} is not a .npy array (bad magic)`);
+  const major = bytes[6]!;
+  if (major < 1 || major > 3) throw new VptError(ErrorCode.Weights, `${where} has unsupported .npy version ${major}.${bytes[7]}`);
+  const lengthBytes = major === 1 ? 2 : 4;
+  if (bytes.length < 8 + lengthBytes) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const textLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (textLength > MAX_NPY_HEADER_BYTES) {
+    throw new VptError(ErrorCode.Weights, `${where} has a ${textLength}-byte .npy header, above the ${MAX_NPY_HEADER_BYTES}-byte limit`);
+  }
+  const headerBytes = 8 + lengthBytes + textLength;
+  if (bytes.length < headerBytes) return undefined;
+  let text: string;
+  try {
+    text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(bytes.subarray(8 + lengthBytes, headerBytes));
+  } catch {
+    throw new VptError(ErrorCode.Weights, `${where} has a .npy header that is not valid text`);
+  }
+  const fields = parseHeaderDict(text, where);
+  const keys = Object.keys(fields).sort().join(',');
+  if (keys !== 'descr,fortran_order,shape') {
+    throw new VptError(ErrorCode.Weights, `${where} has .npy header keys {${keys}}; expected descr, fortran_order and shape`);
+  }
+  const { descr, fortran_order: fortranOrder, shape } = fields;
+  if (typeof descr !== 'string') throw new VptError(ErrorCode.Weights, `${where} is a structured array; only float arrays are supported`);
+  if (descr.includes('O')) {
+    throw new VptError(ErrorCode.Weights, `${where} is an object array, stored as a pickle; vpt-native never unpickles (only float arrays are supported)`);
+  }
+  const type = FLOAT_DESCRS[descr];
+  if (!type) throw new VptError(ErrorCode.Weights, `${where} has dtype '${descr}'; only little-endian float16/32/64 arrays are supported`);
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
+    throw new VptError(ErrorCode.Weights, `${where} has an invalid shape ${JSON.stringify(shape)}`);
+  }
+  if (typeof fortranOrder !== 'boolean') throw new VptError(ErrorCode.Weights, `${where} has a non-boolean fortran_order`);
+  const dims = shape as number[];
+  if (fortranOrder && dims.filter((d) => d > 1).length > 1) {
+    throw new VptError(ErrorCode.Weights, `${where} is stored in Fortran (column-major) order; save it C-contiguous`);
+  }
+  const dataBytes = dims.reduce((n, d) => n * BigInt(d), BigInt(type.bytes));
+  if (dataBytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new VptError(ErrorCode.Weights, `${where} has a shape too large to address`);
+  return { dtype: type.dtype, shape: dims, headerBytes, dataBytes: Number(dataBytes) };
+}
+
+type HeaderValue = string | number | boolean | null | HeaderValue[];
+
+/** Parses the Python dict literal of a `.npy` header: strings, ints, booleans, None, tuples and lists. */
+function parseHeaderDict(text: string, where: string): Record<string, HeaderValue> {
+  let i = 0;
+  const fail = (): never => {
+    throw new VptError(ErrorCode.Weights, `${where} has a malformed .npy header ${JSON.stringify(text.slice(0, 120))}`);
+  };
+  const space = () => { while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++; };
+  const expect = (c: string) => { space(); if (text[i] !== c) fail(); i++; };
+  const value = (depth: number): HeaderValue => {
+    space();
+    const c = text[i];
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, i + 1);
+      if (end < 0) fail();
+      const s = text.slice(i + 1, end);
+      i = end + 1;
+      return s;
+    }
+    if (c === '(' || c === '[') {
+      if (depth >= 4) fail();
+      const close = c === '(' ? ')' : ']';
+      i++;
+      const items: HeaderValue[] = [];
+      for (;;) {
+        space();
+        if (text[i] === close) { i++; return items; }
+        items.push(value(depth + 1));
+        space();
+        if (text[i] === ',') i++;
+        else if (text[i] !== close) fail();
+      }
+    }
+    for (const [word, v] of [['True', true], ['False', false], ['None', null]] as const) {
+      if (text.startsWith(word, i)) { i += word.length; return v; }
+    }
+    const m = /^-?\d{1,16}L?/.exec(text.slice(i, i + 18));
+    if (!m) return fail();
+    i += m[0].length;
+    return Number.parseInt(m[0], 10);
+  };
+  const out = new Map<string, HeaderValue>();
+  expect('{');
+  for (;;) {
+    space();
+    if (text[i] === '}') { i++; break; }
+    const key = value(1);
+    if (typeof key !== 'string' || out.has(key)) return fail();
+    expect(':');
+    out.set(key, value(1));
+    space();
+    if (text[i] === ',') i++;
+    else if (text[i] !== '}') fail();
+  }
+  space();
+  if (i !== text.length) fail();
+  return Object.fromEntries(out);
+}
+
+/** One `.npy` member found in the zip's central directory. */
+interface Member {
+  key: string;
+  entry: Entry;
+}
+
+/**
+ * Opens an `.npz` archive and validates every member (zip structure, `.npy` header, dtype,
+ * shape against size) before returning; every failure is a VPT_WEIGHTS error naming the key.
+ * @example
+ * ```ts
+ * const npz = await readNpz('ViT-B_16.npz');
+ * try { console.log(npz.entries.map((e) => e.name)); } finally { await npz.close(); }
+ * ```
+ */
+export async function readNpz(path: string): Promise<NpzArchive> {
+  let zip: ZipFile;
+  try {
+    zip = await yauzl.openPromise(path, { lazyEntries: true, autoClose: false, validateEntrySizes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+      throw new VptError(ErrorCode.Io, `cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    throw bad(path, `not a readable .npz (zip) archive, truncated or corrupt (${(error as Error).message})`);
+  }
+  try {
+    const members = await listMembers(zip, path);
+    return members.some((m) => m.entry.compressionMethod !== STORED)
+      ? await inflateMembers(zip, members, path)
+      : await storedMembers(zip, members, path);
+  } finally {
+    zip.close();
+  }
+}
+
+async function listMembers(zip: ZipFile, path: string): Promise<Member[]> {
+  const members: Member[] = [];
+  const keys = new Set<string>();
+  try {
+    for await (const entry of zip.eachEntry()) {
+      const name = entry.fileName;
+      if (!name.endsWith('.npy')) throw bad(path, `member "${name}" is not a .npy array`);
+      const key = name.slice(0, -'.npy'.length);
+      if (keys.has(key)) throw bad(path, `array "${key}" appears twice`);
+      keys.add(key);
+      if (entry.isEncrypted()) throw bad(path, `array "${key}" is encrypted`);
+      if (entry.compressionMethod !== STORED && entry.compressionMethod !== DEFLATED) {
+        throw bad(path, `array "${key}" uses zip compression method ${entry.compressionMethod} (only stored and deflated are read)`);
+      }
+      if (entry.compressionMethod === STORED && entry.compressedSize !== entry.uncompressedSize) {
+        throw bad(path, `array "${key}" is stored with ${entry.compressedSize} bytes but claims ${entry.uncompressedSize}`);
+      }
+      members.push({ key, entry });
+    }
+  } catch (error) {
+    if (error instanceof VptError) throw error;
+    throw bad(path, `corrupt .npz (zip) archive (${(error as Error).message})`);
+  }
+  if (members.length === 0) throw bad(path, 'the .npz archive holds no arrays');
+  return members;
+}
+
+/** The `.npy` header at the start of `bytes`, checked against the member's size; undefined while incomplete. */
+function memberHeader(bytes: Uint8Array, m: Member, path: string): NpyHeader | undefined {
+  const where = `${path}: array "${m.key}"`;
+  const header = parseNpyHeader(bytes, where);
+  const size = m.entry.uncompressedSize;
+  if (header && header.headerBytes + header.dataBytes !== size) {
+    throw new VptError(
+      ErrorCode.Weights,
+      `${where} shape [${header.shape.join(', ')}] ${header.dtype} needs ${header.dataBytes} bytes, the member holds ${size - header.headerBytes}`,
+    );
+  }
+  return header;
+}
+
+function cutShort(m: Member, path: string): never {
+  throw bad(path, `array "${m.key}" is cut short inside its .npy header`);
+}
+
+async function storedMembers(zip: ZipFile, members: Member[], path: string): Promise<NpzArchive> {
+  const handle = await open(path, 'r');
+  const entries: NativeTensorEntry[] = [];
+  try {
+    for (const m of members) {
+      let start: number;
+      try {
+        ({ fileDataStart: start } = await zip.readLocalFileHeaderPromise(m.entry, { minimal: true }));
+      } catch (error) {
+        throw bad(path, `array "${m.key}": corrupt zip entry (${(error as Error).message})`);
+      }
+      const head = new Uint8Array(Math.min(m.entry.uncompressedSize, 12 + MAX_NPY_HEADER_BYTES));
+      const { bytesRead } = await handle.read(head, 0, head.length, start);
+      const header = memberHeader(head.subarray(0, bytesRead), m, path) ?? cutShort(m, path);
+      entries.push({ name: m.key, dtype: header.dtype, shape: header.shape, offset: start + header.headerBytes, nbytes: header.dataBytes });
+    }
+  } finally {
+    await handle.close();
+  }
+  return { path, dataPath: path, entries, close: async () => undefined };
+}
+
+async function inflateMembers(zip: ZipFile, members: Member[], path: string): Promise<NpzArchive> {
+  const dir = await mkdtemp(join(tmpdir(), 'vpt-npz-'));
+  const dataPath = join(dir, 'arrays.bin');
+  const close = () => rm(dir, { recursive: true, force: true });
+  const out = await open(dataPath, 'w');
+  const entries: NativeTensorEntry[] = [];
+  try {
+    let offset = 0;
+    for (const m of members) {
+      const entry = await inflateMember(zip, m, path, out, offset);
+      entries.push(entry);
+      offset += entry.nbytes;
+    }
+  } catch (error) {
+    await out.close();
+    await close();
+    throw error;
+  }
+  await out.close();
+  return { path, dataPath, entries, close };
+}
+
+/** Streams one member into `out` at `offset`: its header is parsed from the first bytes, its data written after. */
+async function inflateMember(
+  zip: ZipFile,
+  m: Member,
+  path: string,
+  out: FileHandle,
+  offset: number,
+): Promise<NativeTensorEntry> {
+  let header: NpyHeader | undefined;
+  let pending = Buffer.alloc(0);
+  let written = 0;
+  try {
+    const stream = await zip.openReadStreamPromise(m.entry);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let data = chunk;
+      if (!header) {
+        pending = Buffer.concat([pending, chunk]);
+        header = memberHeader(pending, m, path);
+        if (!header) continue;
+        data = pending.subarray(header.headerBytes);
+      }
+      await out.write(data, 0, data.length, offset + written);
+      written += data.length;
+    }
+  } catch (error) {
+    if (error instanceof VptError) throw error;
+    throw bad(path, `array "${m.key}" cannot be inflated (${(error as Error).message})`);
+  }
+  header ??= cutShort(m, path);
+  if (written !== header.dataBytes) throw bad(path, `array "${m.key}" inflates to ${written} data bytes, its shape needs ${header.dataBytes}`);
+  return { name: m.key, dtype: header.dtype, shape: header.shape, offset, nbytes: header.dataBytes };
+}
