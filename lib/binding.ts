@@ -60,6 +60,19 @@ export interface NativeOptimizerConfig {
   maxNonFinite: number;
 }
 
+/** A uint8 image batch (lib/data/image-batch.ts) plus the normalization the device applies. */
+export interface NativeImageBatchU8 {
+  /** (n, h, w, 3) RGB. */
+  pixels: Uint8Array;
+  shape: number[];
+  /** n x 2: top, left. */
+  crops: Int32Array;
+  flips: Uint8Array;
+  cropSize: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+}
+
 export interface NativeTrainingState {
   tensors: NativeTensor[];
   step: number;
@@ -84,6 +97,11 @@ export interface NativeModel {
   exportBackbone(): Promise<NativeTensor[]>;
   gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] };
   info(): { trainableParams: number; totalParams: number; device: string };
+  /** The (n, 3, S, S) normalized float input the device makes of a uint8 batch. */
+  preprocessU8(batch: NativeImageBatchU8): Promise<Float32Array>;
+  forwardU8(batch: NativeImageBatchU8): Promise<Float32Array>;
+  trainStepU8(batch: NativeImageBatchU8, labels: Int32Array): Promise<{ loss: number; correct: number; gradNorm: number; skipped: boolean }>;
+  evaluateU8(batch: NativeImageBatchU8, labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   dispose(): void;
 }
 

@@ -19,6 +19,8 @@ export const ErrorCode = {
   OutOfMemory: 'VPT_OOM',
   /** A file could not be read or written. */
   Io: 'VPT_IO',
+  /** A dataset is malformed or inconsistent (CUB metadata, split JSON, labels, image paths), or an image is bad; the message names the file, line or JSON entry. */
+  Data: 'VPT_DATA',
   /** The model was disposed. */
   Disposed: 'VPT_DISPOSED',
   /** The native addon could not be loaded. */

@@ -7,13 +7,13 @@
 #include <sstream>
 
 #include "errors.h"
+#include "fit_report.h"
 
 namespace vpt {
 
 namespace {
 
 constexpr int64_t kAnySize = -1;             // a dimension the rule does not fix (pos-embed tokens)
-constexpr size_t kMaxListedProblems = 12;    // per category, in one error message
 
 struct Source {
   std::string key;
@@ -119,13 +119,6 @@ std::vector<std::string> timm_only_tensors(const VitConfig& c) {
   return out;
 }
 
-void append_list(std::ostringstream& msg, const char* title, const std::vector<std::string>& items) {
-  if (items.empty()) return;
-  msg << "\n  " << title << " (" << items.size() << "): ";
-  for (size_t i = 0; i < items.size() && i < kMaxListedProblems; ++i) msg << (i ? ", " : "") << items[i];
-  if (items.size() > kMaxListedProblems) msg << ", ...";
-}
-
 }  // namespace
 
 bool is_google_layout(const TensorMap& checkpoint) { return checkpoint.count("embedding/kernel") > 0; }
@@ -141,7 +134,8 @@ TensorMap from_google_layout(const TensorMap& checkpoint, const VitConfig& confi
   const std::vector<Rule> rules = rules_for(config, big_vision);
 
   std::set<std::string> used;
-  std::vector<std::string> missing, misshaped, unexpected;
+  FitReport report;
+  auto& [missing, misshaped, unexpected] = report;
   for (const auto& rule : rules) {
     for (const auto& s : rule.sources) {
       used.insert(s.key);
@@ -157,14 +151,8 @@ TensorMap from_google_layout(const TensorMap& checkpoint, const VitConfig& confi
   for (const auto& [key, tensor] : checkpoint) {
     if (!used.count(key)) unexpected.push_back(key);
   }
-  if (!missing.empty() || !misshaped.empty() || !unexpected.empty()) {
-    std::ostringstream msg;
-    msg << "the Google (" << (big_vision ? "big_vision" : "vision_transformer") << " layout) weights do not fit the model";
-    append_list(msg, "missing", missing);
-    append_list(msg, "wrong shape", misshaped);
-    append_list(msg, "unexpected", unexpected);
-    throw Error(kErrWeights, msg.str());
-  }
+  report.throw_if_any(kErrWeights, std::string("the Google (") + (big_vision ? "big_vision" : "vision_transformer") +
+                                       " layout) weights do not fit the model");
 
   TensorMap out;
   for (const auto& rule : rules) {

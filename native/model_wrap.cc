@@ -1,6 +1,7 @@
 // model_wrap.cc — see model_wrap.h.
 #include "model_wrap.h"
 
+#include "augment.h"
 #include "promise_worker.h"
 
 namespace vpt {
@@ -159,6 +160,86 @@ std::shared_ptr<TensorMap> tensors_from_js(const Napi::Value& v) {
   return tensors;
 }
 
+// A uint8 image batch from JS: the pixels are a view of the JS Uint8Array (valid while the
+// worker references it); crops, flips and normalization are copied.
+struct ImageBatchU8 {
+  at::Tensor pixels;  // (B, H, W, 3) uint8
+  at::Tensor crops;   // (B, 2) int32
+  at::Tensor flips;   // (B,) uint8
+  int64_t crop_size = 0;
+  Normalization norm{};
+
+  at::Tensor on(const at::Device& device) const {
+    return crop_flip_normalize(pixels, crops, flips, crop_size, norm, device);
+  }
+};
+
+std::array<float, 3> channel_triple(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  require(v.IsArray() && v.As<Napi::Array>().Length() == 3, std::string("'") + key + "' must be an array of 3 numbers");
+  Napi::Array a = v.As<Napi::Array>();
+  std::array<float, 3> out{};
+  for (uint32_t i = 0; i < 3; ++i) {
+    require(a.Get(i).IsNumber(), std::string("'") + key + "' must be an array of 3 numbers");
+    out[i] = static_cast<float>(a.Get(i).As<Napi::Number>().DoubleValue());
+  }
+  return out;
+}
+
+// `pixels_value` receives the Uint8Array, for the worker to keep alive.
+ImageBatchU8 image_batch_u8(const Napi::Value& v, Napi::Value& pixels_value) {
+  require(v.IsObject(), "expected a uint8 image batch object");
+  Napi::Object o = v.As<Napi::Object>();
+  ImageBatchU8 b;
+  pixels_value = o.Get("pixels");
+  require(pixels_value.IsTypedArray() && pixels_value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
+          "pixels must be a Uint8Array");
+  Napi::Uint8Array pixels = pixels_value.As<Napi::Uint8Array>();
+  std::vector<int64_t> shape = shape_of(o.Get("shape"), "shape");
+  require(shape.size() == 4, "shape must be [n, height, width, 3]");
+  require(static_cast<size_t>(numel_of(shape)) == pixels.ElementLength(),
+          "pixels hold " + std::to_string(pixels.ElementLength()) + " bytes but shape " + shape_string(shape) +
+              " needs " + std::to_string(numel_of(shape)));
+  b.pixels = at::from_blob(pixels.Data(), shape, at::kByte);
+
+  Napi::Value crops = o.Get("crops");
+  require(crops.IsTypedArray() && crops.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
+          "crops must be an Int32Array");
+  Napi::Int32Array c = crops.As<Napi::Int32Array>();
+  require(c.ElementLength() % 2 == 0, "crops must hold (top, left) pairs");
+  b.crops = at::from_blob(c.Data(), {static_cast<int64_t>(c.ElementLength() / 2), 2}, at::kInt).clone();
+
+  Napi::Value flips = o.Get("flips");
+  require(flips.IsTypedArray() && flips.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
+          "flips must be a Uint8Array");
+  Napi::Uint8Array f = flips.As<Napi::Uint8Array>();
+  b.flips = at::from_blob(f.Data(), {static_cast<int64_t>(f.ElementLength())}, at::kByte).clone();
+
+  b.crop_size = int_field(o, "cropSize");
+  b.norm = {channel_triple(o, "mean"), channel_triple(o, "std")};
+  check_crop_windows(b.pixels, b.crops, b.flips, b.crop_size);
+  return b;
+}
+
+Napi::Object train_step_to_js(Napi::Env env, const TrainStepResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("correct", static_cast<double>(r.correct));
+  o.Set("gradNorm", r.grad_norm);
+  o.Set("skipped", r.skipped);
+  return o;
+}
+
+Napi::Object eval_result_to_js(Napi::Env env, const EvalResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("loss", r.loss);
+  o.Set("correct1", static_cast<double>(r.correct1));
+  o.Set("correct5", static_cast<double>(r.correct5));
+  o.Set("count", static_cast<double>(r.count));
+  if (r.logits.defined()) o.Set("logits", to_float32_array(env, r.logits));
+  return o;
+}
+
 }  // namespace
 
 Napi::Function ModelWrap::Define(Napi::Env env) {
@@ -179,6 +260,10 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::ExportBackbone>("exportBackbone"),
                          InstanceMethod<&ModelWrap::GradientState>("gradientState"),
                          InstanceMethod<&ModelWrap::Info>("info"),
+                         InstanceMethod<&ModelWrap::PreprocessU8>("preprocessU8"),
+                         InstanceMethod<&ModelWrap::ForwardU8>("forwardU8"),
+                         InstanceMethod<&ModelWrap::TrainStepU8>("trainStepU8"),
+                         InstanceMethod<&ModelWrap::EvaluateU8>("evaluateU8"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                      });
 }
@@ -346,14 +431,7 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
           std::lock_guard<std::mutex> lock(m->mutex());
           *result = t->step(image_tensor(images, shape), labels);
         },
-        [result](Napi::Env env) -> Napi::Value {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("loss", result->loss);
-          o.Set("correct", static_cast<double>(result->correct));
-          o.Set("gradNorm", result->grad_norm);
-          o.Set("skipped", result->skipped);
-          return o;
-        });
+        [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
   });
 }
 
@@ -373,15 +451,7 @@ Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
           std::lock_guard<std::mutex> lock(m->mutex());
           *result = evaluate(*m, image_tensor(images, shape), labels, keep_logits);
         },
-        [result](Napi::Env env) -> Napi::Value {
-          Napi::Object o = Napi::Object::New(env);
-          o.Set("loss", result->loss);
-          o.Set("correct1", static_cast<double>(result->correct1));
-          o.Set("correct5", static_cast<double>(result->correct5));
-          o.Set("count", static_cast<double>(result->count));
-          if (result->logits.defined()) o.Set("logits", to_float32_array(env, result->logits));
-          return o;
-        });
+        [result](Napi::Env env) -> Napi::Value { return eval_result_to_js(env, *result); });
   });
 }
 
@@ -489,6 +559,70 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
     out.Set("totalParams", static_cast<double>(m->total_params()));
     out.Set("device", m->device().str());
     return out;
+  });
+}
+
+// The model's logits for a uint8 batch, or (logits = false) the input the device makes of it.
+Napi::Value ModelWrap::RunImagesU8(const Napi::CallbackInfo& info, bool logits) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 1, "expected (batch)");
+    Napi::Value pixels;
+    ImageBatchU8 batch = image_batch_u8(info[0], pixels);
+    auto result = std::make_shared<at::Tensor>();
+    return PromiseWorker::Run(
+        env, {Value(), pixels},
+        [m, batch, logits, result]() {
+          std::lock_guard<std::mutex> lock(m->mutex());
+          c10::InferenceMode inference;
+          at::Tensor x = batch.on(m->device());
+          *result = (logits ? m->logits(x, false) : x).to(at::kCPU).contiguous();
+        },
+        [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); });
+  });
+}
+
+Napi::Value ModelWrap::PreprocessU8(const Napi::CallbackInfo& info) { return RunImagesU8(info, false); }
+Napi::Value ModelWrap::ForwardU8(const Napi::CallbackInfo& info) { return RunImagesU8(info, true); }
+
+Napi::Value ModelWrap::TrainStepU8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto t = trainer(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 2, "expected (batch, labels: Int32Array)");
+    Napi::Value pixels;
+    ImageBatchU8 batch = image_batch_u8(info[0], pixels);
+    at::Tensor labels = labels_of(info[1]);
+    auto result = std::make_shared<TrainStepResult>();
+    return PromiseWorker::Run(
+        env, {Value(), pixels},
+        [m, t, batch, labels, result]() {
+          std::lock_guard<std::mutex> lock(m->mutex());
+          *result = t->step(batch.on(m->device()), labels);
+        },
+        [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
+  });
+}
+
+Napi::Value ModelWrap::EvaluateU8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 3, "expected (batch, labels, keepLogits)");
+    Napi::Value pixels;
+    ImageBatchU8 batch = image_batch_u8(info[0], pixels);
+    at::Tensor labels = labels_of(info[1]);
+    const bool keep_logits = info[2].ToBoolean().Value();
+    auto result = std::make_shared<EvalResult>();
+    return PromiseWorker::Run(
+        env, {Value(), pixels},
+        [m, batch, labels, keep_logits, result]() {
+          std::lock_guard<std::mutex> lock(m->mutex());
+          *result = evaluate(*m, batch.on(m->device()), labels, keep_logits);
+        },
+        [result](Napi::Env env) -> Napi::Value { return eval_result_to_js(env, *result); });
   });
 }
 

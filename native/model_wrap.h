@@ -49,9 +49,22 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value GradientState(const Napi::CallbackInfo& info);
   // info(): {trainableParams, totalParams, device}
   Napi::Value Info(const Napi::CallbackInfo& info);
+
+  // The uint8 forms: `batch` is {pixels: Uint8Array (B, H, W, 3), shape, crops: Int32Array
+  // (B, 2), flips: Uint8Array (B,), cropSize, mean: number[3], std: number[3]}; crop, flip and
+  // normalization run on the model's device (augment.h).
+  // preprocessU8(batch): Promise<Float32Array>  (B, 3, S, S), the input the model sees
+  Napi::Value PreprocessU8(const Napi::CallbackInfo& info);
+  // forwardU8(batch): Promise<Float32Array>  (B x C)
+  Napi::Value ForwardU8(const Napi::CallbackInfo& info);
+  // trainStepU8(batch, labels: Int32Array): Promise<{loss, correct, gradNorm, skipped}>
+  Napi::Value TrainStepU8(const Napi::CallbackInfo& info);
+  // evaluateU8(batch, labels, keepLogits): Promise<{loss, correct1, correct5, count, logits?}>
+  Napi::Value EvaluateU8(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
 
   Napi::Value RunImages(const Napi::CallbackInfo& info, bool logits);
+  Napi::Value RunImagesU8(const Napi::CallbackInfo& info, bool logits);
   std::shared_ptr<PromptedVit> model(Napi::Env env) const;
 
   std::shared_ptr<Trainer> trainer(Napi::Env env) const;

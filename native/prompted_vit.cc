@@ -9,19 +9,11 @@
 #include "compat.h"
 #include "device_rng.h"
 #include "errors.h"
+#include "fit_report.h"
 
 namespace vpt {
 
 namespace {
-
-constexpr size_t kMaxListedProblems = 12;  // per category, in one error message
-
-void append_list(std::ostringstream& msg, const char* title, const std::vector<std::string>& items) {
-  if (items.empty()) return;
-  msg << "\n  " << title << " (" << items.size() << "): ";
-  for (size_t i = 0; i < items.size() && i < kMaxListedProblems; ++i) msg << (i ? ", " : "") << items[i];
-  if (items.size() > kMaxListedProblems) msg << ", ...";
-}
 
 // Names every missing, mis-shaped and unexpected tensor of `tensors` against `slots` in one
 // error; names for which `ignored` returns true may be present without a slot.
@@ -29,7 +21,8 @@ template <typename Ignored>
 void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::string& headline,
                const char* code, Ignored ignored) {
   std::set<std::string> names;
-  std::vector<std::string> missing, misshaped, unexpected;
+  FitReport report;
+  auto& [missing, misshaped, unexpected] = report;
   for (const auto& t : slots) {
     names.insert(t.name);
     auto it = tensors.find(t.name);
@@ -43,13 +36,7 @@ void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::s
   for (const auto& [name, tensor] : tensors) {
     if (!names.count(name) && !ignored(name)) unexpected.push_back(name);
   }
-  if (missing.empty() && misshaped.empty() && unexpected.empty()) return;
-  std::ostringstream msg;
-  msg << headline;
-  append_list(msg, "missing", missing);
-  append_list(msg, "wrong shape", misshaped);
-  append_list(msg, "unexpected", unexpected);
-  throw Error(code, msg.str());
+  report.throw_if_any(code, headline);
 }
 
 // Moves each slot to `device`; `requires_grad` marks what autograd may track.

@@ -2,7 +2,8 @@
  * `Model`: a prompted ViT living in native memory. Every heavy method runs off the JS thread
  * and returns a Promise; errors are VptErrors with a stable `code`.
  */
-import type { NativeModel, NativeOptimizerConfig, NativeTensor } from '../binding.js';
+import type { NativeImageBatchU8, NativeModel, NativeOptimizerConfig, NativeTensor } from '../binding.js';
+import { type ImageBatchU8, checkImageBatchU8 } from '../data/image-batch.js';
 import { ErrorCode, VptError, callNative } from '../errors.js';
 import type { VitArchitecture } from '../weights/architecture.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
@@ -86,17 +87,39 @@ export class Model {
   }
 
   /**
-   * Class logits for a batch of normalized NCHW images.
+   * Class logits for a batch: normalized NCHW floats, or a loader's uint8 batch (cropped,
+   * flipped and normalized with the model's mean/std on the device).
    * @returns n x numClasses logits, row-major
    * @example
    * ```ts
    * const logits = await model.forward(images, [2, 3, 224, 224]);
+   * for await (const batch of loader.epoch(0)) console.log(await model.forward(batch.images));
    * ```
    */
-  async forward(images: Float32Array, shape: ImageShape): Promise<Float32Array> {
+  forward(batch: ImageBatchU8): Promise<Float32Array>;
+  forward(images: Float32Array, shape: ImageShape): Promise<Float32Array>;
+  async forward(images: Float32Array | ImageBatchU8, shape?: ImageShape): Promise<Float32Array> {
     const native = this.#alive();
-    this.#checkImages(images, shape);
-    return callNative(() => native.forward(images, [...shape]));
+    if (!(images instanceof Float32Array)) {
+      const batch = this.#nativeBatch(images);
+      return callNative(() => native.forwardU8(batch));
+    }
+    this.#checkImages(images, shape!);
+    return callNative(() => native.forward(images, [...shape!]));
+  }
+
+  /**
+   * The normalized (n, 3, S, S) float input the device makes of a uint8 batch: each image
+   * cropped, flipped when asked, and normalized with the model's mean/std.
+   * @example
+   * ```ts
+   * const x = await model.preprocess(batch.images);   // what trainStep / evaluate see
+   * ```
+   */
+  async preprocess(batch: ImageBatchU8): Promise<Float32Array> {
+    const native = this.#alive();
+    const b = this.#nativeBatch(batch);
+    return callNative(() => native.preprocessU8(b));
   }
 
   /**
@@ -194,64 +217,99 @@ export class Model {
   /**
    * One training step on a batch: forward (prompt dropout on), cross-entropy, backward into
    * the trainable tensors only, optimizer step.
+   * The batch is normalized NCHW floats, or a loader's uint8 batch.
    * @param labels class indices 0..numClasses-1, one per image
    * @example
    * ```ts
    * model.configureOptimizer({ optimizer: 'sgd', lr: 0.1 });
    * const { loss, correct } = await model.trainStep(images, [16, 3, 224, 224], labels);
+   * for await (const batch of loader.epoch(0)) await model.trainStep(batch.images, batch.labels);
    * ```
    */
-  async trainStep(images: Float32Array, shape: ImageShape, labels: Int32Array): Promise<TrainStepResult> {
+  trainStep(batch: ImageBatchU8, labels: Int32Array): Promise<TrainStepResult>;
+  trainStep(images: Float32Array, shape: ImageShape, labels: Int32Array): Promise<TrainStepResult>;
+  async trainStep(images: Float32Array | ImageBatchU8, shapeOrLabels: ImageShape | Int32Array, maybeLabels?: Int32Array): Promise<TrainStepResult> {
     const native = this.#alive();
     this.#requireOptimizer();
+    if (!(images instanceof Float32Array)) {
+      const batch = this.#nativeBatch(images);
+      const labels = shapeOrLabels as Int32Array;
+      this.#checkLabels(labels, batch.shape[0]!);
+      return callNative(() => native.trainStepU8(batch, labels));
+    }
+    const shape = shapeOrLabels as ImageShape;
+    const labels = maybeLabels!;
     this.#checkImages(images, shape);
     this.#checkLabels(labels, shape[0]);
     return callNative(() => native.trainStep(images, [...shape], labels));
   }
 
   /**
-   * Loss, top-1 and top-5 of a labelled batch, in inference mode.
+   * Loss, top-1 and top-5 of a labelled batch (normalized NCHW floats, or a loader's uint8
+   * batch), in inference mode.
    * @example
    * ```ts
    * const { top1, top5 } = await model.evaluate(images, [16, 3, 224, 224], labels);
+   * const r = await model.evaluate(batch.images, batch.labels, { logits: true });
    * ```
    */
-  async evaluate(images: Float32Array, shape: ImageShape, labels: Int32Array, options: { logits?: boolean } = {}): Promise<EvaluateResult> {
+  evaluate(batch: ImageBatchU8, labels: Int32Array, options?: { logits?: boolean }): Promise<EvaluateResult>;
+  evaluate(images: Float32Array, shape: ImageShape, labels: Int32Array, options?: { logits?: boolean }): Promise<EvaluateResult>;
+  async evaluate(
+    images: Float32Array | ImageBatchU8,
+    shapeOrLabels: ImageShape | Int32Array,
+    labelsOrOptions?: Int32Array | { logits?: boolean },
+    maybeOptions?: { logits?: boolean },
+  ): Promise<EvaluateResult> {
     const native = this.#alive();
-    this.#checkImages(images, shape);
-    this.#checkLabels(labels, shape[0]);
-    const r = await callNative(() => native.evaluate(images, [...shape], labels, options.logits === true));
+    let r: Awaited<ReturnType<NativeModel['evaluate']>>;
+    if (!(images instanceof Float32Array)) {
+      const batch = this.#nativeBatch(images);
+      const labels = shapeOrLabels as Int32Array;
+      const keepLogits = (labelsOrOptions as { logits?: boolean } | undefined)?.logits === true;
+      this.#checkLabels(labels, batch.shape[0]!);
+      r = await callNative(() => native.evaluateU8(batch, labels, keepLogits));
+    } else {
+      const shape = shapeOrLabels as ImageShape;
+      const labels = labelsOrOptions as Int32Array;
+      this.#checkImages(images, shape);
+      this.#checkLabels(labels, shape[0]);
+      r = await callNative(() => native.evaluate(images, [...shape], labels, maybeOptions?.logits === true));
+    }
     return { ...r, top1: r.correct1 / r.count, top5: r.correct5 / r.count };
   }
 
   /**
    * Saves everything needed to resume training exactly (trainable tensors, optimizer state,
-   * step, RNG state) to one safetensors file, atomically.
+   * step, RNG state) to one safetensors file, atomically. `run` is stored verbatim and
+   * returned by `loadState` (the train loop keeps its position there).
    * @example
    * ```ts
    * await model.saveState('runs/cub/last.state.safetensors');
    * ```
    */
-  async saveState(path: string): Promise<void> {
+  async saveState(path: string, run?: Record<string, unknown>): Promise<void> {
     const native = this.#alive();
     const optimizer = this.#requireOptimizer();
     const state = await callNative(() => native.exportState());
-    await writeTrainingState(path, state, optimizer, this.#metadata());
+    await writeTrainingState(path, state, optimizer, this.#metadata(), run);
   }
 
   /**
    * Restores a training state saved by `saveState` (configuring the optimizer it was saved with).
+   * @returns the optimizer steps taken, the skipped (non-finite) steps, and the saved `run` record
    * @example
    * ```ts
    * await model.loadState('runs/cub/last.state.safetensors');
    * ```
    */
-  async loadState(path: string): Promise<void> {
+  async loadState(path: string): Promise<{ step: number; nonfiniteTotal: number; run?: Record<string, unknown> }> {
     const native = this.#alive();
-    const { state, optimizer } = await readTrainingState(path, this.#metadata());
+    const { state, optimizer, run } = await readTrainingState(path, this.#metadata());
     native.configureOptimizer(optimizer);
     this.#optimizer = { ...optimizer };
     await callNative(() => native.importState(state));
+    return { step: state.step, nonfiniteTotal: state.nonfiniteTotal, ...(run ? { run } : {}) };
   }
 
   /** The optimizer settings in force (lr included), or undefined before `configureOptimizer`. */
@@ -339,6 +397,16 @@ export class Model {
     const C = this.#spec.numClasses;
     const bad = labels.findIndex((y) => y < 0 || y >= C);
     if (bad >= 0) throw new VptError(ErrorCode.Option, `Invalid option "labels[${bad}]": expected a class index in 0..${C - 1}, got ${labels[bad]}`);
+  }
+
+  /** Checks a uint8 batch against the model and adds the mean/std the device normalizes with. */
+  #nativeBatch(batch: ImageBatchU8): NativeImageBatchU8 {
+    checkImageBatchU8(batch, this.#spec.imageSize);
+    const a = this.#spec.architecture;
+    return {
+      pixels: batch.pixels, shape: [...batch.shape], crops: batch.crops, flips: batch.flips,
+      cropSize: batch.cropSize, mean: a.mean, std: a.std,
+    };
   }
 
   #checkImages(images: Float32Array, shape: ImageShape): void {

@@ -19,6 +19,8 @@ interface TrainingMetadata {
   rng: string; // base64
   nonfiniteTotal: number;
   nonfiniteStreak: number;
+  /** Caller's bookkeeping (e.g. the train loop's position), stored verbatim. */
+  run?: Record<string, unknown>;
 }
 
 export async function writeTrainingState(
@@ -26,6 +28,7 @@ export async function writeTrainingState(
   state: NativeTrainingState,
   optimizer: NativeOptimizerConfig,
   model: TrainableMetadata,
+  run?: Record<string, unknown>,
 ): Promise<void> {
   const train: TrainingMetadata = {
     format: TRAINING_FORMAT,
@@ -35,6 +38,7 @@ export async function writeTrainingState(
     rng: Buffer.from(state.rng).toString('base64'),
     nonfiniteTotal: state.nonfiniteTotal,
     nonfiniteStreak: state.nonfiniteStreak,
+    ...(run ? { run } : {}),
   };
   await writeSafetensors(path, state.tensors, { vpt: JSON.stringify(model), train: JSON.stringify(train) });
 }
@@ -42,7 +46,7 @@ export async function writeTrainingState(
 export async function readTrainingState(
   path: string,
   model: TrainableMetadata,
-): Promise<{ state: NativeTrainingState; optimizer: NativeOptimizerConfig }> {
+): Promise<{ state: NativeTrainingState; optimizer: NativeOptimizerConfig; run?: Record<string, unknown> }> {
   const { metadata } = await readSafetensors(path);
   let train: Partial<TrainingMetadata> | null = null;
   try {
@@ -64,5 +68,6 @@ export async function readTrainingState(
       nonfiniteStreak: train.nonfiniteStreak ?? 0,
     },
     optimizer: train.optimizer,
+    ...(train.run ? { run: train.run } : {}),
   };
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Times vpt-native's trainStep (VPT-deep, 10 prompts, batch 16, 224 px) against the same step
+// in PyTorch eager (bench/torch_train_step.py) on the same torch version, fp32 and bf16, in one
+// run. Usage (after `npm ci`):
+//   VPT_BENCH_PYTHONPATH=.deps/torch-cpu node bench/train-step.mjs [--steps 10]
+// The PyTorch side runs with `python3` and PYTHONPATH=$VPT_BENCH_PYTHONPATH (default: the torch
+// that LIBTORCH points into). Prints a markdown table: median ms/step and the ratio ours / torch.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { createModel, runtimeInfo } from '../dist/lib/index.js';
+import { writeRandomBackbone } from '../dist/lib/demo/random-backbone.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const argSteps = process.argv.indexOf('--steps');
+const STEPS = argSteps > 0 ? Number(process.argv[argSteps + 1]) : 10;
+const WARMUP = 3;
+const BATCH = 16, TOKENS = 10, IMG = 224, PATCH = 16, CLASSES = 200;
+const SHAPES = [
+  { name: 'ViT-Ti/16', embedDim: 192, depth: 12, numHeads: 3 },
+  { name: 'ViT-S/16', embedDim: 384, depth: 12, numHeads: 6 },
+];
+const pythonPath = process.env.VPT_BENCH_PYTHONPATH ?? (process.env.LIBTORCH ? dirname(process.env.LIBTORCH) : '');
+
+function randomImages(n) {
+  const out = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; out[i] = s / 2 ** 31 - 1; }
+  return out;
+}
+
+async function ours(dir, shape, precision) {
+  const weights = await writeRandomBackbone(join(dir, shape.name.replace('/', '_')), { ...shape, patchSize: PATCH, imgSize: IMG, seed: 0 });
+  const model = await createModel({ weights, numClasses: CLASSES, prompt: { tokens: TOKENS, deep: true }, device: 'cpu', precision });
+  model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const images = randomImages(BATCH * 3 * IMG * IMG);
+  const labels = Int32Array.from({ length: BATCH }, (_, i) => (i * 37) % CLASSES);
+  const times = [];
+  for (let i = 0; i < WARMUP + STEPS; i++) {
+    const t0 = performance.now();
+    await model.trainStep(images, [BATCH, 3, IMG, IMG], labels);
+    if (i >= WARMUP) times.push(performance.now() - t0);
+  }
+  model.dispose();
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+function torchEager(shape, precision) {
+  const out = execFileSync('python3', [join(here, 'torch_train_step.py'), '--embed', String(shape.embedDim), '--depth', String(shape.depth),
+    '--heads', String(shape.numHeads), '--batch', String(BATCH), '--tokens', String(TOKENS), '--img', String(IMG), '--patch', String(PATCH),
+    '--classes', String(CLASSES), '--precision', precision, '--warmup', String(WARMUP), '--steps', String(STEPS)],
+  { env: { ...process.env, PYTHONPATH: pythonPath }, encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+const info = runtimeInfo();
+const dir = await mkdtemp(join(tmpdir(), 'vpt-bench-'));
+const rows = [];
+try {
+  for (const shape of SHAPES) {
+    for (const precision of ['fp32', 'bf16']) {
+      const oursMs = await ours(dir, shape, precision);
+      const torch = torchEager(shape, precision);
+      rows.push({ shape: shape.name, precision, oursMs, torchMs: torch.msPerStep, torchVersion: torch.torch, threads: torch.threads });
+      process.stderr.write(`${shape.name} ${precision}: ours ${oursMs.toFixed(1)} ms, torch ${torch.msPerStep.toFixed(1)} ms\n`);
+    }
+  }
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+console.log(`VPT-deep trainStep, batch ${BATCH}, ${IMG} px, ${TOKENS} prompts, SGD; median of ${STEPS} steps after ${WARMUP} warmup.`);
+console.log(`vpt-native on LibTorch ${info.torchVersion} (${info.cpuThreads} threads, ${info.cpuCapability}); PyTorch eager ${rows[0]?.torchVersion} (${rows[0]?.threads} threads).\n`);
+console.log('| backbone | precision | vpt-native ms/step | PyTorch eager ms/step | ratio (ours / torch) |');
+console.log('|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.shape} | ${r.precision} | ${r.oursMs.toFixed(1)} | ${r.torchMs.toFixed(1)} | ${(r.oursMs / r.torchMs).toFixed(3)} |`);

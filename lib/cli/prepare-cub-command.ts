@@ -1,0 +1,28 @@
+/** `vpt-native prepare-cub <dir>`: CUB-200-2011's index files -> train.json / val.json (/ test.json). */
+import type { Command } from 'commander';
+
+import { convertCub } from '../data/convert-cub.js';
+
+export function registerPrepareCubCommand(program: Command): void {
+  program
+    .command('prepare-cub')
+    .argument('<dir>', 'the CUB_200_2011 folder (images/, images.txt, train_test_split.txt, image_class_labels.txt)')
+    .description('convert CUB-200-2011 into VPT split files beside images/')
+    .option('--out <dir>', 'write the JSON files here instead')
+    .option('--val-fraction <f>', 'VPT protocol: carve a stratified val split from train; the official test split becomes test.json', Number)
+    .option('--seed <n>', 'seed of the --val-fraction split (0)', Number)
+    .option('--force', 'overwrite existing JSON files')
+    .option('--check-images', 'check that every image file exists')
+    .addHelpText('after', '\nExamples:\n  $ vpt-native prepare-cub data/CUB_200_2011\n  $ vpt-native prepare-cub data/CUB_200_2011 --val-fraction 0.1 --seed 42 --force')
+    .action(async (dir: string, f: { out?: string; valFraction?: number; seed?: number; force?: boolean; checkImages?: boolean }) => {
+      const { counts, files } = await convertCub(dir, {
+        ...(f.out !== undefined ? { out: f.out } : {}),
+        ...(f.valFraction !== undefined ? { valFraction: f.valFraction } : {}),
+        ...(f.seed !== undefined ? { seed: f.seed } : {}),
+        force: f.force === true,
+        checkImages: f.checkImages === true,
+      });
+      const lines = Object.entries(counts).map(([split, n], i) => `${`${split}.json`.padEnd(11)} ${String(n).padStart(6)} images  ${files[i]}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,67 @@
+/**
+ * `TrainConfig`: every setting of a training run, validated at runtime, with defaults that
+ * follow the VPT recipe (KMnP/vpt `configs/base-prompt.yaml` + `src/configs/config.py`).
+ */
+import { z } from 'zod';
+
+import { parseOptions } from '../util/validate.js';
+
+export const trainConfigSchema = z.strictObject({
+  /** Dataset root: `images/` + `train.json` / `val.json` / `test.json`. */
+  data: z.string().min(1),
+  /** Backbone: a `.safetensors` / `.npz` file or a folder with `model.safetensors` + `config.json`. */
+  weights: z.string().min(1),
+  /** timm architecture name when the weights carry no config.json. */
+  arch: z.string().min(1).optional(),
+  /** Run folder (created; files in it are replaced atomically). */
+  out: z.string().min(1),
+  epochs: z.int().min(1).default(100),
+  warmupEpochs: z.int().min(0).default(10),
+  batchSize: z.int().min(1).default(128),
+  /** The learning rate is baseLr x batchSize / 256. */
+  baseLr: z.number().positive().default(0.25),
+  optimizer: z.enum(['sgd', 'adamw']).default('sgd'),
+  momentum: z.number().min(0).lt(1).default(0.9),
+  weightDecay: z.number().min(0).default(1e-4),
+  clipGradNorm: z.number().positive().optional(),
+  /** 'step': warmup + cosine per optimizer step; 'epoch': VPT's per-epoch steps (epoch 0 at lr 0). */
+  scheduleUnit: z.enum(['step', 'epoch']).default('step'),
+  transfer: z.enum(['prompt', 'linear', 'full']).default('prompt'),
+  promptTokens: z.int().min(1).max(4096).default(5),
+  deep: z.boolean().default(false),
+  promptDropout: z.number().min(0).lt(1).default(0),
+  /** Prompt dimension with a projection to the model width; 0 = no projection. */
+  promptProject: z.int().min(0).default(0),
+  /** Hidden Linear+ReLU layers in the head. */
+  mlpLayers: z.int().min(0).max(16).default(0),
+  classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
+  cropSize: z.int().min(8).default(224),
+  device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"').optional(),
+  /** Default: bf16 on CUDA, fp32 on CPU. */
+  precision: z.enum(['fp32', 'bf16']).optional(),
+  seed: z.int().min(0).max(2 ** 32 - 1).default(42),
+  /** Decode workers; default: all cores. */
+  workers: z.int().min(1).optional(),
+  evalBatchSize: z.int().min(1).optional(),
+  onBadImage: z.enum(['error', 'skip']).default('error'),
+  /** Path of a `last.state.safetensors` to continue from. */
+  resume: z.string().min(1).optional(),
+});
+
+/** What `train()` accepts. */
+export type TrainConfig = z.input<typeof trainConfigSchema>;
+/** A validated config with every default filled in. */
+export type ResolvedTrainConfig = z.output<typeof trainConfigSchema>;
+
+/** The keys a config may set, for CLI flags and suggestions. */
+export const TRAIN_CONFIG_KEYS = Object.keys(trainConfigSchema.shape) as Array<keyof ResolvedTrainConfig>;
+
+/** Validates a config (unknown keys suggest the closest valid key) and fills in defaults. */
+export function resolveTrainConfig(config: unknown, label = 'train config'): ResolvedTrainConfig {
+  return parseOptions(trainConfigSchema, config, label);
+}
+
+/** The learning rate the optimizer starts from. */
+export function scaledLearningRate(c: ResolvedTrainConfig): number {
+  return (c.baseLr * c.batchSize) / 256;
+}

@@ -1,0 +1,116 @@
+/**
+ * `decodeResized`: one image file -> sRGB RGB uint8 pixels, EXIF orientation applied, shorter
+ * side resized as torchvision's `Resize(int)` with PIL's bilinear filter does it.
+ *
+ * Decoding is sharp (libvips): JPEG, PNG, WebP and the rest libvips reads; grayscale and CMYK
+ * become sRGB, an alpha channel is dropped (as PIL's `convert('RGB')`). Each call runs on the
+ * libuv thread pool, so its size (UV_THREADPOOL_SIZE, default 4, read when the process starts)
+ * bounds how many images decode at once.
+ *
+ * Downscaling uses libvips' linear reducer, which matches PIL's antialiased bilinear to within
+ * a few levels. libvips' own upsampling samples at other pixel centres than PIL, so enlarging
+ * is an affine bilinear map with PIL's centre convention, src = (dst + 0.5) / scale - 0.5, over
+ * an edge-replicated border (PIL clamps its filter window at the edges).
+ */
+import { readFile } from 'node:fs/promises';
+
+import sharp, { type OutputInfo } from 'sharp';
+
+import { ErrorCode, VptError } from '../errors.js';
+import { resizedSize } from './vpt-transforms.js';
+
+/** Decoded pixels: (height, width, 3) RGB, row-major. */
+export interface DecodedImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** Edge pixels replicated around an image before enlarging it. */
+const UPSCALE_BORDER = 2;
+
+function bad(path: string, reason: string, cause?: unknown): VptError {
+  return new VptError(ErrorCode.Data, `bad image ${path}: ${reason}`, { cause });
+}
+
+/** The file's bytes (libvips decodes from memory faster than from a path). */
+async function readSource(path: string): Promise<Buffer> {
+  try {
+    const bytes = await readFile(path);
+    if (bytes.length === 0) throw bad(path, 'empty file (0 bytes)');
+    return bytes;
+  } catch (error) {
+    if (error instanceof VptError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw bad(path, code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'a folder, not a file' : (error as Error).message, error);
+  }
+}
+
+/**
+ * Decodes `path` and resizes its shorter side to `shorter`.
+ * @throws VptError (VPT_DATA) naming the file: missing, empty, truncated or not an image
+ * @example
+ * ```ts
+ * const { data, width, height } = await decodeResized('images/001.x/a.jpg', 256);
+ * ```
+ */
+export async function decodeResized(path: string, shorter: number): Promise<DecodedImage> {
+  const bytes = await readSource(path);
+  try {
+    const meta = await sharp(bytes, { failOn: 'warning' }).metadata();
+    const oriented = meta.autoOrient ?? meta;
+    if (!oriented.width || !oriented.height) throw new Error('no image dimensions');
+    const target = resizedSize(oriented.width, oriented.height, shorter);
+    const upscale = target.width > oriented.width;
+    const decoder = sharp(bytes, { failOn: 'warning', sequentialRead: true }).autoOrient().toColourspace('srgb').removeAlpha();
+    let image: DecodedImage;
+    if (upscale) {
+      const padded = await decoder
+        .extend({ top: UPSCALE_BORDER, bottom: UPSCALE_BORDER, left: UPSCALE_BORDER, right: UPSCALE_BORDER, extendWith: 'copy' })
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      image = await enlarge(padded.data, padded.info, oriented.width, oriented.height, target);
+    } else {
+      const resized = target.width === oriented.width ? decoder : decoder.resize({ ...target, fit: 'fill', kernel: 'linear' });
+      const { data, info } = await resized.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      image = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+    }
+    if (image.width !== target.width || image.height !== target.height || image.data.length !== target.width * target.height * 3) {
+      throw new Error(`decoded to ${image.width}x${image.height}, expected ${target.width}x${target.height} RGB`);
+    }
+    return image;
+  } catch (error) {
+    throw bad(path, `cannot decode (${(error as Error).message.split('\n')[0]})`, error);
+  }
+}
+
+/**
+ * Bilinear enlargement with PIL's pixel centres. `padded` is the (h + 2B) x (w + 2B) RGB image
+ * with a replicated border of B = UPSCALE_BORDER; libvips' affine maps input x to output
+ * scale * x + odx, so odx places source pixel (dst + 0.5) / scale - 0.5 at dst.
+ */
+async function enlarge(
+  padded: Buffer,
+  info: OutputInfo,
+  width: number,
+  height: number,
+  target: { width: number; height: number },
+): Promise<DecodedImage> {
+  const sx = target.width / width;
+  const sy = target.height / height;
+  const { data, info: out } = await sharp(padded, { raw: { width: info.width, height: info.height, channels: 3 } })
+    .affine([[sx, 0], [0, sy]], {
+      interpolator: 'bilinear',
+      odx: -sx * UPSCALE_BORDER + 0.5 * (sx - 1),
+      ody: -sy * UPSCALE_BORDER + 0.5 * (sy - 1),
+    })
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  if (out.channels !== 3 || out.width < target.width || out.height < target.height) {
+    throw new Error(`enlarging gave ${out.width}x${out.height}x${out.channels}`);
+  }
+  const pixels = new Uint8Array(target.width * target.height * 3);
+  const row = target.width * 3;
+  for (let y = 0; y < target.height; y++) pixels.set(data.subarray(y * out.width * 3, y * out.width * 3 + row), y * row);
+  return { data: pixels, width: target.width, height: target.height };
+}

@@ -1,0 +1,57 @@
+/** `predict()`: top-k classes with probabilities for image files. */
+import { resolve } from 'node:path';
+
+import { Loader } from '../data/loader.js';
+import { loadTrainedModel } from './trained-model.js';
+
+export interface PredictOptions {
+  weights: string;
+  checkpoint: string;
+  images: string[];
+  topK?: number;
+  arch?: string;
+  device?: string;
+  batchSize?: number;
+}
+
+export interface Prediction {
+  path: string;
+  top: Array<{ label: number; name: string; prob: number }>;
+}
+
+/**
+ * Classifies images with a tuned checkpoint (eval transform: resize + center crop).
+ * @example
+ * ```ts
+ * const [p] = await predict({ weights: 'models/vit_b16', checkpoint: 'runs/cub/best.safetensors', images: ['bird.jpg'], topK: 3 });
+ * console.log(p.top[0].name, p.top[0].prob);
+ * ```
+ */
+export async function predict(o: PredictOptions): Promise<Prediction[]> {
+  const topK = o.topK ?? 5;
+  const { model, metadata } = await loadTrainedModel(o);
+  const samples = o.images.map((p) => ({ key: p, path: resolve(p), label: 0 }));
+  const loader = new Loader(samples, { batchSize: o.batchSize ?? 32, train: false, cropSize: metadata.imageSize, shuffle: false });
+  const C = metadata.numClasses;
+  const names = metadata.classNames ?? Array.from({ length: C }, (_, i) => String(i));
+  const out: Prediction[] = [];
+  try {
+    for await (const batch of loader.epoch(0)) {
+      const logits = await model.forward(batch.images);
+      batch.keys.forEach((key, i) => {
+        const row = Array.from(logits.subarray(i * C, (i + 1) * C));
+        const max = Math.max(...row);
+        const exp = row.map((x) => Math.exp(x - max));
+        const sum = exp.reduce((a, b) => a + b, 0);
+        const top = exp.map((e, label) => ({ label, name: names[label] ?? String(label), prob: e / sum }))
+          .sort((a, b) => b.prob - a.prob)
+          .slice(0, Math.min(topK, C));
+        out.push({ path: key, top });
+      });
+    }
+  } finally {
+    model.dispose();
+    await loader.close();
+  }
+  return out;
+}

@@ -1,0 +1,261 @@
+/**
+ * `train()`: config -> dataset -> model -> epochs of (train, val, test) -> run folder.
+ * Resumable at any step boundary; abortable with an AbortSignal (the state is saved first).
+ */
+import { openDataset } from '../data/dataset.js';
+import { Loader } from '../data/loader.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { createModel } from '../model/create-model.js';
+import type { Model } from '../model/model.js';
+import { runtimeInfo } from '../runtime-info.js';
+import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig, scaledLearningRate } from '../config/train-config.js';
+import { computeClassWeights } from './class-weights.js';
+import { drawCurves } from './curves.js';
+import { evaluateLoader } from './evaluate-loader.js';
+import { type EpochMetrics, RunFolder, type SplitMetrics } from './run-folder.js';
+import { learningRateAt } from './schedule.js';
+
+/** Events reported through `onProgress`. */
+export type ProgressEvent =
+  | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainImages: number; device: string; precision: string; trainableParams: number; out: string }
+  | { type: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; lr: number; imagesPerSecond: number }
+  | { type: 'evaluate'; epoch: number; split: 'val' | 'test' }
+  | { type: 'epoch'; metrics: EpochMetrics; best: boolean }
+  | { type: 'done'; result: TrainResult };
+
+export interface TrainResult {
+  /** 1-based epoch with the best val top-1 (the last epoch when there is no val split). */
+  bestEpoch: number;
+  bestValTop1: number | null;
+  testTop1AtBestVal: number | null;
+  lastValTop1: number | null;
+  lastTestTop1: number | null;
+  epochs: EpochMetrics[];
+  seconds: number;
+  /** Training images per second, over the epochs run in this call. */
+  imagesPerSecond: number;
+  skippedSteps: number;
+  files: RunFolder['files'];
+}
+
+export interface TrainOptions {
+  onProgress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+function abortError(): DOMException {
+  return new DOMException('training was aborted; the state was saved to last.state.safetensors', 'AbortError');
+}
+
+/**
+ * Trains VPT (or linear probing / full fine-tuning) on a VPT-style dataset.
+ * @example
+ * ```ts
+ * import { train } from 'vpt-native';
+ * const result = await train({
+ *   data: 'data/CUB_200_2011',                 // images/ + train.json + val.json
+ *   weights: 'models/vit_base_patch16_224.augreg_in21k',
+ *   out: 'runs/cub-deep',
+ *   deep: true, promptTokens: 10,
+ * }, { onProgress: (e) => e.type === 'epoch' && console.log(e.metrics) });
+ * console.log(result.bestValTop1);
+ * ```
+ */
+export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const c = resolveTrainConfig(config);
+  const { onProgress, signal } = options;
+  signal?.throwIfAborted();
+  const started = performance.now();
+  const run = new RunFolder(c.out);
+  await run.create();
+  await run.writeJson(run.files.config, c);
+
+  const dataset = await openDataset(c.data);
+  const trainSamples = dataset.splits.train;
+  if (!trainSamples?.length) throw new VptError(ErrorCode.Option, `${c.data} has no train split (train.json)`);
+  const device = c.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
+  const precision = c.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32');
+
+  const model = await createModel({
+    weights: c.weights,
+    ...(c.arch ? { arch: c.arch } : {}),
+    numClasses: dataset.numClasses,
+    imageSize: c.cropSize,
+    prompt: c.transfer === 'prompt' ? { tokens: c.promptTokens, deep: c.deep, dropout: c.promptDropout, project: c.promptProject } : null,
+    transfer: c.transfer,
+    mlpLayers: c.mlpLayers,
+    device,
+    precision,
+    seed: c.seed,
+    classNames: dataset.classNames,
+  });
+  const loaders: Loader[] = [];
+  try {
+    if (c.classWeights !== 'none') {
+      model.setClassWeights(computeClassWeights(trainSamples.map((s) => s.label), dataset.numClasses, c.classWeights));
+    }
+    const common = { cropSize: c.cropSize, seed: c.seed, onBadImage: c.onBadImage, ...(c.workers ? { workers: c.workers } : {}) };
+    const trainLoader = new Loader(trainSamples, { ...common, batchSize: c.batchSize, train: true, shuffle: true, dropLast: trainSamples.length >= c.batchSize });
+    loaders.push(trainLoader);
+    const evalLoaders: Partial<Record<'val' | 'test', Loader>> = {};
+    for (const split of ['val', 'test'] as const) {
+      const samples = dataset.splits[split];
+      if (samples?.length) {
+        evalLoaders[split] = new Loader(samples, { ...common, batchSize: c.evalBatchSize ?? c.batchSize, train: false, shuffle: false });
+        loaders.push(evalLoaders[split]!);
+      }
+    }
+    model.configureOptimizer({
+      optimizer: c.optimizer,
+      lr: scaledLearningRate(c),
+      ...(c.optimizer === 'sgd' ? { momentum: c.momentum } : {}),
+      weightDecay: c.weightDecay,
+      ...(c.clipGradNorm ? { clipGradNorm: c.clipGradNorm } : {}),
+    });
+    return await runEpochs({ c, model, run, trainLoader, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision });
+  } finally {
+    model.dispose();
+    await Promise.all(loaders.map((l) => l.close()));
+  }
+}
+
+/** Train statistics of an epoch interrupted part-way. */
+interface PartialEpoch {
+  lossSum: number;
+  correct: number;
+  images: number;
+  skipped: number;
+  seconds: number;
+}
+
+/** Where the loop stands, saved with the training state. */
+interface RunPosition {
+  step: number;
+  partial?: PartialEpoch;
+}
+
+interface RunContext {
+  c: ResolvedTrainConfig;
+  model: Model;
+  run: RunFolder;
+  trainLoader: Loader;
+  evalLoaders: Partial<Record<'val' | 'test', Loader>>;
+  numClasses: number;
+  started: number;
+  device: string;
+  precision: string;
+  onProgress?: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+async function runEpochs(ctx: RunContext): Promise<TrainResult> {
+  const { c, model, run, trainLoader, evalLoaders, onProgress, signal } = ctx;
+  const stepsPerEpoch = trainLoader.batchesPerEpoch;
+  const schedule = { baseLr: scaledLearningRate(c), unit: c.scheduleUnit, warmupEpochs: c.warmupEpochs, epochs: c.epochs, stepsPerEpoch };
+
+  let step = 0;
+  let history: EpochMetrics[] = [];
+  let partial: PartialEpoch | undefined;
+  if (c.resume) {
+    const resumed = await model.loadState(c.resume);
+    const position = resumed.run as RunPosition | undefined;
+    step = typeof position?.step === 'number' ? position.step : resumed.step + resumed.nonfiniteTotal;
+    partial = position?.partial;
+    history = (await run.readMetrics()).filter((m) => m.epoch <= Math.floor(step / stepsPerEpoch));
+  } else {
+    await run.writeMetrics([]);
+  }
+  const startEpoch = Math.floor(step / stepsPerEpoch);
+  onProgress?.({
+    type: 'start', epochs: c.epochs, startEpoch, stepsPerEpoch, trainImages: stepsPerEpoch * c.batchSize, device: ctx.device,
+    precision: ctx.precision, trainableParams: model.info().trainableParams, out: run.dir,
+  });
+
+  let best = history.reduce<EpochMetrics | undefined>((b, m) => (m.val && (!b?.val || m.val.top1 > b.val.top1) ? m : b), undefined);
+  let trainedImages = 0, trainedSeconds = 0, skippedTotal = 0;
+
+  for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
+    const skipBatches = step - epoch * stepsPerEpoch;
+    // Statistics of batches trained before an interruption carry over, so a resumed epoch
+    // reports what an uninterrupted one would.
+    const carried = skipBatches > 0 ? partial : undefined;
+    const epochStart = performance.now() - (carried?.seconds ?? 0) * 1000;
+    let lossSum = carried?.lossSum ?? 0, correct = carried?.correct ?? 0, images = carried?.images ?? 0;
+    let skipped = carried?.skipped ?? 0, batchIndex = 0, lr = 0;
+    for await (const batch of trainLoader.epoch(epoch)) {
+      if (batchIndex++ < skipBatches) continue;
+      if (signal?.aborted) {
+        const seconds = (performance.now() - epochStart) / 1000;
+        const position: RunPosition = { step, partial: { lossSum, correct, images, skipped, seconds } };
+        await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
+        throw abortError();
+      }
+      lr = learningRateAt(schedule, step);
+      model.setLearningRate(lr);
+      const r = await model.trainStep(batch.images, batch.labels);
+      step++;
+      const n = batch.labels.length;
+      if (r.skipped) skipped++;
+      else {
+        lossSum += r.loss * n;
+        correct += r.correct;
+        images += n;
+      }
+      const seconds = (performance.now() - epochStart) / 1000;
+      onProgress?.({ type: 'step', epoch, step, stepInEpoch: batchIndex, stepsPerEpoch, loss: r.loss, lr, imagesPerSecond: images / Math.max(seconds, 1e-9) });
+    }
+    const trainSeconds = (performance.now() - epochStart) / 1000;
+    trainedImages += images;
+    trainedSeconds += trainSeconds;
+    skippedTotal += skipped;
+
+    const evaluated: Partial<Record<'val' | 'test', SplitMetrics>> = {};
+    for (const split of ['val', 'test'] as const) {
+      const loader = evalLoaders[split];
+      if (!loader) continue;
+      onProgress?.({ type: 'evaluate', epoch, split });
+      // Not interruptible: an abort during evaluation takes effect once the epoch's files are written.
+      const { loss, top1, top5, count } = await evaluateLoader(model, loader, ctx.numClasses);
+      evaluated[split] = { loss, top1, top5, count };
+    }
+    const metrics: EpochMetrics = {
+      epoch: epoch + 1,
+      step,
+      lr,
+      train: { loss: images ? lossSum / images : NaN, top1: images ? correct / images : NaN, imagesPerSecond: images / trainSeconds, skippedSteps: skipped },
+      ...evaluated,
+      seconds: (performance.now() - epochStart) / 1000,
+    };
+    history.push(metrics);
+    const isBest = !!metrics.val && (!best?.val || metrics.val.top1 > best.val.top1);
+    if (isBest) {
+      best = metrics;
+      await model.saveTrainable(run.files.best);
+    } else if (!evaluated.val && epoch === c.epochs - 1) {
+      await model.saveTrainable(run.files.best);
+    }
+    await model.saveState(run.files.lastState, { step });
+    await run.writeMetrics(history);
+    await drawCurves(run.files.curves, history);
+    onProgress?.({ type: 'epoch', metrics, best: isBest });
+    if (signal?.aborted && epoch < c.epochs - 1) throw abortError();
+  }
+
+  const last = history[history.length - 1];
+  const chosen = best ?? last;
+  const result: TrainResult = {
+    bestEpoch: chosen?.epoch ?? 0,
+    bestValTop1: chosen?.val?.top1 ?? null,
+    testTop1AtBestVal: chosen?.test?.top1 ?? null,
+    lastValTop1: last?.val?.top1 ?? null,
+    lastTestTop1: last?.test?.top1 ?? null,
+    epochs: history,
+    seconds: (performance.now() - ctx.started) / 1000,
+    imagesPerSecond: trainedSeconds ? trainedImages / trainedSeconds : 0,
+    skippedSteps: skippedTotal,
+    files: run.files,
+  };
+  await run.writeJson(run.files.summary, { ...result, epochs: history.length });
+  onProgress?.({ type: 'done', result });
+  return result;
+}

@@ -1,0 +1,43 @@
+/** Rebuilds a tuned model from a backbone and a trainable-state file (its metadata says how). */
+import { createModel } from '../model/create-model.js';
+import type { Model } from '../model/model.js';
+import type { TrainableMetadata } from '../model/trainable-state.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { readSafetensorsHeader } from '../weights/safetensors.js';
+
+export interface TrainedModelOptions {
+  /** The backbone the checkpoint was trained on. */
+  weights: string;
+  /** A trainable-state file, e.g. a run's `best.safetensors`. */
+  checkpoint: string;
+  arch?: string;
+  device?: string;
+  precision?: 'fp32' | 'bf16';
+}
+
+export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model: Model; metadata: TrainableMetadata }> {
+  const header = await readSafetensorsHeader(o.checkpoint);
+  let meta: TrainableMetadata;
+  try {
+    meta = JSON.parse(header.metadata.vpt ?? 'null') as TrainableMetadata;
+  } catch {
+    meta = null as unknown as TrainableMetadata;
+  }
+  if (!meta || typeof meta.numClasses !== 'number') {
+    throw new VptError(ErrorCode.Shape, `${o.checkpoint} is not a vpt-native trainable-state file (no __metadata__.vpt)`);
+  }
+  const model = await createModel({
+    weights: o.weights,
+    ...(o.arch ? { arch: o.arch } : {}),
+    numClasses: meta.numClasses,
+    imageSize: meta.imageSize,
+    prompt: meta.prompt,
+    transfer: meta.transfer,
+    mlpLayers: meta.headHiddenLayers,
+    ...(meta.classNames ? { classNames: meta.classNames } : {}),
+    ...(o.device ? { device: o.device } : {}),
+    ...(o.precision ? { precision: o.precision } : {}),
+    trainable: o.checkpoint,
+  });
+  return { model, metadata: meta };
+}
