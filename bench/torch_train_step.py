@@ -87,7 +87,7 @@ def main():
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        float(loss)
+        float(loss.detach())
         if i >= a.warmup:
             times.append(time.perf_counter() - start)
     times.sort()

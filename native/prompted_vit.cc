@@ -126,9 +126,11 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
                    x.narrow(1, prefix + N, x.size(1) - prefix - N)},
                   1);
     }
-    x = vit_.block_forward(i, x);
+    // Token pooling reads only the CLS row of the last block: compute just that row there.
+    const bool last = i == config_.vit.depth - 1;
+    x = vit_.block_forward(i, x, last && config_.vit.global_pool == "token" ? 1 : -1);
   }
-  return x;
+  return x;  // (B, T, D), or (B, 1, D) with token pooling
 }
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {

@@ -93,14 +93,25 @@ at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
   return x;  // (B, prefix + P, D)
 }
 
-at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x) const {
-  const int64_t B = x.size(0), T = x.size(1), D = config_.embed_dim, H = config_.num_heads;
-  // (B, T, 3D) -> (3, B, H, T, hd)
-  at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias)
-                       .reshape({B, T, 3, H, config_.head_dim()})
-                       .permute({2, 0, 3, 1, 4});
-  at::Tensor out = compat::sdpa(qkv[0], qkv[1], qkv[2]);  // (B, H, T, hd), scale hd^-0.5
-  out = out.transpose(1, 2).reshape({B, T, D});
+at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, int64_t queries) const {
+  const int64_t B = x.size(0), T = x.size(1), D = config_.embed_dim, H = config_.num_heads, hd = config_.head_dim();
+  at::Tensor out;
+  if (queries == T) {
+    // (B, T, 3D) -> (3, B, H, T, hd)
+    at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
+    out = compat::sdpa(qkv[0], qkv[1], qkv[2]);  // (B, H, T, hd), scale hd^-0.5
+  } else {
+    // Queries of the first `queries` tokens only; keys and values of all T tokens.
+    auto rows = [&](const at::Tensor& t, int64_t start, int64_t n) { return t.defined() ? t.narrow(0, start, n) : t; };
+    at::Tensor q = at::linear(x.narrow(1, 0, queries), rows(b.qkv_weight, 0, D), rows(b.qkv_bias, 0, D))
+                       .reshape({B, queries, H, hd})
+                       .transpose(1, 2);  // (B, H, q, hd)
+    at::Tensor kv = at::linear(x, rows(b.qkv_weight, D, 2 * D), rows(b.qkv_bias, D, 2 * D))
+                        .reshape({B, T, 2, H, hd})
+                        .permute({2, 0, 3, 1, 4});  // (2, B, H, T, hd)
+    out = compat::sdpa(q, kv[0], kv[1]);            // (B, H, q, hd)
+  }
+  out = out.transpose(1, 2).reshape({B, queries, D});
   return at::linear(out, b.proj_weight, b.proj_bias);
 }
 
@@ -109,11 +120,12 @@ at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const 
   return at::linear(h, b.fc2_weight, b.fc2_bias);
 }
 
-at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x) const {
+at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, int64_t queries) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
-  at::Tensor a = attention(b, layer_norm(x, b.norm1_weight, b.norm1_bias));
+  const int64_t q = queries < 0 ? x.size(1) : queries;
+  at::Tensor a = attention(b, layer_norm(x, b.norm1_weight, b.norm1_bias), q);
   if (config_.layer_scale) a = a * b.ls1_gamma;
-  at::Tensor y = x + a;
+  at::Tensor y = (q == x.size(1) ? x : x.narrow(1, 0, q)) + a;
   at::Tensor m = mlp(b, layer_norm(y, b.norm2_weight, b.norm2_bias));
   if (config_.layer_scale) m = m * b.ls2_gamma;
   return y + m;

@@ -67,13 +67,16 @@ class VisionTransformer {
   // (B, 3, H, W) -> (B, prefix + P, D): patch embedding, prefix tokens, position embedding.
   at::Tensor embed(const at::Tensor& images) const;
   // (B, T, D) -> (B, T, D): x += attn(norm1(x)); x += mlp(norm2(x)).
-  at::Tensor block_forward(int64_t index, const at::Tensor& x) const;
+  // With `queries` = q < T only the first q tokens' outputs are computed (B, q, D): keys and
+  // values still come from every token, so those rows are exact. Token pooling needs only the
+  // CLS row of the last block, which skips most of that block's work.
+  at::Tensor block_forward(int64_t index, const at::Tensor& x, int64_t queries = -1) const;
   // Final norm, pooling over tokens after `skip_prefix` leading ones ("avg") or the first
   // token ("token"), then fc_norm: (B, T, D) -> (B, D).
   at::Tensor pool(const at::Tensor& x, int64_t skip_prefix) const;
 
  private:
-  at::Tensor attention(const VitBlock& b, const at::Tensor& x) const;
+  at::Tensor attention(const VitBlock& b, const at::Tensor& x, int64_t queries) const;
   at::Tensor mlp(const VitBlock& b, const at::Tensor& x) const;
   at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
 
