@@ -12,6 +12,7 @@ export function registerInfoCommand(program: Command): void {
     .command('info')
     .description('show the LibTorch build, CUDA and GPUs, CPU threads and BLAS in use')
     .option('--json', 'print machine-readable JSON')
+    .addHelpText('after', '\nExamples:\n  $ vpt-native info\n  $ vpt-native info --json | jq .gpus')
     .action((opts: { json?: boolean }) => {
       const info = runtimeInfo();
       if (opts.json) {
