@@ -17,6 +17,19 @@ export function createReporter(mode: ReportMode, stream: NodeJS.WriteStream = pr
   let bar: cliProgress.SingleBar | undefined;
   return (e) => {
     switch (e.type) {
+      case 'download':
+        if (tty) {
+          if (!bar) {
+            bar = new cliProgress.SingleBar({ format: 'downloading {file} |{bar}| {percentage}% | {mb} MB', stream, hideCursor: true, clearOnComplete: true },
+              cliProgress.Presets.shades_classic);
+            bar.start(e.total ?? 1, 0, { file: e.file, mb: '0' });
+          }
+          bar.update(e.total ? e.received : 0, { file: e.file, mb: (e.received / 2 ** 20).toFixed(1) });
+          if (e.total !== null && e.received >= e.total) { bar.stop(); bar = undefined; }
+        } else if (e.total !== null && e.received >= e.total) {
+          stream.write(`downloaded ${e.file} (${(e.received / 2 ** 20).toFixed(1)} MB)\n`);
+        }
+        break;
       case 'start':
         stream.write(`training on ${e.device} (${e.precision}), ${e.trainableParams.toLocaleString()} trainable parameters, ` +
           `${e.stepsPerEpoch} steps/epoch, epochs ${e.startEpoch + 1}..${e.epochs} -> ${e.out}\n`);

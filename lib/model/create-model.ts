@@ -31,7 +31,7 @@ import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions
  */
 export async function createModel(options: CreateModelOptions): Promise<Model> {
   const o = resolveModelOptions(options);
-  const resolved = await resolveWeights(o.weights);
+  const resolved = await resolveWeights(o.weights, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : {});
   const checkpoint = await openCheckpoint(resolved.weightsPath);
   let backbone: Awaited<ReturnType<typeof loadBackbone>>;
   try {

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 
 import { parseOptions } from '../util/validate.js';
+import type { DownloadProgress } from '../weights/hub.js';
 
 /** VPT's defaults (KMnP/vpt `configs/config.py`): 5 tokens, shallow, no dropout, no projection. */
 export const DEFAULT_PROMPT = { tokens: 5, deep: false, dropout: 0, project: 0 } as const;
@@ -30,6 +31,8 @@ const createModelSchema = z
     precision: z.enum(['fp32', 'bf16']).default('fp32'),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
+    /** Called while hub weights download: `{ file, received, total }`. */
+    onDownloadProgress: z.custom<(p: DownloadProgress) => void>((v) => typeof v === 'function', 'expected a function').optional(),
   })
   .superRefine((o, ctx) => {
     if (o.transfer === 'linear' && o.prompt) {

@@ -14,9 +14,11 @@ import { drawCurves } from './curves.js';
 import { evaluateLoader } from './evaluate-loader.js';
 import { type EpochMetrics, RunFolder, type SplitMetrics } from './run-folder.js';
 import { learningRateAt } from './schedule.js';
+import type { DownloadProgress } from '../weights/hub.js';
 
 /** Events reported through `onProgress`. */
 export type ProgressEvent =
+  | { type: 'download'; file: string; received: number; total: number | null }
   | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainImages: number; device: string; precision: string; trainableParams: number; out: string }
   | { type: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; lr: number; imagesPerSecond: number }
   | { type: 'evaluate'; epoch: number; split: 'val' | 'test' }
@@ -88,6 +90,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     precision,
     seed: c.seed,
     classNames: dataset.classNames,
+    ...(onProgress ? { onDownloadProgress: (p: DownloadProgress) => onProgress({ type: 'download', ...p }) } : {}),
   });
   const loaders: Loader[] = [];
   try {

@@ -8,6 +8,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 
 import { ErrorCode, VptError } from '../errors.js';
 import type { TimmConfig } from './architecture.js';
+import { type HubOptions, looksLikeHubId, resolveHubWeights } from './hub.js';
 
 export interface ResolvedWeights {
   weightsPath: string;
@@ -25,8 +26,8 @@ async function kind(path: string): Promise<'file' | 'dir' | 'none'> {
 }
 
 /** Resolves `weights` to a file and, when present, reads the timm `config.json` beside it. */
-export async function resolveWeights(weights: string): Promise<ResolvedWeights> {
-  const target = resolve(weights);
+export async function resolveWeights(weights: string, hub: HubOptions = {}): Promise<ResolvedWeights> {
+  const target = looksLikeHubId(weights) ? await resolveHubWeights(weights, hub) : resolve(weights);
   let weightsPath: string;
   const k = await kind(target);
   if (k === 'none') throw new VptError(ErrorCode.Io, `weights not found: ${target}`);
