@@ -91,6 +91,7 @@ export interface NativeModel {
   setLearningRate(lr: number): void;
   setClassWeights(weights: Float32Array | null): void;
   trainStep(images: Float32Array, shape: number[], labels: Int32Array): Promise<{ loss: number; correct: number; gradNorm: number; skipped: boolean }>;
+  trainStepFeatures(features: Float32Array, shape: number[], labels: Int32Array): Promise<{ loss: number; correct: number; gradNorm: number; skipped: boolean }>;
   evaluate(images: Float32Array, shape: number[], labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   exportState(): Promise<NativeTrainingState>;
   importState(state: NativeTrainingState): Promise<void>;

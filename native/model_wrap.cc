@@ -254,6 +254,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::SetLearningRate>("setLearningRate"),
                          InstanceMethod<&ModelWrap::SetClassWeights>("setClassWeights"),
                          InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
+                         InstanceMethod<&ModelWrap::TrainStepFeatures>("trainStepFeatures"),
                          InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
                          InstanceMethod<&ModelWrap::ExportState>("exportState"),
                          InstanceMethod<&ModelWrap::ImportState>("importState"),
@@ -430,6 +431,26 @@ Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
         [m, t, images, shape, labels, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
           *result = t->step(image_tensor(images, shape), labels);
+        },
+        [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
+  });
+}
+
+Napi::Value ModelWrap::TrainStepFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto t = trainer(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 3, "expected (features: Float32Array, shape: [n, D], labels: Int32Array)");
+    std::vector<int64_t> shape;
+    FloatView features = image_batch(info, shape);
+    at::Tensor labels = labels_of(info[2]);
+    auto result = std::make_shared<TrainStepResult>();
+    return PromiseWorker::Run(
+        env, {Value(), info[0]},
+        [m, t, features, shape, labels, result]() {
+          std::lock_guard<std::mutex> lock(m->mutex());
+          *result = t->step_features(image_tensor(features, shape), labels);
         },
         [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
   });

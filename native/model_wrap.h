@@ -37,6 +37,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value SetClassWeights(const Napi::CallbackInfo& info);
   // trainStep(images, shape, labels: Int32Array): Promise<{loss, correct, gradNorm, skipped}>
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
+  // trainStepFeatures(features: Float32Array, shape: [n, D], labels): Promise<{...}> — linear
+  // probing on precomputed backbone features
+  Napi::Value TrainStepFeatures(const Napi::CallbackInfo& info);
   // evaluate(images, shape, labels, keepLogits): Promise<{loss, correct1, correct5, count, logits?}>
   Napi::Value Evaluate(const Napi::CallbackInfo& info);
   // exportState(): Promise<{tensors, step, rng: Uint8Array, nonfiniteTotal, nonfiniteStreak}>

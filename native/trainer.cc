@@ -33,8 +33,6 @@ Trainer::Trainer(std::shared_ptr<PromptedVit> model, const OptimizerConfig& conf
 TrainStepResult Trainer::step(const at::Tensor& images, const at::Tensor& labels) {
   PromptedVit& m = *model_;
   const at::Tensor y = prepare_labels(labels, images.size(0), m.config().num_classes, m.device());
-  NamedTensors params = m.trainable_tensors();
-
   at::Tensor logits;
   if (m.config().transfer == Transfer::Linear) {
     at::Tensor features;
@@ -46,6 +44,25 @@ TrainStepResult Trainer::step(const at::Tensor& images, const at::Tensor& labels
   } else {
     logits = m.logits(images, /*train=*/true);
   }
+  return update(logits, y);
+}
+
+TrainStepResult Trainer::step_features(const at::Tensor& features, const at::Tensor& labels) {
+  PromptedVit& m = *model_;
+  if (m.config().transfer != Transfer::Linear) {
+    throw Error(kErrArgument, "training on precomputed features is linear probing only (transfer 'linear')");
+  }
+  const int64_t D = m.config().vit.embed_dim;
+  if (features.dim() != 2 || features.size(1) != D) {
+    throw Error(kErrShape, "features have shape " + shape_string(features.sizes()) + ", expected [n, " + std::to_string(D) + "]");
+  }
+  const at::Tensor y = prepare_labels(labels, features.size(0), m.config().num_classes, m.device());
+  return update(m.classify(features.to(m.device(), at::kFloat)), y);
+}
+
+TrainStepResult Trainer::update(const at::Tensor& logits, const at::Tensor& y) {
+  PromptedVit& m = *model_;
+  NamedTensors params = m.trainable_tensors();
   at::Tensor loss = weighted_cross_entropy(logits, y, m.class_weights());
   loss.backward();
 

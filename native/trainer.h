@@ -38,6 +38,8 @@ class Trainer {
           int64_t max_nonfinite);
 
   TrainStepResult step(const at::Tensor& images, const at::Tensor& labels);
+  // Linear probing on precomputed backbone features (B, D): the head-only step.
+  TrainStepResult step_features(const at::Tensor& features, const at::Tensor& labels);
   void set_lr(double lr) { optimizer_.set_lr(lr); }
   Optimizer& optimizer() { return optimizer_; }
   int64_t nonfinite_total() const { return nonfinite_total_; }
@@ -45,6 +47,9 @@ class Trainer {
   void restore_counters(int64_t total, int64_t streak) { nonfinite_total_ = total; nonfinite_streak_ = streak; }
 
  private:
+  // Loss, backward, clipping and the optimizer step for logits of the trainable model.
+  TrainStepResult update(const at::Tensor& logits, const at::Tensor& labels);
+
   std::shared_ptr<PromptedVit> model_;
   Optimizer optimizer_;
   double clip_grad_norm_;

@@ -63,6 +63,8 @@ describe('train()', () => {
     expect(events[0]).toBe('start');
     expect(events.at(-1)).toBe('done');
     expect(events.filter((e) => e === 'epoch')).toHaveLength(4);
+    const bestFile = await readSafetensors(result.files.best);
+    expect(JSON.parse(bestFile.metadata.config!)).toMatchObject({ epochs: 4, batchSize: 8, promptTokens: 4, out });
     const png = await readFile(result.files.curves);
     expect(png.subarray(1, 4).toString()).toBe('PNG');
     reference = metrics;
@@ -75,9 +77,28 @@ describe('train()', () => {
     const first = train({ ...base(), out }, { signal: controller.signal, onProgress: (e) => { if (e.type === 'step' && ++steps === 13) controller.abort(); } });
     await expect(first).rejects.toMatchObject({ name: 'AbortError' });
     const saved = await readSafetensors(join(out, 'last.state.safetensors'));
-    expect(JSON.parse(saved.metadata.train!).run).toMatchObject({ step: 13, partial: { images: 40 } });
+    expect(JSON.parse(saved.metadata.train!).run).toMatchObject({ step: 13, partial: { images: 40 }, config: { epochs: 4, deep: true } });
     await train({ ...base(), out, resume: join(out, 'last.state.safetensors') });
     expect(comparable(await metricsOf(out))).toEqual(comparable(reference));
+  });
+
+  it('linear probing without augmentation trains on cached features, as without the cache', async () => {
+    const linear = { ...base(), transfer: 'linear' as const, augment: false, baseLr: 4, epochs: 3 };
+    const cached = await train({ ...linear, out: join(tmp.dir, 'run-linear-cached') });
+    const plain = await train({ ...linear, cacheFeatures: false, out: join(tmp.dir, 'run-linear-plain') });
+    const steps = cached.epochs[0]!.step;
+    // Samples dropped by dropLast in epoch 1 are computed in a later epoch; after that all is cached.
+    expect(cached.cachedFeatureSteps).toBeGreaterThanOrEqual(steps);
+    expect(plain.cachedFeatureSteps).toBe(0);
+    // Features computed in other batch compositions differ in the last ulp (BLAS blocking), so
+    // equal up to float rounding: same accuracies, losses within 1e-6.
+    cached.epochs.forEach((m, e) => {
+      const p = plain.epochs[e]!;
+      expect([m.epoch, m.step, m.lr, m.train.top1, m.val?.top1]).toEqual([p.epoch, p.step, p.lr, p.train.top1, p.val?.top1]);
+      expect(m.train.loss).toBeCloseTo(p.train.loss, 6);
+      expect(m.val!.loss).toBeCloseTo(p.val!.loss, 6);
+    });
+    expect(cached.bestValTop1).toBeGreaterThan(1 / CLASSES);
   });
 
   it('evaluate() reproduces the val accuracy the run reported; predict() returns class names', async () => {

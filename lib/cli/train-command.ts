@@ -32,6 +32,8 @@ function addTrainFlags(cmd: Command): Command {
     .option('--prompt-project <dim>', 'prompt dimension with a projection to the model width (0 = none)', num)
     .option('--mlp-layers <n>', 'hidden layers in the head (0)', num)
     .addOption(new Option('--class-weights <mode>', 'class-weighted loss (none)').choices(['none', 'inv', 'inv_sqrt']))
+    .option('--no-augment', 'train on the eval view (no random crop / flip)')
+    .option('--no-cache-features', 'linear probing without augmentation: recompute backbone features every epoch')
     .option('--crop-size <px>', 'crop size (224); the backbone position embedding is resampled to it', num)
     .option('--device <device>', 'cpu, cuda or cuda:N (default: CUDA when available)')
     .addOption(new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']))

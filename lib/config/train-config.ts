@@ -36,6 +36,10 @@ export const trainConfigSchema = z.strictObject({
   mlpLayers: z.int().min(0).max(16).default(0),
   classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
   cropSize: z.int().min(8).default(224),
+  /** Random crop + flip for training; off trains on the eval view (resize + center crop). */
+  augment: z.boolean().default(true),
+  /** Linear probing without augmentation: compute backbone features once, then train the head on them. */
+  cacheFeatures: z.boolean().default(true),
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"').optional(),
   /** Default: bf16 on CUDA, fp32 on CPU. */
   precision: z.enum(['fp32', 'bf16']).optional(),

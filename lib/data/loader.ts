@@ -227,17 +227,26 @@ export class Loader {
     this.#cache.clear();
   }
 
-  async *#batches(epoch: number): AsyncGenerator<Batch> {
-    await this.#readCacheFile();
+  /**
+   * The sample indices of each batch of `epoch`, in order, without decoding anything (what
+   * `epoch(index)` yields, before any bad-image skips).
+   */
+  batchOrder(epoch: number): number[][] {
     const order = this.#samples.map((_, i) => i);
     if (this.#o.shuffle) new SeededRandom(this.#o.seed, epoch).shuffle(order);
     const B = this.#o.batchSize;
+    return Array.from({ length: this.batchesPerEpoch }, (_, b) => order.slice(b * B, (b + 1) * B));
+  }
+
+  async *#batches(epoch: number): AsyncGenerator<Batch> {
+    await this.#readCacheFile();
+    const batches = this.batchOrder(epoch);
     const cancel = { cancelled: false };
     const pending: Array<Promise<Batch | null>> = [];
     let next = 0;
     const refill = (): void => {
       while (next < this.batchesPerEpoch && pending.length < this.#o.prefetchBatches) {
-        const batch = this.#assemble(order.slice(next * B, (next + 1) * B), epoch, cancel);
+        const batch = this.#assemble(batches[next]!, epoch, cancel);
         batch.catch(() => undefined); // awaited in turn below; this only keeps an early failure from being unhandled
         pending.push(batch);
         next++;

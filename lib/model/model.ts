@@ -138,15 +138,17 @@ export class Model {
 
   /**
    * Saves the trainable tensors (prompts, projection, head) to a safetensors file, atomically.
+   * `metadata` adds string entries to the file's `__metadata__` (the train loop stores its
+   * resolved config under `config`).
    * @example
    * ```ts
    * await model.saveTrainable('runs/cub/trainable.safetensors');
    * ```
    */
-  async saveTrainable(path: string): Promise<void> {
+  async saveTrainable(path: string, metadata: Record<string, string> = {}): Promise<void> {
     const native = this.#alive();
     const tensors = await callNative(() => native.exportTrainable());
-    await writeTrainableState(path, tensors, this.#metadata());
+    await writeTrainableState(path, tensors, this.#metadata(), metadata);
   }
 
   /**
@@ -242,6 +244,31 @@ export class Model {
     this.#checkImages(images, shape);
     this.#checkLabels(labels, shape[0]);
     return callNative(() => native.trainStep(images, [...shape], labels));
+  }
+
+  /**
+   * Linear probing on precomputed backbone features (from `features()`): one head-only step.
+   * Gives the same update as `trainStep` on the images the features came from (no prompts, no
+   * dropout in linear probing), without running the backbone again.
+   * @param features n x embedDim, row-major
+   * @example
+   * ```ts
+   * const feats = await model.features(images, [16, 3, 224, 224]);
+   * await model.trainStepFeatures(feats, labels);
+   * ```
+   */
+  async trainStepFeatures(features: Float32Array, labels: Int32Array): Promise<TrainStepResult> {
+    const native = this.#alive();
+    this.#requireOptimizer();
+    if (this.#spec.transfer !== 'linear') {
+      throw new VptError(ErrorCode.Training, 'trainStepFeatures is linear probing only (transfer "linear")');
+    }
+    const D = this.#spec.architecture.embedDim;
+    if (!(features instanceof Float32Array) || features.length !== labels.length * D) {
+      throw new VptError(ErrorCode.Shape, `features must be a Float32Array of ${labels.length} x ${D} values`);
+    }
+    this.#checkLabels(labels, labels.length);
+    return callNative(() => native.trainStepFeatures(features, [labels.length, D], labels));
   }
 
   /**

@@ -29,9 +29,14 @@ export interface TrainableMetadata {
   std: number[];
 }
 
-/** Writes the tensors and metadata atomically. */
-export async function writeTrainableState(path: string, tensors: NativeTensor[], meta: TrainableMetadata): Promise<void> {
-  await writeSafetensors(path, tensors, { vpt: JSON.stringify(meta) });
+/** Writes the tensors and metadata (plus `extra` string metadata) atomically. */
+export async function writeTrainableState(
+  path: string,
+  tensors: NativeTensor[],
+  meta: TrainableMetadata,
+  extra: Record<string, string> = {},
+): Promise<void> {
+  await writeSafetensors(path, tensors, { ...extra, vpt: JSON.stringify(meta) });
 }
 
 /**

@@ -2,11 +2,11 @@
  * `train()`: config -> dataset -> model -> epochs of (train, val, test) -> run folder.
  * Resumable at any step boundary; abortable with an AbortSignal (the state is saved first).
  */
-import { openDataset } from '../data/dataset.js';
-import { Loader } from '../data/loader.js';
+import { type Sample, openDataset } from '../data/dataset.js';
+import { type Batch, Loader } from '../data/loader.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { createModel } from '../model/create-model.js';
-import type { Model } from '../model/model.js';
+import type { Model, TrainStepResult } from '../model/model.js';
 import { runtimeInfo } from '../runtime-info.js';
 import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig, scaledLearningRate } from '../config/train-config.js';
 import { computeClassWeights } from './class-weights.js';
@@ -37,6 +37,8 @@ export interface TrainResult {
   /** Training images per second, over the epochs run in this call. */
   imagesPerSecond: number;
   skippedSteps: number;
+  /** Steps trained on cached backbone features (linear probing without augmentation). */
+  cachedFeatureSteps: number;
   files: RunFolder['files'];
 }
 
@@ -98,7 +100,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       model.setClassWeights(computeClassWeights(trainSamples.map((s) => s.label), dataset.numClasses, c.classWeights));
     }
     const common = { cropSize: c.cropSize, seed: c.seed, onBadImage: c.onBadImage, ...(c.workers ? { workers: c.workers } : {}) };
-    const trainLoader = new Loader(trainSamples, { ...common, batchSize: c.batchSize, train: true, shuffle: true, dropLast: trainSamples.length >= c.batchSize });
+    const trainLoader = new Loader(trainSamples, { ...common, batchSize: c.batchSize, train: c.augment, shuffle: true, dropLast: trainSamples.length >= c.batchSize });
     loaders.push(trainLoader);
     const evalLoaders: Partial<Record<'val' | 'test', Loader>> = {};
     for (const split of ['val', 'test'] as const) {
@@ -115,7 +117,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       weightDecay: c.weightDecay,
       ...(c.clipGradNorm ? { clipGradNorm: c.clipGradNorm } : {}),
     });
-    return await runEpochs({ c, model, run, trainLoader, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision });
+    // One view per image and a frozen backbone: its features never change, so compute them once.
+    const featureCache = c.transfer === 'linear' && !c.augment && c.cacheFeatures ? new FeatureCache(trainSamples) : undefined;
+    return await runEpochs({ c, model, run, trainLoader, trainSamples, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision, featureCache });
   } finally {
     model.dispose();
     await Promise.all(loaders.map((l) => l.close()));
@@ -135,6 +139,37 @@ interface PartialEpoch {
 interface RunPosition {
   step: number;
   partial?: PartialEpoch;
+  /** The resolved config, so every checkpoint says how it was made. */
+  config?: ResolvedTrainConfig;
+}
+
+/** Backbone features of the training images (linear probing without augmentation). */
+class FeatureCache {
+  readonly #features = new Map<number, Float32Array>();
+  readonly #index: Map<string, number>;
+  steps = 0;
+
+  constructor(samples: Sample[]) {
+    this.#index = new Map(samples.map((s, i) => [s.key, i]));
+  }
+
+  /** Features and labels of batch `members` when every member is cached. */
+  batch(members: number[], samples: Sample[], dim: number): { features: Float32Array; labels: Int32Array } | undefined {
+    if (!members.every((i) => this.#features.has(i))) return undefined;
+    const features = new Float32Array(members.length * dim);
+    members.forEach((i, k) => features.set(this.#features.get(i)!, k * dim));
+    return { features, labels: Int32Array.from(members, (i) => samples[i]!.label) };
+  }
+
+  /** Computes the batch's features, caches them per image, returns them. */
+  async compute(model: Model, batch: Batch): Promise<Float32Array> {
+    const S = batch.images.cropSize;
+    const n = batch.labels.length;
+    const features = await model.features(await model.preprocess(batch.images), [n, 3, S, S]);
+    const dim = features.length / n;
+    batch.keys.forEach((key, k) => this.#features.set(this.#index.get(key)!, features.slice(k * dim, (k + 1) * dim)));
+    return features;
+  }
 }
 
 interface RunContext {
@@ -142,6 +177,7 @@ interface RunContext {
   model: Model;
   run: RunFolder;
   trainLoader: Loader;
+  trainSamples: Sample[];
   evalLoaders: Partial<Record<'val' | 'test', Loader>>;
   numClasses: number;
   started: number;
@@ -149,6 +185,31 @@ interface RunContext {
   precision: string;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
+  featureCache?: FeatureCache;
+}
+
+/** The batches of one training epoch: from the loader, or from cached features when complete. */
+async function* trainBatches(ctx: RunContext, epoch: number): AsyncGenerator<{ labels: Int32Array; step: () => Promise<TrainStepResult> }> {
+  const { model, trainLoader, featureCache } = ctx;
+  const samples = ctx.trainSamples;
+  if (featureCache) {
+    const dim = model.info().embedDim;
+    const cached = trainLoader.batchOrder(epoch).map((members) => featureCache.batch(members, samples, dim));
+    if (cached.every((b) => b !== undefined)) {
+      for (const b of cached) {
+        yield { labels: b!.labels, step: () => { featureCache.steps++; return model.trainStepFeatures(b!.features, b!.labels); } };
+      }
+      return;
+    }
+  }
+  for await (const batch of trainLoader.epoch(epoch)) {
+    yield {
+      labels: batch.labels,
+      step: featureCache
+        ? async () => model.trainStepFeatures(await featureCache.compute(model, batch), batch.labels)
+        : () => model.trainStep(batch.images, batch.labels),
+    };
+  }
 }
 
 async function runEpochs(ctx: RunContext): Promise<TrainResult> {
@@ -185,17 +246,17 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     const epochStart = performance.now() - (carried?.seconds ?? 0) * 1000;
     let lossSum = carried?.lossSum ?? 0, correct = carried?.correct ?? 0, images = carried?.images ?? 0;
     let skipped = carried?.skipped ?? 0, batchIndex = 0, lr = 0;
-    for await (const batch of trainLoader.epoch(epoch)) {
+    for await (const batch of trainBatches(ctx, epoch)) {
       if (batchIndex++ < skipBatches) continue;
       if (signal?.aborted) {
         const seconds = (performance.now() - epochStart) / 1000;
-        const position: RunPosition = { step, partial: { lossSum, correct, images, skipped, seconds } };
+        const position: RunPosition = { step, partial: { lossSum, correct, images, skipped, seconds }, config: c };
         await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
         throw abortError();
       }
       lr = learningRateAt(schedule, step);
       model.setLearningRate(lr);
-      const r = await model.trainStep(batch.images, batch.labels);
+      const r = await batch.step();
       step++;
       const n = batch.labels.length;
       if (r.skipped) skipped++;
@@ -233,11 +294,11 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     const isBest = !!metrics.val && (!best?.val || metrics.val.top1 > best.val.top1);
     if (isBest) {
       best = metrics;
-      await model.saveTrainable(run.files.best);
+      await model.saveTrainable(run.files.best, { config: JSON.stringify(c) });
     } else if (!evaluated.val && epoch === c.epochs - 1) {
-      await model.saveTrainable(run.files.best);
+      await model.saveTrainable(run.files.best, { config: JSON.stringify(c) });
     }
-    await model.saveState(run.files.lastState, { step });
+    await model.saveState(run.files.lastState, { step, config: c });
     await run.writeMetrics(history);
     await drawCurves(run.files.curves, history);
     onProgress?.({ type: 'epoch', metrics, best: isBest });
@@ -256,6 +317,7 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     seconds: (performance.now() - ctx.started) / 1000,
     imagesPerSecond: trainedSeconds ? trainedImages / trainedSeconds : 0,
     skippedSteps: skippedTotal,
+    cachedFeatureSteps: ctx.featureCache?.steps ?? 0,
     files: run.files,
   };
   await run.writeJson(run.files.summary, { ...result, epochs: history.length });
