@@ -20,6 +20,8 @@ export interface RuntimeInfo {
   mkl: boolean;
   openmp: boolean;
   cpuCapability: string;
+  /** libuv thread-pool size (image decodes and native calls run there). */
+  threadPoolSize: number;
   /** Where the addon was loaded from. */
   addonPath: string;
   /** The LibTorch root the addon was built against. */
@@ -52,6 +54,7 @@ export function runtimeInfo(): RuntimeInfo {
     mkl: n.mkl,
     openmp: n.openmp,
     cpuCapability: n.cpuCapability,
+    threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
     addonPath: path,
     torchRoot: n.builtAgainstTorchRoot,
   };

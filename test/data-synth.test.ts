@@ -17,7 +17,7 @@ import { synthDataset, writeCubTree } from './data-helpers.js';
 import { TINY_VIT, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
-const cli = join(packageRoot, 'dist', 'bin', 'vpt-native.js');
+const cli = join(packageRoot, 'dist', 'bin', 'launch.cjs');
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: Dataset;

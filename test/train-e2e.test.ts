@@ -120,7 +120,7 @@ describe('train()', () => {
 
 function cli(args: string[], onLine?: (line: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'bin', 'vpt-native.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '', pending = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d;

@@ -24,7 +24,7 @@ export function registerInfoCommand(program: Command): void {
         `LibTorch       ${info.torchVersion} (${info.cudaBuild ? `CUDA build${info.cudaRuntime ? `, runtime ${info.cudaRuntime}` : ''}` : 'CPU build'})`,
         `CUDA           ${info.cudaAvailable ? `available, ${info.gpus.length} GPU(s)` : 'not available'}`,
         ...info.gpus.map((g) => `  cuda:${g.index}       ${g.name}, ${gib(g.totalMemory)}, compute ${g.computeCapability}`),
-        `CPU threads    ${info.cpuThreads} intra-op, ${info.interopThreads} inter-op (${info.cpuCapability || 'unknown ISA'})`,
+        `CPU threads    ${info.cpuThreads} intra-op, ${info.interopThreads} inter-op (${info.cpuCapability || 'unknown ISA'}); libuv pool ${info.threadPoolSize}`,
         `BLAS           ${info.blas || 'unknown'}${info.mkl ? ' (MKL)' : ''}; oneDNN ${info.onednn ? 'yes' : 'no'}; OpenMP ${info.openmp ? 'yes' : 'no'}`,
         `addon          ${info.addonPath}`,
         `built against  ${info.torchRoot}`,
