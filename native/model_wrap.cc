@@ -416,45 +416,30 @@ Napi::Value ModelWrap::SetClassWeights(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
+Napi::Value ModelWrap::RunTrainStep(const Napi::CallbackInfo& info, bool features) {
   Napi::Env env = info.Env();
   auto m = model(env);
   auto t = trainer(env);
   return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 3, "expected (images: Float32Array, shape: number[], labels: Int32Array)");
+    require(info.Length() == 3, features ? "expected (features: Float32Array, shape: [n, D], labels: Int32Array)"
+                                         : "expected (images: Float32Array, shape: number[], labels: Int32Array)");
     std::vector<int64_t> shape;
-    FloatView images = image_batch(info, shape);
+    FloatView input = image_batch(info, shape);
     at::Tensor labels = labels_of(info[2]);
     auto result = std::make_shared<TrainStepResult>();
     return PromiseWorker::Run(
         env, {Value(), info[0]},
-        [m, t, images, shape, labels, result]() {
+        [m, t, input, shape, labels, features, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
-          *result = t->step(image_tensor(images, shape), labels);
+          const at::Tensor x = image_tensor(input, shape);
+          *result = features ? t->step_features(x, labels) : t->step(x, labels);
         },
         [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
   });
 }
 
-Napi::Value ModelWrap::TrainStepFeatures(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
-  auto t = trainer(env);
-  return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 3, "expected (features: Float32Array, shape: [n, D], labels: Int32Array)");
-    std::vector<int64_t> shape;
-    FloatView features = image_batch(info, shape);
-    at::Tensor labels = labels_of(info[2]);
-    auto result = std::make_shared<TrainStepResult>();
-    return PromiseWorker::Run(
-        env, {Value(), info[0]},
-        [m, t, features, shape, labels, result]() {
-          std::lock_guard<std::mutex> lock(m->mutex());
-          *result = t->step_features(image_tensor(features, shape), labels);
-        },
-        [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
-  });
-}
+Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) { return RunTrainStep(info, false); }
+Napi::Value ModelWrap::TrainStepFeatures(const Napi::CallbackInfo& info) { return RunTrainStep(info, true); }
 
 Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -67,6 +67,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   void Dispose(const Napi::CallbackInfo& info);
 
   Napi::Value RunImages(const Napi::CallbackInfo& info, bool logits);
+  Napi::Value RunTrainStep(const Napi::CallbackInfo& info, bool features);
   Napi::Value RunImagesU8(const Napi::CallbackInfo& info, bool logits);
   std::shared_ptr<PromptedVit> model(Napi::Env env) const;
 
