@@ -43,6 +43,7 @@ export interface NativeModelConfig {
   device: string;
   seed: number;
   precision: 'fp32' | 'bf16';
+  checkpointBlocks: boolean;
 }
 
 /** Optimizer settings after validation (lib/train/optimizer-options.ts). */

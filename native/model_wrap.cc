@@ -83,6 +83,7 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.device = string_field(o, "device");
   c.seed = static_cast<uint64_t>(int_field(o, "seed"));
   c.bf16 = string_field(o, "precision") == "bf16";
+  c.checkpoint_blocks = bool_field(o, "checkpointBlocks");
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "block_checkpoint.h"
 #include "compat.h"
 #include "device_rng.h"
 #include "errors.h"
@@ -128,7 +129,10 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
     }
     // Token pooling reads only the CLS row of the last block: compute just that row there.
     const bool last = i == config_.vit.depth - 1;
-    x = vit_.block_forward(i, x, last && config_.vit.global_pool == "token" ? 1 : -1);
+    const int64_t queries = last && config_.vit.global_pool == "token" ? 1 : -1;
+    x = config_.checkpoint_blocks && config_.transfer != Transfer::Full
+            ? checkpointed_block(vit_, i, x, queries, device_.type(), config_.bf16)
+            : vit_.block_forward(i, x, queries);
   }
   return x;  // (B, T, D), or (B, 1, D) with token pooling
 }

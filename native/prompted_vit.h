@@ -32,6 +32,7 @@ struct ModelConfig {
   std::string device = "cpu";
   uint64_t seed = 0;
   bool bf16 = false;  // autocast the forward pass to bfloat16 (trainable tensors stay fp32)
+  bool checkpoint_blocks = false;  // recompute frozen blocks in the backward pass (less memory)
 };
 
 class PromptedVit {

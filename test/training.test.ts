@@ -62,6 +62,29 @@ describe('gradient parity with PyTorch', () => {
     });
   }
 
+  it('activation checkpointing of the frozen blocks gives the same step', async () => {
+    const model = await fixtureModel('deep_proj', { checkpointBlocks: true });
+    model.configureOptimizer({ optimizer: 'sgd', lr: 1, momentum: 0 });
+    await model.trainStep(images, shape, labels);
+    await expectTensors(model, 'sgd1.deep_proj', ONE_STEP_TOLERANCE);
+    model.dispose();
+    await expect(createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, transfer: 'full', checkpointBlocks: true })).rejects.toMatchObject({ code: 'VPT_OPTION' });
+  });
+
+  it('activation checkpointing recomputes under the same bf16 autocast (identical steps)', async () => {
+    const trained = async (checkpointBlocks: boolean) => {
+      const model = await fixtureModel('deep', { precision: 'bf16', checkpointBlocks });
+      model.configureOptimizer({ optimizer: 'sgd', lr: 0.5 });
+      for (let i = 0; i < 3; i++) await model.trainStep(images, shape, labels);
+      const path = join(tmp.dir, `ckpt-${checkpointBlocks}.safetensors`);
+      await model.saveTrainable(path);
+      model.dispose();
+      return (await readSafetensors(path)).tensors;
+    };
+    const [plain, checkpointed] = [await trained(false), await trained(true)];
+    for (const [name, t] of plain) expect(maxAbsDiff(t.data, checkpointed.get(name)!.data), name).toBe(0);
+  });
+
   it('class-weighted loss (VPT: sum of weighted CE / batch) gives autograd\'s step', async () => {
     const model = await fixtureModel('shallow');
     model.configureOptimizer({ optimizer: 'sgd', lr: 1, momentum: 0 });

@@ -37,6 +37,7 @@ function addTrainFlags(cmd: Command): Command {
     .option('--crop-size <px>', 'crop size (224); the backbone position embedding is resampled to it', num)
     .option('--device <device>', 'cpu, cuda or cuda:N (default: CUDA when available)')
     .addOption(new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']))
+    .option('--checkpoint-blocks', 'activation checkpointing: recompute frozen blocks in backward (less memory)')
     .option('--seed <n>', 'seed for init, dropout and data order (42)', num)
     .option('--workers <n>', 'image decode workers (all cores)', num)
     .option('--eval-batch-size <n>', 'evaluation batch size (= batch size)', num)

@@ -44,6 +44,8 @@ export const trainConfigSchema = z.strictObject({
   /** Default: bf16 on CUDA, fp32 on CPU. */
   precision: z.enum(['fp32', 'bf16']).optional(),
   seed: z.int().min(0).max(2 ** 32 - 1).default(42),
+  /** Activation checkpointing of the frozen blocks: less memory for large batches / many prompts. */
+  checkpointBlocks: z.boolean().default(false),
   /** Decode workers; default: all cores. */
   workers: z.int().min(1).optional(),
   evalBatchSize: z.int().min(1).optional(),

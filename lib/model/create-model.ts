@@ -90,6 +90,7 @@ async function loadBackbone(
         device,
         seed: o.seed,
         precision: o.precision,
+        checkpointBlocks: o.checkpointBlocks,
       }),
   );
   try {

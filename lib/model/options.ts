@@ -29,12 +29,17 @@ const createModelSchema = z
       .optional(),
     seed: z.int().min(0).max(2 ** 32 - 1).default(0),
     precision: z.enum(['fp32', 'bf16']).default('fp32'),
+    /** Activation checkpointing: recompute frozen blocks in the backward pass (less memory, ~1/3 more compute). */
+    checkpointBlocks: z.boolean().default(false),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */
     onDownloadProgress: z.custom<(p: DownloadProgress) => void>((v) => typeof v === 'function', 'expected a function').optional(),
   })
   .superRefine((o, ctx) => {
+    if (o.transfer === 'full' && o.checkpointBlocks) {
+      ctx.addIssue({ code: 'custom', path: ['checkpointBlocks'], message: 'activation checkpointing is for frozen backbones (transfer "prompt" or "linear")' });
+    }
     if (o.transfer === 'linear' && o.prompt) {
       ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'linear probing trains the head only: leave "prompt" unset or null' });
     }

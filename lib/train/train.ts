@@ -91,6 +91,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     device,
     precision,
     seed: c.seed,
+    checkpointBlocks: c.checkpointBlocks,
     classNames: dataset.classNames,
     ...(onProgress ? { onDownloadProgress: (p: DownloadProgress) => onProgress({ type: 'download', ...p }) } : {}),
   });
