@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 
-def make_params(D, L, patch, img, classes, tokens):
+def make_params(D, L, patch, img, classes, tokens, device):
     g = torch.Generator().manual_seed(0)
     P = (img // patch) ** 2
     r = lambda *s: (torch.randn(*s, generator=g) * 0.02)
@@ -36,6 +36,9 @@ def make_params(D, L, patch, img, classes, tokens):
         "head_w": (torch.randn(classes, D) * 0.01).requires_grad_(),
         "head_b": torch.zeros(classes).requires_grad_(),
     }
+    to = lambda t: t.to(device)
+    frozen = {k: ([{bk: to(bv) for bk, bv in b.items()} for b in v] if k == "blocks" else to(v)) for k, v in frozen.items()}
+    trainable = {k: v.detach().to(device).requires_grad_() for k, v in trainable.items()}
     return frozen, trainable
 
 
@@ -71,17 +74,21 @@ def main():
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--classes", type=int, default=200)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     a = ap.parse_args()
-    f, t = make_params(a.embed, a.depth, a.patch, a.img, a.classes, a.tokens)
+    f, t = make_params(a.embed, a.depth, a.patch, a.img, a.classes, a.tokens, a.device)
+    cuda = a.device.startswith("cuda")
     opt = torch.optim.SGD(t.values(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(a.batch, 3, a.img, a.img, generator=torch.Generator().manual_seed(1))
-    y = torch.randint(0, a.classes, (a.batch,), generator=torch.Generator().manual_seed(2))
+    x = torch.randn(a.batch, 3, a.img, a.img, generator=torch.Generator().manual_seed(1)).to(a.device)
+    y = torch.randint(0, a.classes, (a.batch,), generator=torch.Generator().manual_seed(2)).to(a.device)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     times = []
     for i in range(a.warmup + a.steps):
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+        with torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             logits = forward(x, f, t, a.heads, a.patch)
         loss = F.cross_entropy(logits.float(), y)
         opt.zero_grad(set_to_none=True)
@@ -91,8 +98,9 @@ def main():
         if i >= a.warmup:
             times.append(time.perf_counter() - start)
     times.sort()
+    peak = torch.cuda.max_memory_allocated() if cuda else None
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "msPerStep": 1000 * times[len(times) // 2], "steps": a.steps}))
+                      "msPerStep": 1000 * times[len(times) // 2], "steps": a.steps, "peakBytes": peak}))
 
 
 if __name__ == "__main__":

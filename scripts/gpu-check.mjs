@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// The GPU checks of scripts/gpu-check.sh, against the built dist/ and addon: CUDA visible,
+// fp32/bf16 parity on the GPU, training decreases the loss, checkpoints round-trip between
+// GPU and CPU, and a VPT-deep train-step benchmark against PyTorch eager on the same GPU.
+// Writes a JSON report to $OUT/gpu-check.json; exits 1 when a check fails. Without CUDA it
+// reports that and exits 0.
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { createModel, readSafetensors, runtimeInfo } from '../dist/lib/index.js';
+import { writeRandomBackbone } from '../dist/lib/demo/random-backbone.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = process.env.OUT ?? join(root, 'gpu-check-out');
+const fixtures = join(root, 'test', 'fixtures');
+const report = { checks: [], bench: [] };
+const check = (name, ok, detail) => {
+  report.checks.push({ name, ok, ...detail });
+  console.log(`${ok ? 'PASS' : 'FAIL'} ${name} ${JSON.stringify(detail)}`);
+};
+const maxAbsDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+const save = () => writeFile(join(out, 'gpu-check.json'), `${JSON.stringify(report, null, 2)}\n`);
+
+const info = runtimeInfo();
+report.runtime = info;
+if (!info.cudaAvailable) {
+  report.cuda = false;
+  console.log(`no CUDA: LibTorch ${info.torchVersion} (${info.cudaBuild ? 'CUDA build, no device visible' : 'CPU build'}); GPU checks skipped`);
+  await save();
+  process.exit(0);
+}
+report.cuda = true;
+const tmp = await mkdtemp(join(tmpdir(), 'vpt-gpu-'));
+const golden = (await readSafetensors(join(fixtures, 'golden.safetensors'))).tensors;
+const images = golden.get('images').data;
+const shape = [2, 3, 32, 32];
+const tiny = (device, extra = {}) => createModel({
+  weights: join(fixtures, 'tiny_vit'), numClasses: 7, device, prompt: { tokens: 5, deep: true },
+  trainable: join(fixtures, 'vpt_deep.safetensors'), ...extra,
+});
+
+// 1. parity: CUDA fp32 vs timm (cuDNN may use TF32 for the patch conv), bf16 vs fp32.
+const fp32 = await tiny('cuda');
+const bf16 = await tiny('cuda', { precision: 'bf16' });
+const lf = await fp32.forward(images, shape);
+const lb = await bf16.forward(images, shape);
+check('cuda fp32 logits match timm', maxAbsDiff(lf, golden.get('deep.logits').data) <= 5e-3, { maxAbsDiff: maxAbsDiff(lf, golden.get('deep.logits').data), tolerance: 5e-3 });
+check('cuda bf16 logits close to fp32', maxAbsDiff(lb, lf) <= 0.15, { maxAbsDiff: maxAbsDiff(lb, lf), tolerance: 0.15 });
+
+// 2. a few train steps decrease the loss (bf16, AdamW).
+const tg = await readSafetensors(join(fixtures, 'golden_training.safetensors'));
+const timages = tg.tensors.get('images').data;
+const tlabels = Int32Array.from(tg.tensors.get('labels').data);
+bf16.configureOptimizer({ optimizer: 'adamw', lr: 0.02 });
+const losses = [];
+for (let i = 0; i < 20; i++) losses.push((await bf16.trainStep(timages, [4, 3, 32, 32], tlabels)).loss);
+check('20 bf16 train steps on CUDA decrease the loss', losses.at(-1) < losses[0] * 0.5, { first: losses[0], last: losses.at(-1) });
+
+// 3. checkpoints round-trip GPU -> CPU -> GPU.
+const trainable = join(tmp, 'trainable.safetensors');
+await bf16.saveTrainable(trainable);
+const state = join(tmp, 'state.safetensors');
+await bf16.saveState(state);
+const cpu = await createModel({ weights: join(fixtures, 'tiny_vit'), numClasses: 7, device: 'cpu', prompt: { tokens: 5, deep: true }, trainable });
+const back = await tiny('cuda', { precision: 'bf16' });
+await back.loadState(state);
+const [lgpu, lcpu, lback] = [await bf16.forward(images, shape), await cpu.forward(images, shape), await back.forward(images, shape)];
+check('trainable state saved on GPU loads on CPU', maxAbsDiff(lgpu, lcpu) <= 0.15, { maxAbsDiff: maxAbsDiff(lgpu, lcpu) });
+check('training state round-trips on GPU', maxAbsDiff(lgpu, lback) === 0, { maxAbsDiff: maxAbsDiff(lgpu, lback) });
+for (const m of [fp32, bf16, cpu, back]) m.dispose();
+
+// 4. benchmark: VPT-deep, ViT-B/16, 224 px, 10 prompts, bf16, vs PyTorch eager + autocast.
+const B = Number(process.env.VPT_GPU_BATCH ?? 128), D = 768, L = 12, T = 1 + 10 + 196;
+const weights = await writeRandomBackbone(join(tmp, 'vit-b'), { embedDim: D, depth: L, numHeads: 12, patchSize: 16, imgSize: 224, seed: 0 });
+const model = await createModel({ weights, numClasses: 200, prompt: { tokens: 10, deep: true }, device: 'cuda', precision: 'bf16' });
+model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9 });
+const x = new Float32Array(B * 3 * 224 * 224).map((_, i) => Math.sin(i * 0.001));
+const y = Int32Array.from({ length: B }, (_, i) => i % 200);
+const times = [];
+for (let i = 0; i < 13; i++) {
+  const t0 = performance.now();
+  await model.trainStep(x, [B, 3, 224, 224], y);
+  if (i >= 3) times.push(performance.now() - t0);
+}
+model.dispose();
+times.sort((a, b) => a - b);
+const oursMs = times[Math.floor(times.length / 2)];
+// Forward FLOPs of the prompted sequence; backward with a frozen backbone needs input gradients only (~1x forward).
+const forwardFlops = B * (L * (24 * T * D * D + 4 * T * T * D) + 2 * 196 * 3 * 256 * D);
+const mfu = (ms) => (2 * forwardFlops) / (ms / 1000) / 989e12;
+let torch;
+try {
+  torch = JSON.parse(execFileSync('python3', [join(root, 'bench', 'torch_train_step.py'), '--embed', '768', '--depth', '12', '--heads', '12', '--batch', String(B),
+    '--tokens', '10', '--precision', 'bf16', '--device', 'cuda', '--steps', '10'], { encoding: 'utf8' }).trim().split('\n').pop());
+} catch (error) {
+  torch = { error: String(error) };
+}
+report.bench.push({ model: 'ViT-B/16 VPT-deep 10 prompts, bf16', batch: B, oursMsPerStep: oursMs, oursImagesPerSecond: (B * 1000) / oursMs,
+  oursMfu: mfu(oursMs), torch, torchMfu: torch.msPerStep ? mfu(torch.msPerStep) : null, ratio: torch.msPerStep ? torch.msPerStep / oursMs : null });
+console.log(JSON.stringify(report.bench.at(-1)));
+await save();
+process.exit(report.checks.every((c) => c.ok) ? 0 : 1);
