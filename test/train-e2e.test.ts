@@ -101,6 +101,16 @@ describe('train()', () => {
     expect(cached.bestValTop1).toBeGreaterThan(1 / CLASSES);
   });
 
+  it('a run that diverges stops with VPT_NONFINITE and keeps the best checkpoint', async () => {
+    const out = join(tmp.dir, 'run-diverge');
+    await train({ ...base(), out, epochs: 2 });
+    const best = await readFile(join(out, 'best.safetensors'));
+    const diverging = train({ ...base(), out, epochs: 4, baseLr: 1e36, resume: join(out, 'last.state.safetensors') });
+    await expect(diverging).rejects.toMatchObject({ code: 'VPT_NONFINITE', message: expect.stringMatching(/in a row \(last at step \d+\)/) });
+    expect((await readFile(join(out, 'best.safetensors'))).equals(best)).toBe(true);
+    expect((await metricsOf(out)).map((m) => m.epoch)).toEqual([1, 2]);
+  });
+
   it('evaluate() reproduces the val accuracy the run reported; predict() returns class names', async () => {
     const out = join(tmp.dir, 'run-api');
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
@@ -157,6 +167,22 @@ describe('vpt-native train (CLI)', () => {
     const second = await cli([...flags(out), '--resume', join(out, 'last.state.safetensors'), '--quiet']);
     expect(second.code, second.stderr).toBe(0);
     expect(comparable(await metricsOf(out))).toEqual(comparable(reference));
+  });
+
+  it('shows a live progress bar on a terminal', async () => {
+    // `script` runs the CLI on a pseudo-terminal and copies what it draws to stdout.
+    const command = [process.execPath, join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...flags(join(tmp.dir, 'run-tty')), '--epochs', '1']
+      .map((a) => `'${a}'`).join(' ');
+    const drawn = await new Promise<string>((resolve, reject) => {
+      const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => { text += d; });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}: ${text}`))));
+    });
+    expect(drawn).toMatch(/epoch 1 \|[^|]*\| \d+\/\d+ \| loss \d/);
+    expect(drawn).toMatch(/img\/s \| ETA/);
+    expect(drawn).toContain('epoch 1: train loss');
   });
 
   it('usage errors exit 2 and name the option', async () => {
