@@ -13,7 +13,7 @@ import { convertCub } from '../lib/data/convert-cub.js';
 import { synthesizeCub } from '../lib/data/synth.js';
 import { writeRandomBackbone } from '../lib/demo/random-backbone.js';
 import { type EpochMetrics, type TrainConfig, evaluate, predict, readSafetensors, train } from '../lib/index.js';
-import { tempDir } from './helpers.js';
+import { FIXTURES, tempDir } from './helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -116,6 +116,7 @@ describe('train()', () => {
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
     const r = await evaluate({ run: out, split: 'val' });
     expect(r.top1).toBe(summary.bestValTop1);
+    expect((await evaluate({ data, weights, out, split: 'val' })).top1).toBe(summary.bestValTop1);
     expect(r.perClass).toHaveLength(CLASSES);
     expect(r.perClass[0]!.name).toMatch(/^001\./);
     const val = JSON.parse(await readFile(join(data, 'val.json'), 'utf8')) as Record<string, number>;
@@ -191,5 +192,9 @@ describe('vpt-native train (CLI)', () => {
     expect(r.stderr).toContain('"batchSize"');
     const unknown = await cli(['train', '--bogus']);
     expect(unknown.code).toBe(2);
+    const yacs = await cli(['train', '--vpt-config', join(FIXTURES, 'vpt-configs', 'cub.yaml'), '--data', data, '--weights', weights, '--out', join(tmp.dir, 'y')]);
+    expect(yacs.code).toBe(2);
+    expect(yacs.stderr).toContain(`DATA.NUMBER_CLASSES is 200 but ${data} has ${CLASSES} classes`);
+    expect(yacs.stderr).toContain('not honored by vpt-native: MODEL.PROMPT.DEEP_SHARED');
   });
 });

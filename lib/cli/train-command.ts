@@ -2,6 +2,8 @@
 import { Command, Option } from 'commander';
 
 import { resolveCliConfig } from '../config/config-sources.js';
+import { openDataset } from '../data/dataset.js';
+import { ErrorCode, VptError } from '../errors.js';
 import { train } from '../train/train.js';
 import { createReporter } from './progress-reporter.js';
 import { withInterrupt } from './interrupt.js';
@@ -60,8 +62,14 @@ Examples:
       --weights models/ViT-B_16.npz --out runs/cub
   $ vpt-native train --resume runs/cub-deep/last.state.safetensors --config runs/cub-deep/config.json`)
     .action(async (flags: Record<string, unknown>) => {
-      const { config, notes } = await resolveCliConfig(flags);
+      const { config, notes, numberClasses } = await resolveCliConfig(flags);
       for (const note of notes) process.stderr.write(`vpt-native: ${note}\n`);
+      if (numberClasses !== undefined && typeof config.data === 'string') {
+        const found = (await openDataset(config.data)).numClasses;
+        if (found !== numberClasses) {
+          throw new VptError(ErrorCode.Option, `${String(flags.vptConfig)}: DATA.NUMBER_CLASSES is ${numberClasses} but ${config.data} has ${found} classes`);
+        }
+      }
       const report = createReporter(flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto');
       const result = await withInterrupt((signal) => train(config, { onProgress: report, signal }));
       if (flags.quiet) process.stdout.write(`best val top-1 ${result.bestValTop1 ?? 'n/a'} (epoch ${result.bestEpoch}); files in ${config.out}\n`);

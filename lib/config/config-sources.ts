@@ -10,18 +10,22 @@ import { importVptConfig } from './vpt-yacs.js';
 const RUNNER_FLAGS = new Set(['config', 'vptConfig', 'quiet', 'json']);
 
 /** Merges the config sources in precedence order. */
-export async function resolveCliConfig(flags: Record<string, unknown>): Promise<{ config: TrainConfig; notes: string[] }> {
+export async function resolveCliConfig(
+  flags: Record<string, unknown>,
+): Promise<{ config: TrainConfig; notes: string[]; numberClasses?: number }> {
   const notes: string[] = [];
+  let numberClasses: number | undefined;
   let merged: Record<string, unknown> = {};
   if (typeof flags.vptConfig === 'string') {
     const imported = await importVptConfig(flags.vptConfig);
     merged = { ...imported.config };
+    numberClasses = imported.numberClasses;
     if (imported.unsupported.length) notes.push(`${flags.vptConfig}: not honored by vpt-native: ${imported.unsupported.join(', ')}`);
   }
   if (typeof flags.config === 'string') merged = { ...merged, ...(await readConfigFile(flags.config)) };
   for (const [key, value] of Object.entries(flags)) {
     if (!RUNNER_FLAGS.has(key) && value !== undefined) merged[key] = value;
   }
-  return { config: merged as TrainConfig, notes };
+  return { config: merged as TrainConfig, notes, ...(numberClasses ? { numberClasses } : {}) };
 }
 

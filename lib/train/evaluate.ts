@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { openDataset } from '../data/dataset.js';
 import { Loader } from '../data/loader.js';
+import type { TrainConfig } from '../config/train-config.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { evaluateLoader } from './evaluate-loader.js';
 import { loadTrainedModel } from './trained-model.js';
@@ -11,7 +12,9 @@ import { loadTrainedModel } from './trained-model.js';
 export type EvaluateOptions =
   | { data: string; weights: string; checkpoint: string; split?: 'train' | 'val' | 'test'; arch?: string; device?: string; batchSize?: number }
   /** A run folder: its config.json names the data and weights; its best.safetensors is evaluated. */
-  | { run: string; split?: 'train' | 'val' | 'test'; device?: string; batchSize?: number };
+  | { run: string; split?: 'train' | 'val' | 'test'; device?: string; batchSize?: number }
+  /** The config a run was trained with: its `out` folder's best.safetensors is evaluated. */
+  | (Pick<TrainConfig, 'data' | 'weights' | 'out' | 'arch'> & { split?: 'train' | 'val' | 'test'; device?: string; batchSize?: number });
 
 export interface EvaluationResult {
   split: string;
@@ -28,6 +31,7 @@ export interface EvaluationResult {
  * @example
  * ```ts
  * const { top1, perClass } = await evaluate({ run: 'runs/cub-deep', split: 'test' });
+ * const same = await evaluate({ ...trainConfig, split: 'test' });   // the config train() got
  * ```
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluationResult> {
@@ -43,8 +47,11 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     ({ data, weights } = config as { data: string; weights: string });
     arch = config.arch;
     checkpoint = join(options.run, 'best.safetensors');
-  } else {
+  } else if ('checkpoint' in options) {
     ({ data, weights, checkpoint, arch } = options);
+  } else {
+    ({ data, weights, arch } = options);
+    checkpoint = join(options.out, 'best.safetensors');
   }
   const split = options.split ?? 'val';
   const dataset = await openDataset(data);
