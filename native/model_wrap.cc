@@ -1,6 +1,8 @@
 // model_wrap.cc — see model_wrap.h.
 #include "model_wrap.h"
 
+#include <optional>
+
 #include "augment.h"
 #include "promise_worker.h"
 
@@ -222,6 +224,29 @@ ImageBatchU8 image_batch_u8(const Napi::Value& v, Napi::Value& pixels_value) {
   return b;
 }
 
+// An image batch from JS in either form, readable off the JS thread: normalized NCHW floats
+// (images, shape), or a loader's uint8 NHWC batch that is cropped, flipped and normalized on
+// the model's device.
+struct ImageInput {
+  FloatView floats{};
+  std::vector<int64_t> shape;
+  std::optional<ImageBatchU8> u8;
+  Napi::Value memory;  // the JS array the worker keeps alive (used on the JS thread only)
+
+  at::Tensor tensor(const at::Device& device) const { return u8 ? u8->on(device) : image_tensor(floats, shape); }
+};
+
+// Reads the batch that starts at info[0]; returns how many arguments it took.
+size_t read_image_input(const Napi::CallbackInfo& info, bool u8, ImageInput& in) {
+  if (u8) {
+    in.u8 = image_batch_u8(info[0], in.memory);
+    return 1;
+  }
+  in.floats = image_batch(info, in.shape);
+  in.memory = info[0];
+  return 2;
+}
+
 Napi::Object train_step_to_js(Napi::Env env, const TrainStepResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("loss", r.loss);
@@ -309,28 +334,32 @@ Napi::Value ModelWrap::LoadBackbone(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool logits) {
+Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool u8, ImageOutput output) {
   Napi::Env env = info.Env();
   auto m = model(env);
   return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 2, "expected (images: Float32Array, shape: number[])");
-    std::vector<int64_t> shape;
-    FloatView images = image_batch(info, shape);
+    require(info.Length() == (u8 ? 1u : 2u), u8 ? "expected (batch)" : "expected (images: Float32Array, shape: number[])");
+    ImageInput in;
+    read_image_input(info, u8, in);
     auto result = std::make_shared<at::Tensor>();
     return PromiseWorker::Run(
-        env, {Value(), info[0]},
-        [m, images, shape, logits, result]() {
+        env, {Value(), in.memory},
+        [m, in, output, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
           c10::InferenceMode inference;
-          at::Tensor x = image_tensor(images, shape);
-          *result = (logits ? m->logits(x, false) : m->features(x, false)).to(at::kCPU).contiguous();
+          at::Tensor x = in.tensor(m->device());
+          if (output == ImageOutput::Logits) x = m->logits(x, false);
+          if (output == ImageOutput::Features) x = m->features(x, false);
+          *result = x.to(at::kCPU).contiguous();
         },
         [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); });
   });
 }
 
-Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) { return RunImages(info, true); }
-Napi::Value ModelWrap::Features(const Napi::CallbackInfo& info) { return RunImages(info, false); }
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) { return RunImages(info, false, ImageOutput::Logits); }
+Napi::Value ModelWrap::Features(const Napi::CallbackInfo& info) { return RunImages(info, false, ImageOutput::Features); }
+Napi::Value ModelWrap::ForwardU8(const Napi::CallbackInfo& info) { return RunImages(info, true, ImageOutput::Logits); }
+Napi::Value ModelWrap::PreprocessU8(const Napi::CallbackInfo& info) { return RunImages(info, true, ImageOutput::Preprocessed); }
 
 Napi::Value ModelWrap::ExportTrainable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -417,50 +446,54 @@ Napi::Value ModelWrap::SetClassWeights(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value ModelWrap::RunTrainStep(const Napi::CallbackInfo& info, bool features) {
+Napi::Value ModelWrap::RunTrainStep(const Napi::CallbackInfo& info, bool u8, bool features) {
   Napi::Env env = info.Env();
   auto m = model(env);
   auto t = trainer(env);
   return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 3, features ? "expected (features: Float32Array, shape: [n, D], labels: Int32Array)"
-                                         : "expected (images: Float32Array, shape: number[], labels: Int32Array)");
-    std::vector<int64_t> shape;
-    FloatView input = image_batch(info, shape);
-    at::Tensor labels = labels_of(info[2]);
+    ImageInput in;
+    require(info.Length() == (u8 ? 2u : 3u), u8 ? "expected (batch, labels: Int32Array)"
+                                              : "expected (images or features: Float32Array, shape: number[], labels: Int32Array)");
+    const size_t next = read_image_input(info, u8, in);
+    at::Tensor labels = labels_of(info[next]);
     auto result = std::make_shared<TrainStepResult>();
     return PromiseWorker::Run(
-        env, {Value(), info[0]},
-        [m, t, input, shape, labels, features, result]() {
+        env, {Value(), in.memory},
+        [m, t, in, labels, features, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
-          const at::Tensor x = image_tensor(input, shape);
+          const at::Tensor x = in.tensor(m->device());
           *result = features ? t->step_features(x, labels) : t->step(x, labels);
         },
         [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
   });
 }
 
-Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) { return RunTrainStep(info, false); }
-Napi::Value ModelWrap::TrainStepFeatures(const Napi::CallbackInfo& info) { return RunTrainStep(info, true); }
+Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) { return RunTrainStep(info, false, false); }
+Napi::Value ModelWrap::TrainStepFeatures(const Napi::CallbackInfo& info) { return RunTrainStep(info, false, true); }
+Napi::Value ModelWrap::TrainStepU8(const Napi::CallbackInfo& info) { return RunTrainStep(info, true, false); }
 
-Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
+Napi::Value ModelWrap::RunEvaluate(const Napi::CallbackInfo& info, bool u8) {
   Napi::Env env = info.Env();
   auto m = model(env);
   return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 4, "expected (images, shape, labels, keepLogits)");
-    std::vector<int64_t> shape;
-    FloatView images = image_batch(info, shape);
-    at::Tensor labels = labels_of(info[2]);
-    const bool keep_logits = info[3].ToBoolean().Value();
+    ImageInput in;
+    require(info.Length() == (u8 ? 3u : 4u), u8 ? "expected (batch, labels, keepLogits)" : "expected (images, shape, labels, keepLogits)");
+    const size_t next = read_image_input(info, u8, in);
+    at::Tensor labels = labels_of(info[next]);
+    const bool keep_logits = info[next + 1].ToBoolean().Value();
     auto result = std::make_shared<EvalResult>();
     return PromiseWorker::Run(
-        env, {Value(), info[0]},
-        [m, images, shape, labels, keep_logits, result]() {
+        env, {Value(), in.memory},
+        [m, in, labels, keep_logits, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
-          *result = evaluate(*m, image_tensor(images, shape), labels, keep_logits);
+          *result = evaluate(*m, in.tensor(m->device()), labels, keep_logits);
         },
         [result](Napi::Env env) -> Napi::Value { return eval_result_to_js(env, *result); });
   });
 }
+
+Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) { return RunEvaluate(info, false); }
+Napi::Value ModelWrap::EvaluateU8(const Napi::CallbackInfo& info) { return RunEvaluate(info, true); }
 
 Napi::Value ModelWrap::ExportState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -570,69 +603,6 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
 }
 
 // The model's logits for a uint8 batch, or (logits = false) the input the device makes of it.
-Napi::Value ModelWrap::RunImagesU8(const Napi::CallbackInfo& info, bool logits) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
-  return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 1, "expected (batch)");
-    Napi::Value pixels;
-    ImageBatchU8 batch = image_batch_u8(info[0], pixels);
-    auto result = std::make_shared<at::Tensor>();
-    return PromiseWorker::Run(
-        env, {Value(), pixels},
-        [m, batch, logits, result]() {
-          std::lock_guard<std::mutex> lock(m->mutex());
-          c10::InferenceMode inference;
-          at::Tensor x = batch.on(m->device());
-          *result = (logits ? m->logits(x, false) : x).to(at::kCPU).contiguous();
-        },
-        [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); });
-  });
-}
-
-Napi::Value ModelWrap::PreprocessU8(const Napi::CallbackInfo& info) { return RunImagesU8(info, false); }
-Napi::Value ModelWrap::ForwardU8(const Napi::CallbackInfo& info) { return RunImagesU8(info, true); }
-
-Napi::Value ModelWrap::TrainStepU8(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
-  auto t = trainer(env);
-  return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 2, "expected (batch, labels: Int32Array)");
-    Napi::Value pixels;
-    ImageBatchU8 batch = image_batch_u8(info[0], pixels);
-    at::Tensor labels = labels_of(info[1]);
-    auto result = std::make_shared<TrainStepResult>();
-    return PromiseWorker::Run(
-        env, {Value(), pixels},
-        [m, t, batch, labels, result]() {
-          std::lock_guard<std::mutex> lock(m->mutex());
-          *result = t->step(batch.on(m->device()), labels);
-        },
-        [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
-  });
-}
-
-Napi::Value ModelWrap::EvaluateU8(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
-  return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 3, "expected (batch, labels, keepLogits)");
-    Napi::Value pixels;
-    ImageBatchU8 batch = image_batch_u8(info[0], pixels);
-    at::Tensor labels = labels_of(info[1]);
-    const bool keep_logits = info[2].ToBoolean().Value();
-    auto result = std::make_shared<EvalResult>();
-    return PromiseWorker::Run(
-        env, {Value(), pixels},
-        [m, batch, labels, keep_logits, result]() {
-          std::lock_guard<std::mutex> lock(m->mutex());
-          *result = evaluate(*m, batch.on(m->device()), labels, keep_logits);
-        },
-        [result](Napi::Env env) -> Napi::Value { return eval_result_to_js(env, *result); });
-  });
-}
-
 void ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   // Work already queued keeps its own reference and finishes; new calls are refused.
   trainer_.reset();

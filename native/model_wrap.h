@@ -66,9 +66,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value EvaluateU8(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
 
-  Napi::Value RunImages(const Napi::CallbackInfo& info, bool logits);
-  Napi::Value RunTrainStep(const Napi::CallbackInfo& info, bool features);
-  Napi::Value RunImagesU8(const Napi::CallbackInfo& info, bool logits);
+  enum class ImageOutput { Logits, Features, Preprocessed };
+  // Each takes either image form: Float32Array + shape, or (u8) a loader's uint8 batch.
+  Napi::Value RunImages(const Napi::CallbackInfo& info, bool u8, ImageOutput output);
+  Napi::Value RunTrainStep(const Napi::CallbackInfo& info, bool u8, bool features);
+  Napi::Value RunEvaluate(const Napi::CallbackInfo& info, bool u8);
   std::shared_ptr<PromptedVit> model(Napi::Env env) const;
 
   std::shared_ptr<Trainer> trainer(Napi::Env env) const;
