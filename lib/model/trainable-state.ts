@@ -48,6 +48,11 @@ export async function readTrainableState(
   model: TrainableMetadata,
 ): Promise<{ tensors: NativeTensor[]; metadata: TrainableMetadata }> {
   const { metadata, tensors } = await readSafetensors(path);
+  return { tensors: [...tensors.values()], metadata: checkTrainableMetadata(path, metadata, model) };
+}
+
+/** Parses `__metadata__.vpt` of `path` and checks it against the model's (see readTrainableState). */
+export function checkTrainableMetadata(path: string, metadata: Record<string, string>, model: TrainableMetadata): TrainableMetadata {
   let meta: Partial<TrainableMetadata>;
   try {
     meta = JSON.parse(metadata.vpt ?? 'null') as Partial<TrainableMetadata>;
@@ -76,5 +81,5 @@ export async function readTrainableState(
     const current = differing.map(([k, , v]) => `${k}=${JSON.stringify(v)}`).join(', ');
     throw new VptError(ErrorCode.Shape, `${path} was saved for another model (${saved}); this model has ${current}`);
   }
-  return { tensors: [...tensors.values()], metadata: meta as TrainableMetadata };
+  return meta as TrainableMetadata;
 }

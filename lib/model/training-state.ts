@@ -7,7 +7,7 @@
 import type { NativeOptimizerConfig, NativeTrainingState } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
-import { type TrainableMetadata, readTrainableState } from './trainable-state.js';
+import { type TrainableMetadata, checkTrainableMetadata } from './trainable-state.js';
 
 export const TRAINING_FORMAT = 'vpt-native.training';
 
@@ -47,7 +47,7 @@ export async function readTrainingState(
   path: string,
   model: TrainableMetadata,
 ): Promise<{ state: NativeTrainingState; optimizer: NativeOptimizerConfig; run?: Record<string, unknown> }> {
-  const { metadata } = await readSafetensors(path);
+  const { metadata, tensors } = await readSafetensors(path);
   let train: Partial<TrainingMetadata> | null = null;
   try {
     train = JSON.parse(metadata.train ?? 'null') as Partial<TrainingMetadata> | null;
@@ -57,11 +57,10 @@ export async function readTrainingState(
   if (!train || train.format !== TRAINING_FORMAT || typeof train.rng !== 'string' || !train.optimizer) {
     throw new VptError(ErrorCode.Training, `${path} is not a vpt-native training-state file (no __metadata__.train); a trainable-state file holds no optimizer state`);
   }
-  // Checks the model metadata and reads the tensors.
-  const { tensors } = await readTrainableState(path, model);
+  checkTrainableMetadata(path, metadata, model);
   return {
     state: {
-      tensors,
+      tensors: [...tensors.values()],
       step: train.step ?? 0,
       rng: new Uint8Array(Buffer.from(train.rng, 'base64')),
       nonfiniteTotal: train.nonfiniteTotal ?? 0,
