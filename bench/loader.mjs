@@ -2,8 +2,10 @@
 // Times vpt-native's training loader (decode + resize + batch, uint8 out; crop / flip /
 // normalize are left to the device) against a PyTorch DataLoader with VPT's torchvision train
 // transform (bench/loader_torch.py) and the same number of workers, on the same JPEG files, in
-// one run: cold (every image decoded), warm from the in-memory cache, cold while writing the
-// cache file, and warm from the cache file in a new loader. The two sides alternate `--repeat` times; the table gives medians.
+// one run: cold (every image decoded; with the addon's libjpeg-turbo decoder, and with sharp as
+// VPT_IMAGE_DECODER=sharp forces), warm from the in-memory cache, cold while writing the cache
+// file, and warm from the cache file in a new loader. The two sides alternate `--repeat` times;
+// the table gives medians.
 // Usage (after `npm ci`):
 //   VPT_BENCH_PYTHON=python3 VPT_BENCH_PYTHONPATH=<torch + torchvision> \
 //     node bench/loader.mjs [--images 1000] [--workers 2] [--batch 32] [--crop 224] [--repeat 3]
@@ -12,7 +14,7 @@
 // $TMPDIR/vpt-loader-bench. Prints a markdown table of images/s.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +87,12 @@ function runTorch(env, python, stages = 0) {
  */
 async function runOurs(samples) {
   const options = { batchSize: BATCH, train: true, cropSize: CROP, workers: WORKERS };
+  process.env.VPT_IMAGE_DECODER = 'sharp';
+  const sharpLoader = new Loader(samples, { ...options, cacheBytes: 0 });
+  const coldSharp = await timeEpoch(sharpLoader, 0);
+  const decodedSharp = sharpLoader.stats.decoded;
+  await sharpLoader.close();
+  delete process.env.VPT_IMAGE_DECODER;
   const defaults = new Loader(samples, { batchSize: BATCH, train: true, cropSize: CROP, cacheBytes: 0 });
   const coldDefault = await timeEpoch(defaults, 0);
   await defaults.close();
@@ -104,20 +112,26 @@ async function runOurs(samples) {
   const decodedFile = reader.stats.decoded;
   await reader.close();
   const rate = (e) => e.n / e.seconds;
-  return { cold: rate(cold), coldDefault: rate(coldDefault), warm: rate(warm), coldWrite: rate(coldWrite), fromFile: rate(fromFile), decodedCold, decodedWarm, decodedFile };
+  return { cold: rate(cold), coldSharp: rate(coldSharp), coldDefault: rate(coldDefault), warm: rate(warm), coldWrite: rate(coldWrite), fromFile: rate(fromFile), decodedCold, decodedSharp, decodedWarm, decodedFile };
 }
 
 /** CPU ms per image (all threads) of our decode stages, one image at a time. */
 async function ourStages(samples) {
   const paths = samples.slice(0, STAGE_IMAGES).map((s) => s.path);
+  const files = await Promise.all(paths.map((f) => readFile(f)));
+  const sizes = await Promise.all(files.map((f) => sharp(f).metadata()));
   const stages = {};
   for (const [name, fn] of [
-    ['sharp metadata', (f) => sharp(f).metadata()],
-    ['sharp decode', (f) => sharp(f).raw().toBuffer()],
-    ['decodeResized (read + metadata + decode + resize)', (f) => decodeResized(f, resizeFor(CROP))],
+    ['readFile', (i) => readFile(paths[i])],
+    ['libjpeg-turbo read + decode (no resize)', (i) => decodeResized(paths[i], Math.min(sizes[i].width, sizes[i].height), { decoder: 'native' })],
+    ['libjpeg-turbo decodeResized (read + decode + resize)', (i) => decodeResized(paths[i], resizeFor(CROP), { decoder: 'native' })],
+    ['sharp metadata', (i) => sharp(files[i]).metadata()],
+    ['sharp decode', (i) => sharp(files[i]).raw().toBuffer()],
+    ['sharp decodeResized (readFile + metadata + decode + resize)', (i) => decodeResized(paths[i], resizeFor(CROP), { decoder: 'sharp' })],
   ]) {
+    await fn(0);
     const start = process.cpuUsage();
-    for (const f of paths) await fn(f);
+    for (let i = 0; i < paths.length; i++) await fn(i);
     const used = process.cpuUsage(start);
     stages[name] = (used.user + used.system) / 1000 / paths.length;
   }
@@ -153,6 +167,7 @@ console.log(`${IMAGES} JPEGs (500x375 / 375x500, q90), batch ${BATCH}, crop ${CR
 console.log('\n| loader | images/s (median) | vs PyTorch | JPEGs decoded per epoch | all runs |\n|---|---:|---:|---:|---|');
 console.log(row('PyTorch DataLoader + torchvision (every epoch)', torchRates, 'all'));
 console.log(row(`vpt-native Loader, cold (decode + resize), workers ${WORKERS}`, ours.map((o) => o.cold), median(ours.map((o) => o.decodedCold))));
+console.log(row(`vpt-native Loader, cold with sharp (VPT_IMAGE_DECODER=sharp), workers ${WORKERS}`, ours.map((o) => o.coldSharp), median(ours.map((o) => o.decodedSharp))));
 console.log(row(`vpt-native Loader, cold, default workers (${defaultWorkers()} in flight)`, ours.map((o) => o.coldDefault), median(ours.map((o) => o.decodedCold))));
 console.log(row('vpt-native Loader, warm (memory cache)', ours.map((o) => o.warm), Math.max(...ours.map((o) => o.decodedWarm))));
 console.log(row('vpt-native Loader, cold + writing the cache file', ours.map((o) => o.coldWrite), median(ours.map((o) => o.decodedCold))));

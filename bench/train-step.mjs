@@ -4,8 +4,12 @@
 // run. The two sides alternate for several rounds and each reports the best round's median, so
 // a noisy neighbour on a shared machine does not decide the ratio. Usage (after `npm ci`):
 //   VPT_BENCH_PYTHONPATH=.deps/torch-cpu node bench/train-step.mjs [--steps 10] [--rounds 3]
+//     [--backbone-dtype fp32|bf16]
+// --backbone-dtype bf16 keeps our frozen backbone's weights in bfloat16 (the PyTorch side is
+// unchanged). Each of our measurements runs in a fresh process, so its peak RSS is its own.
 // The PyTorch side runs with `python3` and PYTHONPATH=$VPT_BENCH_PYTHONPATH (default: the torch
-// that LIBTORCH points into). Prints a markdown table: median ms/step and the ratio ours / torch.
+// that LIBTORCH points into). Prints a markdown table: median ms/step, the ratio ours / torch,
+// and our peak RSS growth from before the model was created (CPU).
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +24,10 @@ const argSteps = process.argv.indexOf('--steps');
 const STEPS = argSteps > 0 ? Number(process.argv[argSteps + 1]) : 10;
 const argRounds = process.argv.indexOf('--rounds');
 const ROUNDS = argRounds > 0 ? Number(process.argv[argRounds + 1]) : 3;
+const argDtype = process.argv.indexOf('--backbone-dtype');
+const BACKBONE_DTYPE = { fp32: 'float32', bf16: 'bfloat16' }[argDtype > 0 ? process.argv[argDtype + 1] : 'fp32'];
+if (!BACKBONE_DTYPE) throw new Error('--backbone-dtype must be fp32 or bf16');
+const argChild = process.argv.indexOf('--child');
 const WARMUP = 3;
 const BATCH = 16, TOKENS = 10, IMG = 224, PATCH = 16, CLASSES = 200;
 const SHAPES = [
@@ -35,9 +43,11 @@ function randomImages(n) {
   return out;
 }
 
-async function ours(dir, shape, precision) {
+/** Our side, in this process: median ms/step and peak RSS growth (MiB) from before createModel. */
+async function oursHere(dir, shape, precision) {
   const weights = await writeRandomBackbone(join(dir, shape.name.replace('/', '_')), { ...shape, patchSize: PATCH, imgSize: IMG, seed: 0 });
-  const model = await createModel({ weights, numClasses: CLASSES, prompt: { tokens: TOKENS, deep: true }, device: 'cpu', precision });
+  const rssBefore = process.memoryUsage().rss;
+  const model = await createModel({ weights, numClasses: CLASSES, prompt: { tokens: TOKENS, deep: true }, device: 'cpu', precision, backboneDtype: BACKBONE_DTYPE });
   model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
   const images = randomImages(BATCH * 3 * IMG * IMG);
   const labels = Int32Array.from({ length: BATCH }, (_, i) => (i * 37) % CLASSES);
@@ -47,9 +57,17 @@ async function ours(dir, shape, precision) {
     await model.trainStep(images, [BATCH, 3, IMG, IMG], labels);
     if (i >= WARMUP) times.push(performance.now() - t0);
   }
+  const peakRssMiB = (process.resourceUsage().maxRSS * 1024 - rssBefore) / 2 ** 20;
   model.dispose();
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { ms: times[Math.floor(times.length / 2)], peakRssMiB };
+}
+
+/** Our side in a fresh process, so the peak RSS belongs to this measurement alone. */
+function ours(dir, shape, precision) {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify({ dir, shape, precision }),
+    '--steps', String(STEPS), '--backbone-dtype', argDtype > 0 ? process.argv[argDtype + 1] : 'fp32'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
 }
 
 function torchEager(shape, precision) {
@@ -60,26 +78,33 @@ function torchEager(shape, precision) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
+if (argChild > 0) {
+  const { dir, shape, precision } = JSON.parse(process.argv[argChild + 1]);
+  console.log(JSON.stringify(await oursHere(dir, shape, precision)));
+  process.exit(0);
+}
+
 const info = runtimeInfo();
 const dir = await mkdtemp(join(tmpdir(), 'vpt-bench-'));
-const rows = SHAPES.flatMap((shape) => ['fp32', 'bf16'].map((precision) => ({ shape, precision, oursMs: Infinity, torchMs: Infinity, torchVersion: '', threads: 0 })));
+const rows = SHAPES.flatMap((shape) => ['fp32', 'bf16'].map((precision) => ({ shape, precision, oursMs: Infinity, oursPeakMiB: Infinity, torchMs: Infinity, torchVersion: '', threads: 0 })));
 try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const row of rows) {
-      const oursMs = await ours(dir, row.shape, row.precision);
+      const { ms: oursMs, peakRssMiB } = ours(dir, row.shape, row.precision);
       const torch = torchEager(row.shape, row.precision);
       row.oursMs = Math.min(row.oursMs, oursMs);
+      row.oursPeakMiB = Math.min(row.oursPeakMiB, peakRssMiB);
       row.torchMs = Math.min(row.torchMs, torch.msPerStep);
       row.torchVersion = torch.torch;
       row.threads = torch.threads;
-      process.stderr.write(`round ${round} ${row.shape.name} ${row.precision}: ours ${oursMs.toFixed(1)} ms, torch ${torch.msPerStep.toFixed(1)} ms\n`);
+      process.stderr.write(`round ${round} ${row.shape.name} ${row.precision}: ours ${oursMs.toFixed(1)} ms (peak RSS +${peakRssMiB.toFixed(0)} MiB), torch ${torch.msPerStep.toFixed(1)} ms\n`);
     }
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
 console.log(`VPT-deep trainStep, batch ${BATCH}, ${IMG} px, ${TOKENS} prompts, SGD; per side the best of ${ROUNDS} alternating rounds, each the median of ${STEPS} steps after ${WARMUP} warmup.`);
-console.log(`vpt-native on LibTorch ${info.torchVersion} (${info.cpuThreads} threads, ${info.cpuCapability}); PyTorch eager ${rows[0]?.torchVersion} (${rows[0]?.threads} threads).\n`);
-console.log('| backbone | precision | vpt-native ms/step | PyTorch eager ms/step | ratio (ours / torch) |');
-console.log('|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.shape.name} | ${r.precision} | ${r.oursMs.toFixed(1)} | ${r.torchMs.toFixed(1)} | ${(r.oursMs / r.torchMs).toFixed(3)} |`);
+console.log(`vpt-native on LibTorch ${info.torchVersion} (${info.cpuThreads} threads, ${info.cpuCapability}), backbone weights ${BACKBONE_DTYPE}; PyTorch eager ${rows[0]?.torchVersion} (${rows[0]?.threads} threads).\n`);
+console.log('| backbone | precision | vpt-native ms/step | PyTorch eager ms/step | ratio (ours / torch) | vpt-native peak RSS growth MiB |');
+console.log('|---|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.shape.name} | ${r.precision} | ${r.oursMs.toFixed(1)} | ${r.torchMs.toFixed(1)} | ${(r.oursMs / r.torchMs).toFixed(3)} | ${r.oursPeakMiB.toFixed(0)} |`);

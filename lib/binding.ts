@@ -1,17 +1,20 @@
 /**
  * The one place that loads the native addon and describes it in TypeScript.
  *
- * The addon is found by node-gyp-build: a prebuild for this platform under `prebuilds/`, or
- * the local build under `build/Release/`. `VPT_NATIVE_ADDON=/path/to/vpt_native.node` forces
- * one file (a debug build, a second build folder). When none loads, the error says what was
- * tried, which LibTorch the build used, and how to rebuild.
+ * The addon is the local build under `build/Release/` (node-gyp-build's first choice), else the
+ * prebuild under `prebuilds/<platform>-<arch>/` tagged with the LibTorch version and CPU/CUDA
+ * variant found on this machine (lib/prebuild.ts). `VPT_NATIVE_ADDON=/path/to/vpt_native.node`
+ * forces one file (a debug build, a second build folder). When none fits or loads, the error
+ * says what was tried, which LibTorch was found or built against, and how to build from source.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ErrorCode, VptError } from './errors.js';
+import { choosePrebuild } from './prebuild.js';
 
 /** A tensor entry of a weights file, validated in TypeScript before native code reads it. */
 export interface NativeTensorEntry {
@@ -43,6 +46,7 @@ export interface NativeModelConfig {
   device: string;
   seed: number;
   precision: 'fp32' | 'bf16';
+  backboneDtype: 'float32' | 'bfloat16';
   checkpointBlocks: boolean;
 }
 
@@ -82,6 +86,44 @@ export interface NativeTrainingState {
   nonfiniteStreak: number;
 }
 
+/** Result of one training step. */
+export interface NativeTrainStepResult {
+  /** Mean (class-weighted) cross-entropy of the batch, before the update. */
+  loss: number;
+  /** Correct top-1 predictions in the batch, before the update. */
+  correct: number;
+  /** Global L2 norm of the gradients, before clipping. */
+  gradNorm: number;
+  /** The loss or a gradient was not finite: no update was made. */
+  skipped: boolean;
+  /** Images the step trained on: the global batch when data-parallel (`loss` and `correct` are over it too). */
+  count: number;
+  /** Data-parallel: some rank called `voteStop()`; every rank sees this on the same step. */
+  stop: boolean;
+}
+
+/** Options of `NativeProcessGroup.join` (lib/distributed/ validates them). */
+export interface NativeGroupOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  backend: 'gloo' | 'nccl';
+  timeoutMs: number;
+  /** GLOO_SOCKET_IFNAME; '' picks the interface that reaches masterAddr. */
+  glooInterface: string;
+  /** NCCL: this rank's GPU. */
+  cudaDevice: number;
+}
+
+/** A c10d process group (TCPStore rendezvous + Gloo or NCCL); see native/process_group.h. */
+export interface NativeProcessGroup {
+  join(options: NativeGroupOptions): Promise<void>;
+  allReduceSum(values: Float64Array): Promise<Float64Array>;
+  barrier(): Promise<void>;
+  dispose(): void;
+}
+
 export interface NativeModel {
   loadBackbone(path: string, entries: NativeTensorEntry[]): Promise<void>;
   forward(images: Float32Array, shape: number[]): Promise<Float32Array>;
@@ -89,20 +131,24 @@ export interface NativeModel {
   exportTrainable(): Promise<NativeTensor[]>;
   importTrainable(tensors: NativeTensor[]): Promise<void>;
   configureOptimizer(config: NativeOptimizerConfig): void;
+  attachProcessGroup(group: NativeProcessGroup): Promise<void>;
+  voteStop(): void;
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
   setLearningRate(lr: number): void;
   setClassWeights(weights: Float32Array | null): void;
-  trainStep(images: Float32Array, shape: number[], labels: Int32Array): Promise<{ loss: number; correct: number; gradNorm: number; skipped: boolean }>;
-  trainStepFeatures(features: Float32Array, shape: number[], labels: Int32Array): Promise<{ loss: number; correct: number; gradNorm: number; skipped: boolean }>;
+  trainStep(images: Float32Array, shape: number[], labels: Int32Array): Promise<NativeTrainStepResult>;
+  trainStepFeatures(features: Float32Array, shape: number[], labels: Int32Array): Promise<NativeTrainStepResult>;
   evaluate(images: Float32Array, shape: number[], labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   exportState(): Promise<NativeTrainingState>;
   importState(state: NativeTrainingState): Promise<void>;
   exportBackbone(): Promise<NativeTensor[]>;
   gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] };
-  info(): { trainableParams: number; totalParams: number; device: string };
+  info(): { trainableParams: number; totalParams: number; device: string; backboneDtype: 'float32' | 'bfloat16'; backboneBytes: number };
   /** The (n, 3, S, S) normalized float input the device makes of a uint8 batch. */
   preprocessU8(batch: NativeImageBatchU8): Promise<Float32Array>;
   forwardU8(batch: NativeImageBatchU8): Promise<Float32Array>;
-  trainStepU8(batch: NativeImageBatchU8, labels: Int32Array): Promise<{ loss: number; correct: number; gradNorm: number; skipped: boolean }>;
+  trainStepU8(batch: NativeImageBatchU8, labels: Int32Array): Promise<NativeTrainStepResult>;
   evaluateU8(batch: NativeImageBatchU8, labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   dispose(): void;
 }
@@ -126,8 +172,18 @@ export interface NativeRuntimeInfo {
   builtAgainstTorchVersion: string;
 }
 
+/** What `decodeJpegFile` makes of an image file: its resized pixels, or its bytes for sharp. */
+export type NativeJpegResult =
+  | { pixels: Uint8Array; width: number; height: number }
+  | { file: Uint8Array; declined: string };
+
 export interface NativeAddon {
   NativeModel: new (config: NativeModelConfig) => NativeModel;
+  NativeProcessGroup: { new (): NativeProcessGroup; backends(): { gloo: boolean; nccl: boolean } };
+  /** Reads, decodes, orients and resizes one JPEG (lib/data/decode-image.ts); absent in builds without libjpeg. */
+  decodeJpegFile?(request: { path: string; shorter: number }): Promise<NativeJpegResult>;
+  /** The CUDA caching allocator's counters for GPU `index`; null on CPU builds or without CUDA. */
+  deviceMemory(index: number, resetPeak: boolean): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } | null;
   runtimeInfo(): NativeRuntimeInfo;
 }
 
@@ -147,11 +203,43 @@ export function loadAddon(): { addon: NativeAddon; path: string } {
   const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
   let path = '(none found)';
   try {
-    path = process.env.VPT_NATIVE_ADDON || nodeGypBuild.resolve(packageRoot);
+    path = process.env.VPT_NATIVE_ADDON || matchingPrebuild() || nodeGypBuild.resolve(packageRoot);
     cached = { addon: require(path) as NativeAddon, path };
     return cached;
   } catch (error) {
+    if (error instanceof VptError) throw error;
     throw new VptError(ErrorCode.Addon, explainLoadFailure(path, error as Error), { cause: error });
+  }
+}
+
+/**
+ * Without a local build: the prebuild matching this machine's LibTorch, with that LibTorch
+ * loaded first; undefined when the package has no prebuilds. Throws the explanation when
+ * prebuilds exist but none matches.
+ */
+function matchingPrebuild(): string | undefined {
+  if (existsSync(join(packageRoot, 'build', 'Release', 'vpt_native.node'))) return undefined;
+  const choice = choosePrebuild(packageRoot);
+  if (!choice) return undefined;
+  if (!choice.prebuild) throw new VptError(ErrorCode.Addon, choice.explanation);
+  preloadLibTorch(choice.libtorch.root);
+  return join(choice.folder, choice.prebuild.file);
+}
+
+/**
+ * A prebuild's RUNPATH names the build machine's LibTorch. Loading the matched one first makes
+ * the dynamic linker bind the addon to it: libraries already loaded are reused by soname.
+ * Node unloads a library that is not an addon, but LibTorch's C++ unique symbols keep it resident.
+ */
+function preloadLibTorch(root: string): void {
+  for (const name of ['libtorch_cuda.so', 'libtorch.so']) {
+    const library = join(root, 'lib', name);
+    if (!existsSync(library)) continue;
+    try {
+      process.dlopen({ exports: {} }, library, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
+    } catch {
+      // "Module did not self-register": expected, LibTorch is not a Node addon.
+    }
   }
 }
 

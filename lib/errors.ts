@@ -29,6 +29,8 @@ export const ErrorCode = {
   NonFinite: 'VPT_NONFINITE',
   /** A training call came before `configureOptimizer`, or a training-state file does not fit. */
   Training: 'VPT_TRAINING',
+  /** Data-parallel training: the rendezvous failed, or another rank died, hung past the timeout or lost its connection. */
+  Distributed: 'VPT_DISTRIBUTED',
   /** A malformed argument reached the native layer (a bug in vpt-native if it happens). */
   Argument: 'VPT_ARGUMENT',
   /** Any other LibTorch error. */

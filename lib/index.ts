@@ -9,6 +9,7 @@ export type { OptimizerOptions } from './train/optimizer-options.js';
 export { DEFAULT_PROMPT, type CreateModelOptions, type PromptOptions } from './model/options.js';
 export type { TrainableMetadata } from './model/trainable-state.js';
 export { runtimeInfo, type RuntimeInfo } from './runtime-info.js';
+export { deviceMemory, type DeviceMemory } from './device-memory.js';
 export { train, type ProgressEvent, type TrainOptions, type TrainResult } from './train/train.js';
 export { evaluate, type EvaluateOptions, type EvaluationResult } from './train/evaluate.js';
 export { predict, type PredictOptions, type Prediction } from './train/predict.js';
@@ -22,6 +23,10 @@ export { openDataset, type Dataset, type Sample, type SplitName } from './data/d
 export { Loader, createLoader, type BadImage, type Batch, type ImageBatchU8, type LoaderOptions, type LoaderStats } from './data/loader.js';
 export { resizeFor } from './data/vpt-transforms.js';
 export { ErrorCode, VptError, type ErrorCodeValue } from './errors.js';
+export { distributedFromEnv, type DistributedEnvironment } from './distributed/environment.js';
+export { ProcessGroup, availableBackends, type JoinOptions } from './distributed/process-group.js';
+export { shardBatch, shardSamples, type Shard } from './distributed/shard.js';
+export { launchLocalWorkers, type LaunchOptions } from './distributed/local-launcher.js';
 export { parseArch, type VitArchitecture } from './weights/architecture.js';
 export {
   readSafetensors,

@@ -26,6 +26,10 @@ export interface RuntimeInfo {
   addonPath: string;
   /** The LibTorch root the addon was built against. */
   torchRoot: string;
+  /** JPEGs are decoded natively with libjpeg-turbo (PIL-exact); false: every image goes through sharp. */
+  nativeJpeg: boolean;
+  /** Data-parallel backends this build contains (Gloo: CPU, NCCL: CUDA). */
+  distributedBackends: { gloo: boolean; nccl: boolean };
 }
 
 /**
@@ -57,5 +61,7 @@ export function runtimeInfo(): RuntimeInfo {
     threadPoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
     addonPath: path,
     torchRoot: n.builtAgainstTorchRoot,
+    nativeJpeg: typeof addon.decodeJpegFile === 'function',
+    distributedBackends: addon.NativeProcessGroup.backends(),
   };
 }

@@ -1,14 +1,20 @@
 // addon.cc — module initialisation only.
 #include <napi.h>
 
+#include "image_decode_wrap.h"
+#include "device_memory.h"
 #include "model_wrap.h"
+#include "process_group_wrap.h"
 #include "runtime_info.h"
 
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", vpt::ModelWrap::Define(env));
+  exports.Set("NativeProcessGroup", vpt::ProcessGroupWrap::Define(env));
+  exports.Set("deviceMemory", Napi::Function::New<vpt::DeviceMemoryJs>(env, "deviceMemory"));
   exports.Set("runtimeInfo", Napi::Function::New<vpt::RuntimeInfo>(env, "runtimeInfo"));
+  vpt::RegisterImageDecode(env, exports);
   return exports;
 }
 

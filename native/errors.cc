@@ -14,6 +14,8 @@ ErrorInfo describe_current_exception() {
     return {e.code(), e.what()};
   } catch (const c10::OutOfMemoryError& e) {
     return {kErrOom, compat::message_without_backtrace(e)};
+  } catch (const c10::DistError& e) {
+    return {kErrDistributed, compat::message_without_backtrace(e)};
   } catch (const c10::Error& e) {
     return {kErrTorch, compat::message_without_backtrace(e)};
   } catch (const std::bad_alloc&) {

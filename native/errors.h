@@ -15,6 +15,8 @@ inline constexpr const char* kErrIo = "VPT_IO";             // file could not be
 inline constexpr const char* kErrDisposed = "VPT_DISPOSED"; // the model was disposed
 inline constexpr const char* kErrArgument = "VPT_ARGUMENT"; // a malformed argument from JS
 inline constexpr const char* kErrNonFinite = "VPT_NONFINITE"; // training diverged
+inline constexpr const char* kErrDistributed = "VPT_DISTRIBUTED"; // rendezvous or collective failed
+inline constexpr const char* kErrData = "VPT_DATA";           // a missing, unreadable, corrupt or truncated image
 inline constexpr const char* kErrTorch = "VPT_TORCH";       // any other LibTorch error
 inline constexpr const char* kErrNative = "VPT_NATIVE";     // any other C++ exception
 

@@ -4,6 +4,8 @@
 #include <optional>
 
 #include "augment.h"
+#include "data_parallel.h"
+#include "process_group_wrap.h"
 #include "promise_worker.h"
 
 namespace vpt {
@@ -85,6 +87,7 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.device = string_field(o, "device");
   c.seed = static_cast<uint64_t>(int_field(o, "seed"));
   c.bf16 = string_field(o, "precision") == "bf16";
+  c.bf16_backbone = string_field(o, "backboneDtype") == "bfloat16";
   c.checkpoint_blocks = bool_field(o, "checkpointBlocks");
   return c;
 }
@@ -253,6 +256,8 @@ Napi::Object train_step_to_js(Napi::Env env, const TrainStepResult& r) {
   o.Set("correct", static_cast<double>(r.correct));
   o.Set("gradNorm", r.grad_norm);
   o.Set("skipped", r.skipped);
+  o.Set("count", static_cast<double>(r.count));
+  o.Set("stop", r.stop);
   return o;
 }
 
@@ -280,6 +285,10 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::SetLearningRate>("setLearningRate"),
                          InstanceMethod<&ModelWrap::SetClassWeights>("setClassWeights"),
                          InstanceMethod<&ModelWrap::TrainStep>("trainStep"),
+                         InstanceMethod<&ModelWrap::AttachProcessGroup>("attachProcessGroup"),
+                         InstanceMethod<&ModelWrap::VoteStop>("voteStop"),
+                         InstanceMethod<&ModelWrap::RngState>("rngState"),
+                         InstanceMethod<&ModelWrap::SetRngState>("setRngState"),
                          InstanceMethod<&ModelWrap::TrainStepFeatures>("trainStepFeatures"),
                          InstanceMethod<&ModelWrap::Evaluate>("evaluate"),
                          InstanceMethod<&ModelWrap::ExportState>("exportState"),
@@ -414,8 +423,57 @@ Napi::Value ModelWrap::ConfigureOptimizer(const Napi::CallbackInfo& info) {
     const int64_t max_nonfinite = int_field(o, "maxNonFinite");
     std::lock_guard<std::mutex> lock(m->mutex());
     trainer_ = std::make_shared<Trainer>(m, c, clip, max_nonfinite);
+    trainer_->set_group(group_);
     return env.Undefined();
   });
+}
+
+Napi::Value ModelWrap::AttachProcessGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    ProcessGroupWrap* wrap = info.Length() == 1 ? ProcessGroupWrap::From(info[0]) : nullptr;
+    require(wrap != nullptr, "attachProcessGroup(group) needs a joined NativeProcessGroup");
+    std::shared_ptr<DistributedGroup> g = wrap->group(env);
+    group_ = g;
+    if (trainer_) trainer_->set_group(g);
+    return PromiseWorker::Run(env, {Value(), info[0]}, [m, g]() {
+      std::lock_guard<std::mutex> lock(m->mutex());
+      broadcast_from_rank0(*g, m->trainable_tensors());
+    });
+  });
+}
+
+Napi::Value ModelWrap::RngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    std::lock_guard<std::mutex> lock(m->mutex());
+    const at::Tensor state = m->dropout_rng().get_state().contiguous();
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(state.numel()));
+    std::memcpy(out.Data(), state.data_ptr(), static_cast<size_t>(state.numel()));
+    return out;
+  });
+}
+
+Napi::Value ModelWrap::SetRngState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 1 && info[0].IsTypedArray() &&
+                info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
+            "setRngState(state) needs a Uint8Array");
+    Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+    std::lock_guard<std::mutex> lock(m->mutex());
+    m->dropout_rng().set_state(
+        at::from_blob(bytes.Data(), {static_cast<int64_t>(bytes.ElementLength())}, at::kByte).clone());
+    return env.Undefined();
+  });
+}
+
+Napi::Value ModelWrap::VoteStop(const Napi::CallbackInfo& info) {
+  trainer(info.Env())->vote_stop();
+  return info.Env().Undefined();
 }
 
 Napi::Value ModelWrap::SetLearningRate(const Napi::CallbackInfo& info) {
@@ -565,7 +623,7 @@ Napi::Value ModelWrap::ExportBackbone(const Napi::CallbackInfo& info) {
       env, {Value()},
       [m, result]() {
         std::lock_guard<std::mutex> lock(m->mutex());
-        for (auto& t : m->backbone_tensors()) (*result)[t.name] = t.slot->detach().to(at::kCPU).contiguous();
+        for (auto& t : m->backbone_tensors()) (*result)[t.name] = t.slot->detach().to(at::kCPU, at::kFloat).contiguous();
       },
       [result](Napi::Env env) -> Napi::Value { return tensors_to_js(env, *result); });
 }
@@ -598,6 +656,8 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
     out.Set("trainableParams", static_cast<double>(m->trainable_params()));
     out.Set("totalParams", static_cast<double>(m->total_params()));
     out.Set("device", m->device().str());
+    out.Set("backboneDtype", m->config().bf16_backbone ? "bfloat16" : "float32");
+    out.Set("backboneBytes", static_cast<double>(m->backbone_bytes()));
     return out;
   });
 }
@@ -606,6 +666,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
 void ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   // Work already queued keeps its own reference and finishes; new calls are refused.
   trainer_.reset();
+  group_.reset();
   model_.reset();
 }
 

@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "process_group.h"
 #include "prompted_vit.h"
 #include "trainer.h"
 
@@ -37,6 +38,15 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value SetClassWeights(const Napi::CallbackInfo& info);
   // trainStep(images, shape, labels: Int32Array): Promise<{loss, correct, gradNorm, skipped}>
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
+  // attachProcessGroup(group: NativeProcessGroup): Promise<void> — data-parallel training:
+  // the trainable tensors become rank 0's, and every train step averages gradients over ranks
+  Napi::Value AttachProcessGroup(const Napi::CallbackInfo& info);
+  // voteStop(): void — the next data-parallel step returns stop: true on every rank
+  Napi::Value VoteStop(const Napi::CallbackInfo& info);
+  // rngState(): Uint8Array — the dropout generator's state (data-parallel ranks each have one)
+  Napi::Value RngState(const Napi::CallbackInfo& info);
+  // setRngState(state: Uint8Array): void
+  Napi::Value SetRngState(const Napi::CallbackInfo& info);
   // trainStepFeatures(features: Float32Array, shape: [n, D], labels): Promise<{...}> — linear
   // probing on precomputed backbone features
   Napi::Value TrainStepFeatures(const Napi::CallbackInfo& info);
@@ -77,6 +87,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   std::shared_ptr<PromptedVit> model_;
   std::shared_ptr<Trainer> trainer_;
+  std::shared_ptr<DistributedGroup> group_;
 };
 
 }  // namespace vpt

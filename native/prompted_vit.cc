@@ -40,10 +40,17 @@ void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::s
   report.throw_if_any(code, headline);
 }
 
-// Moves each slot to `device`; `requires_grad` marks what autograd may track.
-void place(NamedTensors& tensors, const at::Device& device, bool requires_grad) {
+// LayerNorm runs in fp32 (autocast's rule on CUDA; the CPU kernel rejects bf16 parameters
+// with fp32 input), so its (D,) weights stay fp32 in a bf16 backbone: no per-step casts, and
+// they are under 0.1% of the bytes.
+bool is_layer_norm(const std::string& name) { return name.find("norm") != std::string::npos; }
+
+// Moves each slot to `device` in fp32, or (`bf16`) everything but LayerNorm in bfloat16;
+// `requires_grad` marks what autograd may track.
+void place(NamedTensors& tensors, const at::Device& device, bool requires_grad, bool bf16 = false) {
   for (auto& t : tensors) {
-    *t.slot = t.slot->to(device, at::kFloat).detach().contiguous().requires_grad_(requires_grad);
+    const at::ScalarType dtype = bf16 && !is_layer_norm(t.name) ? at::kBFloat16 : at::kFloat;
+    *t.slot = t.slot->to(device, dtype).detach().contiguous().requires_grad_(requires_grad);
   }
 }
 
@@ -77,6 +84,9 @@ PromptedVit::PromptedVit(const ModelConfig& config)
       prompts_(config.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size),
       head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers),
       dropout_rng_(make_generator(device_, config.seed)) {
+  if (config_.bf16_backbone && config_.transfer == Transfer::Full) {
+    throw Error(kErrArgument, "a bfloat16 backbone is frozen-only: full fine-tuning trains it in float32");
+  }
   at::Generator generator = at::detail::createCPUGenerator(config.seed);
   prompts_.initialize(generator);
   head_.initialize(generator);
@@ -94,7 +104,7 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
   check_fit(expected, checkpoint, "the weights do not fit the model", kErrWeights,
             [](const std::string& name) { return name.rfind("head.", 0) == 0; });
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
-  place(expected, device_, config_.transfer == Transfer::Full);
+  place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
   backbone_loaded_ = true;
 }
 
@@ -115,7 +125,8 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
   const int64_t prefix = config_.vit.num_prefix_tokens();
   const int64_t N = prompts_.tokens();
   at::Generator* rng = train ? &dropout_rng_ : nullptr;
-  at::Tensor x = vit_.embed(images.to(device_, at::kFloat));  // (B, prefix + P, D)
+  // The residual stream stays fp32 (as under autocast with fp32 weights) when the weights are bf16.
+  at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);  // (B, prefix + P, D)
   if (prompts_.enabled()) {
     x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, rng),
                  x.narrow(1, prefix, x.size(1) - prefix)},
@@ -131,14 +142,14 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
     const bool last = i == config_.vit.depth - 1;
     const int64_t queries = last && config_.vit.global_pool == "token" ? 1 : -1;
     x = config_.checkpoint_blocks && config_.transfer != Transfer::Full
-            ? checkpointed_block(vit_, i, x, queries, device_.type(), config_.bf16)
+            ? checkpointed_block(vit_, i, x, queries, device_.type(), backbone_autocast())
             : vit_.block_forward(i, x, queries);
   }
   return x;  // (B, T, D), or (B, 1, D) with token pooling
 }
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
-  compat::AutocastGuard autocast(device_.type(), config_.bf16);
+  compat::AutocastGuard autocast(device_.type(), backbone_autocast());
   return vit_.pool(encode(images, train), config_.vit.num_prefix_tokens() + prompts_.tokens()).to(at::kFloat);
 }
 
@@ -203,6 +214,14 @@ NamedTensors PromptedVit::all_tensors() {
 int64_t PromptedVit::total_params() {
   int64_t n = 0;
   for (auto& t : all_tensors()) n += numel_of(t.shape);
+  return n;
+}
+
+int64_t PromptedVit::backbone_bytes() {
+  int64_t n = 0;
+  for (auto& t : vit_.named_tensors()) {
+    if (t.slot->defined()) n += static_cast<int64_t>(t.slot->nbytes());
+  }
   return n;
 }
 

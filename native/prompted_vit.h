@@ -32,6 +32,10 @@ struct ModelConfig {
   std::string device = "cpu";
   uint64_t seed = 0;
   bool bf16 = false;  // autocast the forward pass to bfloat16 (trainable tensors stay fp32)
+  // Store the frozen backbone's weights in bfloat16 (half the memory, no per-step weight
+  // casts; LayerNorm weights stay fp32); the backbone then always runs under bf16 autocast.
+  // Not for Transfer::Full.
+  bool bf16_backbone = false;
   bool checkpoint_blocks = false;  // recompute frozen blocks in the backward pass (less memory)
 };
 
@@ -69,6 +73,8 @@ class PromptedVit {
 
   int64_t trainable_params();
   int64_t total_params();
+  // Bytes the backbone's weights occupy on the device (0 before load_backbone()).
+  int64_t backbone_bytes();
   const at::Device& device() const { return device_; }
   const ModelConfig& config() const { return config_; }
 
@@ -77,6 +83,8 @@ class PromptedVit {
 
  private:
   at::Tensor encode(const at::Tensor& images, bool train);  // through the final block
+  // The backbone runs in bf16 when asked to, and always when its weights are bf16.
+  bool backbone_autocast() const { return config_.bf16 || config_.bf16_backbone; }
   void check_images(const at::Tensor& images) const;
 
   ModelConfig config_;

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "data_parallel.h"
 #include "errors.h"
 
 namespace vpt {
@@ -68,15 +69,25 @@ TrainStepResult Trainer::update(const at::Tensor& logits, const at::Tensor& y) {
 
   std::vector<at::Tensor> grads;
   for (auto& t : params) {
+    // Every rank must contribute the same layout, so a tensor without a gradient sends zeros.
+    if (group_ && !t.slot->grad().defined()) t.slot->mutable_grad() = at::zeros_like(*t.slot);
     if (t.slot->grad().defined()) grads.push_back(t.slot->grad());
+  }
+  TrainStepResult r;
+  r.loss = loss.item<double>();
+  r.correct = logits.argmax(1).eq(y).sum().item<int64_t>();
+  r.count = y.size(0);
+  if (group_) {
+    const GlobalStep g = all_reduce_step(*group_, grads, r.loss, r.correct, r.count, stop_vote_.exchange(false));
+    r.loss = g.loss;
+    r.correct = g.correct;
+    r.count = g.count;
+    r.stop = g.stop;
   }
   // Global L2 norm over all gradients, as torch.nn.utils.clip_grad_norm_ computes it.
   at::Tensor norm = grads.empty() ? at::zeros({}, at::kFloat)
                                   : at::linalg_vector_norm(at::stack(at::_foreach_norm(grads)), 2);
-  TrainStepResult r;
-  r.loss = loss.item<double>();
   r.grad_norm = norm.item<double>();
-  r.correct = logits.argmax(1).eq(y).sum().item<int64_t>();
 
   if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
     r.skipped = true;

@@ -8,10 +8,12 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <memory>
 #include <optional>
 
 #include "optimizer.h"
+#include "process_group.h"
 #include "prompted_vit.h"
 
 namespace vpt {
@@ -21,6 +23,8 @@ struct TrainStepResult {
   int64_t correct = 0;
   double grad_norm = 0;
   bool skipped = false;  // non-finite loss or gradient: no update
+  int64_t count = 0;     // images in the step: the global batch when data-parallel
+  bool stop = false;     // data-parallel: some rank asked to stop after this step
 };
 
 struct EvalResult {
@@ -45,6 +49,10 @@ class Trainer {
   int64_t nonfinite_total() const { return nonfinite_total_; }
   int64_t nonfinite_streak() const { return nonfinite_streak_; }
   void restore_counters(int64_t total, int64_t streak) { nonfinite_total_ = total; nonfinite_streak_ = streak; }
+  // Data-parallel training: gradients are averaged over the group's ranks every step.
+  void set_group(std::shared_ptr<DistributedGroup> group) { group_ = std::move(group); }
+  // The next data-parallel step tells every rank to stop after it (see data_parallel.h).
+  void vote_stop() { stop_vote_ = true; }
 
  private:
   // Loss, backward, clipping and the optimizer step for logits of the trainable model.
@@ -56,6 +64,8 @@ class Trainer {
   int64_t max_nonfinite_;
   int64_t nonfinite_total_ = 0;
   int64_t nonfinite_streak_ = 0;
+  std::shared_ptr<DistributedGroup> group_;
+  std::atomic<bool> stop_vote_{false};
 };
 
 // Checks labels against the batch and the class count: (B,) int64 on the model's device.

@@ -30,7 +30,7 @@ readonly CMAKE_JS=$ROOT/node_modules/.bin/cmake-js
 # CMakeLists.txt adds for any pip CUDA torch, with nvidia/*/lib on the RUNPATH). Their
 # shared libraries are not needed: a shared object links without its dependencies' deps.
 # All in one pip call: a second `pip install --target` would skip the shared nvidia/ dir.
-readonly WHEELS=("torch==2.14.1" nvidia-cuda-nvrtc nvidia-cublas nvidia-cusparse nvidia-cusolver)
+readonly WHEELS=("torch==2.14.1" nvidia-cuda-nvrtc nvidia-cublas nvidia-cusparse nvidia-cusolver nvidia-nccl-cu13)
 readonly WHEELS_STAMP=$DEPS/.cuda-build-check-wheels
 
 log() { echo "cuda-build-check: $*"; }
@@ -93,6 +93,14 @@ check_cuda_sources_built() {
     || die "the addon does not call cudaRuntimeGetVersion: gpu_info_cuda.cc was not linked in"
 }
 
+# NCCL's headers come from the nvidia-nccl wheel; the addon must then reference ProcessGroupNCCL.
+check_nccl_backend() {
+  grep -q "vpt-native: NCCL headers in" "$OUT/configure.log" \
+    || die "CMake found no nccl.h (log: $OUT/configure.log): the CUDA build would lack the NCCL backend"
+  nm -DC --undefined-only "$ADDON" | grep 'c10d::ProcessGroupNCCL::ProcessGroupNCCL' >/dev/null \
+    || die "the addon does not construct c10d::ProcessGroupNCCL: process_group_nccl_cuda.cc was not compiled with NCCL"
+}
+
 check_dynamic_section() {
   local dyn runpath
   dyn=$(readelf -d "$ADDON")
@@ -130,6 +138,7 @@ main() {
   build_addon "$cuda_root"
   log "configured and built in ${SECONDS}s"
   check_cuda_sources_built
+  check_nccl_backend
   check_dynamic_section
   check_no_system_torch
 

@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { createModel, readSafetensors, runtimeInfo } from '../dist/lib/index.js';
+import { createModel, deviceMemory, readSafetensors, runtimeInfo } from '../dist/lib/index.js';
 import { writeRandomBackbone } from '../dist/lib/demo/random-backbone.js';
+import { convertCub } from '../dist/lib/data/convert-cub.js';
+import { synthesizeCub } from '../dist/lib/data/synth.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.env.OUT ?? join(root, 'gpu-check-out');
@@ -72,34 +74,85 @@ check('trainable state saved on GPU loads on CPU', maxAbsDiff(lgpu, lcpu) <= 0.1
 check('training state round-trips on GPU', maxAbsDiff(lgpu, lback) === 0, { maxAbsDiff: maxAbsDiff(lgpu, lback) });
 for (const m of [fp32, bf16, cpu, back]) m.dispose();
 
+// 3b. a bf16 backbone (--backbone-dtype bf16): close to fp32, trains, half the weight bytes.
+const half = await tiny('cuda', { backboneDtype: 'bfloat16' });
+const fp32again = await tiny('cuda');
+const lh = await half.forward(images, shape);
+check('cuda bf16 backbone logits close to fp32', maxAbsDiff(lh, await fp32again.forward(images, shape)) <= 0.15, { maxAbsDiff: maxAbsDiff(lh, await fp32again.forward(images, shape)) });
+check('bf16 backbone holds about half the bytes', half.info().backboneBytes < 0.52 * fp32again.info().backboneBytes, { bf16: half.info().backboneBytes, fp32: fp32again.info().backboneBytes });
+half.configureOptimizer({ optimizer: 'adamw', lr: 0.02 });
+const hl = [];
+for (let i = 0; i < 20; i++) hl.push((await half.trainStep(timages, [4, 3, 32, 32], tlabels)).loss);
+check('20 train steps with a bf16 backbone decrease the loss', hl.at(-1) < hl[0] * 0.5, { first: hl[0], last: hl.at(-1) });
+half.dispose();
+fp32again.dispose();
+
+// 3c. data-parallel with CUDA tensors: 2 Gloo ranks sharing cuda:0 (NCCL needs one GPU per rank)
+// train exactly as one process on the whole batch (fp32; TF32 matmuls allow small differences).
+const dpData = join(tmp, 'dp-data');
+await synthesizeCub(dpData, { classes: 5, imagesPerClass: 16, imageSize: 48, seed: 3 });
+await convertCub(dpData);
+const dpWeights = await writeRandomBackbone(join(tmp, 'dp-backbone'), { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 });
+const dpRun = (outDir, extra) => execFileSync(process.execPath, [join(root, 'dist', 'bin', 'launch.cjs'), 'train', '--data', dpData, '--weights', dpWeights,
+  '--out', outDir, '--epochs', '2', '--warmup-epochs', '1', '--batch-size', '16', '--base-lr', '2', '--deep', '--prompt-tokens', '4', '--crop-size', '32',
+  '--device', 'cuda:0', '--precision', 'fp32', '--seed', '7', '--workers', '2', '--quiet', ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+try {
+  dpRun(join(tmp, 'dp-1'), []);
+  dpRun(join(tmp, 'dp-2'), ['--nproc', '2', '--dist-backend', 'gloo', '--dist-timeout', '120']);
+  const [one, two] = await Promise.all([join(tmp, 'dp-1'), join(tmp, 'dp-2')].map((d) => readSafetensors(join(d, 'last.state.safetensors'))));
+  const diff = Math.max(...[...one.tensors].map(([name, t]) => maxAbsDiff(t.data, two.tensors.get(name).data)));
+  check('2 Gloo ranks on cuda:0 train as 1 process on the whole batch', diff <= 1e-3, { maxAbsDiff: diff, tolerance: 1e-3 });
+} catch (error) {
+  check('2 Gloo ranks on cuda:0 train as 1 process on the whole batch', false, { error: String(error.stderr ?? error).slice(0, 2000) });
+}
+
 // 4. benchmark: VPT-deep, ViT-B/16, 224 px, 10 prompts, bf16, vs PyTorch eager + autocast.
 const B = Number(process.env.VPT_GPU_BATCH ?? 128), D = 768, L = 12, T = 1 + 10 + 196;
 const weights = await writeRandomBackbone(join(tmp, 'vit-b'), { embedDim: D, depth: L, numHeads: 12, patchSize: 16, imgSize: 224, seed: 0 });
-const model = await createModel({ weights, numClasses: 200, prompt: { tokens: 10, deep: true }, device: 'cuda', precision: 'bf16' });
-model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9 });
-const x = new Float32Array(B * 3 * 224 * 224).map((_, i) => Math.sin(i * 0.001));
-const y = Int32Array.from({ length: B }, (_, i) => i % 200);
-const times = [];
-for (let i = 0; i < 13; i++) {
-  const t0 = performance.now();
-  await model.trainStep(x, [B, 3, 224, 224], y);
-  if (i >= 3) times.push(performance.now() - t0);
-}
-model.dispose();
-times.sort((a, b) => a - b);
-const oursMs = times[Math.floor(times.length / 2)];
 // Forward FLOPs of the prompted sequence; backward with a frozen backbone needs input gradients only (~1x forward).
 const forwardFlops = B * (L * (24 * T * D * D + 4 * T * T * D) + 2 * 196 * 3 * 256 * D);
 const mfu = (ms) => (2 * forwardFlops) / (ms / 1000) / 989e12;
-let torch;
-try {
-  torch = JSON.parse(execFileSync('python3', [join(root, 'bench', 'torch_train_step.py'), '--embed', '768', '--depth', '12', '--heads', '12', '--batch', String(B),
-    '--tokens', '10', '--precision', 'bf16', '--device', 'cuda', '--steps', '10'], { encoding: 'utf8' }).trim().split('\n').pop());
-} catch (error) {
-  torch = { error: String(error) };
+const x = new Float32Array(B * 3 * 224 * 224).map((_, i) => Math.sin(i * 0.001));
+const y = Int32Array.from({ length: B }, (_, i) => i % 200);
+
+/** Median ms/step of 10 steps after 3 warm-up steps, and the peak device memory of those steps. */
+async function oursStep(backboneDtype) {
+  const model = await createModel({ weights, numClasses: 200, prompt: { tokens: 10, deep: true }, device: 'cuda', precision: 'bf16', backboneDtype });
+  model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9 });
+  deviceMemory('cuda', { resetPeak: true });
+  const times = [];
+  for (let i = 0; i < 13; i++) {
+    const t0 = performance.now();
+    await model.trainStep(x, [B, 3, 224, 224], y);
+    if (i >= 3) times.push(performance.now() - t0);
+  }
+  const peakBytes = deviceMemory('cuda').peakAllocated;
+  model.dispose();
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], peakBytes };
 }
-report.bench.push({ model: 'ViT-B/16 VPT-deep 10 prompts, bf16', batch: B, oursMsPerStep: oursMs, oursImagesPerSecond: (B * 1000) / oursMs,
-  oursMfu: mfu(oursMs), torch, torchMfu: torch.msPerStep ? mfu(torch.msPerStep) : null, ratio: torch.msPerStep ? torch.msPerStep / oursMs : null });
+
+function torchStep(extra) {
+  try {
+    return JSON.parse(execFileSync('python3', [join(root, 'bench', 'torch_train_step.py'), '--embed', '768', '--depth', '12', '--heads', '12', '--batch', String(B),
+      '--tokens', '10', '--precision', 'bf16', '--device', 'cuda', '--steps', '10', ...extra], { encoding: 'utf8' }).trim().split('\n').pop());
+  } catch (error) {
+    return { error: String(error).slice(0, 2000) };
+  }
+}
+
+const ours = await oursStep('float32');
+const oursHalf = await oursStep('bfloat16');
+const torch = torchStep([]);
+const compiled = torchStep(['--compile']);
+report.bench.push({
+  model: 'ViT-B/16 VPT-deep 10 prompts, bf16 autocast', batch: B,
+  oursMsPerStep: ours.ms, oursImagesPerSecond: (B * 1000) / ours.ms, oursMfu: mfu(ours.ms), oursPeakBytes: ours.peakBytes,
+  oursBf16BackboneMsPerStep: oursHalf.ms, oursBf16BackboneMfu: mfu(oursHalf.ms), oursBf16BackbonePeakBytes: oursHalf.peakBytes,
+  torch, torchMfu: torch.msPerStep ? mfu(torch.msPerStep) : null, ratio: torch.msPerStep ? torch.msPerStep / ours.ms : null,
+  torchCompile: compiled, torchCompileMfu: compiled.msPerStep ? mfu(compiled.msPerStep) : null,
+  ratioVsCompile: compiled.msPerStep ? compiled.msPerStep / ours.ms : null,
+});
 console.log(JSON.stringify(report.bench.at(-1)));
 await save();
 process.exit(report.checks.every((c) => c.ok) ? 0 : 1);

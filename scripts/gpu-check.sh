@@ -34,6 +34,9 @@ pack() {
   (cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
   tar -C "$stage" -cf - node_modules | xz -T0 -6 > "$CARRY/node_modules.tar.xz"
   rm -rf "$stage"
+  # Gloo's headers (Debian libgloo-dev): the machine there has none, and the data-parallel check needs them.
+  [[ -f /usr/include/gloo/algorithm.h ]] || die "install libgloo-dev here first: its headers are carried"
+  tar -C /usr/include -cJf "$CARRY/gloo-include.tar.xz" gloo
   du -ch "$CARRY"/* dist | tail -n 1 | sed 's/^/gpu-check: carry size: /'
 }
 
@@ -59,6 +62,10 @@ run() {
   fi
   export PATH=$(dirname "$node_bin"):$PATH  # CMakeLists.txt runs `node` for node-addon-api's path
   [[ -d node_modules/cmake-js ]] || tar -xJf "$CARRY/node_modules.tar.xz"
+  if [[ ! -f /usr/include/gloo/algorithm.h && -f $CARRY/gloo-include.tar.xz ]]; then
+    mkdir -p /tmp/vpt-gloo && tar -C /tmp/vpt-gloo -xJf "$CARRY/gloo-include.tar.xz"
+    export GLOO_INCLUDE_DIR=/tmp/vpt-gloo
+  fi
   [[ -f dist/lib/index.js ]] || die "dist/ missing: carry it (built by 'pack')"
   log "node $("$node_bin" --version); $(nproc) cores"
   (nvidia-smi || echo "nvidia-smi: none") > "$out/nvidia-smi.txt" 2>&1

@@ -1,33 +1,49 @@
 #!/usr/bin/env node
-// npm install hook: use a prebuilt addon for this platform when one loads, otherwise compile
-// native/ with cmake-js against the LibTorch found by cmake/LocateLibTorch.cmake.
+// npm install hook: use the prebuilt addon tagged with the LibTorch found here (lib/prebuild.ts)
+// when there is one and it loads, otherwise explain why not and compile native/ with cmake-js
+// against the LibTorch found by cmake/LocateLibTorch.cmake.
 //   VPT_SKIP_BUILD=1   skip compiling (e.g. when packaging)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 
-function prebuildLoads() {
-  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (!existsSync(dir)) return false;
-  try {
-    require('node-gyp-build')(root);
-    return true;
-  } catch (error) {
-    console.warn(`vpt-native: the prebuilt addon in ${dir} does not load (${error.message.split('\n')[0]}); compiling instead`);
+/** True when a prebuild matches this machine's LibTorch and loads against it. */
+async function matchingPrebuildLoads() {
+  if (!existsSync(join(root, 'prebuilds'))) return false;
+  const selector = join(root, 'dist', 'lib', 'prebuild.js');
+  if (!existsSync(selector)) {
+    console.warn('vpt-native: dist/ is not compiled yet, so the prebuilt addons cannot be matched to a LibTorch; compiling instead');
     return false;
   }
+  const { choosePrebuild } = await import(pathToFileURL(selector).href);
+  const choice = choosePrebuild(root);
+  if (!choice) return false;
+  if (!choice.prebuild) {
+    console.warn(`${choice.explanation}\nvpt-native: compiling from source now.`);
+    return false;
+  }
+  // A fresh process finds the matched LibTorch through LD_LIBRARY_PATH, as the loader's preload does.
+  const path = join(choice.folder, choice.prebuild.file);
+  const libraryPath = [join(choice.libtorch.root, 'lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path)})`], {
+    env: { ...process.env, LD_LIBRARY_PATH: libraryPath }, encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    console.warn(`vpt-native: the prebuilt addon ${path} does not load (${(r.stderr.trim().split('\n').find((l) => l.includes('Error')) ?? `exit ${r.status}`).trim()}); compiling instead`);
+    return false;
+  }
+  console.log(`vpt-native: using the prebuilt addon ${choice.prebuild.file} (LibTorch ${choice.libtorch.version}, ${choice.libtorch.variant}, at ${choice.libtorch.root})`);
+  return true;
 }
 
 if (process.env.VPT_SKIP_BUILD === '1') {
   console.log('vpt-native: VPT_SKIP_BUILD=1, not compiling the native addon');
-} else if (prebuildLoads()) {
-  console.log('vpt-native: using the prebuilt addon');
-} else {
+} else if (!(await matchingPrebuildLoads())) {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? String(Math.max(1, (await import('node:os')).availableParallelism()));
   const result = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--parallel', jobs], {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadAddon } from '../lib/binding.js';
 import { decodeResized } from '../lib/data/decode-image.js';
 import { centerCropOffset, resizedSize } from '../lib/data/vpt-transforms.js';
 import { type Batch, type ImageBatchU8, Loader, type Model, type Sample, createModel, resizeFor } from '../lib/index.js';
@@ -17,10 +18,16 @@ import { FIXTURES, TINY_NUM_CLASSES, TINY_VIT, maxAbsDiff, tempDir } from './hel
 
 const DATA = join(FIXTURES, 'data');
 const NAMES = ['rgb-landscape.jpg', 'gray-portrait.jpg', 'rgba-small.png', 'exif-rotated.jpg'];
-/** Largest and mean |ours - torchvision| of a 224 crop, in uint8 levels (libvips' vs PIL's
- * bilinear filter and JPEG decoder; measured 2 and <= 0.18 on these fixtures). */
-const PARITY_MAX_LEVELS = 3;
-const PARITY_MEAN_LEVELS = 0.25;
+/**
+ * Largest and mean |ours - torchvision| of a 224 crop, in uint8 levels. JPEGs are decoded and
+ * resized natively with PIL's own arithmetic (test/data-jpeg-decode.test.ts), so only the float
+ * rounding of Normalize remains; other formats go through libvips (its bilinear filter and
+ * decoder vs PIL's: measured 2 and <= 0.18 on these fixtures).
+ */
+const NATIVE_JPEG = typeof loadAddon().addon.decodeJpegFile === 'function';
+function parityLevels(name: string): { max: number; mean: number } {
+  return name.endsWith('.jpg') && NATIVE_JPEG ? { max: 1e-3, mean: 1e-4 } : { max: 3, mean: 0.25 };
+}
 /** Device normalize vs the same float32 arithmetic on the host. */
 const NORMALIZE_TOLERANCE = 1e-6;
 
@@ -98,7 +105,8 @@ describe('geometry matches torchvision', () => {
 
 describe('eval preprocessing vs torchvision Resize(256) + CenterCrop(224) + Normalize', () => {
   for (const [k, name] of NAMES.entries()) {
-    it(`${name}: within ${PARITY_MAX_LEVELS} levels (mean ${PARITY_MEAN_LEVELS}) of the golden crop`, async () => {
+    const tolerance = parityLevels(name);
+    it(`${name}: within ${tolerance.max} levels (mean ${tolerance.mean}) of the golden crop`, async () => {
       const [batch] = await batches([samples[k]!], false, 224);
       const { mean, std } = model224.info();
       const ours = await model224.preprocess(batch!.images);
@@ -113,8 +121,8 @@ describe('eval preprocessing vs torchvision Resize(256) + CenterCrop(224) + Norm
           sum += levels;
         }
       }
-      expect(max).toBeLessThanOrEqual(PARITY_MAX_LEVELS + 1e-3);
-      expect(sum / (3 * 224 * 224)).toBeLessThanOrEqual(PARITY_MEAN_LEVELS);
+      expect(max).toBeLessThanOrEqual(tolerance.max + 1e-3);
+      expect(sum / (3 * 224 * 224)).toBeLessThanOrEqual(tolerance.mean);
     });
   }
 

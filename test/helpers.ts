@@ -72,3 +72,9 @@ export async function writeRandomVit(
   add('norm.bias', [D]);
   await writeSafetensors(path, tensors);
 }
+
+/** The image batch and labels of the training fixtures (test/fixtures/generate_training.py). */
+export async function trainingBatch(): Promise<{ images: Float32Array; labels: Int32Array; shape: readonly [number, number, number, number] }> {
+  const g = (await readSafetensors(join(FIXTURES, 'golden_training.safetensors'))).tensors;
+  return { images: g.get('images')!.data, labels: Int32Array.from(g.get('labels')!.data), shape: [4, 3, 32, 32] };
+}

@@ -26,6 +26,8 @@ export function registerInfoCommand(program: Command): void {
         ...info.gpus.map((g) => `  cuda:${g.index}       ${g.name}, ${gib(g.totalMemory)}, compute ${g.computeCapability}`),
         `CPU threads    ${info.cpuThreads} intra-op, ${info.interopThreads} inter-op (${info.cpuCapability || 'unknown ISA'}); libuv pool ${info.threadPoolSize}`,
         `BLAS           ${info.blas || 'unknown'}${info.mkl ? ' (MKL)' : ''}; oneDNN ${info.onednn ? 'yes' : 'no'}; OpenMP ${info.openmp ? 'yes' : 'no'}`,
+        `JPEG decode    ${info.nativeJpeg ? 'native (libjpeg-turbo, PIL-exact)' : 'sharp (built without libjpeg)'}`,
+        `data-parallel  ${Object.entries(info.distributedBackends).filter(([, on]) => on).map(([name]) => name).join(', ') || 'no backend in this build'}`,
         `addon          ${info.addonPath}`,
         `built against  ${info.torchRoot}`,
       ];

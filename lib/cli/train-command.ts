@@ -1,14 +1,56 @@
 /** `vpt-native train`: flags, config files (see lib/config/config-sources.ts), progress. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { resolveCliConfig } from '../config/config-sources.js';
 import { openDataset } from '../data/dataset.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { train } from '../train/train.js';
 import { createReporter } from './progress-reporter.js';
+import { ExitCode } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
+import { distributedFromEnv } from '../distributed/environment.js';
+import { launchLocalWorkers } from '../distributed/local-launcher.js';
 
 const num = (v: string) => Number(v);
+
+function positiveInteger(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  return n;
+}
+
+/** This command line without `--nproc N`, run once per rank by the local launcher. */
+function workerArgv(): string[] {
+  const args = process.argv.slice(2);
+  const kept: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--nproc') i++;
+    else if (!args[i]!.startsWith('--nproc=')) kept.push(args[i]!);
+  }
+  return [process.execPath, ...process.execArgv, process.argv[1]!, ...kept];
+}
+
+async function runLocalWorkers(nproc: number, timeoutSeconds: number): Promise<void> {
+  const failed: string[] = [];
+  const code = await launchLocalWorkers({
+    nproc, argv: workerArgv(), graceSeconds: timeoutSeconds + 30,
+    onExit: (rank, exit, signal) => { if (exit !== 0) failed.push(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${exit}`}`); },
+  });
+  if (code === ExitCode.Interrupted) throw new DOMException('the workers stopped; the state was saved to last.state.safetensors', 'AbortError');
+  if (code !== 0) throw new VptError(ErrorCode.Distributed, `data-parallel training failed: ${failed.join('; ')}`);
+}
+
+/** `--backbone-dtype fp32|bf16`, stored as TrainConfig's 'float32' | 'bfloat16'. */
+function backboneDtypeOption(): Option {
+  const dtypes: Record<string, 'float32' | 'bfloat16'> = { fp32: 'float32', bf16: 'bfloat16' };
+  return new Option('--backbone-dtype <dtype>', 'frozen backbone weights in fp32, or bf16: half the memory, backbone runs in bf16; not with --transfer full (fp32)')
+    .choices(Object.keys(dtypes))
+    .argParser((v: string) => {
+      const dtype = dtypes[v];
+      if (!dtype) throw new InvalidArgumentError(`Allowed choices are ${Object.keys(dtypes).join(', ')}.`);
+      return dtype;
+    });
+}
 
 /** Flags that map one-to-one onto TrainConfig keys (commander camel-cases them). */
 function addTrainFlags(cmd: Command): Command {
@@ -39,12 +81,15 @@ function addTrainFlags(cmd: Command): Command {
     .option('--crop-size <px>', 'crop size (224); the backbone position embedding is resampled to it', num)
     .option('--device <device>', 'cpu, cuda or cuda:N (default: CUDA when available)')
     .addOption(new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']))
+    .addOption(backboneDtypeOption())
     .option('--checkpoint-blocks', 'activation checkpointing: recompute frozen blocks in backward (less memory)')
     .option('--seed <n>', 'seed for init, dropout and data order (42)', num)
     .option('--workers <n>', 'image decode workers (all cores)', num)
     .option('--eval-batch-size <n>', 'evaluation batch size (= batch size)', num)
     .addOption(new Option('--on-bad-image <policy>', 'what to do with unreadable images (error)').choices(['error', 'skip']))
-    .option('--resume <state>', 'continue from a last.state.safetensors');
+    .option('--resume <state>', 'continue from a last.state.safetensors')
+    .addOption(new Option('--dist-backend <name>', 'data-parallel backend: auto = nccl on CUDA, gloo on CPU (auto)').choices(['auto', 'gloo', 'nccl']))
+    .option('--dist-timeout <s>', 'data-parallel: a rank that died or hangs stops the others after this many seconds (1800)', num);
 }
 
 export function registerTrainCommand(program: Command): void {
@@ -54,14 +99,22 @@ export function registerTrainCommand(program: Command): void {
     .option('--vpt-config <file>', "the original VPT repo's yacs YAML (e.g. configs/prompt/cub.yaml)")
     .option('--quiet', 'print nothing but errors and the final line')
     .option('--json', 'print machine-readable progress events, one JSON object per line')
+    .option('--nproc <n>', 'data-parallel: start N local worker processes (as torchrun --nproc-per-node N); --batch-size is the global batch', positiveInteger)
     .addHelpText('after', `
 Examples:
   $ vpt-native train --data data/CUB_200_2011 --weights models/vit_base_patch16_224.augreg_in21k \\
       --out runs/cub-deep --deep --prompt-tokens 10 --base-lr 0.25
   $ vpt-native train --vpt-config vpt/configs/prompt/cub.yaml --data data/CUB_200_2011 \\
       --weights models/ViT-B_16.npz --out runs/cub
-  $ vpt-native train --resume runs/cub-deep/last.state.safetensors --config runs/cub-deep/config.json`)
+  $ vpt-native train --resume runs/cub-deep/last.state.safetensors --config runs/cub-deep/config.json
+  $ vpt-native train --nproc 4 --device cuda --config cub.yaml --out runs/cub-4gpu
+  $ torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend static --node-rank 0 \\
+      --master-addr node0 --master-port 29500 --no-python npx vpt-native train --config cub.yaml`)
     .action(async (flags: Record<string, unknown>) => {
+      if (typeof flags.nproc === 'number' && flags.nproc > 1 && !process.env.WORLD_SIZE) {
+        await runLocalWorkers(flags.nproc, Number(flags.distTimeout ?? 1800));
+        return;
+      }
       const { config, notes, numberClasses } = await resolveCliConfig(flags);
       for (const note of notes) process.stderr.write(`vpt-native: ${note}\n`);
       if (numberClasses !== undefined && typeof config.data === 'string') {
@@ -72,6 +125,7 @@ Examples:
       }
       const report = createReporter(flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto');
       const result = await withInterrupt((signal) => train(config, { onProgress: report, signal }));
-      if (flags.quiet) process.stdout.write(`best val top-1 ${result.bestValTop1 ?? 'n/a'} (epoch ${result.bestEpoch}); files in ${config.out}\n`);
+      // Every rank returns the same result; one line is enough.
+      if (flags.quiet && (distributedFromEnv()?.rank ?? 0) === 0) process.stdout.write(`best val top-1 ${result.bestValTop1 ?? 'n/a'} (epoch ${result.bestEpoch}); files in ${config.out}\n`);
     });
 }

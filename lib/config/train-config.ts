@@ -17,6 +17,7 @@ export const trainConfigSchema = z.strictObject({
   out: z.string().min(1),
   epochs: z.int().min(1).default(100),
   warmupEpochs: z.int().min(0).default(10),
+  /** The global batch: in a data-parallel run each of the N ranks trains on batchSize / N of it. */
   batchSize: z.int().min(1).default(128),
   /** The learning rate is baseLr x batchSize / 256. */
   baseLr: z.number().positive().default(0.25),
@@ -43,6 +44,8 @@ export const trainConfigSchema = z.strictObject({
   device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"').optional(),
   /** Default: bf16 on CUDA, fp32 on CPU. */
   precision: z.enum(['fp32', 'bf16']).optional(),
+  /** Frozen backbone weights in bfloat16: half the memory, the backbone runs in bf16 (not with transfer 'full'). */
+  backboneDtype: z.enum(['float32', 'bfloat16']).default('float32'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(42),
   /** Activation checkpointing of the frozen blocks: less memory for large batches / many prompts. */
   checkpointBlocks: z.boolean().default(false),
@@ -50,6 +53,10 @@ export const trainConfigSchema = z.strictObject({
   workers: z.int().min(1).optional(),
   evalBatchSize: z.int().min(1).optional(),
   onBadImage: z.enum(['error', 'skip']).default('error'),
+  /** Data-parallel backend: 'auto' is NCCL on CUDA, Gloo on CPU. */
+  distBackend: z.enum(['auto', 'gloo', 'nccl']).default('auto'),
+  /** Data-parallel: seconds after which a rank that died or hangs stops the others with VPT_DISTRIBUTED. */
+  distTimeout: z.number().positive().max(7 * 24 * 3600).default(1800),
   /** Path of a `last.state.safetensors` to continue from. */
   resume: z.string().min(1).optional(),
 });

@@ -2,21 +2,29 @@
  * `decodeResized`: one image file -> sRGB RGB uint8 pixels, EXIF orientation applied, shorter
  * side resized as torchvision's `Resize(int)` with PIL's bilinear filter does it.
  *
- * Decoding is sharp (libvips): JPEG, PNG, WebP and the rest libvips reads; grayscale and CMYK
- * become sRGB, an alpha channel is dropped (as PIL's `convert('RGB')`). Each call runs on the
- * libuv thread pool, so its size (UV_THREADPOOL_SIZE, default 4, read when the process starts)
- * bounds how many images decode at once.
+ * JPEGs (8-bit grayscale, YCbCr, RGB; baseline or progressive) are read, decoded, oriented and
+ * resized by the addon in one job on the libuv thread pool, with libjpeg-turbo and Pillow's
+ * own resampling arithmetic (native/jpeg_decode.cc, native/image_resample.cc): the same pixels
+ * as torchvision on PIL, bit for bit, in less than half sharp's CPU time at photo sizes
+ * (bench/RESULTS-loader.md). Embedded ICC profiles are ignored there, as PIL does.
  *
+ * Everything else goes to sharp (libvips): PNG, WebP and the rest libvips reads, CMYK / YCCK,
+ * 12-bit and lossless JPEGs, and every image when the addon was built without libjpeg.
+ * Grayscale and CMYK become sRGB, an alpha channel is dropped (as PIL's `convert('RGB')`).
  * Downscaling uses libvips' linear reducer, which matches PIL's antialiased bilinear to within
  * a few levels. libvips' own upsampling samples at other pixel centres than PIL, so enlarging
  * is an affine bilinear map with PIL's centre convention, src = (dst + 0.5) / scale - 0.5, over
  * an edge-replicated border (PIL clamps its filter window at the edges).
+ *
+ * Either way each decode runs on the libuv thread pool, so its size (UV_THREADPOOL_SIZE,
+ * default 4, read when the process starts) bounds how many images decode at once.
  */
 import { readFile } from 'node:fs/promises';
 
 import sharp, { type OutputInfo } from 'sharp';
 
-import { ErrorCode, VptError } from '../errors.js';
+import { type NativeJpegResult, loadAddon } from '../binding.js';
+import { ErrorCode, VptError, callNative, invalidOption } from '../errors.js';
 import { resizedSize } from './vpt-transforms.js';
 
 /** Decoded pixels: (height, width, 3) RGB, row-major. */
@@ -25,6 +33,21 @@ export interface DecodedImage {
   width: number;
   height: number;
 }
+
+/**
+ * Which decoder `decodeResized` uses: 'auto' (the default) decodes JPEGs natively when it can
+ * and everything else with sharp; 'native' fails with VPT_OPTION for an image the native
+ * decoder cannot take; 'sharp' always uses sharp.
+ */
+export type ImageDecoder = 'auto' | 'native' | 'sharp';
+
+export interface DecodeOptions {
+  /** Default: the environment variable VPT_IMAGE_DECODER, else 'auto'. */
+  decoder?: ImageDecoder;
+}
+
+const DECODERS: readonly ImageDecoder[] = ['auto', 'native', 'sharp'];
+const DECODER_ENV = 'VPT_IMAGE_DECODER';
 
 /** Edge pixels replicated around an image before enlarging it. */
 const UPSCALE_BORDER = 2;
@@ -54,8 +77,61 @@ async function readSource(path: string): Promise<Buffer> {
  * const { data, width, height } = await decodeResized('images/001.x/a.jpg', 256);
  * ```
  */
-export async function decodeResized(path: string, shorter: number): Promise<DecodedImage> {
-  const bytes = await readSource(path);
+export async function decodeResized(path: string, shorter: number, options: DecodeOptions = {}): Promise<DecodedImage> {
+  const decoder = chooseDecoder(options.decoder);
+  if (decoder === 'sharp') return decodeWithSharp(path, await readSource(path), shorter);
+  const decodeJpegFile = nativeJpegDecoder();
+  if (!decodeJpegFile) {
+    if (decoder === 'native') throw cannotNative(path, 'this build of the addon has no JPEG decoder (libjpeg was not found when it was built)');
+    return decodeWithSharp(path, await readSource(path), shorter);
+  }
+  let result: NativeJpegResult;
+  try {
+    result = await callNative(() => decodeJpegFile({ path, shorter }));
+  } catch (error) {
+    if (error instanceof VptError && error.code === ErrorCode.Data) throw bad(path, error.message, error);
+    throw error;
+  }
+  if ('pixels' in result) return { data: result.pixels, width: result.width, height: result.height };
+  if (decoder === 'native') throw cannotNative(path, result.declined);
+  return decodeWithSharp(path, Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength), shorter);
+}
+
+function cannotNative(path: string, why: string): VptError {
+  return new VptError(ErrorCode.Option, `Invalid option "decoder": 'native' cannot decode ${path}: ${why}`);
+}
+
+function chooseDecoder(given: ImageDecoder | undefined): ImageDecoder {
+  if (given !== undefined) {
+    if (!DECODERS.includes(given)) throw invalidOption('decoder', `one of ${DECODERS.join(', ')}`, given);
+    return given;
+  }
+  const env = process.env[DECODER_ENV];
+  if (!env) return 'auto';
+  if (!DECODERS.includes(env as ImageDecoder)) throw invalidOption(DECODER_ENV, `one of ${DECODERS.join(', ')}`, env);
+  return env as ImageDecoder;
+}
+
+type NativeDecode = (request: { path: string; shorter: number }) => Promise<NativeJpegResult>;
+let nativeJpeg: NativeDecode | null | undefined;
+
+/**
+ * The addon's JPEG decoder; null when the addon was built without libjpeg or does not load
+ * (then sharp decodes, and the model, which needs the addon, reports why it does not load).
+ */
+function nativeJpegDecoder(): NativeDecode | null {
+  if (nativeJpeg === undefined) {
+    try {
+      const { addon } = loadAddon();
+      nativeJpeg = addon.decodeJpegFile ? addon.decodeJpegFile.bind(addon) : null;
+    } catch {
+      nativeJpeg = null;
+    }
+  }
+  return nativeJpeg;
+}
+
+async function decodeWithSharp(path: string, bytes: Buffer, shorter: number): Promise<DecodedImage> {
   try {
     const meta = await sharp(bytes, { failOn: 'warning' }).metadata();
     const oriented = meta.autoOrient ?? meta;

@@ -26,6 +26,7 @@ import type { ImageBatchU8 } from './image-batch.js';
 import { ImageCache } from './image-cache.js';
 import { type CacheFileStatus, readImageCacheFile, writeImageCacheFile } from './image-cache-file.js';
 import { SeededRandom } from './seeded-random.js';
+import { type Shard, shardBatch } from '../distributed/shard.js';
 import { decideCrop, resizeFor } from './vpt-transforms.js';
 
 export type { ImageBatchU8 } from './image-batch.js';
@@ -65,6 +66,11 @@ export interface LoaderOptions {
   onBadImage?: 'error' | 'skip';
   /** Batches prepared ahead (default 4). */
   prefetchBatches?: number;
+  /**
+   * Data-parallel training: this rank's equal, contiguous part of every batch (`batchSize` is the
+   * global batch and must divide by `worldSize`; crops and flips stay those of the whole batch).
+   */
+  shard?: Shard;
 }
 
 /** A sample left out by `onBadImage: 'skip'`. */
@@ -105,6 +111,7 @@ const optionsSchema = z.strictObject({
   cacheFile: z.string().min(1).optional(),
   onBadImage: z.enum(['error', 'skip']).default('error'),
   prefetchBatches: z.number().int().min(1).max(64).default(4),
+  shard: z.strictObject({ rank: z.number().int().min(0), worldSize: z.number().int().min(1) }).optional(),
 });
 
 /** FIFO slots: at most `n` holders at a time, served in the order they asked. */
@@ -191,6 +198,13 @@ export class Loader {
       throw new VptError(ErrorCode.Option, `Invalid option "batchSize": ${o.batchSize} is more than the ${n} samples, so dropLast would leave no batch`);
     }
     this.batchesPerEpoch = o.dropLast ? Math.floor(n / o.batchSize) : Math.ceil(n / o.batchSize);
+    if (o.shard) {
+      const { rank, worldSize } = o.shard;
+      if (rank >= worldSize) throw new VptError(ErrorCode.Option, `Invalid option "shard": rank ${rank} of a world of ${worldSize}`);
+      if (o.batchSize % worldSize !== 0 || !(o.dropLast || n % o.batchSize === 0)) {
+        throw new VptError(ErrorCode.Option, `Invalid option "batchSize": the global batch ${o.batchSize} must divide evenly over ${worldSize} ranks, with dropLast unless it divides the ${n} samples`);
+      }
+    }
   }
 
   /**
@@ -235,7 +249,9 @@ export class Loader {
     const order = this.#samples.map((_, i) => i);
     if (this.#o.shuffle) new SeededRandom(this.#o.seed, epoch).shuffle(order);
     const B = this.#o.batchSize;
-    return Array.from({ length: this.batchesPerEpoch }, (_, b) => order.slice(b * B, (b + 1) * B));
+    const batches = Array.from({ length: this.batchesPerEpoch }, (_, b) => order.slice(b * B, (b + 1) * B));
+    const shard = this.#o.shard;
+    return shard ? batches.map((batch) => shardBatch(batch, shard)) : batches;
   }
 
   async *#batches(epoch: number): AsyncGenerator<Batch> {

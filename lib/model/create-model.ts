@@ -48,6 +48,7 @@ export async function createModel(options: CreateModelOptions): Promise<Model> {
     mlpLayers: o.mlpLayers,
     classNames: o.classNames ?? null,
     precision: o.precision,
+    backboneDtype: o.backboneDtype,
   });
   if (o.trainable) {
     try {
@@ -90,6 +91,7 @@ async function loadBackbone(
         device,
         seed: o.seed,
         precision: o.precision,
+        backboneDtype: o.backboneDtype,
         checkpointBlocks: o.checkpointBlocks,
       }),
   );

@@ -2,8 +2,9 @@
  * `Model`: a prompted ViT living in native memory. Every heavy method runs off the JS thread
  * and returns a Promise; errors are VptErrors with a stable `code`.
  */
-import type { NativeImageBatchU8, NativeModel, NativeOptimizerConfig, NativeTensor } from '../binding.js';
+import type { NativeImageBatchU8, NativeModel, NativeOptimizerConfig, NativeTensor, NativeTrainStepResult } from '../binding.js';
 import { type ImageBatchU8, checkImageBatchU8 } from '../data/image-batch.js';
+import type { ProcessGroup } from '../distributed/process-group.js';
 import { ErrorCode, VptError, callNative } from '../errors.js';
 import type { VitArchitecture } from '../weights/architecture.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
@@ -36,19 +37,14 @@ export interface ModelInfo {
   std: [number, number, number];
   classNames: string[] | null;
   precision: 'fp32' | 'bf16';
+  /** Storage of the frozen backbone's weights (LayerNorm weights are always float32). */
+  backboneDtype: 'float32' | 'bfloat16';
+  /** Bytes the backbone's weights occupy on the device. */
+  backboneBytes: number;
 }
 
-/** Result of one training step. */
-export interface TrainStepResult {
-  /** Mean (class-weighted) cross-entropy of the batch, before the update. */
-  loss: number;
-  /** Correct top-1 predictions in the batch, before the update. */
-  correct: number;
-  /** Global L2 norm of the gradients, before clipping. */
-  gradNorm: number;
-  /** The loss or a gradient was not finite: no update was made. */
-  skipped: boolean;
-}
+/** Result of one training step (described in lib/binding.ts, where the addon returns it). */
+export type TrainStepResult = NativeTrainStepResult;
 
 /** Result of evaluating one batch. */
 export interface EvaluateResult {
@@ -73,6 +69,7 @@ export interface ModelSpec {
   mlpLayers: number;
   classNames: string[] | null;
   precision: 'fp32' | 'bf16';
+  backboneDtype: 'float32' | 'bfloat16';
 }
 
 export class Model {
@@ -247,6 +244,40 @@ export class Model {
   }
 
   /**
+   * Data-parallel training: the trainable tensors become rank 0's, and from now on every
+   * training step all-reduces gradients, loss and counts over the group, so each rank trains on
+   * its share of a global batch exactly as one process would on the whole batch.
+   * @example
+   * ```ts
+   * const group = await ProcessGroup.join(distributedFromEnv()!);
+   * await model.attachProcessGroup(group);
+   * ```
+   */
+  async attachProcessGroup(group: ProcessGroup): Promise<void> {
+    const native = this.#alive();
+    await callNative(() => native.attachProcessGroup(group.native));
+  }
+
+  /**
+   * The dropout generator's state. `saveState` stores this process's; a data-parallel train
+   * loop gathers every rank's so a resumed run continues each rank's own stream.
+   */
+  rngState(): Uint8Array {
+    return this.#alive().rngState();
+  }
+
+  /** Restores a state from `rngState()` (same device type). */
+  setRngState(state: Uint8Array): void {
+    this.#alive().setRngState(state);
+  }
+
+  /** Data-parallel: the next training step reports `stop: true` on every rank (an orderly stop at one step). */
+  voteStop(): void {
+    this.#requireOptimizer();
+    this.#alive().voteStop();
+  }
+
+  /**
    * Linear probing on precomputed backbone features (from `features()`): one head-only step.
    * Gives the same update as `trainStep` on the images the features came from (no prompts, no
    * dropout in linear probing), without running the backbone again.
@@ -390,6 +421,8 @@ export class Model {
       std: a.std,
       classNames: this.#spec.classNames,
       precision: this.#spec.precision,
+      backboneDtype: n.backboneDtype,
+      backboneBytes: n.backboneBytes,
     };
   }
 
@@ -469,6 +502,7 @@ export class Model {
       classNames: this.#spec.classNames,
       mean: a.mean,
       std: a.std,
+      backboneDtype: this.#spec.backboneDtype,
     };
   }
 }

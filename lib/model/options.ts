@@ -29,6 +29,11 @@ const createModelSchema = z
       .optional(),
     seed: z.int().min(0).max(2 ** 32 - 1).default(0),
     precision: z.enum(['fp32', 'bf16']).default('fp32'),
+    /**
+     * Storage of the frozen backbone's weights: 'bfloat16' halves their memory and runs the
+     * backbone in bf16 (LayerNorm stays fp32); prompts and head stay fp32. Not with transfer 'full'.
+     */
+    backboneDtype: z.enum(['float32', 'bfloat16']).default('float32'),
     /** Activation checkpointing: recompute frozen blocks in the backward pass (less memory, ~1/3 more compute). */
     checkpointBlocks: z.boolean().default(false),
     trainable: z.string().min(1).optional(),
@@ -39,6 +44,9 @@ const createModelSchema = z
   .superRefine((o, ctx) => {
     if (o.transfer === 'full' && o.checkpointBlocks) {
       ctx.addIssue({ code: 'custom', path: ['checkpointBlocks'], message: 'activation checkpointing is for frozen backbones (transfer "prompt" or "linear")' });
+    }
+    if (o.transfer === 'full' && o.backboneDtype === 'bfloat16') {
+      ctx.addIssue({ code: 'custom', path: ['backboneDtype'], message: 'a bfloat16 backbone must be frozen: full fine-tuning trains the backbone in float32 (use transfer "prompt" or "linear", or backboneDtype "float32")' });
     }
     if (o.transfer === 'linear' && o.prompt) {
       ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'linear probing trains the head only: leave "prompt" unset or null' });

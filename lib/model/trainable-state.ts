@@ -27,6 +27,8 @@ export interface TrainableMetadata {
   classNames: string[] | null;
   mean: number[];
   std: number[];
+  /** The backbone dtype it was trained with (informational: the tensors here are always F32). */
+  backboneDtype?: 'float32' | 'bfloat16';
 }
 
 /** Writes the tensors and metadata (plus `extra` string metadata) atomically. */

@@ -1,5 +1,6 @@
 /** Evaluates a model over every batch of a loader: loss, top-1, top-5 and per-class accuracy. */
 import type { Loader } from '../data/loader.js';
+import type { ProcessGroup } from '../distributed/process-group.js';
 import type { Model } from '../model/model.js';
 import type { SplitMetrics } from './run-folder.js';
 
@@ -10,12 +11,17 @@ export interface LoaderEvaluation extends SplitMetrics {
   predictions: Map<string, number>;
 }
 
-export async function evaluateLoader(model: Model, loader: Loader, numClasses: number, signal?: AbortSignal): Promise<LoaderEvaluation> {
+/**
+ * `loader` may be undefined for a rank whose shard of a small split is empty. With `group`, each
+ * rank evaluates its shard (see shardSamples) and the counters are summed over the ranks, so
+ * every rank returns the metrics of the whole split; `predictions` stay this rank's.
+ */
+export async function evaluateLoader(model: Model, loader: Loader | undefined, numClasses: number, signal?: AbortSignal, group?: ProcessGroup): Promise<LoaderEvaluation> {
   let lossSum = 0, correct1 = 0, correct5 = 0, count = 0;
-  const hits = new Float64Array(numClasses);
-  const totals = new Float64Array(numClasses);
+  let hits = new Float64Array(numClasses);
+  let totals = new Float64Array(numClasses);
   const predictions = new Map<string, number>();
-  for await (const batch of loader.epoch(0)) {
+  for await (const batch of loader?.epoch(0) ?? []) {
     signal?.throwIfAborted();
     const r = await model.evaluate(batch.images, batch.labels, { logits: true });
     lossSum += r.loss * r.count;
@@ -30,6 +36,12 @@ export async function evaluateLoader(model: Model, loader: Loader, numClasses: n
       totals[y]!++;
       if (best === y) hits[y]!++;
     });
+  }
+  if (group) {
+    const sums = await group.allReduceSum(Float64Array.of(lossSum, correct1, correct5, count, ...hits, ...totals));
+    [lossSum, correct1, correct5, count] = [sums[0]!, sums[1]!, sums[2]!, sums[3]!];
+    hits = sums.slice(4, 4 + numClasses);
+    totals = sums.slice(4 + numClasses);
   }
   return {
     loss: count ? lossSum / count : NaN,

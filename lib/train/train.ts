@@ -4,6 +4,9 @@
  */
 import { type Sample, openDataset } from '../data/dataset.js';
 import { type Batch, Loader } from '../data/loader.js';
+import { type DistributedEnvironment, distributedFromEnv } from '../distributed/environment.js';
+import { ProcessGroup } from '../distributed/process-group.js';
+import { shardSamples } from '../distributed/shard.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { createModel } from '../model/create-model.js';
 import type { Model, TrainStepResult } from '../model/model.js';
@@ -19,7 +22,7 @@ import type { DownloadProgress } from '../weights/hub.js';
 /** Events reported through `onProgress`. */
 export type ProgressEvent =
   | { type: 'download'; file: string; received: number; total: number | null }
-  | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainImages: number; device: string; precision: string; trainableParams: number; out: string }
+  | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainImages: number; device: string; precision: string; trainableParams: number; out: string; worldSize: number }
   | { type: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; lr: number; imagesPerSecond: number }
   | { type: 'evaluate'; epoch: number; split: 'val' | 'test' }
   | { type: 'epoch'; metrics: EpochMetrics; best: boolean }
@@ -39,12 +42,21 @@ export interface TrainResult {
   skippedSteps: number;
   /** Steps trained on cached backbone features (linear probing without augmentation). */
   cachedFeatureSteps: number;
+  /** Processes that trained together (1 unless data-parallel). */
+  worldSize: number;
   files: RunFolder['files'];
 }
 
 export interface TrainOptions {
+  /** Called on rank 0 only in a data-parallel run. */
   onProgress?: (event: ProgressEvent) => void;
+  /** Stops at the next step boundary with the state saved; in a data-parallel run every rank stops at the same step. */
   signal?: AbortSignal;
+  /**
+   * Data-parallel setup; default: from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT
+   * (torchrun, `vpt-native train --nproc N`); null forces a single-process run.
+   */
+  distributed?: DistributedEnvironment | null;
 }
 
 function abortError(): DOMException {
@@ -67,19 +79,64 @@ function abortError(): DOMException {
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   const c = resolveTrainConfig(config);
-  const { onProgress, signal } = options;
+  const { signal } = options;
   signal?.throwIfAborted();
+  const dist = options.distributed === undefined ? distributedFromEnv() : options.distributed;
+  const isMain = !dist || dist.rank === 0;
+  // Rank 0 reports and writes; the other ranks train and evaluate silently.
+  const onProgress = isMain ? options.onProgress : undefined;
   const started = performance.now();
   const run = new RunFolder(c.out);
-  await run.create();
-  await run.writeJson(run.files.config, c);
+  if (isMain) {
+    await run.create();
+    await run.writeJson(run.files.config, c);
+  }
 
   const dataset = await openDataset(c.data);
   const trainSamples = dataset.splits.train;
   if (!trainSamples?.length) throw new VptError(ErrorCode.Option, `${c.data} has no train split (train.json)`);
-  const device = c.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
+  let device = c.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
+  // One GPU per rank on a machine: "cuda" means this rank's, cuda:LOCAL_RANK.
+  if (dist && device === 'cuda') device = `cuda:${dist.localRank}`;
   const precision = c.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32');
+  const group = dist ? await joinGroup(c, dist, device) : undefined;
+  try {
+    return await trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal });
+  } finally {
+    group?.dispose();
+  }
+}
 
+/** Joins the data-parallel group, with the checks that must hold on every rank before any work. */
+async function joinGroup(c: ResolvedTrainConfig, dist: DistributedEnvironment, device: string): Promise<ProcessGroup> {
+  if (c.batchSize % dist.worldSize !== 0) {
+    throw new VptError(ErrorCode.Option, `Invalid option "batchSize": the global batch ${c.batchSize} must divide evenly over ${dist.worldSize} ranks`);
+  }
+  if (c.onBadImage === 'skip') {
+    throw new VptError(ErrorCode.Option, 'Invalid option "onBadImage": \'skip\' is not supported in data-parallel training (a rank whose whole batch is skipped would leave the others waiting); fix or remove the bad images, or train in one process');
+  }
+  const backend = c.distBackend === 'auto' ? (device.startsWith('cuda') ? 'nccl' : 'gloo') : c.distBackend;
+  if (backend === 'nccl' && !device.startsWith('cuda')) {
+    throw new VptError(ErrorCode.Option, `Invalid option "distBackend": nccl needs a CUDA device, got "${device}"`);
+  }
+  return ProcessGroup.join({ ...dist, backend, timeoutSeconds: c.distTimeout });
+}
+
+interface DeviceRun {
+  c: ResolvedTrainConfig;
+  dataset: Awaited<ReturnType<typeof openDataset>>;
+  trainSamples: Sample[];
+  device: string;
+  precision: 'fp32' | 'bf16';
+  group: ProcessGroup | undefined;
+  isMain: boolean;
+  run: RunFolder;
+  started: number;
+  onProgress: ((event: ProgressEvent) => void) | undefined;
+  signal: AbortSignal | undefined;
+}
+
+async function trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal }: DeviceRun): Promise<TrainResult> {
   const model = await createModel({
     weights: c.weights,
     ...(c.arch ? { arch: c.arch } : {}),
@@ -90,7 +147,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
     mlpLayers: c.mlpLayers,
     device,
     precision,
-    seed: c.seed,
+    backboneDtype: c.backboneDtype,
+    // Initial values come from rank 0 (attachProcessGroup); the seed offset gives each rank its own dropout stream.
+    seed: c.seed + (group?.rank ?? 0),
     checkpointBlocks: c.checkpointBlocks,
     classNames: dataset.classNames,
     ...(onProgress ? { onDownloadProgress: (p: DownloadProgress) => onProgress({ type: 'download', ...p }) } : {}),
@@ -101,15 +160,20 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       model.setClassWeights(computeClassWeights(trainSamples.map((s) => s.label), dataset.numClasses, c.classWeights));
     }
     const common = { cropSize: c.cropSize, seed: c.seed, onBadImage: c.onBadImage, ...(c.workers ? { workers: c.workers } : {}) };
-    const trainLoader = new Loader(trainSamples, { ...common, batchSize: c.batchSize, train: c.augment, shuffle: true, dropLast: trainSamples.length >= c.batchSize });
+    const shard = group ? { rank: group.rank, worldSize: group.worldSize } : undefined;
+    const trainLoader = new Loader(trainSamples, {
+      ...common, batchSize: c.batchSize, train: c.augment, shuffle: true, dropLast: !!shard || trainSamples.length >= c.batchSize, ...(shard ? { shard } : {}),
+    });
     loaders.push(trainLoader);
-    const evalLoaders: Partial<Record<'val' | 'test', Loader>> = {};
+    const evalLoaders: Partial<Record<'val' | 'test', Loader | undefined>> = {};
     for (const split of ['val', 'test'] as const) {
-      const samples = dataset.splits[split];
-      if (samples?.length) {
-        evalLoaders[split] = new Loader(samples, { ...common, batchSize: c.evalBatchSize ?? c.batchSize, train: false, shuffle: false });
-        loaders.push(evalLoaders[split]!);
-      }
+      const all = dataset.splits[split];
+      if (!all?.length) continue;
+      // Each rank evaluates its own samples; evaluateLoader sums the counters over ranks.
+      const samples = shard ? shardSamples(all, shard) : all;
+      const batchSize = c.evalBatchSize ?? (shard ? c.batchSize / shard.worldSize : c.batchSize);
+      evalLoaders[split] = samples.length ? new Loader(samples, { ...common, batchSize, train: false, shuffle: false }) : undefined;
+      if (evalLoaders[split]) loaders.push(evalLoaders[split]);
     }
     model.configureOptimizer({
       optimizer: c.optimizer,
@@ -118,9 +182,14 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       weightDecay: c.weightDecay,
       ...(c.clipGradNorm ? { clipGradNorm: c.clipGradNorm } : {}),
     });
+    if (group) await model.attachProcessGroup(group);
     // One view per image and a frozen backbone: its features never change, so compute them once.
-    const featureCache = c.transfer === 'linear' && !c.augment && c.cacheFeatures ? new FeatureCache(trainSamples) : undefined;
-    return await runEpochs({ c, model, run, trainLoader, trainSamples, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision, featureCache });
+    // (Not data-parallel: a rank's samples change every epoch, so its cache would never fill.)
+    const featureCache = c.transfer === 'linear' && !c.augment && c.cacheFeatures && !group ? new FeatureCache(trainSamples) : undefined;
+    const result = await runEpochs({ c, model, run, trainLoader, trainSamples, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision, featureCache, group, isMain });
+    // No rank leaves (closing its connections) while another still reduces.
+    await group?.barrier();
+    return result;
   } finally {
     model.dispose();
     await Promise.all(loaders.map((l) => l.close()));
@@ -140,6 +209,8 @@ interface PartialEpoch {
 interface RunPosition {
   step: number;
   partial?: PartialEpoch;
+  /** Data-parallel: every rank's dropout-generator state (base64), by rank. */
+  rankRng?: string[];
   /** The resolved config, so every checkpoint says how it was made. */
   config?: ResolvedTrainConfig;
 }
@@ -179,7 +250,7 @@ interface RunContext {
   run: RunFolder;
   trainLoader: Loader;
   trainSamples: Sample[];
-  evalLoaders: Partial<Record<'val' | 'test', Loader>>;
+  evalLoaders: Partial<Record<'val' | 'test', Loader | undefined>>;
   numClasses: number;
   started: number;
   device: string;
@@ -187,6 +258,9 @@ interface RunContext {
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
   featureCache?: FeatureCache;
+  group: ProcessGroup | undefined;
+  /** Rank 0 (or the only process): writes the run folder. */
+  isMain: boolean;
 }
 
 /** The batches of one training epoch: from the loader, or from cached features when complete. */
@@ -213,8 +287,21 @@ async function* trainBatches(ctx: RunContext, epoch: number): AsyncGenerator<{ l
   }
 }
 
+/**
+ * Every rank's dropout-generator state, gathered on all ranks (rank 0 saves them): each rank
+ * fills its slot of a zeroed buffer and the buffers are summed.
+ */
+async function gatherRngStates(model: Model, group: ProcessGroup | undefined): Promise<string[] | undefined> {
+  if (!group) return undefined;
+  const own = model.rngState();
+  const all = new Float64Array(own.length * group.worldSize);
+  all.set(own, own.length * group.rank);
+  const sums = await group.allReduceSum(all);
+  return Array.from({ length: group.worldSize }, (_, r) => Buffer.from(Uint8Array.from(sums.subarray(r * own.length, (r + 1) * own.length))).toString('base64'));
+}
+
 async function runEpochs(ctx: RunContext): Promise<TrainResult> {
-  const { c, model, run, trainLoader, evalLoaders, onProgress, signal } = ctx;
+  const { c, model, run, trainLoader, evalLoaders, onProgress, signal, group, isMain } = ctx;
   const stepsPerEpoch = trainLoader.batchesPerEpoch;
   const schedule = { baseLr: scaledLearningRate(c), unit: c.scheduleUnit, warmupEpochs: c.warmupEpochs, epochs: c.epochs, stepsPerEpoch };
 
@@ -226,14 +313,17 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     const position = resumed.run as RunPosition | undefined;
     step = typeof position?.step === 'number' ? position.step : resumed.step + resumed.nonfiniteTotal;
     partial = position?.partial;
+    // Each rank continues its own dropout stream (the state file holds rank 0's in its rng).
+    const rankRng = position?.rankRng;
+    if (group && rankRng?.length === group.worldSize) model.setRngState(new Uint8Array(Buffer.from(rankRng[group.rank]!, 'base64')));
     history = (await run.readMetrics()).filter((m) => m.epoch <= Math.floor(step / stepsPerEpoch));
-  } else {
+  } else if (isMain) {
     await run.writeMetrics([]);
   }
   const startEpoch = Math.floor(step / stepsPerEpoch);
   onProgress?.({
     type: 'start', epochs: c.epochs, startEpoch, stepsPerEpoch, trainImages: stepsPerEpoch * c.batchSize, device: ctx.device,
-    precision: ctx.precision, trainableParams: model.info().trainableParams, out: run.dir,
+    precision: ctx.precision, trainableParams: model.info().trainableParams, out: run.dir, worldSize: group?.worldSize ?? 1,
   });
 
   let best = history.reduce<EpochMetrics | undefined>((b, m) => (m.val && (!b?.val || m.val.top1 > b.val.top1) ? m : b), undefined);
@@ -249,25 +339,32 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     let skipped = carried?.skipped ?? 0, batchIndex = 0, lr = 0;
     for await (const batch of trainBatches(ctx, epoch)) {
       if (batchIndex++ < skipBatches) continue;
-      if (signal?.aborted) {
+      const saveAndAbort = async () => {
         const seconds = (performance.now() - epochStart) / 1000;
-        const position: RunPosition = { step, partial: { lossSum, correct, images, skipped, seconds }, config: c };
-        await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
-        throw abortError();
+        const rankRng = await gatherRngStates(model, group);
+        const position: RunPosition = { step, partial: { lossSum, correct, images, skipped, seconds }, config: c, ...(rankRng ? { rankRng } : {}) };
+        if (isMain) await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
+        return abortError();
+      };
+      // Data-parallel ranks see a signal at different moments: it becomes a vote carried by the
+      // next step's all-reduce, and every rank stops after that same step.
+      if (signal?.aborted) {
+        if (!group) throw await saveAndAbort();
+        model.voteStop();
       }
       lr = learningRateAt(schedule, step);
       model.setLearningRate(lr);
       const r = await batch.step();
       step++;
-      const n = batch.labels.length;
       if (r.skipped) skipped++;
       else {
-        lossSum += r.loss * n;
+        lossSum += r.loss * r.count;
         correct += r.correct;
-        images += n;
+        images += r.count;
       }
       const seconds = (performance.now() - epochStart) / 1000;
       onProgress?.({ type: 'step', epoch, step, stepInEpoch: batchIndex, stepsPerEpoch, loss: r.loss, lr, imagesPerSecond: images / Math.max(seconds, 1e-9) });
+      if (r.stop) throw await saveAndAbort();
     }
     const trainSeconds = (performance.now() - epochStart) / 1000;
     trainedImages += images;
@@ -276,11 +373,11 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
 
     const evaluated: Partial<Record<'val' | 'test', SplitMetrics>> = {};
     for (const split of ['val', 'test'] as const) {
+      if (!(split in evalLoaders)) continue;
       const loader = evalLoaders[split];
-      if (!loader) continue;
       onProgress?.({ type: 'evaluate', epoch, split });
       // Not interruptible: an abort during evaluation takes effect once the epoch's files are written.
-      const { loss, top1, top5, count } = await evaluateLoader(model, loader, ctx.numClasses);
+      const { loss, top1, top5, count } = await evaluateLoader(model, loader, ctx.numClasses, undefined, group);
       evaluated[split] = { loss, top1, top5, count };
     }
     const metrics: EpochMetrics = {
@@ -293,17 +390,17 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     };
     history.push(metrics);
     const isBest = !!metrics.val && (!best?.val || metrics.val.top1 > best.val.top1);
-    if (isBest) {
-      best = metrics;
-      await model.saveTrainable(run.files.best, { config: JSON.stringify(c) });
-    } else if (!evaluated.val && epoch === c.epochs - 1) {
-      await model.saveTrainable(run.files.best, { config: JSON.stringify(c) });
+    if (isBest) best = metrics;
+    const rankRng = await gatherRngStates(model, group);
+    if (isMain) {
+      if (isBest || (!evaluated.val && epoch === c.epochs - 1)) await model.saveTrainable(run.files.best, { config: JSON.stringify(c) });
+      await model.saveState(run.files.lastState, { step, config: c, ...(rankRng ? { rankRng } : {}) });
+      await run.writeMetrics(history);
+      await drawCurves(run.files.curves, history);
     }
-    await model.saveState(run.files.lastState, { step, config: c });
-    await run.writeMetrics(history);
-    await drawCurves(run.files.curves, history);
     onProgress?.({ type: 'epoch', metrics, best: isBest });
-    if (signal?.aborted && epoch < c.epochs - 1) throw abortError();
+    // (Data-parallel runs stop through the vote in the next step instead, so all ranks agree.)
+    if (!group && signal?.aborted && epoch < c.epochs - 1) throw abortError();
   }
 
   const last = history[history.length - 1];
@@ -319,9 +416,10 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     imagesPerSecond: trainedSeconds ? trainedImages / trainedSeconds : 0,
     skippedSteps: skippedTotal,
     cachedFeatureSteps: ctx.featureCache?.steps ?? 0,
+    worldSize: group?.worldSize ?? 1,
     files: run.files,
   };
-  await run.writeJson(run.files.summary, { ...result, epochs: history.length });
+  if (isMain) await run.writeJson(run.files.summary, { ...result, epochs: history.length });
   onProgress?.({ type: 'done', result });
   return result;
 }
