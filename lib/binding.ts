@@ -226,17 +226,21 @@ function matchingPrebuild(): string | undefined {
   return join(choice.folder, choice.prebuild.file);
 }
 
+/** glibc's RTLD_NODELETE (Node does not export it): the library stays loaded after dlclose. */
+const RTLD_NODELETE = 0x1000;
+
 /**
- * A prebuild's RUNPATH names the build machine's LibTorch. Loading the matched one first makes
- * the dynamic linker bind the addon to it: libraries already loaded are reused by soname.
- * Node unloads a library that is not an addon, but LibTorch's C++ unique symbols keep it resident.
+ * A prebuild's RUNPATH names the build machine's LibTorch. Loading the matched LibTorch's
+ * libraries first (dependencies first) makes the dynamic linker bind the addon to them:
+ * libraries already loaded are reused by soname. Node dlcloses a library that is not an addon,
+ * so they are opened with RTLD_NODELETE to stay resident.
  */
 function preloadLibTorch(root: string): void {
-  for (const name of ['libtorch_cuda.so', 'libtorch.so']) {
+  for (const name of ['libc10.so', 'libtorch_cpu.so', 'libtorch.so', 'libc10_cuda.so', 'libtorch_cuda.so']) {
     const library = join(root, 'lib', name);
     if (!existsSync(library)) continue;
     try {
-      process.dlopen({ exports: {} }, library, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
+      process.dlopen({ exports: {} }, library, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE);
     } catch {
       // "Module did not self-register": expected, LibTorch is not a Node addon.
     }

@@ -220,6 +220,11 @@ JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter) {
     r.declined = "its colour space is not grayscale, YCbCr or RGB";
     return r;
   }
+  // libjpeg-turbo 3 reads 12-bit and lossless headers, then fails on the 8-bit scanline API.
+  if (c.data_precision != 8) {
+    r.declined = std::to_string(c.data_precision) + "-bit samples";
+    return r;
+  }
   const int width = static_cast<int>(c.image_width), height = static_cast<int>(c.image_height);
   if (static_cast<uint64_t>(width) * height > kMaxPixels) {
     r.declined = std::to_string(width) + "x" + std::to_string(height) + " is more than " + std::to_string(kMaxPixels) +

@@ -435,12 +435,21 @@ Napi::Value ModelWrap::AttachProcessGroup(const Napi::CallbackInfo& info) {
     ProcessGroupWrap* wrap = info.Length() == 1 ? ProcessGroupWrap::From(info[0]) : nullptr;
     require(wrap != nullptr, "attachProcessGroup(group) needs a joined NativeProcessGroup");
     std::shared_ptr<DistributedGroup> g = wrap->group(env);
-    group_ = g;
-    if (trainer_) trainer_->set_group(g);
-    return PromiseWorker::Run(env, {Value(), info[0]}, [m, g]() {
-      std::lock_guard<std::mutex> lock(m->mutex());
-      broadcast_from_rank0(*g, m->trainable_tensors());
-    });
+    // Steps start reducing only after this rank's broadcast: the collectives stay in one order.
+    return PromiseWorker::Run(
+        env, {Value(), info[0]},
+        [m, g]() {
+          std::lock_guard<std::mutex> lock(m->mutex());
+          broadcast_from_rank0(*g, m->trainable_tensors());
+        },
+        [this, m, g](Napi::Env env) -> Napi::Value {
+          group_ = g;
+          if (trainer_) {
+            std::lock_guard<std::mutex> lock(m->mutex());  // a step may be running on the pool
+            trainer_->set_group(g);
+          }
+          return env.Undefined();
+        });
   });
 }
 

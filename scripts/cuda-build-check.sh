@@ -29,8 +29,10 @@ readonly CMAKE_JS=$ROOT/node_modules/.bin/cmake-js
 # the nvidia-cublas/-cusparse/-cusolver wheels supply them (nvidia/cu13/include, which
 # CMakeLists.txt adds for any pip CUDA torch, with nvidia/*/lib on the RUNPATH). Their
 # shared libraries are not needed: a shared object links without its dependencies' deps.
+# nvidia-nccl-cu13 is pinned to what torch 2.14.1 requires: ProcessGroupNCCL's inline code
+# (its Options) must see the nccl.h of the NCCL that libtorch_cuda was built with.
 # All in one pip call: a second `pip install --target` would skip the shared nvidia/ dir.
-readonly WHEELS=("torch==2.14.1" nvidia-cuda-nvrtc nvidia-cublas nvidia-cusparse nvidia-cusolver nvidia-nccl-cu13)
+readonly WHEELS=("torch==2.14.1" nvidia-cuda-nvrtc nvidia-cublas nvidia-cusparse nvidia-cusolver "nvidia-nccl-cu13==2.30.7")
 readonly WHEELS_STAMP=$DEPS/.cuda-build-check-wheels
 
 log() { echo "cuda-build-check: $*"; }

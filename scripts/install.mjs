@@ -27,11 +27,14 @@ async function matchingPrebuildLoads() {
     console.warn(`${choice.explanation}\nvpt-native: compiling from source now.`);
     return false;
   }
-  // A fresh process finds the matched LibTorch through LD_LIBRARY_PATH, as the loader's preload does.
+  // Loaded in a fresh process exactly as at run time (lib/binding.ts preloads the matched
+  // LibTorch), not through LD_LIBRARY_PATH, so a prebuild that would fail later fails here.
   const path = join(choice.folder, choice.prebuild.file);
-  const libraryPath = [join(choice.libtorch.root, 'lib'), process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
-  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path)})`], {
-    env: { ...process.env, LD_LIBRARY_PATH: libraryPath }, encoding: 'utf8',
+  const binding = pathToFileURL(join(root, 'dist', 'lib', 'binding.js')).href;
+  const env = { ...process.env };
+  delete env.VPT_NATIVE_ADDON;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(binding)}); const { path } = m.loadAddon(); if (path !== ${JSON.stringify(path)}) throw new Error('loaded ' + path);`], {
+    env, encoding: 'utf8',
   });
   if (r.status !== 0) {
     console.warn(`vpt-native: the prebuilt addon ${path} does not load (${(r.stderr.trim().split('\n').find((l) => l.includes('Error')) ?? `exit ${r.status}`).trim()}); compiling instead`);

@@ -6,6 +6,8 @@
 // the build as LIBTORCH so the tag and the binary agree. lib/binding.ts loads a prebuild only
 // when the LibTorch found at run time has the same version and variant.
 //   node scripts/prebuild.mjs [--out <dir>]     prebuilds/ goes under <dir> (default: the package)
+//   VPT_PREBUILD_JPEG=1                          link the system libjpeg-turbo (native JPEG decode;
+//                                                the prebuild then needs libjpeg.so.62 to load)
 // The build runs in a temporary copy of CMakeLists.txt, cmake/ and native/, so build/ is left
 // alone. prebuildify drives node-gyp's command line; this script stands in for node-gyp
 // (`prebuild.mjs --as-node-gyp rebuild --arch=x64 --release ...`) and runs cmake-js.
@@ -27,6 +29,9 @@ function buildAsNodeGyp(args) {
   const result = spawnSync(process.execPath, [
     require.resolve('cmake-js/bin/cmake-js'), 'rebuild', '--out', 'build', '--parallel', jobs,
     ...(arch ? ['--arch', arch] : []), ...(args.includes('--debug') ? ['--debug'] : []),
+    // libjpeg-turbo's static library is not position-independent, so linking it would make the
+    // prebuild NEED libjpeg.so.62 on every machine; a portable prebuild decodes with sharp.
+    ...(process.env.VPT_PREBUILD_JPEG === '1' ? [] : ['--CDCMAKE_DISABLE_FIND_PACKAGE_JPEG=ON']),
   ], { stdio: 'inherit' });
   process.exit(result.status ?? 1);
 }

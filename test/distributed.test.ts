@@ -15,10 +15,10 @@ import { Loader } from '../lib/data/loader.js';
 import { synthesizeCub } from '../lib/data/synth.js';
 import { writeRandomBackbone } from '../lib/demo/random-backbone.js';
 import { distributedFromEnv } from '../lib/distributed/environment.js';
-import { freePort } from '../lib/distributed/local-launcher.js';
+import { freePort, launchLocalWorkers } from '../lib/distributed/local-launcher.js';
 import { ProcessGroup, availableBackends } from '../lib/distributed/process-group.js';
 import { shardBatch, shardSamples } from '../lib/distributed/shard.js';
-import { type EpochMetrics, createModel, readSafetensors } from '../lib/index.js';
+import { type EpochMetrics, type ProgressEvent, createModel, readSafetensors, train } from '../lib/index.js';
 import { maxAbsDiff, tempDir } from './helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'bin', 'launch.cjs');
@@ -73,6 +73,7 @@ describe('environment', () => {
     expect(distributedFromEnv({ WORLD_SIZE: '4', RANK: '3', LOCAL_RANK: '1', MASTER_ADDR: 'node0', MASTER_PORT: '1234', GLOO_SOCKET_IFNAME: 'eth1' }))
       .toEqual({ rank: 3, worldSize: 4, localRank: 1, masterAddr: 'node0', masterPort: 1234, glooInterface: 'eth1' });
     expect(distributedFromEnv({ WORLD_SIZE: '2', RANK: '1' })).toMatchObject({ localRank: 1, masterAddr: '127.0.0.1', masterPort: 29500 });
+    expect(distributedFromEnv({ WORLD_SIZE: '8', RANK: '5', LOCAL_WORLD_SIZE: '4' })).toMatchObject({ localRank: 1 });
   });
 
   it('names the variable that is wrong', () => {
@@ -80,6 +81,21 @@ describe('environment', () => {
     expect(() => distributedFromEnv({ WORLD_SIZE: '2', RANK: '2' })).toThrow(/RANK="2": expected an integer from 0 to 1/);
     expect(() => distributedFromEnv({ WORLD_SIZE: 'two', RANK: '0' })).toThrow(/WORLD_SIZE="two"/);
     expect(() => distributedFromEnv({ WORLD_SIZE: '2', RANK: '0', MASTER_PORT: '70000' })).toThrow(/MASTER_PORT/);
+  });
+});
+
+describe('local launcher (--nproc)', () => {
+  it('gives each worker its rank; one failing worker ends the rest after the grace period', async () => {
+    const exits: Array<[number, number | null, string | null]> = [];
+    const script = `const r = Number(process.env.RANK);
+      if (process.env.WORLD_SIZE !== '3' || process.env.LOCAL_RANK !== String(r) || process.env.MASTER_ADDR !== '127.0.0.1' || !(Number(process.env.MASTER_PORT) > 0)) process.exit(9);
+      if (r === 1) process.exit(3);
+      setInterval(() => {}, 1000);`;
+    const started = performance.now();
+    const code = await launchLocalWorkers({ nproc: 3, argv: [process.execPath, '-e', script], graceSeconds: 1, onExit: (rank, c, signal) => exits.push([rank, c, signal]) });
+    expect(code).toBe(3);
+    expect(exits.sort()).toEqual([[0, null, 'SIGTERM'], [1, 3, null], [2, null, 'SIGTERM']]);
+    expect((performance.now() - started) / 1000).toBeLessThan(5);
   });
 });
 
@@ -214,6 +230,30 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
     expect(second.code, second.stderr).toBe(0);
     await expectSameState(join(whole, 'last.state.safetensors'), join(out, 'last.state.safetensors'), 1e-6);
     expect((await metricsOf(out)).map((m) => m.val)).toEqual((await metricsOf(whole)).map((m) => m.val));
+  });
+
+  it('train() API, two ranks in one process: a stop voted on an epoch\'s last step keeps that epoch\'s evaluation', async () => {
+    const port = await freePort();
+    const config = (out: string) => ({
+      data, weights, out, epochs: 3, warmupEpochs: 1, batchSize: 16, baseLr: 2, deep: true, promptTokens: 4, cropSize: 32,
+      device: 'cpu', seed: 7, workers: 1, distTimeout: 30,
+    });
+    const dist = (rank: number) => ({ rank, worldSize: 2, localRank: rank, masterAddr: '127.0.0.1', masterPort: port, glooInterface: '' });
+    const out = join(tmp.dir, 'api-stop');
+    const controller = new AbortController();
+    // 65 training images / 16 = 4 steps an epoch: aborting after step 3 puts the vote on step 4.
+    const runs = [0, 1].map((rank) => train(config(out), {
+      distributed: dist(rank),
+      ...(rank === 0 ? { signal: controller.signal, onProgress: (e: ProgressEvent) => { if (e.type === 'step' && e.step === 3) controller.abort(); } } : {}),
+    }));
+    const settled = await Promise.allSettled(runs);
+    expect(settled.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    for (const r of settled) expect((r as PromiseRejectedResult).reason).toMatchObject({ name: 'AbortError' });
+    const metrics = await metricsOf(out);
+    expect(metrics.map((m) => m.epoch)).toEqual([1]);
+    expect(metrics[0]!.val!.top1).toBe(singleMetrics[0]!.val!.top1);
+    const saved = JSON.parse((await readSafetensors(join(out, 'last.state.safetensors'))).metadata.train!) as { run: { step: number } };
+    expect(saved.run.step).toBe(4);
   });
 
   /** Two ranks started by hand (as torchrun would), rank 0 printing JSON progress. */

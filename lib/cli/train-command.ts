@@ -30,10 +30,10 @@ function workerArgv(): string[] {
   return [process.execPath, ...process.execArgv, process.argv[1]!, ...kept];
 }
 
-async function runLocalWorkers(nproc: number, timeoutSeconds: number): Promise<void> {
+async function runLocalWorkers(nproc: number): Promise<void> {
   const failed: string[] = [];
   const code = await launchLocalWorkers({
-    nproc, argv: workerArgv(), graceSeconds: timeoutSeconds + 30,
+    nproc, argv: workerArgv(), graceSeconds: 10,
     onExit: (rank, exit, signal) => { if (exit !== 0) failed.push(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${exit}`}`); },
   });
   if (code === ExitCode.Interrupted) throw new DOMException('the workers stopped; the state was saved to last.state.safetensors', 'AbortError');
@@ -112,7 +112,7 @@ Examples:
       --master-addr node0 --master-port 29500 --no-python npx vpt-native train --config cub.yaml`)
     .action(async (flags: Record<string, unknown>) => {
       if (typeof flags.nproc === 'number' && flags.nproc > 1 && !process.env.WORLD_SIZE) {
-        await runLocalWorkers(flags.nproc, Number(flags.distTimeout ?? 1800));
+        await runLocalWorkers(flags.nproc);
         return;
       }
       const { config, notes, numberClasses } = await resolveCliConfig(flags);

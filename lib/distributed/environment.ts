@@ -44,7 +44,9 @@ export function distributedFromEnv(env: NodeJS.ProcessEnv = process.env): Distri
   const worldSize = integer(env, 'WORLD_SIZE', 1, 65536);
   if (worldSize === 1) return null;
   const rank = integer(env, 'RANK', 0, worldSize - 1);
-  const localRank = integer(env, 'LOCAL_RANK', 0, worldSize - 1, rank);
+  // Without LOCAL_RANK (a launcher that only sets RANK), ranks fill machines of LOCAL_WORLD_SIZE in order.
+  const localWorldSize = integer(env, 'LOCAL_WORLD_SIZE', 1, worldSize, worldSize);
+  const localRank = integer(env, 'LOCAL_RANK', 0, worldSize - 1, rank % localWorldSize);
   const masterAddr = env.MASTER_ADDR || '127.0.0.1';
   const masterPort = integer(env, 'MASTER_PORT', 1, 65535, 29500);
   return { rank, worldSize, localRank, masterAddr, masterPort, glooInterface: env.GLOO_SOCKET_IFNAME ?? '' };

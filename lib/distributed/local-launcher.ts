@@ -11,7 +11,10 @@ export interface LaunchOptions {
   nproc: number;
   /** The command line of one worker: program and arguments (without --nproc). */
   argv: string[];
-  /** After one worker fails, the others get this long to fail on their own before being killed. */
+  /**
+   * After one worker fails the others cannot finish (every step needs all ranks): they get this
+   * long to stop on their own, then SIGTERM, then SIGKILL 5 s later (as torchrun does).
+   */
   graceSeconds: number;
   env?: NodeJS.ProcessEnv;
   /** Told when a worker ends (for the CLI's message). */
@@ -47,9 +50,9 @@ export async function launchLocalWorkers(options: LaunchOptions): Promise<number
   const threads = String(Math.max(1, Math.floor(availableParallelism() / nproc)));
   const children: ChildProcess[] = [];
   let firstFailure: number | undefined;
-  let killTimer: NodeJS.Timeout | undefined;
+  const timers: NodeJS.Timeout[] = [];
 
-  const forward = (signal: NodeJS.Signals) => { for (const child of children) if (child.exitCode === null) child.kill(signal); };
+  const forward = (signal: NodeJS.Signals) => signalAlive(children, signal);
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   try {
@@ -72,8 +75,10 @@ export async function launchLocalWorkers(options: LaunchOptions): Promise<number
           options.onExit?.(rank, code, signal);
           if (code !== 0) {
             firstFailure ??= code ?? 128 + signalNumber(signal);
-            // The others fail on their own within the collective timeout; past the grace period, stop them.
-            killTimer ??= setTimeout(() => forwardKill(children), graceSeconds * 1000);
+            if (!timers.length) {
+              timers.push(setTimeout(() => signalAlive(children, 'SIGTERM'), graceSeconds * 1000));
+              timers.push(setTimeout(() => signalAlive(children, 'SIGKILL'), (graceSeconds + 5) * 1000));
+            }
           }
           resolve();
         });
@@ -82,14 +87,14 @@ export async function launchLocalWorkers(options: LaunchOptions): Promise<number
     await Promise.all(exits);
     return firstFailure ?? 0;
   } finally {
-    if (killTimer) clearTimeout(killTimer);
+    for (const timer of timers) clearTimeout(timer);
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
   }
 }
 
-function forwardKill(children: ChildProcess[]): void {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+function signalAlive(children: ChildProcess[], signal: NodeJS.Signals): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
 }
 
 function signalNumber(signal: NodeJS.Signals | null): number {

@@ -12,6 +12,8 @@ export interface JoinOptions extends DistributedEnvironment {
   backend: 'gloo' | 'nccl';
   /** A rank that died or hangs makes the others fail with VPT_DISTRIBUTED after this long. */
   timeoutSeconds: number;
+  /** NCCL: the GPU this rank's tensors are on (default: localRank). */
+  cudaDevice?: number;
 }
 
 /** Which backends this build of the addon contains. */
@@ -60,7 +62,7 @@ export class ProcessGroup {
         backend: options.backend,
         timeoutMs: Math.round(options.timeoutSeconds * 1000),
         glooInterface: options.glooInterface,
-        cudaDevice: options.localRank,
+        cudaDevice: options.cudaDevice ?? options.localRank,
       }),
     );
     return new ProcessGroup(native, options);

@@ -96,8 +96,12 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const trainSamples = dataset.splits.train;
   if (!trainSamples?.length) throw new VptError(ErrorCode.Option, `${c.data} has no train split (train.json)`);
   let device = c.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
-  // One GPU per rank on a machine: "cuda" means this rank's, cuda:LOCAL_RANK.
-  if (dist && device === 'cuda') device = `cuda:${dist.localRank}`;
+  // One GPU per rank on a machine: "cuda" means this rank's, cuda:LOCAL_RANK (modulo the GPUs
+  // visible, for launchers that give each task its own CUDA_VISIBLE_DEVICES).
+  if (dist && device === 'cuda') {
+    const gpus = runtimeInfo().gpus.length;
+    device = `cuda:${gpus ? dist.localRank % gpus : dist.localRank}`;
+  }
   const precision = c.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32');
   const group = dist ? await joinGroup(c, dist, device) : undefined;
   try {
@@ -119,7 +123,9 @@ async function joinGroup(c: ResolvedTrainConfig, dist: DistributedEnvironment, d
   if (backend === 'nccl' && !device.startsWith('cuda')) {
     throw new VptError(ErrorCode.Option, `Invalid option "distBackend": nccl needs a CUDA device, got "${device}"`);
   }
-  return ProcessGroup.join({ ...dist, backend, timeoutSeconds: c.distTimeout });
+  // NCCL's buffers live on the model's GPU.
+  const cudaDevice = device.startsWith('cuda:') ? Number(device.slice('cuda:'.length)) : dist.localRank;
+  return ProcessGroup.join({ ...dist, backend, timeoutSeconds: c.distTimeout, cudaDevice });
 }
 
 interface DeviceRun {
@@ -337,6 +343,8 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     const epochStart = performance.now() - (carried?.seconds ?? 0) * 1000;
     let lossSum = carried?.lossSum ?? 0, correct = carried?.correct ?? 0, images = carried?.images ?? 0;
     let skipped = carried?.skipped ?? 0, batchIndex = 0, lr = 0;
+    // Data-parallel: the stop vote came with the epoch's last step; stop once its files are written.
+    let stopAfterEpoch = false;
     for await (const batch of trainBatches(ctx, epoch)) {
       if (batchIndex++ < skipBatches) continue;
       const saveAndAbort = async () => {
@@ -364,7 +372,10 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
       }
       const seconds = (performance.now() - epochStart) / 1000;
       onProgress?.({ type: 'step', epoch, step, stepInEpoch: batchIndex, stepsPerEpoch, loss: r.loss, lr, imagesPerSecond: images / Math.max(seconds, 1e-9) });
-      if (r.stop) throw await saveAndAbort();
+      if (r.stop) {
+        if (batchIndex < stepsPerEpoch) throw await saveAndAbort();
+        stopAfterEpoch = true;
+      }
     }
     const trainSeconds = (performance.now() - epochStart) / 1000;
     trainedImages += images;
@@ -399,8 +410,9 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
       await drawCurves(run.files.curves, history);
     }
     onProgress?.({ type: 'epoch', metrics, best: isBest });
-    // (Data-parallel runs stop through the vote in the next step instead, so all ranks agree.)
-    if (!group && signal?.aborted && epoch < c.epochs - 1) throw abortError();
+    // Data-parallel runs stop only on the vote (every rank sees it on the same step); a signal
+    // that arrives during evaluation is voted on in the next step.
+    if ((group ? stopAfterEpoch : signal?.aborted) && epoch < c.epochs - 1) throw abortError();
   }
 
   const last = history[history.length - 1];
