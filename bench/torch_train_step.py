@@ -101,9 +101,20 @@ def main():
             times.append(time.perf_counter() - start)
     times.sort()
     peak = torch.cuda.max_memory_allocated() if cuda else None
+    # The eval step as an evaluation loop runs it: forward without autograd, then top-1.
+    eval_times = []
+    for i in range(a.warmup + a.steps):
+        start = time.perf_counter()
+        with torch.inference_mode(), torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16,
+                                                    enabled=a.precision == "bf16"):
+            correct = int((step_forward(x, f, t, a.heads, a.patch).argmax(1) == y).sum())
+        if i >= a.warmup:
+            eval_times.append(time.perf_counter() - start)
+    eval_times.sort()
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "msPerStep": 1000 * times[len(times) // 2], "steps": a.steps, "peakBytes": peak,
-                      "compiled": a.compile}))
+                      "evalMsPerStep": 1000 * eval_times[len(eval_times) // 2], "compiled": a.compile,
+                      "evalCorrect": correct}))
 
 
 if __name__ == "__main__":

@@ -58,9 +58,15 @@ async function oursHere(dir, shape, precision) {
     if (i >= WARMUP) times.push(performance.now() - t0);
   }
   const peakRssMiB = (process.resourceUsage().maxRSS * 1024 - rssBefore) / 2 ** 20;
+  const evalTimes = [];
+  for (let i = 0; i < WARMUP + STEPS; i++) {
+    const t0 = performance.now();
+    await model.evaluate(images, [BATCH, 3, IMG, IMG], labels);
+    if (i >= WARMUP) evalTimes.push(performance.now() - t0);
+  }
   model.dispose();
-  times.sort((a, b) => a - b);
-  return { ms: times[Math.floor(times.length / 2)], peakRssMiB };
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { ms: median(times), evalMs: median(evalTimes), peakRssMiB };
 }
 
 /** Our side in a fresh process, so the peak RSS belongs to this measurement alone. */
@@ -86,25 +92,31 @@ if (argChild > 0) {
 
 const info = runtimeInfo();
 const dir = await mkdtemp(join(tmpdir(), 'vpt-bench-'));
-const rows = SHAPES.flatMap((shape) => ['fp32', 'bf16'].map((precision) => ({ shape, precision, oursMs: Infinity, oursPeakMiB: Infinity, torchMs: Infinity, torchVersion: '', threads: 0 })));
+const rows = SHAPES.flatMap((shape) => ['fp32', 'bf16'].map((precision) => ({
+  shape, precision, oursMs: Infinity, oursEvalMs: Infinity, oursPeakMiB: Infinity, torchMs: Infinity, torchEvalMs: Infinity, torchVersion: '', threads: 0,
+})));
 try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const row of rows) {
-      const { ms: oursMs, peakRssMiB } = ours(dir, row.shape, row.precision);
+      const { ms: oursMs, evalMs: oursEvalMs, peakRssMiB } = ours(dir, row.shape, row.precision);
       const torch = torchEager(row.shape, row.precision);
       row.oursMs = Math.min(row.oursMs, oursMs);
+      row.oursEvalMs = Math.min(row.oursEvalMs, oursEvalMs);
+      row.torchEvalMs = Math.min(row.torchEvalMs, torch.evalMsPerStep);
       row.oursPeakMiB = Math.min(row.oursPeakMiB, peakRssMiB);
       row.torchMs = Math.min(row.torchMs, torch.msPerStep);
       row.torchVersion = torch.torch;
       row.threads = torch.threads;
-      process.stderr.write(`round ${round} ${row.shape.name} ${row.precision}: ours ${oursMs.toFixed(1)} ms (peak RSS +${peakRssMiB.toFixed(0)} MiB), torch ${torch.msPerStep.toFixed(1)} ms\n`);
+      process.stderr.write(`round ${round} ${row.shape.name} ${row.precision}: train ours ${oursMs.toFixed(1)} ms (peak RSS +${peakRssMiB.toFixed(0)} MiB), torch ${torch.msPerStep.toFixed(1)} ms; eval ours ${oursEvalMs.toFixed(1)} ms, torch ${torch.evalMsPerStep.toFixed(1)} ms\n`);
     }
   }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
-console.log(`VPT-deep trainStep, batch ${BATCH}, ${IMG} px, ${TOKENS} prompts, SGD; per side the best of ${ROUNDS} alternating rounds, each the median of ${STEPS} steps after ${WARMUP} warmup.`);
+console.log(`VPT-deep trainStep and evaluate (forward + top-1, no autograd), batch ${BATCH}, ${IMG} px, ${TOKENS} prompts, SGD; per side the best of ${ROUNDS} alternating rounds, each the median of ${STEPS} steps after ${WARMUP} warmup.`);
 console.log(`vpt-native on LibTorch ${info.torchVersion} (${info.cpuThreads} threads, ${info.cpuCapability}), backbone weights ${BACKBONE_DTYPE}; PyTorch eager ${rows[0]?.torchVersion} (${rows[0]?.threads} threads).\n`);
-console.log('| backbone | precision | vpt-native ms/step | PyTorch eager ms/step | ratio (ours / torch) | vpt-native peak RSS growth MiB |');
-console.log('|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.shape.name} | ${r.precision} | ${r.oursMs.toFixed(1)} | ${r.torchMs.toFixed(1)} | ${(r.oursMs / r.torchMs).toFixed(3)} | ${r.oursPeakMiB.toFixed(0)} |`);
+console.log('| backbone | precision | train ms/step: vpt-native | PyTorch eager | ratio (ours / torch) | eval ms/step: vpt-native | PyTorch eager | ratio | vpt-native peak RSS growth MiB (train) |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(`| ${r.shape.name} | ${r.precision} | ${r.oursMs.toFixed(1)} | ${r.torchMs.toFixed(1)} | ${(r.oursMs / r.torchMs).toFixed(3)} | ${r.oursEvalMs.toFixed(1)} | ${r.torchEvalMs.toFixed(1)} | ${(r.oursEvalMs / r.torchEvalMs).toFixed(3)} | ${r.oursPeakMiB.toFixed(0)} |`);
+}
