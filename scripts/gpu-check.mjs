@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { createModel, deviceMemory, readSafetensors, runtimeInfo } from '../dist/lib/index.js';
+import { Loader, createModel, deviceMemory, openDataset, readSafetensors, runtimeInfo, train } from '../dist/lib/index.js';
 import { writeRandomBackbone } from '../dist/lib/demo/random-backbone.js';
 import { convertCub } from '../dist/lib/data/convert-cub.js';
 import { synthesizeCub } from '../dist/lib/data/synth.js';
@@ -168,4 +168,31 @@ Object.assign(row, {
 });
 console.log(JSON.stringify(report.bench.at(-1)));
 await save();
+
+// 5. end to end: one train() epoch of ViT-B/16 VPT-deep on CUB-sized JPEGs (1000 of 400 px,
+// decoded cold by the loader), against the loader alone: the GPU is starved when the loader is
+// the slower of the two. VPT_GPU_E2E=0 skips it.
+if (process.env.VPT_GPU_E2E !== '0') {
+  try {
+    const e2eData = join(tmp, 'e2e-data');
+    await synthesizeCub(e2eData, { classes: 20, imagesPerClass: 50, imageSize: 400, trainFraction: 0.9, seed: 5 });
+    await convertCub(e2eData);
+    const samples = (await openDataset(e2eData)).splits.train;
+    const loader = new Loader(samples, { batchSize: B, train: true, cropSize: 224, dropLast: true });
+    let t0 = performance.now(), n = 0;
+    for await (const batch of loader.epoch(0)) n += batch.labels.length;
+    const loaderImagesPerSecond = n / ((performance.now() - t0) / 1000);
+    await loader.close();
+    let epoch;
+    t0 = performance.now();
+    await train({ data: e2eData, weights, out: join(tmp, 'e2e-run'), epochs: 1, warmupEpochs: 0, batchSize: B, deep: true, promptTokens: 10, device: 'cuda' },
+      { onProgress: (e) => { if (e.type === 'epoch') epoch = e.metrics; } });
+    const trainImagesPerSecond = epoch.train.imagesPerSecond;
+    report.e2e = { images: n, loaderImagesPerSecond, trainImagesPerSecond, seconds: (performance.now() - t0) / 1000 };
+    check('end-to-end epoch: the loader (cold) outpaces training, so the GPU is not starved', loaderImagesPerSecond > trainImagesPerSecond, report.e2e);
+  } catch (error) {
+    check('end-to-end epoch on CUDA', false, { error: String(error?.stack ?? error).slice(0, 2000) });
+  }
+  await save();
+}
 process.exit(report.checks.every((c) => c.ok) ? 0 : 1);
