@@ -1,7 +1,7 @@
 // device_memory.cc — see device_memory.h. The CUDA counters are in device_memory_cuda.cc.
 #include "device_memory.h"
 
-#include "errors.h"
+#include "js_args.h"
 #include "promise_worker.h"
 
 namespace vpt {
@@ -13,9 +13,8 @@ std::optional<DeviceMemory> cuda_memory(int, bool) { return std::nullopt; }
 Napi::Value DeviceMemoryJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard_sync(env, [&]() -> Napi::Value {
-    if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsBoolean()) {
-      throw Error(kErrArgument, "deviceMemory(index, resetPeak) needs a number and a boolean");
-    }
+    require(info.Length() == 2 && info[0].IsNumber() && info[1].IsBoolean(),
+            "deviceMemory(index, resetPeak) needs a number and a boolean");
     const auto m = cuda_memory(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Boolean>().Value());
     if (!m) return env.Null();
     Napi::Object o = Napi::Object::New(env);

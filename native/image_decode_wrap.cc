@@ -8,15 +8,14 @@
 #include <vector>
 
 #include "jpeg_decode.h"
+#include "js_args.h"
 #include "promise_worker.h"
 
 namespace vpt {
 
 namespace {
 
-void require(bool ok, const std::string& what) {
-  if (!ok) throw Error(kErrArgument, "decodeJpegFile: " + what);
-}
+void require_arg(bool ok, const std::string& what) { require(ok, "decodeJpegFile: " + what); }
 
 // A Uint8Array over `bytes`, which it then owns (copied where external memory is not allowed).
 Napi::Value to_js(Napi::Env env, std::vector<uint8_t>&& bytes) {
@@ -29,13 +28,13 @@ Napi::Value to_js(Napi::Env env, std::vector<uint8_t>&& bytes) {
 Napi::Value DecodeJpegFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == 1 && info[0].IsObject(), "expected one request object");
+    require_arg(info.Length() == 1 && info[0].IsObject(), "expected one request object");
     Napi::Object o = info[0].As<Napi::Object>();
-    require(o.Get("path").IsString(), "'path' must be a string");
-    require(o.Get("shorter").IsNumber(), "'shorter' must be a number");
+    require_arg(o.Get("path").IsString(), "'path' must be a string");
+    require_arg(o.Get("shorter").IsNumber(), "'shorter' must be a number");
     const std::string path = o.Get("path").As<Napi::String>().Utf8Value();
     const int64_t shorter = o.Get("shorter").As<Napi::Number>().Int64Value();
-    require(shorter >= 1 && shorter <= 65535, "'shorter' must be 1..65535");
+    require_arg(shorter >= 1 && shorter <= 65535, "'shorter' must be 1..65535");
     auto result = std::make_shared<JpegDecodeResult>();
     return PromiseWorker::Run(
         env, {}, [path, shorter, result]() { *result = decode_jpeg_file(path, static_cast<int>(shorter)); },

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "augment.h"
+#include "js_args.h"
 #include "data_parallel.h"
 #include "process_group_wrap.h"
 #include "promise_worker.h"
@@ -11,34 +12,6 @@
 namespace vpt {
 
 namespace {
-
-void require(bool ok, const std::string& what) {
-  if (!ok) throw Error(kErrArgument, what);
-}
-
-int64_t int_field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  require(v.IsNumber(), std::string("expected a number for '") + key + "'");
-  return v.As<Napi::Number>().Int64Value();
-}
-
-double number_field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  require(v.IsNumber(), std::string("expected a number for '") + key + "'");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-bool bool_field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  require(v.IsBoolean(), std::string("expected a boolean for '") + key + "'");
-  return v.As<Napi::Boolean>().Value();
-}
-
-std::string string_field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  require(v.IsString(), std::string("expected a string for '") + key + "'");
-  return v.As<Napi::String>().Utf8Value();
-}
 
 std::vector<int64_t> shape_of(const Napi::Value& v, const char* what) {
   require(v.IsArray(), std::string(what) + " must be an array of integers");

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "js_args.h"
 #include "promise_worker.h"
 
 namespace vpt {
@@ -12,27 +13,16 @@ namespace {
 // Marks NativeProcessGroup objects so a model can tell one from any other object.
 constexpr napi_type_tag kProcessGroupTag = {0x7670742d6e617469ULL, 0x70726f6367727031ULL};
 
-void require(bool ok, const std::string& what) {
-  if (!ok) throw Error(kErrArgument, what);
-}
-
-Napi::Value field(const Napi::Object& o, const char* key, bool (Napi::Value::*is)() const, const char* type) {
-  Napi::Value v = o.Get(key);
-  require((v.*is)(), std::string("expected a ") + type + " for '" + key + "'");
-  return v;
-}
-
 GroupOptions parse_options(const Napi::Object& o) {
   GroupOptions g;
-  g.rank = field(o, "rank", &Napi::Value::IsNumber, "number").As<Napi::Number>().Int32Value();
-  g.world_size = field(o, "worldSize", &Napi::Value::IsNumber, "number").As<Napi::Number>().Int32Value();
-  g.master_addr = field(o, "masterAddr", &Napi::Value::IsString, "string").As<Napi::String>().Utf8Value();
-  g.master_port = field(o, "masterPort", &Napi::Value::IsNumber, "number").As<Napi::Number>().Int32Value();
-  g.backend = field(o, "backend", &Napi::Value::IsString, "string").As<Napi::String>().Utf8Value();
-  g.timeout = std::chrono::milliseconds(
-      field(o, "timeoutMs", &Napi::Value::IsNumber, "number").As<Napi::Number>().Int64Value());
-  g.gloo_interface = field(o, "glooInterface", &Napi::Value::IsString, "string").As<Napi::String>().Utf8Value();
-  g.cuda_device = field(o, "cudaDevice", &Napi::Value::IsNumber, "number").As<Napi::Number>().Int32Value();
+  g.rank = static_cast<int>(int_field(o, "rank"));
+  g.world_size = static_cast<int>(int_field(o, "worldSize"));
+  g.master_addr = string_field(o, "masterAddr");
+  g.master_port = static_cast<int>(int_field(o, "masterPort"));
+  g.backend = string_field(o, "backend");
+  g.timeout = std::chrono::milliseconds(int_field(o, "timeoutMs"));
+  g.gloo_interface = string_field(o, "glooInterface");
+  g.cuda_device = static_cast<int>(int_field(o, "cudaDevice"));
   return g;
 }
 

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 
 export interface LaunchOptions {
   nproc: number;
@@ -74,7 +74,7 @@ export async function launchLocalWorkers(options: LaunchOptions): Promise<number
         child.once('exit', (code, signal) => {
           options.onExit?.(rank, code, signal);
           if (code !== 0) {
-            firstFailure ??= code ?? 128 + signalNumber(signal);
+            firstFailure ??= code ?? 128 + (signal ? constants.signals[signal] : 1);
             if (!timers.length) {
               timers.push(setTimeout(() => signalAlive(children, 'SIGTERM'), graceSeconds * 1000));
               timers.push(setTimeout(() => signalAlive(children, 'SIGKILL'), (graceSeconds + 5) * 1000));
@@ -95,9 +95,4 @@ export async function launchLocalWorkers(options: LaunchOptions): Promise<number
 
 function signalAlive(children: ChildProcess[], signal: NodeJS.Signals): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-}
-
-function signalNumber(signal: NodeJS.Signals | null): number {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11, SIGABRT: 6 };
-  return (signal && numbers[signal]) || 1;
 }

@@ -16,13 +16,12 @@ export interface LoaderEvaluation extends SplitMetrics {
  * rank evaluates its shard (see shardSamples) and the counters are summed over the ranks, so
  * every rank returns the metrics of the whole split; `predictions` stay this rank's.
  */
-export async function evaluateLoader(model: Model, loader: Loader | undefined, numClasses: number, signal?: AbortSignal, group?: ProcessGroup): Promise<LoaderEvaluation> {
+export async function evaluateLoader(model: Model, loader: Loader | undefined, numClasses: number, group?: ProcessGroup): Promise<LoaderEvaluation> {
   let lossSum = 0, correct1 = 0, correct5 = 0, count = 0;
   let hits = new Float64Array(numClasses);
   let totals = new Float64Array(numClasses);
   const predictions = new Map<string, number>();
   for await (const batch of loader?.epoch(0) ?? []) {
-    signal?.throwIfAborted();
     const r = await model.evaluate(batch.images, batch.labels, { logits: true });
     lossSum += r.loss * r.count;
     correct1 += r.correct1;

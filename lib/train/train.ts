@@ -2,7 +2,7 @@
  * `train()`: config -> dataset -> model -> epochs of (train, val, test) -> run folder.
  * Resumable at any step boundary; abortable with an AbortSignal (the state is saved first).
  */
-import { type Sample, openDataset } from '../data/dataset.js';
+import { type Dataset, type Sample, openDataset } from '../data/dataset.js';
 import { type Batch, Loader } from '../data/loader.js';
 import { type DistributedEnvironment, distributedFromEnv } from '../distributed/environment.js';
 import { ProcessGroup } from '../distributed/process-group.js';
@@ -130,7 +130,7 @@ async function joinGroup(c: ResolvedTrainConfig, dist: DistributedEnvironment, d
 
 interface DeviceRun {
   c: ResolvedTrainConfig;
-  dataset: Awaited<ReturnType<typeof openDataset>>;
+  dataset: Dataset;
   trainSamples: Sample[];
   device: string;
   precision: 'fp32' | 'bf16';
@@ -388,7 +388,7 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
       const loader = evalLoaders[split];
       onProgress?.({ type: 'evaluate', epoch, split });
       // Not interruptible: an abort during evaluation takes effect once the epoch's files are written.
-      const { loss, top1, top5, count } = await evaluateLoader(model, loader, ctx.numClasses, undefined, group);
+      const { loss, top1, top5, count } = await evaluateLoader(model, loader, ctx.numClasses, group);
       evaluated[split] = { loss, top1, top5, count };
     }
     const metrics: EpochMetrics = {
