@@ -205,6 +205,14 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
     });
   });
 
+  it('--nproc with options no rank can take: exit 2 naming the option, nothing written', async () => {
+    const out = join(tmp.dir, 'refused');
+    const r = await start([...flags(out), '--batch-size', '15', '--nproc', '2']).exit;
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('Invalid option "batchSize": the global batch 15 must divide evenly over 2 ranks [VPT_OPTION]');
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('Ctrl-C stops every rank at the same step with the state saved; --resume with 2 ranks continues exactly', async () => {
     // With prompt dropout: each rank's own dropout stream must continue after the resume.
     const dropout = ['--prompt-dropout', '0.2'];

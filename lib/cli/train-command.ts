@@ -32,11 +32,17 @@ function workerArgv(): string[] {
 
 async function runLocalWorkers(nproc: number): Promise<void> {
   const failed: string[] = [];
+  const codes: Array<number | null> = [];
   const code = await launchLocalWorkers({
     nproc, argv: workerArgv(), graceSeconds: 10,
-    onExit: (rank, exit, signal) => { if (exit !== 0) failed.push(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${exit}`}`); },
+    onExit: (rank, exit, signal) => {
+      codes.push(exit);
+      if (exit !== 0) failed.push(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${exit}`}`);
+    },
   });
   if (code === ExitCode.Interrupted) throw new DOMException('the workers stopped; the state was saved to last.state.safetensors', 'AbortError');
+  // Every worker refused the options (each printed why): a usage error, exit 2, as without --nproc.
+  if (codes.every((c) => c === ExitCode.Usage)) throw new VptError(ErrorCode.Option, `every worker refused the options (${failed.join('; ')})`);
   if (code !== 0) throw new VptError(ErrorCode.Distributed, `data-parallel training failed: ${failed.join('; ')}`);
 }
 

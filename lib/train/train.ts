@@ -82,6 +82,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const { signal } = options;
   signal?.throwIfAborted();
   const dist = options.distributed === undefined ? distributedFromEnv() : options.distributed;
+  if (dist) checkDistributedOptions(c, dist);
   const isMain = !dist || dist.rank === 0;
   // Rank 0 reports and writes; the other ranks train and evaluate silently.
   const onProgress = isMain ? options.onProgress : undefined;
@@ -111,14 +112,18 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   }
 }
 
-/** Joins the data-parallel group, with the checks that must hold on every rank before any work. */
-async function joinGroup(c: ResolvedTrainConfig, dist: DistributedEnvironment, device: string): Promise<ProcessGroup> {
+/** Options a data-parallel run cannot take; checked before anything is written. */
+function checkDistributedOptions(c: ResolvedTrainConfig, dist: DistributedEnvironment): void {
   if (c.batchSize % dist.worldSize !== 0) {
     throw new VptError(ErrorCode.Option, `Invalid option "batchSize": the global batch ${c.batchSize} must divide evenly over ${dist.worldSize} ranks`);
   }
   if (c.onBadImage === 'skip') {
     throw new VptError(ErrorCode.Option, 'Invalid option "onBadImage": \'skip\' is not supported in data-parallel training (a rank whose whole batch is skipped would leave the others waiting); fix or remove the bad images, or train in one process');
   }
+}
+
+/** Joins the data-parallel group on the backend that fits the device. */
+async function joinGroup(c: ResolvedTrainConfig, dist: DistributedEnvironment, device: string): Promise<ProcessGroup> {
   const backend = c.distBackend === 'auto' ? (device.startsWith('cuda') ? 'nccl' : 'gloo') : c.distBackend;
   if (backend === 'nccl' && !device.startsWith('cuda')) {
     throw new VptError(ErrorCode.Option, `Invalid option "distBackend": nccl needs a CUDA device, got "${device}"`);
