@@ -63,6 +63,8 @@ export interface NativeOptimizerConfig {
   /** 0 disables clipping. */
   clipGradNorm: number;
   maxNonFinite: number;
+  /** Capture the fixed-shape train step as a CUDA graph and replay it (eager where that cannot be). */
+  cudaGraphs: boolean;
 }
 
 /** A uint8 image batch (lib/data/image-batch.ts) plus the normalization the device applies. */
@@ -100,6 +102,24 @@ export interface NativeTrainStepResult {
   count: number;
   /** Data-parallel: some rank called `voteStop()`; every rank sees this on the same step. */
   stop: boolean;
+  /** The step was replayed from a captured CUDA graph. */
+  graphed: boolean;
+}
+
+/** Whether the train step runs as a CUDA graph, and why not when it was asked for and does not. */
+export interface NativeGraphStatus {
+  requested: boolean;
+  /** A graph is captured for the current batch shape. */
+  captured: boolean;
+  captures: number;
+  replays: number;
+  /** Why the last step ran eagerly although graphs were requested; null when it was replayed. */
+  fallback: string | null;
+}
+
+/** A uint8 batch a model uploaded ahead of its step (`uploadU8`). */
+export interface NativeStagedBatch {
+  dispose(): void;
 }
 
 /** Options of `NativeProcessGroup.join` (lib/distributed/ validates them). */
@@ -148,8 +168,10 @@ export interface NativeModel {
   /** The (n, 3, S, S) normalized float input the device makes of a uint8 batch. */
   preprocessU8(batch: NativeImageBatchU8): Promise<Float32Array>;
   forwardU8(batch: NativeImageBatchU8): Promise<Float32Array>;
-  trainStepU8(batch: NativeImageBatchU8, labels: Int32Array): Promise<NativeTrainStepResult>;
-  evaluateU8(batch: NativeImageBatchU8, labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
+  trainStepU8(batch: NativeImageBatchU8 | NativeStagedBatch, labels: Int32Array): Promise<NativeTrainStepResult>;
+  uploadU8(batch: NativeImageBatchU8, target: NativeStagedBatch): Promise<void>;
+  graphStatus(): NativeGraphStatus;
+  evaluateU8(batch: NativeImageBatchU8 | NativeStagedBatch, labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   dispose(): void;
 }
 
@@ -180,6 +202,7 @@ export type NativeJpegResult =
 export interface NativeAddon {
   NativeModel: new (config: NativeModelConfig) => NativeModel;
   NativeProcessGroup: { new (): NativeProcessGroup; backends(): { gloo: boolean; nccl: boolean } };
+  NativeStagedBatch: { new (): NativeStagedBatch };
   /** Reads, decodes, orients and resizes one JPEG (lib/data/decode-image.ts); absent in builds without libjpeg. */
   decodeJpegFile?(request: { path: string; shorter: number }): Promise<NativeJpegResult>;
   /** The CUDA caching allocator's counters for GPU `index`; null on CPU builds or without CUDA. */

@@ -3,7 +3,8 @@
  * LibTorch native addon.
  */
 export { createModel } from './model/create-model.js';
-export { Model, type EvaluateResult, type ImageShape, type ModelInfo, type TrainStepResult } from './model/model.js';
+export { Model, type EvaluateResult, type GraphStatus, type ImageShape, type ModelInfo, type TrainStepResult } from './model/model.js';
+export { StagedBatch } from './model/staged-batch.js';
 export { computeClassWeights, type ClassWeighting } from './train/class-weights.js';
 export type { OptimizerOptions } from './train/optimizer-options.js';
 export { DEFAULT_PROMPT, type CreateModelOptions, type PromptOptions } from './model/options.js';

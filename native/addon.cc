@@ -5,6 +5,7 @@
 #include "device_memory.h"
 #include "model_wrap.h"
 #include "process_group_wrap.h"
+#include "staged_batch_wrap.h"
 #include "runtime_info.h"
 
 namespace {
@@ -12,6 +13,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", vpt::ModelWrap::Define(env));
   exports.Set("NativeProcessGroup", vpt::ProcessGroupWrap::Define(env));
+  exports.Set("NativeStagedBatch", vpt::StagedBatchWrap::Define(env));
   exports.Set("deviceMemory", Napi::Function::New<vpt::DeviceMemoryJs>(env, "deviceMemory"));
   exports.Set("runtimeInfo", Napi::Function::New<vpt::RuntimeInfo>(env, "runtimeInfo"));
   vpt::RegisterImageDecode(env, exports);

@@ -41,17 +41,17 @@ at::Tensor crop_flip_normalize(const at::Tensor& pixels, const at::Tensor& crops
   const int64_t B = pixels.size(0), S = crop_size;
   const auto index = at::TensorOptions().dtype(at::kLong).device(device);
   const at::Tensor images = pixels.to(device);                     // (B, H, W, 3) uint8
-  const at::Tensor window = crops.to(device, at::kLong);           // (B, 2)
+  const at::Tensor window = crops.to(device, at::kLong, /*non_blocking=*/true);  // (B, 2)
   const at::Tensor offsets = at::arange(S, index);                 // (S,)
-  const at::Tensor flip = flips.to(device).ne(0).unsqueeze(1);     // (B, 1)
+  const at::Tensor flip = flips.to(device, at::kByte, /*non_blocking=*/true).ne(0).unsqueeze(1);  // (B, 1)
   const at::Tensor rows = window.select(1, 0).unsqueeze(1) + offsets;                                // (B, S)
   const at::Tensor cols = window.select(1, 1).unsqueeze(1) + at::where(flip, offsets.flip(0), offsets);  // (B, S)
   const at::Tensor batch = at::arange(B, index).view({B, 1, 1});
   const at::Tensor crop = images.index({batch, rows.unsqueeze(2), cols.unsqueeze(1)});  // (B, S, S, 3)
 
   const auto channel = at::TensorOptions().dtype(at::kFloat);
-  const at::Tensor mean = at::tensor({norm.mean[0], norm.mean[1], norm.mean[2]}, channel).to(device).view({1, 3, 1, 1});
-  const at::Tensor std = at::tensor({norm.std[0], norm.std[1], norm.std[2]}, channel).to(device).view({1, 3, 1, 1});
+  const at::Tensor mean = at::tensor({norm.mean[0], norm.mean[1], norm.mean[2]}, channel).to(device, at::kFloat, /*non_blocking=*/true).view({1, 3, 1, 1});
+  const at::Tensor std = at::tensor({norm.std[0], norm.std[1], norm.std[2]}, channel).to(device, at::kFloat, /*non_blocking=*/true).view({1, 3, 1, 1});
   return crop.permute({0, 3, 1, 2}).to(at::kFloat).div(255).sub(mean).div(std).contiguous();  // (B, 3, S, S)
 }
 

@@ -18,16 +18,19 @@
 
 namespace vpt {
 
+// The global batch's statistics as fp32 scalars on the gradients' device (read by the host
+// once, with the rest of the step's results).
 struct GlobalStep {
-  double loss = 0;
-  int64_t correct = 0;
-  int64_t count = 0;
-  bool stop = false;
+  at::Tensor loss;     // mean over the global batch
+  at::Tensor correct;  // summed over ranks
+  at::Tensor count;    // global batch size
+  at::Tensor stop;     // > 0 when some rank voted to stop
 };
 
 // Replaces `grads` (one per trainable tensor, all defined) by their global-batch average.
-GlobalStep all_reduce_step(DistributedGroup& group, const std::vector<at::Tensor>& grads, double loss,
-                           int64_t correct, int64_t count, bool stop_vote);
+// `loss` and `correct` are this rank's, as device scalars.
+GlobalStep all_reduce_step(DistributedGroup& group, const std::vector<at::Tensor>& grads, const at::Tensor& loss,
+                           const at::Tensor& correct, int64_t count, bool stop_vote);
 
 // Every rank's trainable tensors become rank 0's (run once when a rank joins, as DDP does).
 void broadcast_from_rank0(DistributedGroup& group, const NamedTensors& tensors);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "errors.h"
 
@@ -37,6 +38,21 @@ inline std::string string_field(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   require(v.IsString(), std::string("expected a string for '") + key + "'");
   return v.As<Napi::String>().Utf8Value();
+}
+
+// A shape: an array of non-negative integers.
+inline std::vector<int64_t> shape_of(const Napi::Value& v, const char* what) {
+  require(v.IsArray(), std::string(what) + " must be an array of integers");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int64_t> shape;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value d = a.Get(i);
+    require(d.IsNumber(), std::string(what) + " must be an array of integers");
+    const int64_t n = d.As<Napi::Number>().Int64Value();
+    require(n >= 0, std::string(what) + " has a negative dimension");
+    shape.push_back(n);
+  }
+  return shape;
 }
 
 }  // namespace vpt

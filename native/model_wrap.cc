@@ -4,6 +4,8 @@
 #include <optional>
 
 #include "augment.h"
+#include "image_batch_u8.h"
+#include "staged_batch_wrap.h"
 #include "js_args.h"
 #include "data_parallel.h"
 #include "process_group_wrap.h"
@@ -12,20 +14,6 @@
 namespace vpt {
 
 namespace {
-
-std::vector<int64_t> shape_of(const Napi::Value& v, const char* what) {
-  require(v.IsArray(), std::string(what) + " must be an array of integers");
-  Napi::Array a = v.As<Napi::Array>();
-  std::vector<int64_t> shape;
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value d = a.Get(i);
-    require(d.IsNumber(), std::string(what) + " must be an array of integers");
-    const int64_t n = d.As<Napi::Number>().Int64Value();
-    require(n >= 0, std::string(what) + " has a negative dimension");
-    shape.push_back(n);
-  }
-  return shape;
-}
 
 ModelConfig parse_config(const Napi::Object& o) {
   ModelConfig c;
@@ -139,67 +127,6 @@ std::shared_ptr<TensorMap> tensors_from_js(const Napi::Value& v) {
   return tensors;
 }
 
-// A uint8 image batch from JS: the pixels are a view of the JS Uint8Array (valid while the
-// worker references it); crops, flips and normalization are copied.
-struct ImageBatchU8 {
-  at::Tensor pixels;  // (B, H, W, 3) uint8
-  at::Tensor crops;   // (B, 2) int32
-  at::Tensor flips;   // (B,) uint8
-  int64_t crop_size = 0;
-  Normalization norm{};
-
-  at::Tensor on(const at::Device& device) const {
-    return crop_flip_normalize(pixels, crops, flips, crop_size, norm, device);
-  }
-};
-
-std::array<float, 3> channel_triple(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  require(v.IsArray() && v.As<Napi::Array>().Length() == 3, std::string("'") + key + "' must be an array of 3 numbers");
-  Napi::Array a = v.As<Napi::Array>();
-  std::array<float, 3> out{};
-  for (uint32_t i = 0; i < 3; ++i) {
-    require(a.Get(i).IsNumber(), std::string("'") + key + "' must be an array of 3 numbers");
-    out[i] = static_cast<float>(a.Get(i).As<Napi::Number>().DoubleValue());
-  }
-  return out;
-}
-
-// `pixels_value` receives the Uint8Array, for the worker to keep alive.
-ImageBatchU8 image_batch_u8(const Napi::Value& v, Napi::Value& pixels_value) {
-  require(v.IsObject(), "expected a uint8 image batch object");
-  Napi::Object o = v.As<Napi::Object>();
-  ImageBatchU8 b;
-  pixels_value = o.Get("pixels");
-  require(pixels_value.IsTypedArray() && pixels_value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
-          "pixels must be a Uint8Array");
-  Napi::Uint8Array pixels = pixels_value.As<Napi::Uint8Array>();
-  std::vector<int64_t> shape = shape_of(o.Get("shape"), "shape");
-  require(shape.size() == 4, "shape must be [n, height, width, 3]");
-  require(static_cast<size_t>(numel_of(shape)) == pixels.ElementLength(),
-          "pixels hold " + std::to_string(pixels.ElementLength()) + " bytes but shape " + shape_string(shape) +
-              " needs " + std::to_string(numel_of(shape)));
-  b.pixels = at::from_blob(pixels.Data(), shape, at::kByte);
-
-  Napi::Value crops = o.Get("crops");
-  require(crops.IsTypedArray() && crops.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
-          "crops must be an Int32Array");
-  Napi::Int32Array c = crops.As<Napi::Int32Array>();
-  require(c.ElementLength() % 2 == 0, "crops must hold (top, left) pairs");
-  b.crops = at::from_blob(c.Data(), {static_cast<int64_t>(c.ElementLength() / 2), 2}, at::kInt).clone();
-
-  Napi::Value flips = o.Get("flips");
-  require(flips.IsTypedArray() && flips.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
-          "flips must be a Uint8Array");
-  Napi::Uint8Array f = flips.As<Napi::Uint8Array>();
-  b.flips = at::from_blob(f.Data(), {static_cast<int64_t>(f.ElementLength())}, at::kByte).clone();
-
-  b.crop_size = int_field(o, "cropSize");
-  b.norm = {channel_triple(o, "mean"), channel_triple(o, "std")};
-  check_crop_windows(b.pixels, b.crops, b.flips, b.crop_size);
-  return b;
-}
-
 // An image batch from JS in either form, readable off the JS thread: normalized NCHW floats
 // (images, shape), or a loader's uint8 NHWC batch that is cropped, flipped and normalized on
 // the model's device.
@@ -215,6 +142,11 @@ struct ImageInput {
 // Reads the batch that starts at info[0]; returns how many arguments it took.
 size_t read_image_input(const Napi::CallbackInfo& info, bool u8, ImageInput& in) {
   if (u8) {
+    if (StagedBatchWrap* staged = StagedBatchWrap::From(info[0])) {
+      in.u8 = staged->batch(info.Env());
+      in.memory = info[0];  // the wrapper keeps its pixels alive
+      return 1;
+    }
     in.u8 = image_batch_u8(info[0], in.memory);
     return 1;
   }
@@ -231,6 +163,7 @@ Napi::Object train_step_to_js(Napi::Env env, const TrainStepResult& r) {
   o.Set("skipped", r.skipped);
   o.Set("count", static_cast<double>(r.count));
   o.Set("stop", r.stop);
+  o.Set("graphed", r.graphed);
   return o;
 }
 
@@ -272,6 +205,8 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::PreprocessU8>("preprocessU8"),
                          InstanceMethod<&ModelWrap::ForwardU8>("forwardU8"),
                          InstanceMethod<&ModelWrap::TrainStepU8>("trainStepU8"),
+                         InstanceMethod<&ModelWrap::UploadU8>("uploadU8"),
+                         InstanceMethod<&ModelWrap::GraphStatus>("graphStatus"),
                          InstanceMethod<&ModelWrap::EvaluateU8>("evaluateU8"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                      });
@@ -394,8 +329,9 @@ Napi::Value ModelWrap::ConfigureOptimizer(const Napi::CallbackInfo& info) {
     c.eps = number_field(o, "eps");
     const double clip = number_field(o, "clipGradNorm");
     const int64_t max_nonfinite = int_field(o, "maxNonFinite");
+    const bool cuda_graphs = bool_field(o, "cudaGraphs");
     std::lock_guard<std::mutex> lock(m->mutex());
-    trainer_ = std::make_shared<Trainer>(m, c, clip, max_nonfinite);
+    trainer_ = std::make_shared<Trainer>(m, c, clip, max_nonfinite, cuda_graphs);
     trainer_->set_group(group_);
     return env.Undefined();
   });
@@ -505,6 +441,51 @@ Napi::Value ModelWrap::RunTrainStep(const Napi::CallbackInfo& info, bool u8, boo
           *result = features ? t->step_features(x, labels) : t->step(x, labels);
         },
         [result](Napi::Env env) -> Napi::Value { return train_step_to_js(env, *result); });
+  });
+}
+
+Napi::Value ModelWrap::UploadU8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    StagedBatchWrap* target = info.Length() == 2 ? StagedBatchWrap::From(info[1]) : nullptr;
+    require(target != nullptr, "uploadU8(batch, target) needs a uint8 batch and a NativeStagedBatch");
+    Napi::Value pixels;
+    auto batch = std::make_shared<ImageBatchU8>(image_batch_u8(info[0], pixels));
+    target->begin_upload(env);
+    Napi::ObjectReference target_ref = Napi::Persistent(info[1].As<Napi::Object>());
+    auto target_keep = std::make_shared<Napi::ObjectReference>(std::move(target_ref));
+    auto pixels_keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(pixels.As<Napi::Object>()));
+    // The upload does not take the model's lock: it overlaps the step running now.
+    Napi::Promise promise = PromiseWorker::Run(
+        env, {Value(), info[1], pixels},
+        [m, batch]() {
+          batch->staged = stage_pixels(batch->pixels, m->device());
+          batch->pixels = batch->staged.pixels;
+        },
+        [batch, target, target_keep, pixels_keep](Napi::Env env) -> Napi::Value {
+          target->end_upload(*batch, pixels_keep->Value());
+          return env.Undefined();
+        },
+        [target, target_keep](Napi::Env) { target->end_upload(std::nullopt, Napi::Value()); });
+    return promise;
+  });
+}
+
+Napi::Value ModelWrap::GraphStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    auto t = trainer(env);
+    std::lock_guard<std::mutex> lock(m->mutex());
+    const vpt::GraphStatus& g = t->graph_status();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("requested", g.requested);
+    o.Set("captured", g.captured);
+    o.Set("captures", static_cast<double>(g.captures));
+    o.Set("replays", static_cast<double>(g.replays));
+    o.Set("fallback", g.fallback.empty() ? env.Null() : Napi::String::New(env, g.fallback));
+    return o;
   });
 }
 

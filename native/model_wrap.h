@@ -72,6 +72,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value ForwardU8(const Napi::CallbackInfo& info);
   // trainStepU8(batch, labels: Int32Array): Promise<{loss, correct, gradNorm, skipped}>
   Napi::Value TrainStepU8(const Napi::CallbackInfo& info);
+  // uploadU8(batch, target: NativeStagedBatch): Promise<void> — copies the batch's pixels to
+  // the model's device ahead of its step (CUDA: pinned staging, upload stream, not waiting
+  // for the model's lock); the target then stands in for the batch in trainStepU8 / evaluateU8
+  Napi::Value UploadU8(const Napi::CallbackInfo& info);
+  // graphStatus(): {requested, captured, captures, replays, fallback: string | null} — CUDA
+  // graphs of the train step (configureOptimizer's cudaGraphs)
+  Napi::Value GraphStatus(const Napi::CallbackInfo& info);
   // evaluateU8(batch, labels, keepLogits): Promise<{loss, correct1, correct5, count, logits?}>
   Napi::Value EvaluateU8(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);

@@ -6,12 +6,20 @@
 //          p -= lr * (nesterov ? g + momentum * buf : buf)
 //   AdamW: p *= 1 - lr * wd;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //          p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+//
+// The update never waits for the device: whether it applies (the step's loss and gradient
+// norm were finite) and the clipping factor are device scalars, the learning rate and bias
+// corrections sit in a small device tensor written before the step, and every buffer is
+// updated in place. So the step can be captured in a CUDA graph and replayed, and a skipped
+// step leaves parameters and buffers bit for bit as they were. The host learns afterwards
+// whether the step applied (commit()).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "named_tensor.h"
 #include "tensor_file.h"
@@ -39,8 +47,18 @@ class Optimizer {
   void set_lr(double lr) { config_.lr = lr; }
   int64_t step_count() const { return step_; }
 
-  // One update of every tensor that has a gradient; gradients are left untouched.
-  void step(const NamedTensors& params);
+  // Writes this step's learning rate and bias corrections (for step_count() + 1) into the
+  // device tensor step() reads. Runs outside a captured graph, before each replay.
+  void prepare(const at::Device& device);
+  // One update of every tensor that has a gradient, scaled by `grad_scale` (float scalar on
+  // the device) and applied only where `apply` (bool scalar on the device) is true.
+  // Gradients are left untouched. Call prepare() first.
+  void step(const NamedTensors& params, const at::Tensor& apply, const at::Tensor& grad_scale);
+  // Once the host knows whether the prepared step applied: counts it, or forgets the buffers
+  // a skipped first step created (so state looks as if the step never happened).
+  void commit(bool applied);
+  // Changes whenever buffers are replaced (import_state): a captured step must be re-captured.
+  uint64_t generation() const { return generation_; }
 
   // Momentum / moment buffers as "optim.<buffer>.<param name>" -> tensor (CPU, fp32).
   TensorMap export_state() const;
@@ -49,7 +67,10 @@ class Optimizer {
  private:
   OptimizerConfig config_;
   int64_t step_ = 0;
+  uint64_t generation_ = 0;
   std::map<std::string, at::Tensor> momentum_, exp_avg_, exp_avg_sq_;
+  std::vector<std::string> created_;  // buffers the prepared step created
+  at::Tensor hyper_;                  // [lr, lr / (1 - b1^t), sqrt(1 - b2^t)] on the device
 };
 
 }  // namespace vpt

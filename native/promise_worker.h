@@ -18,13 +18,16 @@ class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Work = std::function<void()>;
   using Resolve = std::function<Napi::Value(Napi::Env)>;
+  using Fail = std::function<void(Napi::Env)>;
 
   // `keep_alive`: JS values that must outlive the work (their memory is read off-thread).
-  PromiseWorker(Napi::Env env, const std::vector<Napi::Value>& keep_alive, Work work, Resolve resolve)
+  // `fail` runs on the JS thread before a rejection.
+  PromiseWorker(Napi::Env env, const std::vector<Napi::Value>& keep_alive, Work work, Resolve resolve, Fail fail)
       : Napi::AsyncWorker(env, "vpt-native"),
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
-        resolve_(std::move(resolve)) {
+        resolve_(std::move(resolve)),
+        fail_(std::move(fail)) {
     for (const auto& v : keep_alive) {
       if (v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
     }
@@ -32,8 +35,8 @@ class PromiseWorker : public Napi::AsyncWorker {
 
   // Queues the work and returns its Promise.
   static Napi::Promise Run(Napi::Env env, const std::vector<Napi::Value>& keep_alive, Work work,
-                           Resolve resolve = nullptr) {
-    auto* worker = new PromiseWorker(env, keep_alive, std::move(work), std::move(resolve));
+                           Resolve resolve = nullptr, Fail fail = nullptr) {
+    auto* worker = new PromiseWorker(env, keep_alive, std::move(work), std::move(resolve), std::move(fail));
     Napi::Promise promise = worker->deferred_.Promise();
     worker->Queue();
     return promise;
@@ -53,6 +56,7 @@ class PromiseWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     if (failed_) {
+      if (fail_) fail_(env);
       deferred_.Reject(MakeError(env, failure_));
       return;
     }
@@ -76,6 +80,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Work work_;
   Resolve resolve_;
+  Fail fail_;
   std::vector<Napi::ObjectReference> refs_;
   bool failed_ = false;
   ErrorInfo failure_;

@@ -106,6 +106,7 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
   place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
   backbone_loaded_ = true;
+  ++generation_;
 }
 
 void PromptedVit::check_images(const at::Tensor& images) const {
@@ -154,6 +155,7 @@ at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
 }
 
 void PromptedVit::set_class_weights(const at::Tensor& weights) {
+  ++generation_;
   if (!weights.defined()) {
     class_weights_ = at::Tensor();
     return;

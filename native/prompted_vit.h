@@ -78,6 +78,10 @@ class PromptedVit {
   const at::Device& device() const { return device_; }
   const ModelConfig& config() const { return config_; }
 
+  // Changes whenever a tensor the training step reads is replaced rather than updated in
+  // place (backbone, class weights): a captured step must then be captured again.
+  uint64_t generation() const { return generation_; }
+
   // Serialises native calls on one model (the JS side may issue several at once).
   std::mutex& mutex() { return mutex_; }
 
@@ -95,6 +99,7 @@ class PromptedVit {
   at::Generator dropout_rng_;
   at::Tensor class_weights_;
   bool backbone_loaded_ = false;
+  uint64_t generation_ = 0;
   std::mutex mutex_;
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The GPU checks of scripts/gpu-check.sh, against the built dist/ and addon: CUDA visible,
 // fp32/bf16 parity on the GPU, training decreases the loss, checkpoints round-trip between
-// GPU and CPU, and a VPT-deep train-step benchmark against PyTorch eager on the same GPU.
+// GPU and CPU, CUDA graphs and staged uploads train as eager steps, and a VPT-deep train-step
+// benchmark against PyTorch eager on the same GPU.
 // Writes a JSON report to $OUT/gpu-check.json; exits 1 when a check fails. Without CUDA it
 // reports that and exits 0.
 import { execFileSync } from 'node:child_process';
@@ -87,6 +88,69 @@ check('20 train steps with a bf16 backbone decrease the loss', hl.at(-1) < hl[0]
 half.dispose();
 fp32again.dispose();
 
+// 3d. CUDA graphs (--cuda-graphs): after 3 eager warm-up steps the step is captured and
+// replayed; it trains as the eager step does (same kernels: the tolerance only allows for
+// cuBLAS picking other algorithms on the graph's stream), follows a changing learning rate,
+// and falls back (saying why) where it cannot be used.
+try {
+  const [eager, graphed] = await Promise.all([tiny('cuda', { precision: 'bf16' }), tiny('cuda', { precision: 'bf16' })]);
+  eager.configureOptimizer({ optimizer: 'adamw', lr: 0.02, clipGradNorm: 1 });
+  graphed.configureOptimizer({ optimizer: 'adamw', lr: 0.02, clipGradNorm: 1, cudaGraphs: true });
+  const ge = [], gg = [], replayed = [];
+  for (let i = 0; i < 12; i++) {
+    const lr = 0.02 * (1 - i / 12);
+    eager.setLearningRate(lr);
+    graphed.setLearningRate(lr);
+    ge.push((await eager.trainStep(timages, [4, 3, 32, 32], tlabels)).loss);
+    const r = await graphed.trainStep(timages, [4, 3, 32, 32], tlabels);
+    gg.push(r.loss);
+    replayed.push(r.graphed);
+  }
+  const status = graphed.graphStatus();
+  const [se, sg] = [join(tmp, 'graph-eager.safetensors'), join(tmp, 'graph-replayed.safetensors')];
+  await eager.saveState(se);
+  await graphed.saveState(sg);
+  const [te, tgr] = await Promise.all([se, sg].map((p) => readSafetensors(p)));
+  const stateDiff = Math.max(...[...te.tensors].map(([name, t]) => maxAbsDiff(t.data, tgr.tensors.get(name).data)));
+  check('cuda graphs: steps 5.. are replays of one capture', replayed.slice(4).every(Boolean) && !replayed.slice(0, 3).some(Boolean) && status.captures === 1,
+    { replayed, status });
+  check('cuda graphs train as eager steps (12 AdamW steps, changing lr)', stateDiff <= 1e-4 && maxAbsDiff(ge, gg) <= 1e-4, { stateDiff, lossDiff: maxAbsDiff(ge, gg), tolerance: 1e-4 });
+  const dropout = await tiny('cuda', { prompt: { tokens: 5, deep: true, dropout: 0.1 }, trainable: undefined });
+  dropout.configureOptimizer({ optimizer: 'sgd', lr: 0.01, cudaGraphs: true });
+  for (let i = 0; i < 5; i++) await dropout.trainStep(timages, [4, 3, 32, 32], tlabels);
+  check('cuda graphs fall back with prompt dropout, saying why', /dropout/.test(dropout.graphStatus().fallback ?? ''), dropout.graphStatus());
+  for (const m of [eager, graphed, dropout]) m.dispose();
+} catch (error) {
+  check('cuda graphs', false, { error: String(error?.stack ?? error).slice(0, 2000) });
+}
+await save();
+
+// 3e. staged batches: pinned staging + the upload stream give the same step as the batch itself.
+try {
+  const [a, b] = await Promise.all([tiny('cuda'), tiny('cuda')]);
+  for (const m of [a, b]) m.configureOptimizer({ optimizer: 'sgd', lr: 0.05, momentum: 0.9 });
+  const n = 4, h = 40, w = 36;
+  const u8 = (seed) => ({
+    pixels: Uint8Array.from({ length: n * h * w * 3 }, (_, i) => (i * 7 + seed * 13) % 251), shape: [n, h, w, 3],
+    crops: Int32Array.from({ length: 2 * n }, (_, i) => (i + seed) % 5), flips: Uint8Array.from({ length: n }, (_, i) => (i + seed) % 2), cropSize: 32,
+  });
+  let next = a.upload(u8(0));
+  const la = [], lb = [];
+  for (let i = 0; i < 6; i++) {
+    const staged = await next;
+    next = a.upload(u8(i + 1)); // overlaps the step below
+    la.push((await a.trainStep(staged, tlabels)).loss);
+    lb.push((await b.trainStep(u8(i), tlabels)).loss);
+  }
+  await next;
+  check('staged uploads (pinned, upload stream, one batch ahead) train as the batch itself', maxAbsDiff(la, lb) === 0, { la, lb });
+  a.dispose();
+  b.dispose();
+} catch (error) {
+  check('staged uploads on CUDA', false, { error: String(error?.stack ?? error).slice(0, 2000) });
+}
+await save();
+
 // 3c. data-parallel with CUDA tensors: 2 Gloo ranks sharing cuda:0 (NCCL needs one GPU per rank)
 // train exactly as one process on the whole batch (fp32; TF32 matmuls allow small differences).
 const dpData = join(tmp, 'dp-data');
@@ -138,6 +202,32 @@ async function oursStep(backboneDtype) {
   return { ms: median(times), evalMs: median(evalTimes), peakBytes };
 }
 
+/**
+ * The step as train() runs it: a loader's uint8 batch (crop = image size) uploaded one batch
+ * ahead while the previous step runs, optionally replayed as a CUDA graph. Median of 10 steps
+ * after 5 warm-up steps (graphs capture on the 4th).
+ */
+async function oursPipelined(cudaGraphs) {
+  const model = await createModel({ weights, numClasses: 200, prompt: { tokens: 10, deep: true }, device: 'cuda', precision: 'bf16' });
+  model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4, cudaGraphs });
+  const batch = { pixels: new Uint8Array(B * 224 * 224 * 3).map((_, i) => i % 251), shape: [B, 224, 224, 3], crops: new Int32Array(2 * B), flips: new Uint8Array(B), cropSize: 224 };
+  deviceMemory('cuda', { resetPeak: true });
+  const times = [];
+  let next = model.upload(batch);
+  for (let i = 0; i < 15; i++) {
+    const t0 = performance.now();
+    const staged = await next;
+    next = model.upload(batch);
+    await model.trainStep(staged, y);
+    if (i >= 5) times.push(performance.now() - t0);
+  }
+  await next;
+  const peakBytes = deviceMemory('cuda').peakAllocated;
+  const status = model.graphStatus();
+  model.dispose();
+  return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)], peakBytes, status };
+}
+
 /** PyTorch's side; `seconds` bounds it so the whole check stays inside the device's time limit. */
 function torchStep(extra, seconds) {
   try {
@@ -150,13 +240,18 @@ function torchStep(extra, seconds) {
 
 const ours = await oursStep('float32');
 const oursHalf = await oursStep('bfloat16');
+const pipelined = await oursPipelined(false);
+const graphs = await oursPipelined(true);
 const torch = torchStep([], 120);
 const row = {
   model: 'ViT-B/16 VPT-deep 10 prompts, bf16 autocast', batch: B,
   oursMsPerStep: ours.ms, oursImagesPerSecond: (B * 1000) / ours.ms, oursMfu: mfu(ours.ms), oursPeakBytes: ours.peakBytes,
   oursEvalMsPerStep: ours.evalMs, torchEvalMsPerStep: null,
   oursBf16BackboneMsPerStep: oursHalf.ms, oursBf16BackboneMfu: mfu(oursHalf.ms), oursBf16BackbonePeakBytes: oursHalf.peakBytes,
+  oursPipelinedMsPerStep: pipelined.ms, oursPipelinedMfu: mfu(pipelined.ms), oursPipelinedPeakBytes: pipelined.peakBytes,
+  oursGraphsMsPerStep: graphs.ms, oursGraphsMfu: mfu(graphs.ms), oursGraphsPeakBytes: graphs.peakBytes, oursGraphsStatus: graphs.status,
   torch, torchMfu: torch.msPerStep ? mfu(torch.msPerStep) : null, ratio: torch.msPerStep ? torch.msPerStep / ours.ms : null,
+  ratioPipelined: torch.msPerStep ? torch.msPerStep / pipelined.ms : null, ratioGraphs: torch.msPerStep ? torch.msPerStep / graphs.ms : null,
 };
 row.torchEvalMsPerStep = torch.evalMsPerStep ?? null;
 report.bench.push(row);
@@ -165,6 +260,7 @@ const compiled = torchStep(['--compile'], 180);
 Object.assign(row, {
   torchCompile: compiled, torchCompileMfu: compiled.msPerStep ? mfu(compiled.msPerStep) : null,
   ratioVsCompile: compiled.msPerStep ? compiled.msPerStep / ours.ms : null,
+  ratioGraphsVsCompile: compiled.msPerStep ? compiled.msPerStep / graphs.ms : null,
 });
 console.log(JSON.stringify(report.bench.at(-1)));
 await save();
@@ -185,10 +281,10 @@ if (process.env.VPT_GPU_E2E !== '0') {
     await loader.close();
     let epoch;
     t0 = performance.now();
-    await train({ data: e2eData, weights, out: join(tmp, 'e2e-run'), epochs: 1, warmupEpochs: 0, batchSize: B, deep: true, promptTokens: 10, device: 'cuda' },
+    const e2eResult = await train({ data: e2eData, weights, out: join(tmp, 'e2e-run'), epochs: 1, warmupEpochs: 0, batchSize: B, deep: true, promptTokens: 10, device: 'cuda', cudaGraphs: true },
       { onProgress: (e) => { if (e.type === 'epoch') epoch = e.metrics; } });
     const trainImagesPerSecond = epoch.train.imagesPerSecond;
-    report.e2e = { images: n, loaderImagesPerSecond, trainImagesPerSecond, seconds: (performance.now() - t0) / 1000 };
+    report.e2e = { images: n, loaderImagesPerSecond, trainImagesPerSecond, graphedSteps: e2eResult.graphedSteps, seconds: (performance.now() - t0) / 1000 };
     check('end-to-end epoch: the loader (cold) outpaces training, so the GPU is not starved', loaderImagesPerSecond > trainImagesPerSecond, report.e2e);
   } catch (error) {
     check('end-to-end epoch on CUDA', false, { error: String(error?.stack ?? error).slice(0, 2000) });

@@ -45,6 +45,11 @@ export function createReporter(mode: ReportMode, stream: NodeJS.WriteStream = pr
         }
         bar.update(e.stepInEpoch, { epoch: e.epoch + 1, loss: e.loss.toFixed(4), lr: e.lr.toExponential(2), ips: e.imagesPerSecond.toFixed(0) });
         break;
+      case 'notice':
+        bar?.stop();
+        bar = undefined;
+        stream.write(`vpt-native: ${e.message}\n`);
+        break;
       case 'evaluate':
         bar?.stop();
         bar = undefined;

@@ -89,6 +89,7 @@ function addTrainFlags(cmd: Command): Command {
     .addOption(new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']))
     .addOption(backboneDtypeOption())
     .option('--checkpoint-blocks', 'activation checkpointing: recompute frozen blocks in backward (less memory)')
+    .option('--cuda-graphs', 'CUDA: replay the train step as a captured CUDA graph (eager, with a notice, where it cannot be)')
     .option('--seed <n>', 'seed for init, dropout and data order (42)', num)
     .option('--workers <n>', 'image decode workers (all cores)', num)
     .option('--eval-batch-size <n>', 'evaluation batch size (= batch size)', num)

@@ -49,6 +49,12 @@ export const trainConfigSchema = z.strictObject({
   seed: z.int().min(0).max(2 ** 32 - 1).default(42),
   /** Activation checkpointing of the frozen blocks: less memory for large batches / many prompts. */
   checkpointBlocks: z.boolean().default(false),
+  /**
+   * CUDA: capture the fixed-shape train step as a CUDA graph after 3 eager steps and replay it
+   * (fewer kernel launches). Where it cannot be (CPU, prompt dropout, checkpointBlocks,
+   * data-parallel, a failed capture) training goes on eagerly and a notice says why.
+   */
+  cudaGraphs: z.boolean().default(false),
   /** Decode workers; default: all cores. */
   workers: z.int().min(1).optional(),
   evalBatchSize: z.int().min(1).optional(),

@@ -53,9 +53,10 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /**
    * Images decoded at once, each on a libuv pool thread (default: twice the CPU count, so a core
-   * never waits while an image's next step is scheduled, at most UV_THREADPOOL_SIZE - 1 so a
-   * model call always finds a pool thread). The pool has 4 threads unless UV_THREADPOOL_SIZE is
-   * set before Node starts; set it above the CPU count to decode on every core.
+   * never waits while an image's next step is scheduled, at most UV_THREADPOOL_SIZE - 2 so a
+   * model step and the next batch's upload always find a pool thread). The pool has 4 threads
+   * unless UV_THREADPOOL_SIZE is set before Node starts (the CLI sets it to the CPU count + 2);
+   * set it above the CPU count to decode on every core.
    */
   workers?: number;
   /** Memory for decoded images, in bytes (default: a quarter of the machine's memory). */
@@ -186,7 +187,7 @@ export class Loader {
   constructor(samples: Sample[], options: LoaderOptions) {
     const o = parseOptions(optionsSchema, options, 'Loader');
     checkSamples(samples);
-    const workers = o.workers ?? Math.max(1, Math.min(2 * availableParallelism(), threadPoolSize() - 1));
+    const workers = o.workers ?? Math.max(1, Math.min(2 * availableParallelism(), threadPoolSize() - 2));
     this.#o = { ...o, shuffle: o.shuffle ?? o.train, workers };
     this.#samples = [...samples];
     this.#resize = resizeFor(o.cropSize);

@@ -2,13 +2,14 @@
  * `Model`: a prompted ViT living in native memory. Every heavy method runs off the JS thread
  * and returns a Promise; errors are VptErrors with a stable `code`.
  */
-import type { NativeImageBatchU8, NativeModel, NativeOptimizerConfig, NativeTensor, NativeTrainStepResult } from '../binding.js';
+import { type NativeGraphStatus, type NativeImageBatchU8, type NativeModel, type NativeOptimizerConfig, type NativeStagedBatch, type NativeTensor, type NativeTrainStepResult, loadAddon } from '../binding.js';
 import { type ImageBatchU8, checkImageBatchU8 } from '../data/image-batch.js';
 import type { ProcessGroup } from '../distributed/process-group.js';
 import { ErrorCode, VptError, callNative } from '../errors.js';
 import type { VitArchitecture } from '../weights/architecture.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
 import type { PromptOptions } from './options.js';
+import { StagedBatch } from './staged-batch.js';
 import { readTrainingState, writeTrainingState } from './training-state.js';
 import { type TrainableMetadata, TRAINABLE_FORMAT, TRAINABLE_VERSION, readTrainableState, writeTrainableState } from './trainable-state.js';
 
@@ -45,6 +46,8 @@ export interface ModelInfo {
 
 /** Result of one training step (described in lib/binding.ts, where the addon returns it). */
 export type TrainStepResult = NativeTrainStepResult;
+/** `model.graphStatus()`: CUDA graphs of the train step. */
+export type GraphStatus = NativeGraphStatus;
 
 /** Result of evaluating one batch. */
 export interface EvaluateResult {
@@ -225,15 +228,15 @@ export class Model {
    * for await (const batch of loader.epoch(0)) await model.trainStep(batch.images, batch.labels);
    * ```
    */
-  trainStep(batch: ImageBatchU8, labels: Int32Array): Promise<TrainStepResult>;
+  trainStep(batch: ImageBatchU8 | StagedBatch, labels: Int32Array): Promise<TrainStepResult>;
   trainStep(images: Float32Array, shape: ImageShape, labels: Int32Array): Promise<TrainStepResult>;
-  async trainStep(images: Float32Array | ImageBatchU8, shapeOrLabels: ImageShape | Int32Array, maybeLabels?: Int32Array): Promise<TrainStepResult> {
+  async trainStep(images: Float32Array | ImageBatchU8 | StagedBatch, shapeOrLabels: ImageShape | Int32Array, maybeLabels?: Int32Array): Promise<TrainStepResult> {
     const native = this.#alive();
     this.#requireOptimizer();
     if (!(images instanceof Float32Array)) {
-      const batch = this.#nativeBatch(images);
+      const { batch, n } = this.#u8Input(images);
       const labels = shapeOrLabels as Int32Array;
-      this.#checkLabels(labels, batch.shape[0]!);
+      this.#checkLabels(labels, n);
       return callNative(() => native.trainStepU8(batch, labels));
     }
     const shape = shapeOrLabels as ImageShape;
@@ -241,6 +244,34 @@ export class Model {
     this.#checkImages(images, shape);
     this.#checkLabels(labels, shape[0]);
     return callNative(() => native.trainStep(images, [...shape], labels));
+  }
+
+  /**
+   * Copies a loader's uint8 batch to the model's device ahead of its step. On CUDA the pixels
+   * go through pinned memory and a separate stream without waiting for the model, so uploading
+   * batch k+1 while step k runs hides the host-to-device copy; on the CPU nothing is copied.
+   * Train and evaluate calls take the result wherever they take the batch.
+   * @example
+   * ```ts
+   * let next = model.upload(first.images);
+   * const r = await model.trainStep(await next, first.labels);
+   * ```
+   */
+  async upload(batch: ImageBatchU8): Promise<StagedBatch> {
+    const native = this.#alive();
+    const b = this.#nativeBatch(batch);
+    const target: NativeStagedBatch = new (loadAddon().addon.NativeStagedBatch)();
+    await callNative(() => native.uploadU8(b, target));
+    return new StagedBatch(target, batch, this);
+  }
+
+  /**
+   * Whether the train step runs as a CUDA graph (`configureOptimizer({ cudaGraphs: true })`):
+   * captures, replays, and why the last step ran eagerly if it did.
+   */
+  graphStatus(): GraphStatus {
+    this.#requireOptimizer();
+    return this.#alive().graphStatus();
   }
 
   /**
@@ -311,10 +342,10 @@ export class Model {
    * const r = await model.evaluate(batch.images, batch.labels, { logits: true });
    * ```
    */
-  evaluate(batch: ImageBatchU8, labels: Int32Array, options?: { logits?: boolean }): Promise<EvaluateResult>;
+  evaluate(batch: ImageBatchU8 | StagedBatch, labels: Int32Array, options?: { logits?: boolean }): Promise<EvaluateResult>;
   evaluate(images: Float32Array, shape: ImageShape, labels: Int32Array, options?: { logits?: boolean }): Promise<EvaluateResult>;
   async evaluate(
-    images: Float32Array | ImageBatchU8,
+    images: Float32Array | ImageBatchU8 | StagedBatch,
     shapeOrLabels: ImageShape | Int32Array,
     labelsOrOptions?: Int32Array | { logits?: boolean },
     maybeOptions?: { logits?: boolean },
@@ -322,10 +353,10 @@ export class Model {
     const native = this.#alive();
     let r: Awaited<ReturnType<NativeModel['evaluate']>>;
     if (!(images instanceof Float32Array)) {
-      const batch = this.#nativeBatch(images);
+      const { batch, n } = this.#u8Input(images);
       const labels = shapeOrLabels as Int32Array;
       const keepLogits = (labelsOrOptions as { logits?: boolean } | undefined)?.logits === true;
-      this.#checkLabels(labels, batch.shape[0]!);
+      this.#checkLabels(labels, n);
       r = await callNative(() => native.evaluateU8(batch, labels, keepLogits));
     } else {
       const shape = shapeOrLabels as ImageShape;
@@ -363,7 +394,9 @@ export class Model {
    */
   async loadState(path: string): Promise<{ step: number; nonfiniteTotal: number; run?: Record<string, unknown> }> {
     const native = this.#alive();
-    const { state, optimizer, run } = await readTrainingState(path, this.#metadata());
+    const { state, optimizer: saved, run } = await readTrainingState(path, this.#metadata());
+    // CUDA graphs are how this process runs, not state: the current choice stays.
+    const optimizer = { ...saved, cudaGraphs: this.#optimizer?.cudaGraphs ?? false };
     native.configureOptimizer(optimizer);
     this.#optimizer = { ...optimizer };
     await callNative(() => native.importState(state));
@@ -457,6 +490,16 @@ export class Model {
     const C = this.#spec.numClasses;
     const bad = labels.findIndex((y) => y < 0 || y >= C);
     if (bad >= 0) throw new VptError(ErrorCode.Option, `Invalid option "labels[${bad}]": expected a class index in 0..${C - 1}, got ${labels[bad]}`);
+  }
+
+  /** A uint8 batch or a batch this model staged, as the native calls take it, and its size. */
+  #u8Input(images: ImageBatchU8 | StagedBatch): { batch: NativeImageBatchU8 | NativeStagedBatch; n: number } {
+    if (images instanceof StagedBatch) {
+      if (images.owner !== this) throw new VptError(ErrorCode.Shape, 'the staged batch was uploaded by another model');
+      return { batch: images.native, n: images.size };
+    }
+    const batch = this.#nativeBatch(images);
+    return { batch, n: batch.shape[0]! };
   }
 
   /** Checks a uint8 batch against the model and adds the mean/std the device normalizes with. */

@@ -2,6 +2,7 @@
 import type { Loader } from '../data/loader.js';
 import type { ProcessGroup } from '../distributed/process-group.js';
 import type { Model } from '../model/model.js';
+import { prefetchUploads } from './prefetch-uploads.js';
 import type { SplitMetrics } from './run-folder.js';
 
 export interface LoaderEvaluation extends SplitMetrics {
@@ -21,8 +22,9 @@ export async function evaluateLoader(model: Model, loader: Loader | undefined, n
   let hits = new Float64Array(numClasses);
   let totals = new Float64Array(numClasses);
   const predictions = new Map<string, number>();
-  for await (const batch of loader?.epoch(0) ?? []) {
-    const r = await model.evaluate(batch.images, batch.labels, { logits: true });
+  // Batch k+1 is uploaded while batch k is evaluated.
+  for await (const batch of loader ? prefetchUploads(model, loader.epoch(0)) : []) {
+    const r = await model.evaluate(await batch.staged, batch.labels, { logits: true });
     lossSum += r.loss * r.count;
     correct1 += r.correct1;
     correct5 += r.correct5;

@@ -15,6 +15,13 @@ const optimizerSchema = z.strictObject({
   clipGradNorm: z.number().positive().optional(),
   /** Skipped (non-finite) steps in a row before training stops with VPT_NONFINITE. */
   maxNonFinite: z.int().min(1).default(5),
+  /**
+   * Capture the fixed-shape train step as a CUDA graph after 3 eager warm-up steps and replay
+   * it. Steps that cannot be replayed (CPU, prompt dropout, activation checkpointing,
+   * data-parallel, another batch shape, a failed capture) run eagerly; `model.graphStatus()`
+   * says why.
+   */
+  cudaGraphs: z.boolean().default(false),
 }).superRefine((o, ctx) => {
   if (o.nesterov && (o.optimizer !== 'sgd' || !(o.momentum ?? 0.9))) {
     ctx.addIssue({ code: 'custom', path: ['nesterov'], message: 'Nesterov momentum needs optimizer "sgd" with momentum > 0' });
@@ -38,5 +45,6 @@ export function resolveOptimizerOptions(options: unknown): NativeOptimizerConfig
     eps: o.eps,
     clipGradNorm: o.clipGradNorm ?? 0,
     maxNonFinite: o.maxNonFinite,
+    cudaGraphs: o.cudaGraphs,
   };
 }

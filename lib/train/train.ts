@@ -15,6 +15,7 @@ import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig, scaledL
 import { computeClassWeights } from './class-weights.js';
 import { drawCurves } from './curves.js';
 import { evaluateLoader } from './evaluate-loader.js';
+import { prefetchUploads } from './prefetch-uploads.js';
 import { type EpochMetrics, RunFolder, type SplitMetrics } from './run-folder.js';
 import { learningRateAt } from './schedule.js';
 import type { DownloadProgress } from '../weights/hub.js';
@@ -25,6 +26,8 @@ export type ProgressEvent =
   | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainImages: number; device: string; precision: string; trainableParams: number; out: string; worldSize: number }
   | { type: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; lr: number; imagesPerSecond: number }
   | { type: 'evaluate'; epoch: number; split: 'val' | 'test' }
+  /** Something the user asked for is not happening, and why (e.g. CUDA graphs falling back to eager steps). */
+  | { type: 'notice'; message: string }
   | { type: 'epoch'; metrics: EpochMetrics; best: boolean }
   | { type: 'done'; result: TrainResult };
 
@@ -42,6 +45,8 @@ export interface TrainResult {
   skippedSteps: number;
   /** Steps trained on cached backbone features (linear probing without augmentation). */
   cachedFeatureSteps: number;
+  /** Steps replayed from a captured CUDA graph (`cudaGraphs`), over the epochs run in this call. */
+  graphedSteps: number;
   /** Processes that trained together (1 unless data-parallel). */
   worldSize: number;
   files: RunFolder['files'];
@@ -192,6 +197,7 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
       ...(c.optimizer === 'sgd' ? { momentum: c.momentum } : {}),
       weightDecay: c.weightDecay,
       ...(c.clipGradNorm ? { clipGradNorm: c.clipGradNorm } : {}),
+      cudaGraphs: c.cudaGraphs,
     });
     if (group) await model.attachProcessGroup(group);
     // One view per image and a frozen backbone: its features never change, so compute them once.
@@ -288,13 +294,15 @@ async function* trainBatches(ctx: RunContext, epoch: number): AsyncGenerator<{ l
       return;
     }
   }
-  for await (const batch of trainLoader.epoch(epoch)) {
-    yield {
-      labels: batch.labels,
-      step: featureCache
-        ? async () => model.trainStepFeatures(await featureCache.compute(model, batch), batch.labels)
-        : () => model.trainStep(batch.images, batch.labels),
-    };
+  if (featureCache) {
+    for await (const batch of trainLoader.epoch(epoch)) {
+      yield { labels: batch.labels, step: async () => model.trainStepFeatures(await featureCache.compute(model, batch), batch.labels) };
+    }
+    return;
+  }
+  // Batch k+1 is uploaded while step k runs.
+  for await (const batch of prefetchUploads(model, trainLoader.epoch(epoch))) {
+    yield { labels: batch.labels, step: async () => model.trainStep(await batch.staged, batch.labels) };
   }
 }
 
@@ -338,7 +346,8 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
   });
 
   let best = history.reduce<EpochMetrics | undefined>((b, m) => (m.val && (!b?.val || m.val.top1 > b.val.top1) ? m : b), undefined);
-  let trainedImages = 0, trainedSeconds = 0, skippedTotal = 0;
+  let trainedImages = 0, trainedSeconds = 0, skippedTotal = 0, graphedSteps = 0;
+  const noticed = new Set<string>();
 
   for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
     const skipBatches = step - epoch * stepsPerEpoch;
@@ -369,6 +378,14 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
       model.setLearningRate(lr);
       const r = await batch.step();
       step++;
+      if (r.graphed) graphedSteps++;
+      else if (c.cudaGraphs) {
+        const fallback = model.graphStatus().fallback;
+        if (fallback && !noticed.has(fallback)) {
+          noticed.add(fallback);
+          onProgress?.({ type: 'notice', message: `--cuda-graphs: step ${step} ran eagerly: ${fallback}` });
+        }
+      }
       if (r.skipped) skipped++;
       else {
         lossSum += r.loss * r.count;
@@ -433,6 +450,7 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     imagesPerSecond: trainedSeconds ? trainedImages / trainedSeconds : 0,
     skippedSteps: skippedTotal,
     cachedFeatureSteps: ctx.featureCache?.steps ?? 0,
+    graphedSteps,
     worldSize: group?.worldSize ?? 1,
     files: run.files,
   };
