@@ -6,6 +6,12 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
 #include "errors.h"
 #include "step_graph.h"
 
@@ -35,12 +41,70 @@ void on_stream(const c10::cuda::CUDAStream& side, c10::DeviceIndex device, Fn&& 
   done.block(caller);
 }
 
+// One thread that runs every warm-up step, the capture and the replays. cuBLAS and cuDNN
+// handles are per thread: were the capture on a libuv thread that never ran a warm-up step,
+// it would create them (and their workspaces) inside the capture.
+class GraphThread {
+ public:
+  GraphThread() : thread_([this]() { loop(); }) {}
+  ~GraphThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  // Runs `fn` on the thread and waits for it; its exception is rethrown here.
+  void run(const std::function<void()>& fn) {
+    std::exception_ptr error;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = [&]() {
+        try {
+          fn();
+        } catch (...) {
+          error = std::current_exception();
+        }
+      };
+    }
+    wake_.notify_all();
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      finished_.wait(lock, [&]() { return !task_; });
+    }
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [&]() { return stopping_ || task_; });
+      if (!task_) return;  // stopping with nothing queued
+      lock.unlock();
+      task_();
+      lock.lock();
+      task_ = nullptr;
+      finished_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, finished_;
+  std::function<void()> task_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 }  // namespace
 
 struct StepGraph::Impl {
   c10::DeviceIndex device;
   c10::cuda::CUDAStream stream;
   std::unique_ptr<at::cuda::CUDAGraph> graph;
+  GraphThread thread;
 };
 
 std::string StepGraph::unavailable_reason(const at::Device& device) {
@@ -52,17 +116,23 @@ StepGraph::StepGraph(const at::Device& device) {
   const std::string why = unavailable_reason(device);
   if (!why.empty()) throw Error(kErrDevice, why);
   const c10::DeviceIndex index = index_of(device);
-  impl_ = std::make_unique<Impl>(Impl{index, c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index), nullptr});
+  impl_ = std::make_unique<Impl>(index, c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index));
 }
 
-StepGraph::~StepGraph() = default;
+StepGraph::~StepGraph() {
+  // The graph is destroyed on the thread that captured it.
+  if (impl_ && impl_->graph) impl_->thread.run([&]() { impl_->graph.reset(); });
+}
 
-void StepGraph::run_eager(const std::function<void()>& body) { on_stream(impl_->stream, impl_->device, body); }
+void StepGraph::run_eager(const std::function<void()>& body) {
+  impl_->thread.run([&]() { on_stream(impl_->stream, impl_->device, body); });
+}
 
 void StepGraph::capture(const std::function<void()>& body) {
-  impl_->graph.reset();
-  auto graph = std::make_unique<at::cuda::CUDAGraph>();
-  on_stream(impl_->stream, impl_->device, [&]() {
+  impl_->thread.run([&]() { impl_->graph.reset(); });
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  impl_->thread.run([&]() { on_stream(impl_->stream, impl_->device, [&]() {
+    graph = std::make_unique<at::cuda::CUDAGraph>();
     // Thread-local: the loader's and the upload stream's CUDA calls on other threads do not
     // invalidate the capture; calls that would sync on this thread do.
     graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
@@ -74,15 +144,17 @@ void StepGraph::capture(const std::function<void()>& body) {
       } catch (...) {
       }
       (void)cudaGetLastError();
+      graph.reset();
       throw;
     }
     try {
       graph->capture_end();
     } catch (...) {
       (void)cudaGetLastError();
+      graph.reset();
       throw;
     }
-  });
+  }); });
   impl_->graph = std::move(graph);
 }
 
@@ -90,7 +162,7 @@ bool StepGraph::captured() const { return impl_ && impl_->graph != nullptr; }
 
 void StepGraph::replay() {
   if (!captured()) throw Error(kErrNative, "no captured CUDA graph to replay");
-  on_stream(impl_->stream, impl_->device, [&]() { impl_->graph->replay(); });
+  impl_->thread.run([&]() { on_stream(impl_->stream, impl_->device, [&]() { impl_->graph->replay(); }); });
 }
 
 }  // namespace vpt
