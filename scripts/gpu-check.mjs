@@ -45,48 +45,62 @@ const tiny = (device, extra = {}) => createModel({
   trainable: join(fixtures, 'vpt_deep.safetensors'), ...extra,
 });
 
-// 1. parity: CUDA fp32 vs timm (cuDNN may use TF32 for the patch conv), bf16 vs fp32.
-const fp32 = await tiny('cuda');
-const bf16 = await tiny('cuda', { precision: 'bf16' });
-const lf = await fp32.forward(images, shape);
-const lb = await bf16.forward(images, shape);
-check('cuda fp32 logits match timm', maxAbsDiff(lf, golden.get('deep.logits').data) <= 5e-3, { maxAbsDiff: maxAbsDiff(lf, golden.get('deep.logits').data), tolerance: 5e-3 });
-check('cuda bf16 logits close to fp32', maxAbsDiff(lb, lf) <= 0.15, { maxAbsDiff: maxAbsDiff(lb, lf), tolerance: 0.15 });
-
-// 2. a few train steps decrease the loss (bf16, AdamW).
 const tg = await readSafetensors(join(fixtures, 'golden_training.safetensors'));
 const timages = tg.tensors.get('images').data;
 const tlabels = Int32Array.from(tg.tensors.get('labels').data);
-bf16.configureOptimizer({ optimizer: 'adamw', lr: 0.02 });
-const losses = [];
-for (let i = 0; i < 20; i++) losses.push((await bf16.trainStep(timages, [4, 3, 32, 32], tlabels)).loss);
-check('20 bf16 train steps on CUDA decrease the loss', losses.at(-1) < losses[0] * 0.5, { first: losses[0], last: losses.at(-1) });
+/** Runs one group of checks; an exception fails that group only, so the rest still runs. */
+async function section(name, body) {
+  try {
+    await body();
+  } catch (error) {
+    check(name, false, { error: String(error?.stack ?? error).slice(0, 2000) });
+  }
+  await save();
+}
 
-// 3. checkpoints round-trip GPU -> CPU -> GPU.
-const trainable = join(tmp, 'trainable.safetensors');
-await bf16.saveTrainable(trainable);
-const state = join(tmp, 'state.safetensors');
-await bf16.saveState(state);
-const cpu = await createModel({ weights: join(fixtures, 'tiny_vit'), numClasses: 7, device: 'cpu', prompt: { tokens: 5, deep: true }, trainable });
-const back = await tiny('cuda', { precision: 'bf16' });
-await back.loadState(state);
-const [lgpu, lcpu, lback] = [await bf16.forward(images, shape), await cpu.forward(images, shape), await back.forward(images, shape)];
-check('trainable state saved on GPU loads on CPU', maxAbsDiff(lgpu, lcpu) <= 0.15, { maxAbsDiff: maxAbsDiff(lgpu, lcpu) });
-check('training state round-trips on GPU', maxAbsDiff(lgpu, lback) === 0, { maxAbsDiff: maxAbsDiff(lgpu, lback) });
-for (const m of [fp32, bf16, cpu, back]) m.dispose();
+await section('parity, training, checkpoints on CUDA', async () => {
+  // 1. parity: CUDA fp32 vs timm (cuDNN may use TF32 for the patch conv), bf16 vs fp32.
+  const fp32 = await tiny('cuda');
+  const bf16 = await tiny('cuda', { precision: 'bf16' });
+  const lf = await fp32.forward(images, shape);
+  const lb = await bf16.forward(images, shape);
+  check('cuda fp32 logits match timm', maxAbsDiff(lf, golden.get('deep.logits').data) <= 5e-3, { maxAbsDiff: maxAbsDiff(lf, golden.get('deep.logits').data), tolerance: 5e-3 });
+  check('cuda bf16 logits close to fp32', maxAbsDiff(lb, lf) <= 0.15, { maxAbsDiff: maxAbsDiff(lb, lf), tolerance: 0.15 });
 
-// 3b. a bf16 backbone (--backbone-dtype bf16): close to fp32, trains, half the weight bytes.
-const half = await tiny('cuda', { backboneDtype: 'bfloat16' });
-const fp32again = await tiny('cuda');
-const lh = await half.forward(images, shape);
-check('cuda bf16 backbone logits close to fp32', maxAbsDiff(lh, await fp32again.forward(images, shape)) <= 0.15, { maxAbsDiff: maxAbsDiff(lh, await fp32again.forward(images, shape)) });
-check('bf16 backbone holds about half the bytes', half.info().backboneBytes < 0.52 * fp32again.info().backboneBytes, { bf16: half.info().backboneBytes, fp32: fp32again.info().backboneBytes });
-half.configureOptimizer({ optimizer: 'adamw', lr: 0.02 });
-const hl = [];
-for (let i = 0; i < 20; i++) hl.push((await half.trainStep(timages, [4, 3, 32, 32], tlabels)).loss);
-check('20 train steps with a bf16 backbone decrease the loss', hl.at(-1) < hl[0] * 0.5, { first: hl[0], last: hl.at(-1) });
-half.dispose();
-fp32again.dispose();
+  // 2. a few train steps decrease the loss (bf16, AdamW).
+  bf16.configureOptimizer({ optimizer: 'adamw', lr: 0.02 });
+  const losses = [];
+  for (let i = 0; i < 20; i++) losses.push((await bf16.trainStep(timages, [4, 3, 32, 32], tlabels)).loss);
+  check('20 bf16 train steps on CUDA decrease the loss', losses.at(-1) < losses[0] * 0.5, { first: losses[0], last: losses.at(-1) });
+
+  // 3. checkpoints round-trip GPU -> CPU -> GPU.
+  const trainable = join(tmp, 'trainable.safetensors');
+  await bf16.saveTrainable(trainable);
+  const state = join(tmp, 'state.safetensors');
+  await bf16.saveState(state);
+  const cpu = await createModel({ weights: join(fixtures, 'tiny_vit'), numClasses: 7, device: 'cpu', prompt: { tokens: 5, deep: true }, trainable });
+  const back = await tiny('cuda', { precision: 'bf16' });
+  await back.loadState(state);
+  const [lgpu, lcpu, lback] = [await bf16.forward(images, shape), await cpu.forward(images, shape), await back.forward(images, shape)];
+  check('trainable state saved on GPU loads on CPU', maxAbsDiff(lgpu, lcpu) <= 0.15, { maxAbsDiff: maxAbsDiff(lgpu, lcpu) });
+  check('training state round-trips on GPU', maxAbsDiff(lgpu, lback) === 0, { maxAbsDiff: maxAbsDiff(lgpu, lback) });
+  for (const m of [fp32, bf16, cpu, back]) m.dispose();
+});
+
+await section('bf16 backbone on CUDA', async () => {
+  // 3b. a bf16 backbone (--backbone-dtype bf16): close to fp32, trains, half the weight bytes.
+  const half = await tiny('cuda', { backboneDtype: 'bfloat16' });
+  const fp32again = await tiny('cuda');
+  const lh = await half.forward(images, shape);
+  check('cuda bf16 backbone logits close to fp32', maxAbsDiff(lh, await fp32again.forward(images, shape)) <= 0.15, { maxAbsDiff: maxAbsDiff(lh, await fp32again.forward(images, shape)) });
+  check('bf16 backbone holds about half the bytes', half.info().backboneBytes < 0.52 * fp32again.info().backboneBytes, { bf16: half.info().backboneBytes, fp32: fp32again.info().backboneBytes });
+  half.configureOptimizer({ optimizer: 'adamw', lr: 0.02 });
+  const hl = [];
+  for (let i = 0; i < 20; i++) hl.push((await half.trainStep(timages, [4, 3, 32, 32], tlabels)).loss);
+  check('20 train steps with a bf16 backbone decrease the loss', hl.at(-1) < hl[0] * 0.5, { first: hl[0], last: hl.at(-1) });
+  half.dispose();
+  fp32again.dispose();
+});
 
 // 3d. CUDA graphs (--cuda-graphs): after 3 eager warm-up steps the step is captured and
 // replayed; it trains as the eager step does (same kernels: the tolerance only allows for
@@ -190,7 +204,7 @@ async function oursStep(backboneDtype) {
     await model.trainStep(x, [B, 3, 224, 224], y);
     if (i >= 3) times.push(performance.now() - t0);
   }
-  const peakBytes = deviceMemory('cuda').peakAllocated;
+  const peakBytes = deviceMemory('cuda')?.peakAllocated ?? null;
   const evalTimes = [];
   for (let i = 0; i < 13; i++) {
     const t0 = performance.now();
@@ -222,7 +236,7 @@ async function oursPipelined(cudaGraphs) {
     if (i >= 5) times.push(performance.now() - t0);
   }
   await next;
-  const peakBytes = deviceMemory('cuda').peakAllocated;
+  const peakBytes = deviceMemory('cuda')?.peakAllocated ?? null;
   const status = model.graphStatus();
   model.dispose();
   return { ms: times.sort((a, b) => a - b)[Math.floor(times.length / 2)], peakBytes, status };
@@ -238,20 +252,29 @@ function torchStep(extra, seconds) {
   }
 }
 
-const ours = await oursStep('float32');
-const oursHalf = await oursStep('bfloat16');
-const pipelined = await oursPipelined(false);
-const graphs = await oursPipelined(true);
+/** A measurement that failed is recorded as its error; the others still run. */
+async function measured(fn) {
+  try {
+    return await fn();
+  } catch (error) {
+    return { error: String(error?.stack ?? error).slice(0, 2000) };
+  }
+}
+const ours = await measured(() => oursStep('float32'));
+const oursHalf = await measured(() => oursStep('bfloat16'));
+const pipelined = await measured(() => oursPipelined(false));
+const graphs = await measured(() => oursPipelined(true));
 const torch = torchStep([], 120);
+const ratio = (theirs, mine) => (theirs && mine ? theirs / mine : null);
 const row = {
   model: 'ViT-B/16 VPT-deep 10 prompts, bf16 autocast', batch: B,
-  oursMsPerStep: ours.ms, oursImagesPerSecond: (B * 1000) / ours.ms, oursMfu: mfu(ours.ms), oursPeakBytes: ours.peakBytes,
-  oursEvalMsPerStep: ours.evalMs, torchEvalMsPerStep: null,
-  oursBf16BackboneMsPerStep: oursHalf.ms, oursBf16BackboneMfu: mfu(oursHalf.ms), oursBf16BackbonePeakBytes: oursHalf.peakBytes,
-  oursPipelinedMsPerStep: pipelined.ms, oursPipelinedMfu: mfu(pipelined.ms), oursPipelinedPeakBytes: pipelined.peakBytes,
-  oursGraphsMsPerStep: graphs.ms, oursGraphsMfu: mfu(graphs.ms), oursGraphsPeakBytes: graphs.peakBytes, oursGraphsStatus: graphs.status,
-  torch, torchMfu: torch.msPerStep ? mfu(torch.msPerStep) : null, ratio: torch.msPerStep ? torch.msPerStep / ours.ms : null,
-  ratioPipelined: torch.msPerStep ? torch.msPerStep / pipelined.ms : null, ratioGraphs: torch.msPerStep ? torch.msPerStep / graphs.ms : null,
+  oursMsPerStep: ours.ms, oursImagesPerSecond: ours.ms ? (B * 1000) / ours.ms : null, oursMfu: ours.ms ? mfu(ours.ms) : null, oursPeakBytes: ours.peakBytes,
+  oursEvalMsPerStep: ours.evalMs, torchEvalMsPerStep: null, oursError: ours.error,
+  oursBf16BackboneMsPerStep: oursHalf.ms, oursBf16BackboneMfu: oursHalf.ms ? mfu(oursHalf.ms) : null, oursBf16BackbonePeakBytes: oursHalf.peakBytes, oursBf16BackboneError: oursHalf.error,
+  oursPipelinedMsPerStep: pipelined.ms, oursPipelinedMfu: pipelined.ms ? mfu(pipelined.ms) : null, oursPipelinedPeakBytes: pipelined.peakBytes, oursPipelinedError: pipelined.error,
+  oursGraphsMsPerStep: graphs.ms, oursGraphsMfu: graphs.ms ? mfu(graphs.ms) : null, oursGraphsPeakBytes: graphs.peakBytes, oursGraphsStatus: graphs.status, oursGraphsError: graphs.error,
+  torch, torchMfu: torch.msPerStep ? mfu(torch.msPerStep) : null, ratio: ratio(torch.msPerStep, ours.ms),
+  ratioPipelined: ratio(torch.msPerStep, pipelined.ms), ratioGraphs: ratio(torch.msPerStep, graphs.ms),
 };
 row.torchEvalMsPerStep = torch.evalMsPerStep ?? null;
 report.bench.push(row);
@@ -259,8 +282,8 @@ await save(); // torch.compile comes last and may run out of time; what is measu
 const compiled = torchStep(['--compile'], 180);
 Object.assign(row, {
   torchCompile: compiled, torchCompileMfu: compiled.msPerStep ? mfu(compiled.msPerStep) : null,
-  ratioVsCompile: compiled.msPerStep ? compiled.msPerStep / ours.ms : null,
-  ratioGraphsVsCompile: compiled.msPerStep ? compiled.msPerStep / graphs.ms : null,
+  ratioVsCompile: ratio(compiled.msPerStep, ours.ms),
+  ratioGraphsVsCompile: ratio(compiled.msPerStep, graphs.ms),
 });
 console.log(JSON.stringify(report.bench.at(-1)));
 await save();
