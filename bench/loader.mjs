@@ -138,10 +138,10 @@ async function ourStages(samples) {
   return stages;
 }
 
-/** The Loader's default: twice the CPUs, at most the libuv pool size - 2. */
+/** The Loader's default: twice the CPUs, at most the libuv pool size - 1. */
 function defaultWorkers() {
   const pool = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4;
-  return Math.max(1, Math.min(2 * availableParallelism(), pool - 2));
+  return Math.max(1, Math.min(2 * availableParallelism(), pool - 1));
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -52,11 +52,12 @@ export interface LoaderOptions {
   /** Leave out the last, incomplete batch (default false). */
   dropLast?: boolean;
   /**
-   * Images decoded at once, each on a libuv pool thread (default: twice the CPU count, so a core
-   * never waits while an image's next step is scheduled, at most UV_THREADPOOL_SIZE - 2 so a
-   * model step and the next batch's upload always find a pool thread). The pool has 4 threads
-   * unless UV_THREADPOOL_SIZE is set before Node starts (the CLI sets it to the CPU count + 2);
-   * set it above the CPU count to decode on every core.
+   * Images decoded at once, each on a libuv pool thread (default: `defaultDecodeWorkers()`,
+   * twice the CPU count, so a core never waits while an image's next step is scheduled, at most
+   * UV_THREADPOOL_SIZE - 1 so a model call always finds a pool thread; train() leaves two, for
+   * the step and the next batch's upload). The pool has 4 threads unless UV_THREADPOOL_SIZE is
+   * set before Node starts (the CLI sets it to the CPU count + 2); set it above the CPU count
+   * to decode on every core.
    */
   workers?: number;
   /** Memory for decoded images, in bytes (default: a quarter of the machine's memory). */
@@ -98,6 +99,14 @@ export interface LoaderStats {
 function threadPoolSize(): number {
   const n = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10);
   return Number.isFinite(n) && n > 0 ? Math.min(n, 1024) : 4;
+}
+
+/**
+ * Images decoded at once by default: twice the CPU count, leaving `reserved` libuv pool threads
+ * for model calls (at least one decode).
+ */
+export function defaultDecodeWorkers(reserved = 1): number {
+  return Math.max(1, Math.min(2 * availableParallelism(), threadPoolSize() - reserved));
 }
 
 const optionsSchema = z.strictObject({
@@ -187,7 +196,7 @@ export class Loader {
   constructor(samples: Sample[], options: LoaderOptions) {
     const o = parseOptions(optionsSchema, options, 'Loader');
     checkSamples(samples);
-    const workers = o.workers ?? Math.max(1, Math.min(2 * availableParallelism(), threadPoolSize() - 2));
+    const workers = o.workers ?? defaultDecodeWorkers();
     this.#o = { ...o, shuffle: o.shuffle ?? o.train, workers };
     this.#samples = [...samples];
     this.#resize = resizeFor(o.cropSize);

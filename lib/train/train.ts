@@ -3,7 +3,7 @@
  * Resumable at any step boundary; abortable with an AbortSignal (the state is saved first).
  */
 import { type Dataset, type Sample, openDataset } from '../data/dataset.js';
-import { type Batch, Loader } from '../data/loader.js';
+import { type Batch, Loader, defaultDecodeWorkers } from '../data/loader.js';
 import { type DistributedEnvironment, distributedFromEnv } from '../distributed/environment.js';
 import { ProcessGroup } from '../distributed/process-group.js';
 import { shardSamples } from '../distributed/shard.js';
@@ -175,7 +175,8 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
     if (c.classWeights !== 'none') {
       model.setClassWeights(computeClassWeights(trainSamples.map((s) => s.label), dataset.numClasses, c.classWeights));
     }
-    const common = { cropSize: c.cropSize, seed: c.seed, onBadImage: c.onBadImage, ...(c.workers ? { workers: c.workers } : {}) };
+    // Two pool threads stay free of decoding: one for the step, one for the next batch's upload.
+    const common = { cropSize: c.cropSize, seed: c.seed, onBadImage: c.onBadImage, workers: c.workers ?? defaultDecodeWorkers(2) };
     const shard = group ? { rank: group.rank, worldSize: group.worldSize } : undefined;
     const trainLoader = new Loader(trainSamples, {
       ...common, batchSize: c.batchSize, train: c.augment, shuffle: true, dropLast: !!shard || trainSamples.length >= c.batchSize, ...(shard ? { shard } : {}),
