@@ -9,6 +9,7 @@ Run with the same torch as vpt-native's LibTorch, e.g. PYTHONPATH=.deps/torch-cp
 import argparse
 import json
 import math
+import resource
 import time
 
 import torch
@@ -79,6 +80,8 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--compile", action="store_true", help="torch.compile the forward (the strongest peer on GPU)")
     a = ap.parse_args()
+    # Peak RSS growth from here (after `import torch`), as vpt-native's side measures its own.
+    rss_before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     f, t = make_params(a.embed, a.depth, a.patch, a.img, a.classes, a.tokens, a.device)
     cuda = a.device.startswith("cuda")
     opt = torch.optim.SGD(t.values(), lr=0.01, momentum=0.9, weight_decay=1e-4)
@@ -101,6 +104,7 @@ def main():
             times.append(time.perf_counter() - start)
     times.sort()
     peak = torch.cuda.max_memory_allocated() if cuda else None
+    peak_rss_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before_kib) / 1024
     # The eval step as an evaluation loop runs it: forward without autograd, then top-1.
     eval_times = []
     for i in range(a.warmup + a.steps):
@@ -113,6 +117,7 @@ def main():
     eval_times.sort()
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "msPerStep": 1000 * times[len(times) // 2], "steps": a.steps, "peakBytes": peak,
+                      "peakRssMiB": peak_rss_mib,
                       "evalMsPerStep": 1000 * eval_times[len(eval_times) // 2], "compiled": a.compile,
                       "evalCorrect": correct}))
 

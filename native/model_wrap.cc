@@ -221,6 +221,12 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   });
 }
 
+Napi::Promise ModelWrap::RunOnModel(Napi::Env env, const std::vector<Napi::Value>& keep_alive, PromiseWorker::Work work,
+                                    PromiseWorker::Resolve resolve) {
+  return PromiseWorker::Run(
+      env, keep_alive, [thread = thread_, work = std::move(work)]() { thread->run(work); }, std::move(resolve));
+}
+
 std::shared_ptr<PromptedVit> ModelWrap::model(Napi::Env env) const {
   if (!model_) {
     throw Napi::Error(env, PromiseWorker::MakeError(env, {kErrDisposed, "the model was disposed"}));
@@ -243,7 +249,7 @@ Napi::Value ModelWrap::LoadBackbone(const Napi::CallbackInfo& info) {
                          static_cast<uint64_t>(number_field(e, "offset")),
                          static_cast<uint64_t>(number_field(e, "nbytes"))});
     }
-    return PromiseWorker::Run(env, {Value()}, [m, path, entries]() {
+    return RunOnModel(env, {Value()}, [m, path, entries]() {
       TensorMap weights = read_tensor_entries(path, entries);
       std::lock_guard<std::mutex> lock(m->mutex());
       m->load_backbone(weights);
@@ -259,7 +265,7 @@ Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool u8, ImageO
     ImageInput in;
     read_image_input(info, u8, in);
     auto result = std::make_shared<at::Tensor>();
-    return PromiseWorker::Run(
+    return RunOnModel(
         env, {Value(), in.memory},
         [m, in, output, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
@@ -282,7 +288,7 @@ Napi::Value ModelWrap::ExportTrainable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
   auto result = std::make_shared<TensorMap>();
-  return PromiseWorker::Run(
+  return RunOnModel(
       env, {Value()},
       [m, result]() {
         std::lock_guard<std::mutex> lock(m->mutex());
@@ -297,7 +303,7 @@ Napi::Value ModelWrap::ImportTrainable(const Napi::CallbackInfo& info) {
   return guard_sync(env, [&]() -> Napi::Value {
     require(info.Length() == 1, "importTrainable(tensors) needs an array");
     auto tensors = tensors_from_js(info[0]);  // copied: trainable tensors are small
-    return PromiseWorker::Run(env, {Value()}, [m, tensors]() {
+    return RunOnModel(env, {Value()}, [m, tensors]() {
       std::lock_guard<std::mutex> lock(m->mutex());
       m->import_trainable(*tensors);
     });
@@ -345,7 +351,7 @@ Napi::Value ModelWrap::AttachProcessGroup(const Napi::CallbackInfo& info) {
     require(wrap != nullptr, "attachProcessGroup(group) needs a joined NativeProcessGroup");
     std::shared_ptr<DistributedGroup> g = wrap->group(env);
     // Steps start reducing only after this rank's broadcast: the collectives stay in one order.
-    return PromiseWorker::Run(
+    return RunOnModel(
         env, {Value(), info[0]},
         [m, g]() {
           std::lock_guard<std::mutex> lock(m->mutex());
@@ -433,7 +439,7 @@ Napi::Value ModelWrap::RunTrainStep(const Napi::CallbackInfo& info, bool u8, boo
     const size_t next = read_image_input(info, u8, in);
     at::Tensor labels = labels_of(info[next]);
     auto result = std::make_shared<TrainStepResult>();
-    return PromiseWorker::Run(
+    return RunOnModel(
         env, {Value(), in.memory},
         [m, t, in, labels, features, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
@@ -503,7 +509,7 @@ Napi::Value ModelWrap::RunEvaluate(const Napi::CallbackInfo& info, bool u8) {
     at::Tensor labels = labels_of(info[next]);
     const bool keep_logits = info[next + 1].ToBoolean().Value();
     auto result = std::make_shared<EvalResult>();
-    return PromiseWorker::Run(
+    return RunOnModel(
         env, {Value(), in.memory},
         [m, in, labels, keep_logits, result]() {
           std::lock_guard<std::mutex> lock(m->mutex());
@@ -526,7 +532,7 @@ Napi::Value ModelWrap::ExportState(const Napi::CallbackInfo& info) {
     at::Tensor rng;
   };
   auto state = std::make_shared<State>();
-  return PromiseWorker::Run(
+  return RunOnModel(
       env, {Value()},
       [m, t, state]() {
         std::lock_guard<std::mutex> lock(m->mutex());
@@ -566,7 +572,7 @@ Napi::Value ModelWrap::ImportState(const Napi::CallbackInfo& info) {
             "rng must be a Uint8Array");
     Napi::Uint8Array rng_js = rng_value.As<Napi::Uint8Array>();
     at::Tensor rng = at::from_blob(rng_js.Data(), {static_cast<int64_t>(rng_js.ElementLength())}, at::kByte).clone();
-    return PromiseWorker::Run(env, {Value()}, [m, t, all, step, total, streak, rng]() {
+    return RunOnModel(env, {Value()}, [m, t, all, step, total, streak, rng]() {
       TensorMap trainable, optim;
       for (auto& [k, v] : *all) (k.rfind("optim.", 0) == 0 ? optim : trainable)[k] = v;
       std::lock_guard<std::mutex> lock(m->mutex());
@@ -582,7 +588,7 @@ Napi::Value ModelWrap::ExportBackbone(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
   auto result = std::make_shared<TensorMap>();
-  return PromiseWorker::Run(
+  return RunOnModel(
       env, {Value()},
       [m, result]() {
         std::lock_guard<std::mutex> lock(m->mutex());
@@ -631,6 +637,7 @@ void ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   trainer_.reset();
   group_.reset();
   model_.reset();
+  thread_.reset();
 }
 
 }  // namespace vpt

@@ -8,6 +8,8 @@
 #include <memory>
 
 #include "process_group.h"
+#include "promise_worker.h"
+#include "serial_thread.h"
 #include "prompted_vit.h"
 #include "trainer.h"
 
@@ -93,6 +95,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   std::shared_ptr<Trainer> trainer(Napi::Env env) const;
 
   std::shared_ptr<PromptedVit> model_;
+  // Every call that runs the model runs on this thread (see serial_thread.h).
+  std::shared_ptr<SerialThread> thread_ = std::make_shared<SerialThread>();
+  // PromiseWorker::Run with the work moved onto thread_.
+  Napi::Promise RunOnModel(Napi::Env env, const std::vector<Napi::Value>& keep_alive, PromiseWorker::Work work,
+                           PromiseWorker::Resolve resolve = nullptr);
   std::shared_ptr<Trainer> trainer_;
   std::shared_ptr<DistributedGroup> group_;
 };

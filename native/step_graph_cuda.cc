@@ -6,13 +6,8 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
-#include <condition_variable>
-#include <exception>
-#include <functional>
-#include <mutex>
-#include <thread>
-
 #include "errors.h"
+#include "serial_thread.h"
 #include "step_graph.h"
 
 namespace vpt {
@@ -41,70 +36,13 @@ void on_stream(const c10::cuda::CUDAStream& side, c10::DeviceIndex device, Fn&& 
   done.block(caller);
 }
 
-// One thread that runs every warm-up step, the capture and the replays. cuBLAS and cuDNN
-// handles are per thread: were the capture on a libuv thread that never ran a warm-up step,
-// it would create them (and their workspaces) inside the capture.
-class GraphThread {
- public:
-  GraphThread() : thread_([this]() { loop(); }) {}
-  ~GraphThread() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
-  // Runs `fn` on the thread and waits for it; its exception is rethrown here.
-  void run(const std::function<void()>& fn) {
-    std::exception_ptr error;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      task_ = [&]() {
-        try {
-          fn();
-        } catch (...) {
-          error = std::current_exception();
-        }
-      };
-    }
-    wake_.notify_all();
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      finished_.wait(lock, [&]() { return !task_; });
-    }
-    if (error) std::rethrow_exception(error);
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [&]() { return stopping_ || task_; });
-      if (!task_) return;  // stopping with nothing queued
-      lock.unlock();
-      task_();
-      lock.lock();
-      task_ = nullptr;
-      finished_.notify_all();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wake_, finished_;
-  std::function<void()> task_;
-  bool stopping_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
-
 }  // namespace
 
 struct StepGraph::Impl {
   c10::DeviceIndex device;
   c10::cuda::CUDAStream stream;
   std::unique_ptr<at::cuda::CUDAGraph> graph;
-  GraphThread thread;
+  SerialThread thread;  // warm-up, capture and replays (see serial_thread.h)
 };
 
 std::string StepGraph::unavailable_reason(const at::Device& device) {
