@@ -15,6 +15,7 @@ import { Loader, createModel, deviceMemory, openDataset, readSafetensors, runtim
 import { writeRandomBackbone } from '../dist/lib/demo/random-backbone.js';
 import { convertCub } from '../dist/lib/data/convert-cub.js';
 import { synthesizeCub } from '../dist/lib/data/synth.js';
+import { H200_BF16_PEAK_TFLOPS, trainStepFlops } from '../bench/flops.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.env.OUT ?? join(root, 'gpu-check-out');
@@ -185,11 +186,11 @@ try {
 }
 
 // 4. benchmark: VPT-deep, ViT-B/16, 224 px, 10 prompts, bf16, vs PyTorch eager + autocast.
-const B = Number(process.env.VPT_GPU_BATCH ?? 128), D = 768, L = 12, T = 1 + 10 + 196;
+const B = Number(process.env.VPT_GPU_BATCH ?? 128), D = 768, L = 12;
 const weights = await writeRandomBackbone(join(tmp, 'vit-b'), { embedDim: D, depth: L, numHeads: 12, patchSize: 16, imgSize: 224, seed: 0 });
-// Forward FLOPs of the prompted sequence; backward with a frozen backbone needs input gradients only (~1x forward).
-const forwardFlops = B * (L * (24 * T * D * D + 4 * T * T * D) + 2 * 196 * 3 * 256 * D);
-const mfu = (ms) => (2 * forwardFlops) / (ms / 1000) / 989e12;
+// FLOPs as bench/flops.mjs counts them (the prompted sequence; backward = input gradients only).
+const stepFlops = trainStepFlops({ embedDim: D, depth: L }, B, { tokens: 10 });
+const mfu = (ms) => stepFlops / (ms / 1000) / (H200_BF16_PEAK_TFLOPS * 1e12);
 const x = new Float32Array(B * 3 * 224 * 224).map((_, i) => Math.sin(i * 0.001));
 const y = Int32Array.from({ length: B }, (_, i) => i % 200);
 
