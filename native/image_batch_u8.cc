@@ -7,7 +7,7 @@
 namespace vpt {
 
 at::Tensor ImageBatchU8::on(const at::Device& device) const {
-  if (staged.pixels.defined()) await_staged(staged);
+  await_staged(staged);  // nothing to wait for unless uploaded on CUDA
   return crop_flip_normalize(pixels, crops, flips, crop_size, norm, device);
 }
 

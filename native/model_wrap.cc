@@ -459,21 +459,20 @@ Napi::Value ModelWrap::UploadU8(const Napi::CallbackInfo& info) {
     Napi::Value pixels;
     auto batch = std::make_shared<ImageBatchU8>(image_batch_u8(info[0], pixels));
     target->begin_upload(env);
-    Napi::ObjectReference target_ref = Napi::Persistent(info[1].As<Napi::Object>());
-    auto target_keep = std::make_shared<Napi::ObjectReference>(std::move(target_ref));
     auto pixels_keep = std::make_shared<Napi::ObjectReference>(Napi::Persistent(pixels.As<Napi::Object>()));
-    // The upload does not take the model's lock: it overlaps the step running now.
+    // The upload does not take the model's lock: it overlaps the step running now. The worker
+    // keeps the target alive (so `target` stays valid) and pixels_keep the pixels.
     Napi::Promise promise = PromiseWorker::Run(
-        env, {Value(), info[1], pixels},
+        env, {Value(), info[1]},
         [m, batch]() {
           batch->staged = stage_pixels(batch->pixels, m->device());
           batch->pixels = batch->staged.pixels;
         },
-        [batch, target, target_keep, pixels_keep](Napi::Env env) -> Napi::Value {
+        [batch, target, pixels_keep](Napi::Env env) -> Napi::Value {
           target->end_upload(*batch, pixels_keep->Value());
           return env.Undefined();
         },
-        [target, target_keep](Napi::Env) { target->end_upload(std::nullopt, Napi::Value()); });
+        [target](Napi::Env) { target->end_upload(std::nullopt, Napi::Value()); });
     return promise;
   });
 }
@@ -484,7 +483,7 @@ Napi::Value ModelWrap::GraphStatus(const Napi::CallbackInfo& info) {
   return guard_sync(env, [&]() -> Napi::Value {
     auto t = trainer(env);
     std::lock_guard<std::mutex> lock(m->mutex());
-    const vpt::GraphStatus& g = t->graph_status();
+    const vpt::GraphStatus g = t->graph_status();
     Napi::Object o = Napi::Object::New(env);
     o.Set("requested", g.requested);
     o.Set("captured", g.captured);

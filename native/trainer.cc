@@ -14,7 +14,7 @@ namespace {
 // notes advise: lazy initialisation and allocator pools settle outside the capture).
 constexpr int64_t kGraphWarmupSteps = 3;
 
-enum Stat : int64_t { kLoss, kCorrect, kGradNorm, kApplied, kCount, kStop, kStats };
+enum Stat : int64_t { kLoss, kCorrect, kGradNorm, kApplied, kCount, kStop };
 
 }  // namespace
 
@@ -160,6 +160,18 @@ std::string Trainer::graph_unsuitable() const {
   return "";
 }
 
+void Trainer::drop_graph() {
+  graph_.reset();
+  static_images_ = static_labels_ = static_stats_ = at::Tensor();
+  warmup_steps_ = 0;
+}
+
+GraphStatus Trainer::graph_status() const {
+  GraphStatus s = graph_status_;
+  s.captured = graph_ && graph_->captured();
+  return s;
+}
+
 TrainStepResult Trainer::graph_step(const at::Tensor& images, const at::Tensor& y) {
   PromptedVit& m = *model_;
   const std::vector<int64_t> shape(images.sizes().begin(), images.sizes().end());
@@ -167,10 +179,7 @@ TrainStepResult Trainer::graph_step(const at::Tensor& images, const at::Tensor& 
                  (!graph_->captured() && shape != graph_shape_))) {
     // New backbone or class weights, or restored optimizer buffers: the captured addresses
     // are stale.
-    graph_.reset();
-    static_images_ = static_labels_ = static_stats_ = at::Tensor();
-    warmup_steps_ = 0;
-    graph_status_.captured = false;
+    drop_graph();
   }
   if (!graph_) {
     graph_ = std::make_unique<StepGraph>(m.device());
@@ -195,8 +204,7 @@ TrainStepResult Trainer::graph_step(const at::Tensor& images, const at::Tensor& 
       // Not tried again with this trainer; the step runs eagerly.
       capture_failure_ = "capture failed: " + describe_current_exception().message;
       graph_status_.fallback = capture_failure_;
-      graph_.reset();
-      static_images_ = static_labels_ = static_stats_ = at::Tensor();
+      drop_graph();
       for (auto& t : m.trainable_tensors()) t.slot->mutable_grad().reset();
       optimizer_.prepare(m.device());
       return finish(launch(forward(images), y));
@@ -208,7 +216,6 @@ TrainStepResult Trainer::graph_step(const at::Tensor& images, const at::Tensor& 
   }
   graph_->replay();
   ++graph_status_.replays;
-  graph_status_.captured = true;
   TrainStepResult r = finish(static_stats_);
   r.graphed = true;
   return r;

@@ -73,7 +73,7 @@ class Trainer {
   void set_group(std::shared_ptr<DistributedGroup> group) { group_ = std::move(group); }
   // The next data-parallel step tells every rank to stop after it (see data_parallel.h).
   void vote_stop() { stop_vote_ = true; }
-  const GraphStatus& graph_status() const { return graph_status_; }
+  GraphStatus graph_status() const;
 
  private:
   at::Tensor forward(const at::Tensor& images);
@@ -86,6 +86,8 @@ class Trainer {
   // Why the step cannot be a graph replay, or empty.
   std::string graph_unsuitable() const;
   TrainStepResult graph_step(const at::Tensor& images, const at::Tensor& labels);
+  // Forgets the captured step and its static tensors (warm-up starts again).
+  void drop_graph();
 
   std::shared_ptr<PromptedVit> model_;
   Optimizer optimizer_;
@@ -97,7 +99,7 @@ class Trainer {
   std::atomic<bool> stop_vote_{false};
 
   // CUDA graphs: the captured step, its static inputs and outputs, and what it was captured for.
-  GraphStatus graph_status_;
+  GraphStatus graph_status_;  // `captured` is derived in graph_status()
   std::unique_ptr<StepGraph> graph_;
   std::vector<int64_t> graph_shape_;
   uint64_t graph_model_generation_ = 0, graph_optimizer_generation_ = 0;
