@@ -17,9 +17,12 @@
 // Usage (after `npm ci`):
 //   VPT_BENCH_PYTHONPATH=.deps/torch-cpu node bench/train-step.mjs [--device cpu|cuda]
 //     [--steps 10] [--rounds 3] [--batch N] [--backbone-dtype fp32|bf16] [--loader-images 512]
+//     [--fused-layer-norm on|off]
 // The PyTorch side runs with `python3` and PYTHONPATH=$VPT_BENCH_PYTHONPATH (default: the torch
 // that LIBTORCH points into). --backbone-dtype bf16 keeps our frozen weights in bfloat16 (the
-// PyTorch side is unchanged). --loader-images 0 skips the loader.
+// PyTorch side is unchanged). --fused-layer-norm sets createModel's fusedLayerNorm for our side
+// (default: the model's own default, on for the CPU, off on CUDA); on CUDA both settings are
+// measured anyway, eagerly and with CUDA graphs. --loader-images 0 skips the loader.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,6 +52,9 @@ const LOADER_IMAGES = Number(arg('loader-images', 512));
 const DTYPE_FLAG = arg('backbone-dtype', 'fp32');
 const BACKBONE_DTYPE = { fp32: 'float32', bf16: 'bfloat16' }[DTYPE_FLAG];
 if (!BACKBONE_DTYPE) throw new Error('--backbone-dtype must be fp32 or bf16');
+const FUSED_FLAG = arg('fused-layer-norm', 'default');
+if (!['on', 'off', 'default'].includes(FUSED_FLAG)) throw new Error('--fused-layer-norm must be on or off');
+const FUSED = { on: true, off: false, default: undefined }[FUSED_FLAG];
 const WARMUP = 3;
 const TOKENS = 10, IMG = 224, PATCH = 16, CLASSES = 200;
 const SHAPES = CUDA
@@ -79,10 +85,13 @@ async function timed(step) {
 }
 
 /** Our side, in this process: median ms per train and eval step, and our peak memory. */
-async function oursHere(dir, shape, precision, cudaGraphs) {
+async function oursHere(dir, shape, precision, cudaGraphs, fused) {
   const weights = await writeRandomBackbone(join(dir, shape.name.replace('/', '_')), { ...shape, patchSize: PATCH, imgSize: IMG, seed: 0 });
   const rssBefore = process.resourceUsage().maxRSS;
-  const model = await createModel({ weights, numClasses: CLASSES, prompt: { tokens: TOKENS, deep: true }, device: DEVICE, precision, backboneDtype: BACKBONE_DTYPE });
+  const model = await createModel({
+    weights, numClasses: CLASSES, prompt: { tokens: TOKENS, deep: true }, device: DEVICE, precision, backboneDtype: BACKBONE_DTYPE,
+    ...(fused === undefined ? {} : { fusedLayerNorm: fused }),
+  });
   model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4, cudaGraphs });
   const labels = Int32Array.from({ length: BATCH }, (_, i) => (i * 37) % CLASSES);
   if (CUDA) deviceMemory(DEVICE, { resetPeak: true });
@@ -102,13 +111,14 @@ async function oursHere(dir, shape, precision, cudaGraphs) {
     evalMs = await timed(() => model.evaluate(images, [BATCH, 3, IMG, IMG], labels));
   }
   const peakMiB = CUDA ? deviceMemory(DEVICE).peakAllocated / 2 ** 20 : (process.resourceUsage().maxRSS - rssBefore) / 1024;
+  const fusedLayerNorm = model.info().fusedLayerNorm;
   model.dispose();
-  return { ms: trainMs, evalMs, peakMiB, graphStatus };
+  return { ms: trainMs, evalMs, peakMiB, graphStatus, fusedLayerNorm };
 }
 
 /** Our side in a fresh process, so the peak memory belongs to this measurement alone. */
-function ours(dir, shape, precision, cudaGraphs = false) {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify({ dir, shape, precision, cudaGraphs }),
+function ours(dir, shape, precision, cudaGraphs = false, fused = FUSED) {
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', JSON.stringify({ dir, shape, precision, cudaGraphs, fused }),
     '--device', DEVICE, '--steps', String(STEPS), '--batch', String(BATCH), '--backbone-dtype', DTYPE_FLAG], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop());
 }
@@ -124,8 +134,8 @@ function torchSide(shape, precision, compile = false) {
 }
 
 if (process.argv.includes('--child')) {
-  const { dir, shape, precision, cudaGraphs } = JSON.parse(arg('child'));
-  console.log(JSON.stringify(await oursHere(dir, shape, precision, cudaGraphs)));
+  const { dir, shape, precision, cudaGraphs, fused } = JSON.parse(arg('child'));
+  console.log(JSON.stringify(await oursHere(dir, shape, precision, cudaGraphs, fused)));
   process.exit(0);
 }
 
@@ -151,7 +161,7 @@ async function loaderImagesPerSecond(dir) {
 
 const dir = await mkdtemp(join(tmpdir(), 'vpt-bench-'));
 const rows = SHAPES.flatMap((shape) => PRECISIONS.map((precision) => ({
-  shape, precision, ours: null, graphs: null, torch: null, compiled: null,
+  shape, precision, ours: null, graphs: null, fusedEager: null, fusedGraphs: null, torch: null, compiled: null,
 })));
 const best = (a, b) => (!a || b.ms < a.ms ? b : a);
 const bestTorch = (a, b) => (!a || b.msPerStep < a.msPerStep ? b : a);
@@ -168,6 +178,12 @@ try {
         const g = ours(dir, row.shape, row.precision, true);
         row.graphs = best(row.graphs, g);
         line += `; ours with CUDA graphs ${g.ms.toFixed(1)} ms (${g.graphStatus.replays} replays${g.graphStatus.fallback ? `, fallback: ${g.graphStatus.fallback}` : ''})`;
+        // fusedLayerNorm both ways, whatever --fused-layer-norm chose for the rows above.
+        const fe = ours(dir, row.shape, row.precision, false, !o.fusedLayerNorm);
+        const fg = ours(dir, row.shape, row.precision, true, !o.fusedLayerNorm);
+        row.fusedEager = best(row.fusedEager, fe);
+        row.fusedGraphs = best(row.fusedGraphs, fg);
+        line += `; fusedLayerNorm ${fe.fusedLayerNorm}: ${fe.ms.toFixed(1)} ms eager, ${fg.ms.toFixed(1)} ms with graphs`;
       }
       process.stderr.write(`${line}\n`);
     }
@@ -192,7 +208,7 @@ const mfu = (shape, ms) => (PEAK_TFLOPS ? `${((100 * tflops(shape, ms)) / PEAK_T
 const f1 = (x) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(1));
 
 console.log(`VPT-deep trainStep and evaluate (forward + top-1, no autograd), batch ${BATCH}, ${IMG} px, ${TOKENS} prompts, SGD momentum; per side the best of ${ROUNDS} alternating rounds, each the median of ${STEPS} steps after ${WARMUP} warmup.`);
-console.log(`Device ${DEVICE}${CUDA ? ` (${info.gpus[0]?.name ?? 'GPU'})` : ''}; vpt-native on LibTorch ${info.torchVersion} (${info.cpuThreads} threads, ${info.cpuCapability}), backbone weights ${BACKBONE_DTYPE}${CUDA ? ', uint8 batches uploaded one ahead' : ''}; PyTorch eager ${rows[0]?.torch?.torch} (${rows[0]?.torch?.threads} threads).`);
+console.log(`Device ${DEVICE}${CUDA ? ` (${info.gpus[0]?.name ?? 'GPU'})` : ''}; vpt-native on LibTorch ${info.torchVersion} (${info.cpuThreads} threads, ${info.cpuCapability}), backbone weights ${BACKBONE_DTYPE}, fusedLayerNorm ${rows[0]?.ours?.fusedLayerNorm}${CUDA ? ', uint8 batches uploaded one ahead' : ''}; PyTorch eager ${rows[0]?.torch?.torch} (${rows[0]?.torch?.threads} threads).`);
 console.log(`Peak memory: ${CUDA ? "the CUDA caching allocator's peak" : 'peak RSS growth from before the model (ours) / after `import torch` (PyTorch)'}, MiB.\n`);
 const header = ['backbone', 'precision', 'train ms/step: vpt-native', 'PyTorch eager', 'ratio (ours / torch)', 'train img/s: vpt-native', 'PyTorch eager',
   'eval ms/step: vpt-native', 'PyTorch eager', 'ratio', 'peak MiB: vpt-native', 'PyTorch eager'];
@@ -215,8 +231,18 @@ if (CUDA) {
       `${c ? f1(c) : r.compiled?.error ?? '-'} | ${c ? f1(ips(c)) : '-'} | ${c ? mfu(r.shape, c) : '-'} | ${c ? (r.graphs.ms / c).toFixed(3) : '-'} |`);
   }
 }
+if (CUDA) {
+  console.log('\nfusedLayerNorm (residual add + LayerNorm + prompt insertion in one kernel) on and off, our train step, ms/step:\n');
+  console.log('| backbone | eager, fusedLayerNorm off | eager, on | CUDA graphs, off | CUDA graphs, on |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) {
+    const [offEager, onEager] = r.ours.fusedLayerNorm ? [r.fusedEager, r.ours] : [r.ours, r.fusedEager];
+    const [offGraphs, onGraphs] = r.graphs.fusedLayerNorm ? [r.fusedGraphs, r.graphs] : [r.graphs, r.fusedGraphs];
+    console.log(`| ${r.shape.name} | ${f1(offEager.ms)} | ${f1(onEager.ms)} | ${f1(offGraphs.ms)} | ${f1(onGraphs.ms)} |`);
+  }
+}
 if (loader) {
-  const fastest = Math.max(...rows.map((r) => ips(Math.min(r.ours.ms, r.graphs?.ms ?? Infinity))));
+  const fastest = Math.max(...rows.map((r) => ips(Math.min(r.ours.ms, r.graphs?.ms ?? Infinity, r.fusedEager?.ms ?? Infinity, r.fusedGraphs?.ms ?? Infinity))));
   console.log(`\nLoader (decode + resize + batch, uint8 out; crop / flip / normalize happen on the model's device), ${loader.cold.images} CUB-sized JPEGs (400x400), batch ${Math.min(BATCH, loader.cold.images)}, ${loader.workers} decodes in flight (the Loader's default):`);
   console.log(`cold epoch ${f1(loader.cold.imagesPerSecond)} img/s, warm epoch (memory cache) ${f1(loader.warm.imagesPerSecond)} img/s; our fastest train step above: ${f1(fastest)} img/s ` +
     `(${loader.cold.imagesPerSecond > fastest ? 'the cold loader keeps up' : 'the cold loader is slower: the step waits for data in the first epoch'}).`);

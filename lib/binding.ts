@@ -48,6 +48,7 @@ export interface NativeModelConfig {
   precision: 'fp32' | 'bf16';
   backboneDtype: 'float32' | 'bfloat16';
   checkpointBlocks: boolean;
+  fusedLayerNorm: boolean;
 }
 
 /** Optimizer settings after validation (lib/train/optimizer-options.ts). */
@@ -164,7 +165,7 @@ export interface NativeModel {
   importState(state: NativeTrainingState): Promise<void>;
   exportBackbone(): Promise<NativeTensor[]>;
   gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] };
-  info(): { trainableParams: number; totalParams: number; device: string; backboneDtype: 'float32' | 'bfloat16'; backboneBytes: number };
+  info(): { trainableParams: number; totalParams: number; device: string; backboneDtype: 'float32' | 'bfloat16'; backboneBytes: number; fusedLayerNorm: boolean };
   /** The (n, 3, S, S) normalized float input the device makes of a uint8 batch. */
   preprocessU8(batch: NativeImageBatchU8): Promise<Float32Array>;
   forwardU8(batch: NativeImageBatchU8): Promise<Float32Array>;
@@ -179,6 +180,7 @@ export interface NativeRuntimeInfo {
   torchVersion: string;
   cudaBuild: boolean;
   cudaAvailable: boolean;
+  cudaFusedKernels: boolean;
   cudaRuntime: string;
   gpus: { index: number; name: string; totalMemory: number; computeCapability: string }[];
   cpuThreads: number;
@@ -208,6 +210,22 @@ export interface NativeAddon {
   /** The CUDA caching allocator's counters for GPU `index`; null on CPU builds or without CUDA. */
   deviceMemory(index: number, resetPeak: boolean): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } | null;
   runtimeInfo(): NativeRuntimeInfo;
+  /** Fused add + LayerNorm kernels against ATen ops on `device` (native/add_layer_norm_check.h); synchronous. */
+  checkAddLayerNorm(device: string): NativeAddLayerNormCheck;
+}
+
+/** `checkAddLayerNorm`: `fused` false (no cases) where the device has no fused kernels. */
+export interface NativeAddLayerNormCheck {
+  fused: boolean;
+  cases: {
+    name: string;
+    /** The kernels ran for this case (else the reference ran against itself). */
+    fused: boolean;
+    ok: boolean;
+    tolerance: number;
+    /** max |fused - reference| / max(1, |reference|) of each output and gradient. */
+    maxDiff: { sum: number; normed: number; gradX: number; gradR: number; gradRows: number; gradWeight: number; gradBias: number };
+  }[];
 }
 
 /** The package root (this file lives in lib/ or dist/lib/). */

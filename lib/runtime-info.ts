@@ -11,6 +11,8 @@ export interface RuntimeInfo {
   cudaBuild: boolean;
   /** CUDA is usable now (driver + device present). */
   cudaAvailable: boolean;
+  /** The CUDA build has the fused add + LayerNorm kernels (built where nvcc was found). */
+  cudaFusedKernels: boolean;
   cudaRuntime: string;
   gpus: { index: number; name: string; totalMemory: number; computeCapability: string }[];
   cpuThreads: number;
@@ -49,6 +51,7 @@ export function runtimeInfo(): RuntimeInfo {
     torchVersion: n.torchVersion,
     cudaBuild: n.cudaBuild,
     cudaAvailable: n.cudaAvailable,
+    cudaFusedKernels: n.cudaFusedKernels,
     cudaRuntime: n.cudaRuntime,
     gpus: n.gpus,
     cpuThreads: n.cpuThreads,

@@ -1,6 +1,7 @@
 // addon.cc — module initialisation only.
 #include <napi.h>
 
+#include "add_layer_norm_check.h"
 #include "image_decode_wrap.h"
 #include "device_memory.h"
 #include "model_wrap.h"
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeStagedBatch", vpt::StagedBatchWrap::Define(env));
   exports.Set("deviceMemory", Napi::Function::New<vpt::DeviceMemoryJs>(env, "deviceMemory"));
   exports.Set("runtimeInfo", Napi::Function::New<vpt::RuntimeInfo>(env, "runtimeInfo"));
+  exports.Set("checkAddLayerNorm", Napi::Function::New<vpt::CheckAddLayerNorm>(env, "checkAddLayerNorm"));
   vpt::RegisterImageDecode(env, exports);
   return exports;
 }

@@ -50,6 +50,7 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.bf16 = string_field(o, "precision") == "bf16";
   c.bf16_backbone = string_field(o, "backboneDtype") == "bfloat16";
   c.checkpoint_blocks = bool_field(o, "checkpointBlocks");
+  c.fused_norm = bool_field(o, "fusedLayerNorm");
   return c;
 }
 
@@ -626,6 +627,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
     out.Set("device", m->device().str());
     out.Set("backboneDtype", m->config().bf16_backbone ? "bfloat16" : "float32");
     out.Set("backboneBytes", static_cast<double>(m->backbone_bytes()));
+    out.Set("fusedLayerNorm", m->config().fused_norm);
     return out;
   });
 }

@@ -4,7 +4,7 @@
 //   x = [x[:, :prefix], prompts_0, x[:, prefix:]]   (B, prefix + N + P, D)
 //   for i in 0..L-1:
 //     deep and i > 0: x[:, prefix:prefix+N] = prompts_i
-//     x = block_i(x)
+//     x = block_i(x)        (fused_norm: the insertion runs inside block i's first add + LayerNorm)
 //   logits = head(pool(x))                          (B, C)
 #pragma once
 
@@ -37,6 +37,9 @@ struct ModelConfig {
   // Not for Transfer::Full.
   bool bf16_backbone = false;
   bool checkpoint_blocks = false;  // recompute frozen blocks in the backward pass (less memory)
+  // Run each residual add, the LayerNorm after it and the deep-prompt insertion as one fused
+  // op (add_layer_norm.h); off: one ATen op each. Not with checkpoint_blocks.
+  bool fused_norm = false;
 };
 
 class PromptedVit {
@@ -87,6 +90,11 @@ class PromptedVit {
 
  private:
   at::Tensor encode(const at::Tensor& images, bool train);  // through the final block
+  // The blocks of encode() with fused add + LayerNorm (+ deep-prompt insertion), from the
+  // embedded, prompted stream x (B, prefix + N + P, D).
+  at::Tensor encode_fused(const at::Tensor& x, at::Generator* rng);
+  // Rows of the last block's output that pooling reads: 1 with token pooling, else all (-1).
+  int64_t queries_of(int64_t block) const;
   // The backbone runs in bf16 when asked to, and always when its weights are bf16.
   bool backbone_autocast() const { return config_.bf16 || config_.bf16_backbone; }
   void check_images(const at::Tensor& images) const;

@@ -46,6 +46,11 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
     out.Set("cudaBuild", false);
 #endif
     out.Set("cudaAvailable", torch::cuda::is_available());
+#if VPT_WITH_CUDA_KERNELS
+    out.Set("cudaFusedKernels", true);
+#else
+    out.Set("cudaFusedKernels", false);
+#endif
     out.Set("cudaRuntime", cuda_runtime_version());
     Napi::Array gpus = Napi::Array::New(env);
     for (const auto& g : list_gpus()) {

@@ -131,6 +131,34 @@ at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, 
   return y + m;
 }
 
+std::pair<at::Tensor, at::Tensor> VisionTransformer::block_forward_normed(int64_t index, const at::Tensor& x,
+                                                                          const at::Tensor& h, int64_t queries) const {
+  const VitBlock& b = blocks_[static_cast<size_t>(index)];
+  const int64_t q = queries < 0 ? x.size(1) : queries;
+  at::Tensor a = attention(b, h, q);
+  if (config_.layer_scale) a = a * b.ls1_gamma;
+  AddNorm mid = add_norm(q == x.size(1) ? x : x.narrow(1, 0, q), a, at::Tensor(), 0, b.norm2_weight, b.norm2_bias);
+  at::Tensor m = mlp(b, mid.normed);
+  if (config_.layer_scale) m = m * b.ls2_gamma;
+  return {mid.sum, m};
+}
+
+AddNorm VisionTransformer::block_input(int64_t index, const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
+                                       int64_t rows_start) const {
+  const VitBlock& b = blocks_[static_cast<size_t>(index)];
+  return add_norm(x, r, rows, rows_start, b.norm1_weight, b.norm1_bias);
+}
+
+AddNorm VisionTransformer::add_norm(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
+                                    int64_t rows_start, const at::Tensor& w, const at::Tensor& b) const {
+  // The normed stream only feeds linear layers: under autocast it is made in the autocast
+  // dtype directly (the unfused LayerNorm would return fp32 and the linear cast it).
+  const c10::DeviceType device = x.device().type();
+  const at::ScalarType normed =
+      at::autocast::is_autocast_enabled(device) ? at::autocast::get_autocast_dtype(device) : at::kFloat;
+  return add_layer_norm(x, r, rows, rows_start, w, b, config_.norm_eps, normed);
+}
+
 at::Tensor VisionTransformer::pool(const at::Tensor& x, int64_t skip_prefix) const {
   at::Tensor h = config_.fc_norm ? x : layer_norm(x, norm_weight_, norm_bias_);
   at::Tensor pooled = config_.global_pool == "avg"

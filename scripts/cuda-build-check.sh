@@ -8,6 +8,7 @@
 #   * CMake reported "LibTorch <version> (CUDA)";
 #   * every native/*_cuda.cc (e.g. gpu_info_cuda.cc) was compiled, and gpu_info_cuda.cc's
 #     CUDA runtime call was linked in;
+#   * every native/*.cu kernel was compiled by nvcc and its fatbinary linked in;
 #   * the .node NEEDS libtorch_cuda.so, with a RUNPATH into .deps/torch-cuda/torch/lib;
 #   * every libtorch/libc10 it resolves comes from that root, none from the system
 #     (Debian's libtorch-dev lives in /usr/lib/x86_64-linux-gnu).
@@ -93,6 +94,14 @@ check_cuda_sources_built() {
   # Not grep -q: it would quit early, SIGPIPE nm, and fail the pipeline under pipefail.
   nm -D --undefined-only "$ADDON" | grep -w cudaRuntimeGetVersion >/dev/null \
     || die "the addon does not call cudaRuntimeGetVersion: gpu_info_cuda.cc was not linked in"
+  # The fused kernels (native/*.cu): compiled by nvcc into vpt_kernels, registered at load.
+  for src in native/*.cu; do
+    [[ -f $OUT/CMakeFiles/vpt_kernels.dir/$src.o ]] || die "no object file for $src in ${OUT#"$ROOT"/}"
+  done
+  grep -q "vpt-native: fused CUDA kernels for architectures" "$OUT/configure.log" \
+    || die "CMake did not build the fused CUDA kernels (log: $OUT/configure.log)"
+  nm -D --undefined-only "$ADDON" | grep -w __cudaRegisterFatBinary >/dev/null \
+    || die "the addon registers no CUDA fatbinary: the fused kernels were not linked in"
 }
 
 # NCCL's headers come from the nvidia-nccl wheel; the addon must then reference ProcessGroupNCCL.

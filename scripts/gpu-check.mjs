@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The GPU checks of scripts/gpu-check.sh, against the built dist/ and addon: CUDA visible,
-// fp32/bf16 parity on the GPU, training decreases the loss, checkpoints round-trip between
+// the fused add + LayerNorm kernels against ATen, fp32/bf16 parity on the GPU, training decreases the loss, checkpoints round-trip between
 // GPU and CPU, CUDA graphs and staged uploads train as eager steps, and a VPT-deep train-step
 // benchmark against PyTorch eager on the same GPU.
 // Writes a JSON report to $OUT/gpu-check.json; exits 1 when a check fails. Without CUDA it
@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Loader, createModel, deviceMemory, openDataset, readSafetensors, runtimeInfo, train } from '../dist/lib/index.js';
+import { loadAddon } from '../dist/lib/binding.js';
 import { writeRandomBackbone } from '../dist/lib/demo/random-backbone.js';
 import { convertCub } from '../dist/lib/data/convert-cub.js';
 import { synthesizeCub } from '../dist/lib/data/synth.js';
@@ -58,6 +59,31 @@ async function section(name, body) {
   }
   await save();
 }
+
+// 0. the fused add + LayerNorm kernels (native/add_layer_norm_kernels.cu): never run before this
+// check. Case by case against ATen ops, then whole models fused vs unfused (the tolerances of
+// test/fused-layer-norm.test.ts). CUDA's default stays unfused until this passes.
+await section('fused add + LayerNorm kernels on CUDA', async () => {
+  check('the CUDA build has the fused kernels', info.cudaFusedKernels, { cudaFusedKernels: info.cudaFusedKernels });
+  const { fused, cases } = loadAddon().addon.checkAddLayerNorm('cuda');
+  check('checkAddLayerNorm ran the CUDA kernels', fused && cases.every((c) => c.fused), { cases: cases.length });
+  for (const c of cases) check(`fused kernels vs ATen on CUDA: ${c.name}`, c.ok, { tolerance: c.tolerance, maxDiff: c.maxDiff });
+  const step = async (precision, fusedLayerNorm) => {
+    const m = await tiny('cuda', { precision, fusedLayerNorm });
+    m.configureOptimizer({ optimizer: 'sgd', lr: 0.1, momentum: 0.9 });
+    const before = await m.forward(timages, [4, 3, 32, 32]);
+    for (let i = 0; i < 3; i++) await m.trainStep(timages, [4, 3, 32, 32], tlabels);
+    const after = await m.forward(timages, [4, 3, 32, 32]);
+    m.dispose();
+    return { before, after };
+  };
+  for (const [precision, tolerance] of [['fp32', 1e-4], ['bf16', 0.06]]) {
+    const a = await step(precision, true);
+    const b = await step(precision, false);
+    const d = { before: maxAbsDiff(a.before, b.before), afterThreeSteps: maxAbsDiff(a.after, b.after), tolerance };
+    check(`cuda ${precision}: a fused model's logits and 3 SGD steps match the unfused model`, d.before <= tolerance && d.afterThreeSteps <= tolerance, d);
+  }
+});
 
 await section('parity, training, checkpoints on CUDA', async () => {
   // 1. parity: CUDA fp32 vs timm (cuDNN may use TF32 for the patch conv), bf16 vs fp32.
@@ -222,8 +248,8 @@ async function oursStep(backboneDtype) {
  * ahead while the previous step runs, optionally replayed as a CUDA graph. Median of 10 steps
  * after 5 warm-up steps (graphs capture on the 4th).
  */
-async function oursPipelined(cudaGraphs) {
-  const model = await createModel({ weights, numClasses: 200, prompt: { tokens: 10, deep: true }, device: 'cuda', precision: 'bf16' });
+async function oursPipelined(cudaGraphs, fusedLayerNorm = false) {
+  const model = await createModel({ weights, numClasses: 200, prompt: { tokens: 10, deep: true }, device: 'cuda', precision: 'bf16', fusedLayerNorm });
   model.configureOptimizer({ optimizer: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 1e-4, cudaGraphs });
   const batch = { pixels: new Uint8Array(B * 224 * 224 * 3).map((_, i) => i % 251), shape: [B, 224, 224, 3], crops: new Int32Array(2 * B), flips: new Uint8Array(B), cropSize: 224 };
   deviceMemory('cuda', { resetPeak: true });
@@ -265,6 +291,8 @@ const ours = await measured(() => oursStep('float32'));
 const oursHalf = await measured(() => oursStep('bfloat16'));
 const pipelined = await measured(() => oursPipelined(false));
 const graphs = await measured(() => oursPipelined(true));
+const fusedPipelined = await measured(() => oursPipelined(false, true));
+const fusedGraphs = await measured(() => oursPipelined(true, true));
 const torch = torchStep([], 120);
 const ratio = (theirs, mine) => (theirs && mine ? theirs / mine : null);
 const row = {
@@ -274,8 +302,12 @@ const row = {
   oursBf16BackboneMsPerStep: oursHalf.ms, oursBf16BackboneMfu: oursHalf.ms ? mfu(oursHalf.ms) : null, oursBf16BackbonePeakBytes: oursHalf.peakBytes, oursBf16BackboneError: oursHalf.error,
   oursPipelinedMsPerStep: pipelined.ms, oursPipelinedMfu: pipelined.ms ? mfu(pipelined.ms) : null, oursPipelinedPeakBytes: pipelined.peakBytes, oursPipelinedError: pipelined.error,
   oursGraphsMsPerStep: graphs.ms, oursGraphsMfu: graphs.ms ? mfu(graphs.ms) : null, oursGraphsPeakBytes: graphs.peakBytes, oursGraphsStatus: graphs.status, oursGraphsError: graphs.error,
+  // fusedLayerNorm: true (CUDA's default is false until this check passes).
+  oursFusedPipelinedMsPerStep: fusedPipelined.ms, oursFusedPipelinedMfu: fusedPipelined.ms ? mfu(fusedPipelined.ms) : null, oursFusedPipelinedPeakBytes: fusedPipelined.peakBytes, oursFusedPipelinedError: fusedPipelined.error,
+  oursFusedGraphsMsPerStep: fusedGraphs.ms, oursFusedGraphsMfu: fusedGraphs.ms ? mfu(fusedGraphs.ms) : null, oursFusedGraphsPeakBytes: fusedGraphs.peakBytes, oursFusedGraphsStatus: fusedGraphs.status, oursFusedGraphsError: fusedGraphs.error,
   torch, torchMfu: torch.msPerStep ? mfu(torch.msPerStep) : null, ratio: ratio(torch.msPerStep, ours.ms),
   ratioPipelined: ratio(torch.msPerStep, pipelined.ms), ratioGraphs: ratio(torch.msPerStep, graphs.ms),
+  ratioFusedPipelined: ratio(torch.msPerStep, fusedPipelined.ms), ratioFusedGraphs: ratio(torch.msPerStep, fusedGraphs.ms),
 };
 row.torchEvalMsPerStep = torch.evalMsPerStep ?? null;
 report.bench.push(row);
@@ -285,6 +317,7 @@ Object.assign(row, {
   torchCompile: compiled, torchCompileMfu: compiled.msPerStep ? mfu(compiled.msPerStep) : null,
   ratioVsCompile: ratio(compiled.msPerStep, ours.ms),
   ratioGraphsVsCompile: ratio(compiled.msPerStep, graphs.ms),
+  ratioFusedGraphsVsCompile: ratio(compiled.msPerStep, fusedGraphs.ms),
 });
 console.log(JSON.stringify(report.bench.at(-1)));
 await save();

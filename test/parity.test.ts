@@ -37,13 +37,15 @@ describe('parity with timm', () => {
     { name: 'deep', opts: { prompt: { tokens: 5, deep: true } } },
     { name: 'deep_proj', opts: { prompt: { tokens: 4, deep: true, project: 16 } } },
   ];
-  for (const c of cases) {
-    it(`${c.name}: logits match the reference prompted forward on timm modules`, async () => {
+  // Both paths: residual adds fused with the LayerNorm after them (the default), and one op each.
+  for (const c of cases.flatMap((k) => [true, false].map((fusedLayerNorm) => ({ ...k, fusedLayerNorm })))) {
+    it(`${c.name}${c.fusedLayerNorm ? '' : ' (unfused)'}: logits match the reference prompted forward on timm modules`, async () => {
       const model = await createModel({
         weights: TINY_VIT,
         numClasses: TINY_NUM_CLASSES,
         device: 'cpu',
         trainable: join(FIXTURES, `vpt_${c.name}.safetensors`),
+        fusedLayerNorm: c.fusedLayerNorm,
         ...c.opts,
       });
       const logits = await model.forward(images, shape);

@@ -3,7 +3,7 @@
  * an AbortSignal and after SIGINT (== uninterrupted), eval and predict.
  */
 import { spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,23 @@ describe('vpt-native train (CLI)', () => {
     expect(drawn).toMatch(/epoch 1 \|[^|]*\| \d+\/\d+ \| loss \d/);
     expect(drawn).toMatch(/img\/s \| ETA/);
     expect(drawn).toContain('epoch 1: train loss');
+  });
+
+  it('false booleans from --config survive the negatable flags\' defaults; --[no-]fused-layer-norm go through', async () => {
+    const file = join(tmp.dir, 'falses.json');
+    await writeFile(file, JSON.stringify({ augment: false, cacheFeatures: false, fusedLayerNorm: false }));
+    const fromFile = join(tmp.dir, 'run-falses');
+    const a = await cli([...flags(fromFile), '--epochs', '1', '--config', file, '--quiet']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(fromFile, 'config.json'), 'utf8'))).toMatchObject({ augment: false, cacheFeatures: false, fusedLayerNorm: false });
+    const fromFlag = join(tmp.dir, 'run-unfused');
+    const b = await cli([...flags(fromFlag), '--epochs', '1', '--no-fused-layer-norm', '--quiet']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(fromFlag, 'config.json'), 'utf8'))).toMatchObject({ augment: true, cacheFeatures: true, fusedLayerNorm: false });
+    const overridden = join(tmp.dir, 'run-fused');
+    const c = await cli([...flags(overridden), '--epochs', '1', '--config', file, '--fused-layer-norm', '--quiet']);
+    expect(c.code, c.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(overridden, 'config.json'), 'utf8'))).toMatchObject({ augment: false, fusedLayerNorm: true });
   });
 
   it('usage errors exit 2 and name the option', async () => {

@@ -52,11 +52,14 @@ describe('timm variants match timm', () => {
       const diffs: Record<string, number> = { features: maxAbsDiff(features, expected(`${variant}.features`)) };
       for (const deep of [false, true]) {
         const name = deep ? 'deep' : 'shallow';
-        const model = await createModel({
-          weights, numClasses: NUM_CLASSES, device: 'cpu', prompt: { tokens: 3, deep }, trainable: join(VARIANTS, `vpt_${name}.safetensors`),
-        });
-        diffs[name] = maxAbsDiff(await model.forward(images, shape), expected(`${variant}.${name}.logits`));
-        model.dispose();
+        // Both paths: fused add + LayerNorm (the default), and one op each.
+        for (const fusedLayerNorm of [true, false]) {
+          const model = await createModel({
+            weights, numClasses: NUM_CLASSES, device: 'cpu', prompt: { tokens: 3, deep }, trainable: join(VARIANTS, `vpt_${name}.safetensors`), fusedLayerNorm,
+          });
+          diffs[`${name}${fusedLayerNorm ? '' : ' (unfused)'}`] = maxAbsDiff(await model.forward(images, shape), expected(`${variant}.${name}.logits`));
+          model.dispose();
+        }
       }
       for (const [name, diff] of Object.entries(diffs)) expect(diff, `${variant} ${name}`).toBeLessThanOrEqual(TOLERANCE);
     });

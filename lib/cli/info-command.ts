@@ -21,7 +21,7 @@ export function registerInfoCommand(program: Command): void {
       }
       const lines = [
         `vpt-native ${info.version}`,
-        `LibTorch       ${info.torchVersion} (${info.cudaBuild ? `CUDA build${info.cudaRuntime ? `, runtime ${info.cudaRuntime}` : ''}` : 'CPU build'})`,
+        `LibTorch       ${info.torchVersion} (${info.cudaBuild ? `CUDA build${info.cudaRuntime ? `, runtime ${info.cudaRuntime}` : ''}${info.cudaFusedKernels ? ', fused kernels' : ', no fused kernels (built without nvcc)'}` : 'CPU build'})`,
         `CUDA           ${info.cudaAvailable ? `available, ${info.gpus.length} GPU(s)` : 'not available'}`,
         ...info.gpus.map((g) => `  cuda:${g.index}       ${g.name}, ${gib(g.totalMemory)}, compute ${g.computeCapability}`),
         `CPU threads    ${info.cpuThreads} intra-op, ${info.interopThreads} inter-op (${info.cpuCapability || 'unknown ISA'}); libuv pool ${info.threadPoolSize}`,

@@ -89,6 +89,8 @@ function addTrainFlags(cmd: Command): Command {
     .addOption(new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']))
     .addOption(backboneDtypeOption())
     .option('--checkpoint-blocks', 'activation checkpointing: recompute frozen blocks in backward (less memory)')
+    .option('--fused-layer-norm', 'fuse each residual add with the LayerNorm after it and the prompt insertion (default: CPU yes, CUDA no)')
+    .option('--no-fused-layer-norm', 'run each residual add, LayerNorm and prompt insertion as its own op')
     .option('--cuda-graphs', 'CUDA: replay the train step as a captured CUDA graph (eager, with a notice, where it cannot be)')
     .option('--seed <n>', 'seed for init, dropout and data order (42)', num)
     .option('--workers <n>', 'image decode workers (all cores)', num)
@@ -117,7 +119,10 @@ Examples:
   $ vpt-native train --nproc 4 --device cuda --config cub.yaml --out runs/cub-4gpu
   $ torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend static --node-rank 0 \\
       --master-addr node0 --master-port 29500 --no-python npx vpt-native train --config cub.yaml`)
-    .action(async (flags: Record<string, unknown>) => {
+    .action(async (parsed: Record<string, unknown>, cmd: Command) => {
+      // Only flags on the command line: a lone `--no-x` flag defaults x to true, which would
+      // otherwise override `x: false` from --config.
+      const flags = Object.fromEntries(Object.entries(parsed).filter(([key]) => cmd.getOptionValueSource(key) !== 'default'));
       if (typeof flags.nproc === 'number' && flags.nproc > 1 && !process.env.WORLD_SIZE) {
         await runLocalWorkers(flags.nproc);
         return;

@@ -42,6 +42,8 @@ export interface ModelInfo {
   backboneDtype: 'float32' | 'bfloat16';
   /** Bytes the backbone's weights occupy on the device. */
   backboneBytes: number;
+  /** Residual adds run fused with the LayerNorm after them (`createModel`'s `fusedLayerNorm`). */
+  fusedLayerNorm: boolean;
 }
 
 /** Result of one training step (described in lib/binding.ts, where the addon returns it). */
@@ -456,6 +458,7 @@ export class Model {
       precision: this.#spec.precision,
       backboneDtype: n.backboneDtype,
       backboneBytes: n.backboneBytes,
+      fusedLayerNorm: n.fusedLayerNorm,
     };
   }
 

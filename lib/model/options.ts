@@ -36,6 +36,13 @@ const createModelSchema = z
     backboneDtype: z.enum(['float32', 'bfloat16']).default('float32'),
     /** Activation checkpointing: recompute frozen blocks in the backward pass (less memory, ~1/3 more compute). */
     checkpointBlocks: z.boolean().default(false),
+    /**
+     * Run each residual add, the LayerNorm after it and the deep-prompt insertion as one fused
+     * native op (one pass over the activations instead of three or four). Default: on for the
+     * CPU; off on CUDA until the CUDA kernels have been verified on a GPU (scripts/gpu-check.mjs).
+     * Not used with `checkpointBlocks` (recomputed blocks run unfused).
+     */
+    fusedLayerNorm: z.boolean().optional(),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */
@@ -68,6 +75,15 @@ export interface PromptOptions {
 
 /** Options after validation and defaults. */
 export type ResolvedModelOptions = Omit<z.output<typeof createModelSchema>, 'prompt'> & { prompt: PromptOptions | null };
+
+/**
+ * `fusedLayerNorm` where the caller leaves it unset: on for the CPU, where the kernels are
+ * tested against ATen and timm; off on CUDA until its kernels have run on a GPU
+ * (`checkAddLayerNorm` in scripts/gpu-check.mjs).
+ */
+export function defaultFusedLayerNorm(device: string): boolean {
+  return device === 'cpu';
+}
 
 /** Validates `createModel` options and fills in VPT's defaults. */
 export function resolveModelOptions(options: unknown): ResolvedModelOptions {
