@@ -21,8 +21,8 @@
 // The PyTorch side runs with `python3` and PYTHONPATH=$VPT_BENCH_PYTHONPATH (default: the torch
 // that LIBTORCH points into). --backbone-dtype bf16 keeps our frozen weights in bfloat16 (the
 // PyTorch side is unchanged). --fused-layer-norm sets createModel's fusedLayerNorm for our side
-// (default: the model's own default, on for the CPU, off on CUDA); on CUDA both settings are
-// measured anyway, eagerly and with CUDA graphs. --loader-images 0 skips the loader.
+// (default: off, the model's default); on CUDA both settings are measured anyway, eagerly and
+// with CUDA graphs. --loader-images 0 skips the loader.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -49,8 +49,8 @@ export const trainConfigSchema = z.strictObject({
   seed: z.int().min(0).max(2 ** 32 - 1).default(42),
   /** Activation checkpointing of the frozen blocks: less memory for large batches / many prompts. */
   checkpointBlocks: z.boolean().default(false),
-  /** Residual adds fused with the LayerNorm after them and the deep-prompt insertion (createModel's option; default: on for the CPU, off on CUDA). */
-  fusedLayerNorm: z.boolean().optional(),
+  /** Residual adds fused with the LayerNorm after them and the deep-prompt insertion (createModel's option): less memory, off by default. */
+  fusedLayerNorm: z.boolean().default(false),
   /**
    * CUDA: capture the fixed-shape train step as a CUDA graph after 3 eager steps and replay it
    * (fewer kernel launches). Where it cannot be (CPU, prompt dropout, checkpointBlocks,

@@ -9,7 +9,7 @@ import { type VitArchitecture, checkArchitectureAgainstWeights, resolveArchitect
 import { type Checkpoint, openCheckpoint } from '../weights/checkpoint.js';
 import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights.js';
 import { Model } from './model.js';
-import { type CreateModelOptions, type ResolvedModelOptions, defaultFusedLayerNorm, resolveModelOptions } from './options.js';
+import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
 
 /**
  * Creates a prompted ViT from timm weights (`.safetensors` + `config.json`, or a folder holding
@@ -93,7 +93,7 @@ async function loadBackbone(
         precision: o.precision,
         backboneDtype: o.backboneDtype,
         checkpointBlocks: o.checkpointBlocks,
-        fusedLayerNorm: o.fusedLayerNorm ?? defaultFusedLayerNorm(device),
+        fusedLayerNorm: o.fusedLayerNorm,
       }),
   );
   try {

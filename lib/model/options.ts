@@ -37,12 +37,13 @@ const createModelSchema = z
     /** Activation checkpointing: recompute frozen blocks in the backward pass (less memory, ~1/3 more compute). */
     checkpointBlocks: z.boolean().default(false),
     /**
-     * Run each residual add, the LayerNorm after it and the deep-prompt insertion as one fused
-     * native op (one pass over the activations instead of three or four). Default: on for the
-     * CPU; off on CUDA until the CUDA kernels have been verified on a GPU (scripts/gpu-check.mjs).
-     * Not used with `checkpointBlocks` (recomputed blocks run unfused).
+     * Run each residual add, the LayerNorm after it, the bf16 cast under autocast and the
+     * deep-prompt insertion as one native op (one pass over the activations instead of three or
+     * four). CPU: 3-15% less peak memory, 2-6% slower steps (bench/RESULTS.md). CUDA: the
+     * kernels have not yet run on a GPU (scripts/gpu-check.mjs checks and times them). Off by
+     * default; not used with `checkpointBlocks` (recomputed blocks run unfused).
      */
-    fusedLayerNorm: z.boolean().optional(),
+    fusedLayerNorm: z.boolean().default(false),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */
@@ -51,6 +52,9 @@ const createModelSchema = z
   .superRefine((o, ctx) => {
     if (o.transfer === 'full' && o.checkpointBlocks) {
       ctx.addIssue({ code: 'custom', path: ['checkpointBlocks'], message: 'activation checkpointing is for frozen backbones (transfer "prompt" or "linear")' });
+    }
+    if (o.checkpointBlocks && o.fusedLayerNorm) {
+      ctx.addIssue({ code: 'custom', path: ['fusedLayerNorm'], message: 'recomputed blocks (checkpointBlocks) run unfused: use one of checkpointBlocks and fusedLayerNorm' });
     }
     if (o.transfer === 'full' && o.backboneDtype === 'bfloat16') {
       ctx.addIssue({ code: 'custom', path: ['backboneDtype'], message: 'a bfloat16 backbone must be frozen: full fine-tuning trains the backbone in float32 (use transfer "prompt" or "linear", or backboneDtype "float32")' });
@@ -75,15 +79,6 @@ export interface PromptOptions {
 
 /** Options after validation and defaults. */
 export type ResolvedModelOptions = Omit<z.output<typeof createModelSchema>, 'prompt'> & { prompt: PromptOptions | null };
-
-/**
- * `fusedLayerNorm` where the caller leaves it unset: on for the CPU, where the kernels are
- * tested against ATen and timm; off on CUDA until its kernels have run on a GPU
- * (`checkAddLayerNorm` in scripts/gpu-check.mjs).
- */
-export function defaultFusedLayerNorm(device: string): boolean {
-  return device === 'cpu';
-}
 
 /** Validates `createModel` options and fills in VPT's defaults. */
 export function resolveModelOptions(options: unknown): ResolvedModelOptions {

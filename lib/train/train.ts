@@ -167,7 +167,7 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
     // Initial values come from rank 0 (attachProcessGroup); the seed offset gives each rank its own dropout stream.
     seed: c.seed + (group?.rank ?? 0),
     checkpointBlocks: c.checkpointBlocks,
-    ...(c.fusedLayerNorm !== undefined ? { fusedLayerNorm: c.fusedLayerNorm } : {}),
+    fusedLayerNorm: c.fusedLayerNorm,
     classNames: dataset.classNames,
     ...(onProgress ? { onDownloadProgress: (p: DownloadProgress) => onProgress({ type: 'download', ...p }) } : {}),
   });
