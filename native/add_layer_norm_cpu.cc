@@ -11,21 +11,31 @@ namespace vpt::kernels {
 
 namespace {
 
+// The row loops compiled once per ISA and picked at load time (GCC/Clang function
+// multiversioning): the addon itself is built for baseline x86-64, which would leave them
+// 4 floats wide where ATen's own kernels run AVX2 or AVX-512.
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define VPT_ROW_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VPT_ROW_CLONES
+#endif
+#define VPT_INLINE inline __attribute__((always_inline))
+
 // Rows per parallel task: enough work to amortise the task, small enough to spread B*T rows.
 constexpr int64_t kGrainRows = 16;
 
 template <typename T>
-float load(const T* p, int64_t i) {
+VPT_INLINE float load(const T* p, int64_t i) {
   return static_cast<float>(p[i]);
 }
 
 template <typename T>
-void store(T* p, int64_t i, float v) {
+VPT_INLINE void store(T* p, int64_t i, float v) {
   p[i] = static_cast<T>(v);  // c10::BFloat16 rounds to nearest even
 }
 
 // Eight independent partial sums so the loop vectorises without reassociating a single chain.
-float row_sum(const float* v, int64_t n) {
+VPT_INLINE float row_sum(const float* v, int64_t n) {
   float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -37,7 +47,7 @@ float row_sum(const float* v, int64_t n) {
   return total;
 }
 
-float row_centered_squares(const float* v, float mean, int64_t n) {
+VPT_INLINE float row_centered_squares(const float* v, float mean, int64_t n) {
   float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -53,7 +63,7 @@ float row_centered_squares(const float* v, float mean, int64_t n) {
 }
 
 template <typename TR, typename TY>
-void forward_rows(const AddNormForward& a, int64_t begin, int64_t end) {
+VPT_INLINE void forward_rows(const AddNormForward& a, int64_t begin, int64_t end) {
   const int64_t D = a.dim;
   const auto* r = static_cast<const TR*>(a.r);
   auto* normed = static_cast<TY*>(a.normed);
@@ -77,7 +87,7 @@ void forward_rows(const AddNormForward& a, int64_t begin, int64_t end) {
 }
 
 template <typename TG>
-void backward_rows(const AddNormBackward& a, int64_t begin, int64_t end) {
+VPT_INLINE void backward_rows(const AddNormBackward& a, int64_t begin, int64_t end) {
   const int64_t D = a.dim;
   const auto* g_y = static_cast<const TG*>(a.grad_normed);
   const float inv_d = 1.0f / static_cast<float>(D);
@@ -111,6 +121,20 @@ void backward_rows(const AddNormBackward& a, int64_t begin, int64_t end) {
   }
 }
 
+// One clone set per dtype combination.
+VPT_ROW_CLONES void forward_f32_f32(const AddNormForward& a, int64_t b, int64_t e) { forward_rows<float, float>(a, b, e); }
+VPT_ROW_CLONES void forward_f32_bf16(const AddNormForward& a, int64_t b, int64_t e) {
+  forward_rows<float, c10::BFloat16>(a, b, e);
+}
+VPT_ROW_CLONES void forward_bf16_f32(const AddNormForward& a, int64_t b, int64_t e) {
+  forward_rows<c10::BFloat16, float>(a, b, e);
+}
+VPT_ROW_CLONES void forward_bf16_bf16(const AddNormForward& a, int64_t b, int64_t e) {
+  forward_rows<c10::BFloat16, c10::BFloat16>(a, b, e);
+}
+VPT_ROW_CLONES void backward_f32(const AddNormBackward& a, int64_t b, int64_t e) { backward_rows<float>(a, b, e); }
+VPT_ROW_CLONES void backward_bf16(const AddNormBackward& a, int64_t b, int64_t e) { backward_rows<c10::BFloat16>(a, b, e); }
+
 template <typename Fn>
 void for_rows(int64_t rows, Fn fn) {
   at::parallel_for(0, rows, kGrainRows, fn);
@@ -122,18 +146,18 @@ void add_norm_forward_cpu(const AddNormForward& a) {
   const bool r_bf16 = a.r != nullptr && a.r_dtype == Dtype::BFloat16;
   const bool y_bf16 = a.normed_dtype == Dtype::BFloat16;
   for_rows(a.batch * a.tokens, [&](int64_t begin, int64_t end) {
-    if (r_bf16 && y_bf16) forward_rows<c10::BFloat16, c10::BFloat16>(a, begin, end);
-    else if (r_bf16) forward_rows<c10::BFloat16, float>(a, begin, end);
-    else if (y_bf16) forward_rows<float, c10::BFloat16>(a, begin, end);
-    else forward_rows<float, float>(a, begin, end);
+    if (r_bf16 && y_bf16) forward_bf16_bf16(a, begin, end);
+    else if (r_bf16) forward_bf16_f32(a, begin, end);
+    else if (y_bf16) forward_f32_bf16(a, begin, end);
+    else forward_f32_f32(a, begin, end);
   });
 }
 
 void add_norm_backward_cpu(const AddNormBackward& a) {
   const bool g_bf16 = a.grad_normed != nullptr && a.grad_dtype == Dtype::BFloat16;
   for_rows(a.batch * a.tokens, [&](int64_t begin, int64_t end) {
-    if (g_bf16) backward_rows<c10::BFloat16>(a, begin, end);
-    else backward_rows<float>(a, begin, end);
+    if (g_bf16) backward_bf16(a, begin, end);
+    else backward_f32(a, begin, end);
   });
 }
 

@@ -4,8 +4,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <set>
-#include <tuple>
 #include <sstream>
+#include <tuple>
 
 #include "block_checkpoint.h"
 #include "compat.h"

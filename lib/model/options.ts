@@ -39,7 +39,8 @@ const createModelSchema = z
     /**
      * Run each residual add, the LayerNorm after it, the bf16 cast under autocast and the
      * deep-prompt insertion as one native op (one pass over the activations instead of three or
-     * four). CPU: 3-15% less peak memory, 2-6% slower steps (bench/RESULTS.md). CUDA: the
+     * four). CPU: step time within noise of the separate ops, up to 15% less peak memory under
+     * bf16 (bench/RESULTS.md). CUDA: the
      * kernels have not yet run on a GPU (scripts/gpu-check.mjs checks and times them). Off by
      * default; not used with `checkpointBlocks` (recomputed blocks run unfused).
      */
