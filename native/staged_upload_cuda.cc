@@ -10,15 +10,12 @@
 #include <map>
 #include <mutex>
 
+#include "cuda_device_index.h"
 #include "staged_upload.h"
 
 namespace vpt {
 
 namespace {
-
-c10::DeviceIndex index_of(const at::Device& device) {
-  return device.has_index() ? device.index() : c10::cuda::current_device();
-}
 
 // One upload stream per device for the whole process, so uploads keep their order.
 c10::cuda::CUDAStream upload_stream(c10::DeviceIndex device) {
@@ -33,7 +30,7 @@ c10::cuda::CUDAStream upload_stream(c10::DeviceIndex device) {
 }  // namespace
 
 StagedPixels stage_pixels_cuda(const at::Tensor& host, const at::Device& device) {
-  const c10::DeviceIndex index = index_of(device);
+  const c10::DeviceIndex index = cuda_index_of(device);
   c10::cuda::CUDAGuard device_guard(index);
   const c10::cuda::CUDAStream stream = upload_stream(index);
   c10::cuda::CUDAStreamGuard stream_guard(stream);

@@ -6,6 +6,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 
+#include "cuda_device_index.h"
 #include "errors.h"
 #include "serial_thread.h"
 #include "step_graph.h"
@@ -13,10 +14,6 @@
 namespace vpt {
 
 namespace {
-
-c10::DeviceIndex index_of(const at::Device& device) {
-  return device.has_index() ? device.index() : c10::cuda::current_device();
-}
 
 // Runs `fn` with `side` as the current stream, after the work already queued on the caller's
 // stream and before anything the caller queues next.
@@ -53,7 +50,7 @@ std::string StepGraph::unavailable_reason(const at::Device& device) {
 StepGraph::StepGraph(const at::Device& device) {
   const std::string why = unavailable_reason(device);
   if (!why.empty()) throw Error(kErrDevice, why);
-  const c10::DeviceIndex index = index_of(device);
+  const c10::DeviceIndex index = cuda_index_of(device);
   impl_ = std::make_unique<Impl>(index, c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index));
 }
 

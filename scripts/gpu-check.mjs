@@ -313,7 +313,8 @@ const row = {
 row.torchEvalMsPerStep = torch.evalMsPerStep ?? null;
 report.bench.push(row);
 await save(); // torch.compile comes last and may run out of time; what is measured is kept
-const compiled = torchStep(['--compile'], 180);
+// VPT_GPU_COMPILE=0 skips it (e.g. a second call that only needs the end-to-end epoch).
+const compiled = process.env.VPT_GPU_COMPILE === '0' ? { error: 'skipped (VPT_GPU_COMPILE=0)' } : torchStep(['--compile'], 180);
 Object.assign(row, {
   torchCompile: compiled, torchCompileMfu: compiled.msPerStep ? mfu(compiled.msPerStep) : null,
   ratioVsCompile: ratio(compiled.msPerStep, ours.ms),
