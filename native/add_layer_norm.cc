@@ -159,12 +159,11 @@ struct AddLayerNormFunction : public torch::autograd::Function<AddLayerNormFunct
 
 }  // namespace
 
-bool add_layer_norm_fused_on(const at::Tensor& x) {
-  if (x.is_cpu()) return true;
+bool add_layer_norm_fused_on(const at::Device& device) {
 #if VPT_WITH_CUDA_KERNELS
-  return x.is_cuda() && x.dim() == 3 && x.size(2) <= kernels::kCudaMaxDim;
+  return device.is_cpu() || device.is_cuda();
 #else
-  return false;
+  return device.is_cpu();
 #endif
 }
 
@@ -182,7 +181,8 @@ AddNorm add_layer_norm_reference(const at::Tensor& x, const at::Tensor& r, const
 
 bool add_layer_norm_uses_kernels(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
                                  const at::Tensor& weight, const at::Tensor& bias, at::ScalarType normed_dtype) {
-  return add_layer_norm_fused_on(x) && x.dim() == 3 && x.scalar_type() == at::kFloat && (r.defined() || rows.defined()) &&
+  return add_layer_norm_fused_on(x.device()) && x.dim() == 3 && (x.is_cpu() || x.size(2) <= kernels::kCudaMaxDim) &&
+         x.scalar_type() == at::kFloat && (r.defined() || rows.defined()) &&
          (!r.defined() || (float_or_bf16(r.scalar_type()) && r.sizes() == x.sizes())) &&
          (!rows.defined() || (rows.scalar_type() == at::kFloat && rows.dim() == 3 && rows.size(0) == x.size(0) &&
                               rows.size(2) == x.size(2))) &&

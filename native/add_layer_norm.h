@@ -31,9 +31,9 @@ AddNorm add_layer_norm_reference(const at::Tensor& x, const at::Tensor& r, const
                                  int64_t rows_start, const at::Tensor& weight, const at::Tensor& bias, double eps,
                                  at::ScalarType normed_dtype);
 
-// Whether this build has fused kernels for x's device (all CPU builds; CUDA builds compiled
-// with them, for widths up to kernels::kCudaMaxDim).
-bool add_layer_norm_fused_on(const at::Tensor& x);
+// Whether this build has fused kernels for `device` (all CPU builds; CUDA builds compiled with
+// them); add_layer_norm_uses_kernels also checks the width.
+bool add_layer_norm_fused_on(const at::Device& device);
 // Whether add_layer_norm runs its kernels for these arguments, rather than the reference.
 bool add_layer_norm_uses_kernels(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
                                  const at::Tensor& weight, const at::Tensor& bias, at::ScalarType normed_dtype);

@@ -125,7 +125,7 @@ void with_per_lane(int64_t dim, Fn fn) {
   else if (per <= 16) fn(std::integral_constant<int, 16>{});
   else if (per <= 24) fn(std::integral_constant<int, 24>{});
   else if (per <= 32) fn(std::integral_constant<int, 32>{});
-  else fn(std::integral_constant<int, 48>{});
+  else fn(std::integral_constant<int, kCudaMaxDim / kWarp>{});
 }
 
 }  // namespace

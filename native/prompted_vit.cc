@@ -134,30 +134,33 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
                  x.narrow(1, prefix, x.size(1) - prefix)},
                 1);  // (B, prefix + N + P, D)
   }
-  const bool checkpoint = config_.checkpoint_blocks && config_.transfer != Transfer::Full;
-  if (config_.fused_norm && !checkpoint) return encode_fused(x, rng);
+  const bool deep = prompts_.enabled() && prompts_.deep();
+  if (!config_.checkpoint_blocks || config_.transfer == Transfer::Full) return run_blocks(x, rng);
+  // Checkpointed blocks take the stream whole: the deep prompts go in between them.
   for (int64_t i = 0; i < config_.vit.depth; ++i) {
-    if (i > 0 && prompts_.enabled() && prompts_.deep()) {
+    if (i > 0 && deep) {
       x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(i, B, rng),
                    x.narrow(1, prefix + N, x.size(1) - prefix - N)},
                   1);
     }
-    x = checkpoint ? checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast())
-                   : vit_.block_forward(i, x, queries_of(i));
+    x = checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast());
   }
   return x;  // (B, T, D), or (B, 1, D) with token pooling
 }
 
-at::Tensor PromptedVit::encode_fused(const at::Tensor& x, at::Generator* rng) {
+at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng) {
   const int64_t B = x.size(0), prefix = config_.vit.num_prefix_tokens();
   const bool deep = prompts_.enabled() && prompts_.deep();
-  AddNorm in = vit_.block_input(0, x, at::Tensor(), at::Tensor(), 0);
+  const bool fused = config_.fused_norm;
+  AddNorm in = vit_.block_input(0, x, at::Tensor(), at::Tensor(), 0, fused);
   at::Tensor y, m;  // block i's output is y + m
   for (int64_t i = 0; i < config_.vit.depth; ++i) {
-    if (i > 0) in = vit_.block_input(i, y, m, deep ? prompts_.tokens_for_block(i, B, rng) : at::Tensor(), prefix);
-    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries_of(i));
+    if (i > 0) {
+      in = vit_.block_input(i, y, m, deep ? prompts_.tokens_for_block(i, B, rng) : at::Tensor(), prefix, fused);
+    }
+    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries_of(i), fused);
   }
-  return y + m;
+  return y + m;  // (B, T, D), or (B, 1, D) with token pooling
 }
 
 int64_t PromptedVit::queries_of(int64_t block) const {

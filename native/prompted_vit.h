@@ -90,9 +90,10 @@ class PromptedVit {
 
  private:
   at::Tensor encode(const at::Tensor& images, bool train);  // through the final block
-  // The blocks of encode() with fused add + LayerNorm (+ deep-prompt insertion), from the
-  // embedded, prompted stream x (B, prefix + N + P, D).
-  at::Tensor encode_fused(const at::Tensor& x, at::Generator* rng);
+  // encode()'s blocks without checkpointing, from the embedded, prompted stream
+  // x (B, prefix + N + P, D): each residual add, the LayerNorm after it and the deep-prompt
+  // insertion as one op (vit.h block_input), fused kernels with fused_norm, ATen ops without.
+  at::Tensor run_blocks(const at::Tensor& x, at::Generator* rng);
   // Rows of the last block's output that pooling reads: 1 with token pooling, else all (-1).
   int64_t queries_of(int64_t block) const;
   // The backbone runs in bf16 when asked to, and always when its weights are bf16.

@@ -122,37 +122,36 @@ at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const 
 
 at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, int64_t queries) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
-  const int64_t q = queries < 0 ? x.size(1) : queries;
-  at::Tensor a = attention(b, layer_norm(x, b.norm1_weight, b.norm1_bias), q);
-  if (config_.layer_scale) a = a * b.ls1_gamma;
-  at::Tensor y = (q == x.size(1) ? x : x.narrow(1, 0, q)) + a;
-  at::Tensor m = mlp(b, layer_norm(y, b.norm2_weight, b.norm2_bias));
-  if (config_.layer_scale) m = m * b.ls2_gamma;
+  auto [y, m] = block_forward_normed(index, x, layer_norm(x, b.norm1_weight, b.norm1_bias), queries, /*fused=*/false);
   return y + m;
 }
 
 std::pair<at::Tensor, at::Tensor> VisionTransformer::block_forward_normed(int64_t index, const at::Tensor& x,
-                                                                          const at::Tensor& h, int64_t queries) const {
+                                                                          const at::Tensor& h, int64_t queries,
+                                                                          bool fused) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
   const int64_t q = queries < 0 ? x.size(1) : queries;
   at::Tensor a = attention(b, h, q);
   if (config_.layer_scale) a = a * b.ls1_gamma;
-  AddNorm mid = add_norm(q == x.size(1) ? x : x.narrow(1, 0, q), a, at::Tensor(), 0, b.norm2_weight, b.norm2_bias);
+  AddNorm mid =
+      add_norm(q == x.size(1) ? x : x.narrow(1, 0, q), a, at::Tensor(), 0, b.norm2_weight, b.norm2_bias, fused);
   at::Tensor m = mlp(b, mid.normed);
   if (config_.layer_scale) m = m * b.ls2_gamma;
   return {mid.sum, m};
 }
 
 AddNorm VisionTransformer::block_input(int64_t index, const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
-                                       int64_t rows_start) const {
+                                       int64_t rows_start, bool fused) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
-  return add_norm(x, r, rows, rows_start, b.norm1_weight, b.norm1_bias);
+  return add_norm(x, r, rows, rows_start, b.norm1_weight, b.norm1_bias, fused);
 }
 
 AddNorm VisionTransformer::add_norm(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
-                                    int64_t rows_start, const at::Tensor& w, const at::Tensor& b) const {
-  // The normed stream only feeds linear layers: under autocast it is made in the autocast
-  // dtype directly (the unfused LayerNorm would return fp32 and the linear cast it).
+                                    int64_t rows_start, const at::Tensor& w, const at::Tensor& b, bool fused) const {
+  if (!fused) return add_layer_norm_reference(x, r, rows, rows_start, w, b, config_.norm_eps, at::kFloat);
+  // The normed stream only feeds linear layers: under autocast the fused op writes it in the
+  // autocast dtype directly. (Unfused, the LayerNorm stays fp32 and the linear casts it, as
+  // timm's modules do; on the CPU that is not bit-identical to casting first.)
   const c10::DeviceType device = x.device().type();
   const at::ScalarType normed =
       at::autocast::is_autocast_enabled(device) ? at::autocast::get_autocast_dtype(device) : at::kFloat;

@@ -73,16 +73,17 @@ class VisionTransformer {
   // values still come from every token, so those rows are exact. Token pooling needs only the
   // CLS row of the last block, which skips most of that block's work.
   at::Tensor block_forward(int64_t index, const at::Tensor& x, int64_t queries = -1) const;
-  // The same block split at its residual adds, so that each add runs fused with the
-  // LayerNorm after it (add_layer_norm.h). `x` enters with `h` = norm1(x) already computed;
-  // returns {y, m}: the block's output is y + m, left for the caller to fuse with what follows
-  // (block_input of the next block, or a plain add after the last).
+  // The same block split at its residual adds, so that each add can run as one op with the
+  // LayerNorm after it (add_layer_norm.h: the fused kernels, or with `fused` false the same in
+  // ATen ops). `x` enters with `h` = norm1(x) already computed; returns {y, m}: the block's
+  // output is y + m, left for the caller to combine with what follows (block_input of the
+  // next block, or a plain add after the last). block_forward is this with fused false.
   std::pair<at::Tensor, at::Tensor> block_forward_normed(int64_t index, const at::Tensor& x, const at::Tensor& h,
-                                                         int64_t queries = -1) const;
+                                                         int64_t queries, bool fused) const;
   // {s, norm1(s)} for block `index`, s = x + r (r may be undefined) with rows
   // [rows_start, rows_start + n) of s replaced by `rows` (B, n, D) when it is defined.
   AddNorm block_input(int64_t index, const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
-                      int64_t rows_start) const;
+                      int64_t rows_start, bool fused) const;
   // Final norm, pooling over tokens after `skip_prefix` leading ones ("avg") or the first
   // token ("token"), then fc_norm: (B, T, D) -> (B, D).
   at::Tensor pool(const at::Tensor& x, int64_t skip_prefix) const;
@@ -92,7 +93,7 @@ class VisionTransformer {
   at::Tensor mlp(const VitBlock& b, const at::Tensor& x) const;
   at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
   AddNorm add_norm(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows, int64_t rows_start,
-                   const at::Tensor& w, const at::Tensor& b) const;
+                   const at::Tensor& w, const at::Tensor& b, bool fused) const;
 
   VitConfig config_;
   at::Tensor patch_weight_, patch_bias_;  // (D, C, p, p), (D)
