@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include <jpeglib.h>
+#include <jerror.h>  // after jpeglib.h, which it needs
 
 #include "image_resample.h"
 
@@ -64,9 +65,14 @@ struct ErrorManager {
   std::longjmp(err->jump, 1);
 }
 
-// Level -1 is a warning: corrupt or truncated data that libjpeg would fill in with grey.
+// Level -1 is a warning. Input running out (JWRN_JPEG_EOF: a truncated file, whose missing
+// part libjpeg would fill in with grey) is an error. The others (stray bytes before a marker,
+// a bad Huffman code, a scan cut short by a marker) are counted and decoding goes on, as in
+// Pillow, which leaves them to libjpeg's default. Levels >= 0 are trace messages.
 void on_message(j_common_ptr cinfo, int level) {
-  if (level < 0) on_error(cinfo);
+  if (level >= 0) return;
+  if (cinfo->err->msg_code == JWRN_JPEG_EOF) on_error(cinfo);
+  cinfo->err->num_warnings++;
 }
 
 // Everything libjpeg touches lives here, outside the frames that call setjmp, so a longjmp

@@ -33,8 +33,10 @@ struct JpegDecodeResult {
 // Resize(int) sizes: the longer side becomes floor(shorter * long / short)).
 // @throws Error(kErrData) whose message is the reason: "file not found", "a folder, not a
 //         file", "empty file (0 bytes)", another read error, or "cannot decode (<libjpeg's
-//         message>)" for corrupt or truncated data; libjpeg's warnings count as errors, as
-//         sharp's failOn: 'warning' does
+//         message>)" for a truncated file ("Premature end of JPEG file") or data libjpeg
+//         cannot decode. libjpeg's other warnings (corrupt data it recovers from, such as
+//         stray bytes before a marker) are not errors, as in Pillow (and sharp's
+//         failOn: 'error' in lib/data/decode-image.ts)
 JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter);
 
 }  // namespace vpt

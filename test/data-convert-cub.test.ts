@@ -1,9 +1,9 @@
 /**
  * CUB-200-2011 conversion: the default train/val JSON exactly, independence from line order,
  * every malformed case with its file and line, the stratified VPT-protocol split, overwrite
- * protection.
+ * protection; refusing an empty val split; removing a stale test.json.
  */
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -149,5 +149,61 @@ describe('convertCub with valFraction (the VPT protocol)', () => {
     await writeCubTree(tmp.dir, { images: [[1, 'a/1.jpg'], [2, 'a/2.jpg'], [3, 'b/1.jpg']], split: [[1, 1], [2, 1], [3, 1]], labels: [[1, 1], [2, 1], [3, 2]] });
     await convertCub(tmp.dir, { valFraction: 0.9 });
     expect(new Set(Object.values(await read('train.json')))).toEqual(new Set([1, 2]));
+  });
+});
+
+describe('convertCub refuses an empty val split and cleans up a stale test.json', () => {
+  // 3 classes x (30 training + 2 test) images: CUB's 30 training images per class
+  const cub: CubTree = { images: [], split: [], labels: [] };
+  for (let c = 1; c <= 3; c++) {
+    for (let j = 0; j < 32; j++) {
+      const id = cub.images.length + 1;
+      cub.images.push([id, `00${c}.C${c}/img_${j}.jpg`]);
+      cub.split.push([id, j < 30 ? 1 : 0]);
+      cub.labels.push([id, c]);
+    }
+  }
+
+  it('a valFraction that gives no val image is refused before anything is written, naming the smallest that works', async () => {
+    await writeCubTree(tmp.dir, cub);
+    const error = await convertCub(tmp.dir, { valFraction: 0.01 }).then(() => null, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'VPT_OPTION' });
+    expect((error as Error).message).toMatch(/"valFraction": valFraction 0\.01 would give 0 val images .*the largest has 30 images\); use at least 0\.017$/);
+    expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.json'))).toEqual([]);
+    // the fraction it names works
+    expect((await convertCub(tmp.dir, { valFraction: 0.017 })).counts).toEqual({ train: 87, val: 3, test: 6 });
+  });
+
+  it('says so when no class has two training images', async () => {
+    await writeCubTree(tmp.dir, { images: [[1, 'a/1.jpg'], [2, 'b/1.jpg']], split: [[1, 1], [2, 1]], labels: [[1, 1], [2, 2]] });
+    await expect(convertCub(tmp.dir, { valFraction: 0.5 })).rejects.toMatchObject({
+      code: 'VPT_OPTION', message: expect.stringContaining('no class has 2 training images'),
+    });
+  });
+
+  it('a default conversion with force removes the test.json of an earlier valFraction run', async () => {
+    await writeCubTree(tmp.dir, tree);
+    await convertCub(tmp.dir, { valFraction: 0.5 });
+    expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.json')).sort()).toEqual(['test.json', 'train.json', 'val.json']);
+    // without force: refused, test.json named, nothing touched
+    const refused = await convertCub(tmp.dir).then(() => null, (e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'VPT_IO', message: expect.stringContaining(join(tmp.dir, 'test.json')) });
+    expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.json')).sort()).toEqual(['test.json', 'train.json', 'val.json']);
+    const r = await convertCub(tmp.dir, { force: true });
+    expect(r.removed).toEqual([join(tmp.dir, 'test.json')]);
+    expect((await readdir(tmp.dir)).filter((f) => f.endsWith('.json')).sort()).toEqual(['train.json', 'val.json']);
+    expect(await readFile(join(tmp.dir, 'val.json'), 'utf8')).toBe(expectedVal);
+    // nothing stale the next time; a valFraction run never removes anything
+    expect((await convertCub(tmp.dir, { force: true })).removed).toEqual([]);
+    expect((await convertCub(tmp.dir, { valFraction: 0.5, force: true })).removed).toEqual([]);
+  });
+
+  it('a stale test.json stays when the new files cannot be written', async () => {
+    await writeCubTree(tmp.dir, tree);
+    await convertCub(tmp.dir, { valFraction: 0.5 });
+    await mkdir(join(tmp.dir, 'splits', 'val.json'), { recursive: true }); // a folder where val.json goes
+    await writeFile(join(tmp.dir, 'splits', 'test.json'), '{}');
+    await expect(convertCub(tmp.dir, { out: join(tmp.dir, 'splits'), force: true })).rejects.toMatchObject({ code: 'VPT_IO' });
+    expect(await readFile(join(tmp.dir, 'splits', 'test.json'), 'utf8')).toBe('{}');
   });
 });

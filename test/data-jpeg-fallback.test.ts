@@ -1,8 +1,9 @@
 /**
  * Which decoder takes an image, and that both report bad images the same way: the native
  * libjpeg-turbo path for JPEGs, sharp for the rest (PNG, CMYK) and when forced with the
- * `decoder` option or VPT_IMAGE_DECODER; missing, empty, folder, non-image, truncated and
- * corrupt files give the same VPT_DATA errors naming the file on either path. The native
+ * `decoder` option or VPT_IMAGE_DECODER; missing, empty, folder, non-image and truncated files
+ * give the same VPT_DATA errors naming the file on either path, while corrupt data libjpeg
+ * recovers from (stray bytes before a marker) decodes on both, as in PIL. The native
  * read + decode runs off the JS thread.
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -29,6 +30,11 @@ beforeAll(async () => {
   await writeFile(at('empty.jpg'), '');
   await writeFile(at('text.jpg'), 'this is not an image');
   await writeFile(at('truncated.jpg'), good.subarray(0, Math.floor(good.length / 2)));
+  const eoi = good.lastIndexOf(Buffer.from([0xff, 0xd9]));
+  await writeFile(at('no-eoi.jpg'), good.subarray(0, eoi)); // every scan byte, then the file ends
+  // libjpeg-turbo's bit buffer takes up to 7 bytes past the scan's end: the 8th is libjpeg's
+  // "Corrupt JPEG data: 1 extraneous bytes before marker 0xd9", which PIL decodes.
+  await writeFile(at('stray-byte.jpg'), Buffer.concat([good.subarray(0, eoi), Buffer.alloc(8), good.subarray(eoi)]));
   await writeFile(at('header-only.jpg'), good.subarray(0, good.indexOf(Buffer.from([0xff, 0xda]))));
   const corrupt = Buffer.from(good);
   corrupt.fill(0xff, Math.floor(good.length * 0.6), Math.floor(good.length * 0.6) + 64); // a run of fill bytes inside the scan
@@ -50,11 +56,14 @@ describe('bad images give the same errors on both paths', () => {
     ['folder.jpg', /: a folder, not a file$/],
     ['text.jpg', /: cannot decode \(.+\)$/],
     ['truncated.jpg', /: cannot decode \(.+\)$/],
+    ['no-eoi.jpg', /: cannot decode \(.+\)$/],
     ['header-only.jpg', /: cannot decode \(.+\)$/],
-    ['corrupt.jpg', /: cannot decode \(.+\)$/],
   ];
+  // The fill run ends the scan early; the bogus marker after the last row fails libjpeg, as it
+  // fails PIL, while libvips stops reading before it.
+  const nativeCases: Array<[string, RegExp]> = [['corrupt.jpg', /: cannot decode \(Unsupported marker type 0x[0-9a-f]+\)$/]];
   for (const decoder of ['auto', 'sharp'] as const) {
-    for (const [name, reason] of cases) {
+    for (const [name, reason] of decoder === 'auto' && hasNativeJpeg ? [...cases, ...nativeCases] : cases) {
       it(`${name}, decoder '${decoder}': VPT_DATA naming the file`, async () => {
         const error = await decodeResized(files[name]!, 64, { decoder }).catch((e: unknown) => e);
         expect(error).toMatchObject({ code: 'VPT_DATA', message: expect.stringMatching(reason) });
@@ -63,10 +72,35 @@ describe('bad images give the same errors on both paths', () => {
     }
   }
 
-  it.skipIf(!hasNativeJpeg)("the native path gives libjpeg's own words for a truncated and a corrupt JPEG", async () => {
-    for (const [name, words] of [['truncated.jpg', /: cannot decode \(Premature end of JPEG file\)$/], ['corrupt.jpg', /: cannot decode \(Corrupt JPEG data: .+\)$/]] as const) {
-      await expect(decodeResized(files[name]!, 64, { decoder: 'native' })).rejects.toMatchObject({ code: 'VPT_DATA', message: expect.stringMatching(words) });
+  it.skipIf(!hasNativeJpeg)("the native path gives libjpeg's own words for a truncated JPEG", async () => {
+    for (const name of ['truncated.jpg', 'no-eoi.jpg']) {
+      await expect(decodeResized(files[name]!, 64, { decoder: 'native' })).rejects.toMatchObject({
+        code: 'VPT_DATA', message: expect.stringMatching(/: cannot decode \(Premature end of JPEG file\)$/),
+      });
     }
+  });
+});
+
+describe('corrupt data that libjpeg recovers from decodes, as in PIL', () => {
+  it.skipIf(!hasNativeJpeg)('a stray byte before EOI: the native decode is the clean file\'s, which is PIL\'s', async () => {
+    const [width, height] = [203, 157];
+    const clean = await decodeResized(files['good.jpg']!, height, { decoder: 'native' });
+    const pil = await sharp(join(JPEG, 'golden-ycc420-odd.png')).raw().toBuffer({ resolveWithObject: true });
+    expect([clean.width, clean.height, pil.info.width, pil.info.height]).toEqual([width, height, width, height]);
+    expect(Buffer.compare(clean.data, pil.data)).toBe(0);
+    for (const decoder of ['native', 'auto'] as const) {
+      const stray = await decodeResized(files['stray-byte.jpg']!, height, { decoder });
+      expect([stray.width, stray.height], decoder).toEqual([width, height]);
+      expect(Buffer.compare(stray.data, clean.data), decoder).toBe(0);
+      const resized = await decodeResized(files['stray-byte.jpg']!, 100, { decoder });
+      expect(Buffer.compare(resized.data, (await decodeResized(files['good.jpg']!, 100, { decoder })).data), decoder).toBe(0);
+    }
+  });
+
+  it('a stray byte before EOI: sharp decodes it as the clean file', async () => {
+    const stray = await decodeResized(files['stray-byte.jpg']!, 100, { decoder: 'sharp' });
+    const clean = await decodeResized(files['good.jpg']!, 100, { decoder: 'sharp' });
+    expect(Buffer.compare(stray.data, clean.data)).toBe(0);
   });
 });
 

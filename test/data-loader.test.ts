@@ -1,14 +1,16 @@
 /**
  * The loader: deterministic order and augmentation for a seed, every sample once per epoch,
- * dropLast, batch layout, bad-image policies, the decoded-image cache (memory and file),
- * bounded prefetch, lifecycle.
+ * dropLast, batch layout, bad-image policies, the decoded-image cache (memory and file; one
+ * process-wide budget for the loaders without `cacheBytes`), bounded prefetch, lifecycle.
  */
 import { copyFile, readFile, truncate, utimes, writeFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type Batch, type Dataset, Loader, type LoaderOptions, type Sample, openDataset, resizeFor } from '../lib/index.js';
+import { defaultCacheBudget, defaultCacheBytes, setDefaultCacheBudget } from '../lib/data/image-cache.js';
 import { fingerprint, synthDataset } from './data-helpers.js';
 import { tempDir } from './helpers.js';
 
@@ -234,5 +236,53 @@ describe('decoded-image cache', () => {
     await collect(corrupt, 0);
     expect(corrupt.stats).toMatchObject({ decoded: 24, cacheFile: 'unreadable' });
     await corrupt.close();
+  });
+});
+
+describe('the default cache budget is one per process', () => {
+  const IMAGE = 36 * 36 * 3;
+
+  it('loaders without cacheBytes together hold at most the shared budget; explicit cacheBytes is their own', async () => {
+    setDefaultCacheBudget(10 * IMAGE);
+    try {
+      const a = new Loader(train, base);
+      const b = new Loader(train, { ...base, train: false });
+      await collect(a, 0);
+      await collect(b, 0);
+      expect(a.stats.cachedBytes + b.stats.cachedBytes).toBe(10 * IMAGE);
+      expect(b.stats.cachedImages).toBe(0); // first come, first served
+      expect(defaultCacheBudget().used).toBe(10 * IMAGE);
+
+      const own = new Loader(train, { ...base, cacheBytes: 24 * IMAGE });
+      await collect(own, 0);
+      expect(own.stats.cachedImages).toBe(24);
+      expect(defaultCacheBudget().used).toBe(10 * IMAGE);
+
+      await a.close(); // its bytes go back to the budget, for b
+      expect(defaultCacheBudget().used).toBe(0);
+      await collect(b, 1);
+      expect(b.stats.cachedBytes).toBe(10 * IMAGE);
+      for (const l of [b, own]) await l.close();
+      expect(defaultCacheBudget().used).toBe(0);
+    } finally {
+      setDefaultCacheBudget(undefined);
+    }
+  });
+
+  it('is a quarter of the memory, divided by LOCAL_WORLD_SIZE', () => {
+    const GiB = 2 ** 30;
+    expect(defaultCacheBytes({}, 16 * GiB)).toBe(4 * GiB);
+    expect(defaultCacheBytes({ LOCAL_WORLD_SIZE: '4' }, 16 * GiB)).toBe(GiB);
+    expect(defaultCacheBytes({ LOCAL_WORLD_SIZE: 'two' }, 16 * GiB)).toBe(4 * GiB);
+    const saved = process.env.LOCAL_WORLD_SIZE;
+    process.env.LOCAL_WORLD_SIZE = '3';
+    try {
+      setDefaultCacheBudget(undefined);
+      expect(defaultCacheBudget().bytes).toBe(Math.floor(totalmem() / 4 / 3));
+    } finally {
+      if (saved === undefined) delete process.env.LOCAL_WORLD_SIZE;
+      else process.env.LOCAL_WORLD_SIZE = saved;
+      setDefaultCacheBudget(undefined);
+    }
   });
 });

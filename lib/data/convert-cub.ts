@@ -6,11 +6,13 @@
  * image_class_labels.txt, in images.txt order, indented as Python's `json.dump(d, f, indent=4)`.
  * Rows are joined by image id (cub-metadata.ts), so unaligned files give the same result.
  *
- * With `valFraction` (the VPT protocol): a validation set stratified by class is carved from the
- * training split (each class keeps at least one training image), and the official test split
- * becomes `test.json`.
+ * So by default model selection on `val.json` is selection on the test set. With `valFraction`
+ * (the VPT protocol): a validation set stratified by class is carved from the training split
+ * (each class keeps at least one training image), and the official test split becomes
+ * `test.json`. A default conversion with `force` removes a `test.json` left by an earlier
+ * `valFraction` one (it would repeat `val.json`), after the new files are written.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { z } from 'zod';
@@ -78,6 +80,25 @@ function stratifiedValIds(training: CubImage[], fraction: number, seed: number):
   return val;
 }
 
+/** Training images of the largest class, counting only classes that can give a val image (>= 2). */
+function largestClassSize(training: CubImage[]): number {
+  const sizes = new Map<number, number>();
+  for (const im of training) sizes.set(im.classId, (sizes.get(im.classId) ?? 0) + 1);
+  return Math.max(0, ...[...sizes.values()].filter((n) => n >= 2));
+}
+
+/** An empty val split makes the dataset unusable later: refuse the fraction now, naming the smallest one that works. */
+function emptyValSplit(training: CubImage[], fraction: number): VptError {
+  const largest = largestClassSize(training);
+  const why = `valFraction ${fraction} would give 0 val images (round(n * ${fraction}) is 0 for every class of the training split`;
+  if (largest === 0) {
+    return new VptError(ErrorCode.Option, `Invalid option "valFraction": ${why}, and no class has 2 training images, so no fraction gives a val split)`);
+  }
+  // round(n * f) >= 1 needs n * f >= 0.5; rounded up to 3 decimals.
+  const smallest = Math.ceil((0.5 / largest) * 1000) / 1000;
+  return new VptError(ErrorCode.Option, `Invalid option "valFraction": ${why}; the largest has ${largest} images); use at least ${smallest}`);
+}
+
 /** The split files' contents: `{ "<path>": <class id> }` in images.txt order. */
 function splitJson(images: CubImage[]): string {
   return JSON.stringify(Object.fromEntries(images.map((im) => [im.path, im.classId])), null, 4);
@@ -85,16 +106,19 @@ function splitJson(images: CubImage[]): string {
 
 /**
  * Converts a CUB_200_2011 folder into VPT split files, atomically.
- * @returns images per split and the files written
- * @throws VptError: VPT_DATA listing malformed metadata with file and line; VPT_IO when a JSON
- *   file exists and `force` is not set
+ * @returns images per split, the files written, and the stale `test.json` removed (if any)
+ * @throws VptError: VPT_DATA listing malformed metadata with file and line; VPT_OPTION when
+ *   `valFraction` gives no val image; VPT_IO when a JSON file exists and `force` is not set
  * @example
  * ```ts
  * const { counts } = await convertCub('data/CUB_200_2011');               // train.json + val.json
  * await convertCub('data/CUB_200_2011', { valFraction: 0.1, seed: 42, force: true }); // + test.json
  * ```
  */
-export async function convertCub(root: string, opts: ConvertCubOptions = {}): Promise<{ counts: Record<string, number>; files: string[] }> {
+export async function convertCub(
+  root: string,
+  opts: ConvertCubOptions = {},
+): Promise<{ counts: Record<string, number>; files: string[]; removed: string[] }> {
   const o = parseOptions(optionsSchema, opts, 'convertCub');
   const absRoot = resolve(root);
   const { images } = await readCubMetadata(absRoot);
@@ -107,6 +131,7 @@ export async function convertCub(root: string, opts: ConvertCubOptions = {}): Pr
     splits.set('train', training).set('val', official);
   } else {
     const val = stratifiedValIds(training, o.valFraction, o.seed);
+    if (val.size === 0) throw emptyValSplit(training, o.valFraction);
     splits
       .set('train', training.filter((im) => !val.has(im.id)))
       .set('val', training.filter((im) => val.has(im.id)))
@@ -116,10 +141,14 @@ export async function convertCub(root: string, opts: ConvertCubOptions = {}): Pr
   const outDir = resolve(o.out ?? absRoot);
   await mkdir(outDir, { recursive: true });
   const files = [...splits.keys()].map((name) => join(outDir, `${name}.json`));
+  // A test.json beside a default conversion's val.json (also the official test split) is stale.
+  const stale = splits.has('test') ? [] : [join(outDir, 'test.json')];
+  const exists = async (list: string[]) => (await Promise.all(list.map((f) => stat(f).then(() => f, () => null)))).filter((f) => f !== null);
   if (!o.force) {
-    const existing = (await Promise.all(files.map((f) => stat(f).then(() => f, () => null)))).filter((f) => f !== null);
+    const existing = await exists([...files, ...stale]);
     if (existing.length > 0) {
-      throw new VptError(ErrorCode.Io, `${existing.join(', ')} already exist(s); pass --force (force: true) to overwrite`);
+      const staleNote = stale.some((f) => existing.includes(f)) ? ` (a default conversion removes ${stale[0]}: it would repeat val.json, the official test split)` : '';
+      throw new VptError(ErrorCode.Io, `${existing.join(', ')} already exist(s); pass --force (force: true) to overwrite${staleNote}`);
     }
   }
   const counts: Record<string, number> = {};
@@ -127,5 +156,11 @@ export async function convertCub(root: string, opts: ConvertCubOptions = {}): Pr
     await writeFileAtomic(join(outDir, `${name}.json`), [new TextEncoder().encode(splitJson(list))]);
     counts[name] = list.length;
   }
-  return { counts, files };
+  const removed = await exists(stale);
+  for (const f of removed) {
+    await rm(f).catch((error: unknown) => {
+      throw new VptError(ErrorCode.Io, `cannot remove the stale ${f} (it repeats val.json, the official test split): ${(error as Error).message}`, { cause: error });
+    });
+  }
+  return { counts, files, removed };
 }

@@ -16,6 +16,10 @@
  * is an affine bilinear map with PIL's centre convention, src = (dst + 0.5) / scale - 0.5, over
  * an edge-replicated border (PIL clamps its filter window at the edges).
  *
+ * Bad data is judged as PIL judges it, on either path: a truncated file or one libjpeg cannot
+ * decode is an error naming it (never a picture padded with grey), while corrupt data libjpeg
+ * recovers from (stray bytes before a marker) decodes, as PIL decodes it.
+ *
  * Either way each decode runs on the libuv thread pool, so its size (UV_THREADPOOL_SIZE,
  * default 4, read when the process starts) bounds how many images decode at once.
  */
@@ -48,6 +52,14 @@ export interface DecodeOptions {
 
 const DECODERS: readonly ImageDecoder[] = ['auto', 'native', 'sharp'];
 const DECODER_ENV = 'VPT_IMAGE_DECODER';
+
+/**
+ * sharp stops on truncated input and on decode errors but not on libjpeg's recoverable
+ * warnings: what PIL and the native decoder (native/jpeg_decode.cc) do. ('warning' would refuse
+ * files PIL decodes.) libvips reads nothing after the last row, so it does not see a bad
+ * marker there, which PIL and the native decoder report.
+ */
+const SHARP_FAIL_ON = 'error';
 
 /** Edge pixels replicated around an image before enlarging it. */
 const UPSCALE_BORDER = 2;
@@ -133,12 +145,12 @@ function nativeJpegDecoder(): NativeDecode | null {
 
 async function decodeWithSharp(path: string, bytes: Buffer, shorter: number): Promise<DecodedImage> {
   try {
-    const meta = await sharp(bytes, { failOn: 'warning' }).metadata();
+    const meta = await sharp(bytes, { failOn: SHARP_FAIL_ON }).metadata();
     const oriented = meta.autoOrient ?? meta;
     if (!oriented.width || !oriented.height) throw new Error('no image dimensions');
     const target = resizedSize(oriented.width, oriented.height, shorter);
     const upscale = target.width > oriented.width;
-    const decoder = sharp(bytes, { failOn: 'warning', sequentialRead: true }).autoOrient().toColourspace('srgb').removeAlpha();
+    const decoder = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true }).autoOrient().toColourspace('srgb').removeAlpha();
     let image: DecodedImage;
     if (upscale) {
       const padded = await decoder

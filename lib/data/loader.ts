@@ -13,7 +13,7 @@
  *
  * At most `prefetchBatches` batches are prepared ahead of the one the caller holds.
  */
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 
 import { z } from 'zod';
@@ -23,7 +23,7 @@ import { parseOptions } from '../util/validate.js';
 import type { Sample } from './dataset.js';
 import { type DecodedImage, decodeResized } from './decode-image.js';
 import type { ImageBatchU8 } from './image-batch.js';
-import { ImageCache } from './image-cache.js';
+import { ImageCache, defaultCacheBudget } from './image-cache.js';
 import { type CacheFileStatus, readImageCacheFile, writeImageCacheFile } from './image-cache-file.js';
 import { SeededRandom } from './seeded-random.js';
 import { type Shard, shardBatch } from '../distributed/shard.js';
@@ -60,7 +60,13 @@ export interface LoaderOptions {
    * to decode on every core.
    */
   workers?: number;
-  /** Memory for decoded images, in bytes (default: a quarter of the machine's memory). */
+  /**
+   * Memory for this loader's decoded images, in bytes (0: no cache). Default: one budget shared
+   * by every Loader of the process that does not set it (image-cache.ts `defaultCacheBudget()`),
+   * first come, first served: a quarter of the machine's memory, divided by LOCAL_WORLD_SIZE
+   * when it is set (torchrun, `vpt-native train --nproc`), so train()'s train / val / test
+   * loaders and a machine's data-parallel processes together stay within that quarter.
+   */
   cacheBytes?: number;
   /** Persist the decoded images here (one file per dataset split and crop size). */
   cacheFile?: string;
@@ -200,7 +206,7 @@ export class Loader {
     this.#o = { ...o, shuffle: o.shuffle ?? o.train, workers };
     this.#samples = [...samples];
     this.#resize = resizeFor(o.cropSize);
-    this.#cache = new ImageCache(o.cacheBytes ?? Math.floor(totalmem() / 4));
+    this.#cache = new ImageCache(o.cacheBytes ?? defaultCacheBudget());
     this.#slots = new Slots(workers);
     this.#stats = { decoded: 0, cacheHits: 0, cachedImages: 0, cachedBytes: 0, cacheFile: null, cacheFileImages: 0 };
     const n = this.#samples.length;
