@@ -10,7 +10,8 @@
 
 namespace vpt {
 
-at::Tensor resample_pos_embed(const at::Tensor& pos_embed, int64_t num_prefix_tokens, int64_t new_grid) {
+at::Tensor resample_pos_embed(const at::Tensor& pos_embed, int64_t num_prefix_tokens, int64_t new_grid,
+                              PosEmbedInterpolation interpolation) {
   const int64_t D = pos_embed.size(2);
   const int64_t old_tokens = pos_embed.size(1) - num_prefix_tokens;
   const auto old_grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(old_tokens, 0)))));
@@ -25,7 +26,9 @@ at::Tensor resample_pos_embed(const at::Tensor& pos_embed, int64_t num_prefix_to
                         .reshape({1, old_grid, old_grid, D})
                         .permute({0, 3, 1, 2})
                         .to(at::kFloat);
-  grid = at::_upsample_bicubic2d_aa(grid, {new_grid, new_grid}, /*align_corners=*/false);
+  grid = interpolation == PosEmbedInterpolation::kBilinear
+             ? at::upsample_bilinear2d(grid, {new_grid, new_grid}, /*align_corners=*/false)
+             : at::_upsample_bicubic2d_aa(grid, {new_grid, new_grid}, /*align_corners=*/false);
   grid = grid.permute({0, 2, 3, 1}).reshape({1, new_grid * new_grid, D}).to(pos_embed.scalar_type());
   return at::cat({pos_embed.narrow(1, 0, num_prefix_tokens), grid}, 1).contiguous();
 }

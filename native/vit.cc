@@ -50,13 +50,16 @@ NamedTensors VisionTransformer::named_tensors() {
 }
 
 TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const {
-  TensorMap out = is_google_layout(checkpoint) ? from_google_layout(checkpoint, config_) : checkpoint;
+  // timm resamples a Google .npz's pos_embed with its npz loader's interpolation (pos_embed.h).
+  const bool google = is_google_layout(checkpoint);
+  TensorMap out = google ? from_google_layout(checkpoint, config_) : checkpoint;
   auto pos = out.find("pos_embed");
   if (pos != out.end() && pos->second.dim() == 3 && pos->second.size(0) == 1) {
     // The prefix rows (class, registers) are kept; with no_embed_class pos_embed has none.
     const int64_t prefix = config_.no_embed_class ? 0 : config_.num_prefix_tokens();
     if (pos->second.size(1) != prefix + config_.num_patches()) {
-      pos->second = resample_pos_embed(pos->second, prefix, config_.grid());
+      pos->second = resample_pos_embed(pos->second, prefix, config_.grid(),
+                                       google ? PosEmbedInterpolation::kBilinear : PosEmbedInterpolation::kBicubicAntialias);
     }
   }
   return out;

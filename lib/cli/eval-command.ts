@@ -1,35 +1,86 @@
 /** `vpt-native eval`: accuracy of a run's best checkpoint (or any checkpoint) on a split. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
 import { Command, Option } from 'commander';
 
-import { evaluate } from '../train/evaluate.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { type EvaluateOptions, evaluate } from '../train/evaluate.js';
+
+type Split = 'train' | 'val' | 'test';
+
+interface EvalFlags {
+  run?: string;
+  data?: string;
+  weights?: string;
+  checkpoint?: string;
+  arch?: string;
+  split: Split;
+  device?: string;
+  perClass?: boolean;
+  json?: boolean;
+}
+
+/** The data, weights and arch a run folder's config.json names (as `evaluate({ run })` reads them). */
+async function runSettings(run: string): Promise<{ data?: string; weights?: string; arch?: string }> {
+  const path = join(run, 'config.json');
+  let config: unknown;
+  try {
+    config = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new VptError(ErrorCode.Io, `${run} is not a run folder (config.json unreadable: ${(error as Error).message})`, { cause: error });
+  }
+  const c = (config ?? {}) as { data?: unknown; weights?: unknown; arch?: unknown };
+  const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
+  return { ...(text(c.data) ? { data: text(c.data)! } : {}), ...(text(c.weights) ? { weights: text(c.weights)! } : {}), ...(text(c.arch) ? { arch: text(c.arch)! } : {}) };
+}
+
+/**
+ * What to evaluate: a run folder as it is, a run folder with `--data`, `--weights`,
+ * `--checkpoint` or `--arch` overriding what it names, or the three given explicitly.
+ */
+async function evaluateOptions(f: EvalFlags, cmd: Command): Promise<EvaluateOptions> {
+  const common = { split: f.split, ...(f.device ? { device: f.device } : {}) };
+  if (f.run && !f.data && !f.weights && !f.checkpoint && !f.arch) return { run: f.run, ...common };
+  const run = f.run ? await runSettings(f.run) : {};
+  const data = f.data ?? run.data;
+  const weights = f.weights ?? run.weights;
+  const checkpoint = f.checkpoint ?? (f.run ? join(f.run, 'best.safetensors') : undefined);
+  const arch = f.arch ?? run.arch;
+  if (!data || !weights || !checkpoint) {
+    if (!f.run) cmd.error('error: eval needs --run, or --data, --weights and --checkpoint', { exitCode: 2, code: 'vpt.eval.options' });
+    throw new VptError(ErrorCode.Option, `${join(f.run!, 'config.json')} names no ${data ? 'weights' : 'data'}; pass --${data ? 'weights' : 'data'}`);
+  }
+  return { data, weights, checkpoint, ...(arch ? { arch } : {}), ...common };
+}
 
 export function registerEvalCommand(program: Command): void {
-  program
+  const cmd = program
     .command('eval')
-    .description("evaluate a tuned checkpoint on a dataset split")
+    .description('evaluate a tuned checkpoint on a dataset split')
     .option('--run <dir>', 'a run folder (uses its config.json and best.safetensors)')
-    .option('--data <dir>', 'dataset root (without --run)')
-    .option('--weights <path>', 'backbone (without --run)')
-    .option('--checkpoint <file>', 'trainable-state file (without --run)')
+    .option('--data <dir>', 'dataset root (with --run: instead of the run\'s)')
+    .option('--weights <path>', 'backbone (with --run: instead of the run\'s)')
+    .option('--checkpoint <file>', 'trainable-state file (with --run: instead of its best.safetensors, with the run\'s data and weights)')
+    .option('--arch <name>', 'timm architecture when the weights have no config.json (default: the run\'s, else the one the checkpoint records)')
     .addOption(new Option('--split <split>', 'split to evaluate').choices(['train', 'val', 'test']).default('val'))
     .option('--device <device>', 'cpu, cuda or cuda:N')
     .option('--per-class', 'print per-class accuracy')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', '\nExamples:\n  $ vpt-native eval --run runs/cub-deep --split test\n  $ vpt-native eval --data data/CUB_200_2011 --weights models/vit_b16 --checkpoint cub.safetensors')
-    .action(async (f: { run?: string; data?: string; weights?: string; checkpoint?: string; split: 'train' | 'val' | 'test'; device?: string; perClass?: boolean; json?: boolean }) => {
-      const device = f.device ? { device: f.device } : {};
-      let r;
-      if (f.run) {
-        r = await evaluate({ run: f.run, split: f.split, ...device });
-      } else {
-        if (!f.data || !f.weights || !f.checkpoint) program.error('eval needs --run, or --data, --weights and --checkpoint', { exitCode: 2 });
-        r = await evaluate({ data: f.data!, weights: f.weights!, checkpoint: f.checkpoint!, split: f.split, ...device });
-      }
-      if (f.json) {
-        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-        return;
-      }
-      process.stdout.write(`${r.split}: top-1 ${(r.top1 * 100).toFixed(2)}%  top-5 ${(r.top5 * 100).toFixed(2)}%  loss ${r.loss.toFixed(4)}  (${r.count} images)\n`);
-      if (f.perClass) for (const c of r.perClass) process.stdout.write(`  ${c.name.padEnd(32)} ${(c.top1 * 100).toFixed(1)}%\n`);
-    });
+    .addHelpText('after', [
+      '',
+      'Examples:',
+      '  $ vpt-native eval --run runs/cub-deep --split test',
+      '  $ vpt-native eval --run runs/cub-deep --checkpoint runs/cub-deep/epoch50.safetensors',
+      '  $ vpt-native eval --data data/CUB_200_2011 --weights models/vit_b16 --checkpoint cub.safetensors',
+    ].join('\n'));
+  cmd.action(async (f: EvalFlags) => {
+    const r = await evaluate(await evaluateOptions(f, cmd));
+    if (f.json) {
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      return;
+    }
+    process.stdout.write(`${r.split}: top-1 ${(r.top1 * 100).toFixed(2)}%  top-5 ${(r.top5 * 100).toFixed(2)}%  loss ${r.loss.toFixed(4)}  (${r.count} images)\n`);
+    if (f.perClass) for (const c of r.perClass) process.stdout.write(`  ${c.name.padEnd(32)} ${(c.top1 * 100).toFixed(1)}%\n`);
+  });
 }

@@ -1,7 +1,14 @@
 /** `vpt-native predict <images...>`: top-k classes of image files. */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 
 import { predict } from '../train/predict.js';
+
+/** `--top-k`: an integer >= 1 (commander names the option when this throws). */
+function positiveInteger(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  return n;
+}
 
 export function registerPredictCommand(program: Command): void {
   program
@@ -10,12 +17,20 @@ export function registerPredictCommand(program: Command): void {
     .argument('<images...>', 'image files (JPEG, PNG, WebP)')
     .requiredOption('--weights <path>', 'the backbone the checkpoint was trained on')
     .requiredOption('--checkpoint <file>', 'trainable-state file, e.g. runs/cub/best.safetensors')
-    .option('--top-k <k>', 'classes per image (5)', Number)
+    .option('--arch <name>', 'timm architecture when the weights have no config.json (default: the one the checkpoint records)')
+    .option('--top-k <k>', 'classes per image, an integer >= 1 (5)', positiveInteger)
     .option('--device <device>', 'cpu, cuda or cuda:N')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  $ vpt-native predict --weights models/vit_b16 --checkpoint runs/cub/best.safetensors bird1.jpg bird2.jpg')
-    .action(async (images: string[], f: { weights: string; checkpoint: string; topK?: number; device?: string; json?: boolean }) => {
-      const r = await predict({ weights: f.weights, checkpoint: f.checkpoint, images, ...(f.topK ? { topK: f.topK } : {}), ...(f.device ? { device: f.device } : {}) });
+    .action(async (images: string[], f: { weights: string; checkpoint: string; arch?: string; topK?: number; device?: string; json?: boolean }) => {
+      const r = await predict({
+        weights: f.weights,
+        checkpoint: f.checkpoint,
+        images,
+        ...(f.arch ? { arch: f.arch } : {}),
+        ...(f.topK !== undefined ? { topK: f.topK } : {}),
+        ...(f.device ? { device: f.device } : {}),
+      });
       if (f.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;

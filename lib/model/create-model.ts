@@ -8,6 +8,7 @@ import { runtimeInfo } from '../runtime-info.js';
 import { type VitArchitecture, checkArchitectureAgainstWeights, resolveArchitecture } from '../weights/architecture.js';
 import { type Checkpoint, openCheckpoint } from '../weights/checkpoint.js';
 import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights.js';
+import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
 import { Model } from './model.js';
 import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
 
@@ -30,12 +31,27 @@ import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions
  * ```
  */
 export async function createModel(options: CreateModelOptions): Promise<Model> {
+  return createModelWithFallbacks(options, {});
+}
+
+/** What createModelWithFallbacks falls back on (internal: not part of the public API). */
+export interface ModelFallbacks {
+  /**
+   * The architecture when `arch` is not given and the weights have no config.json: a
+   * trainable-state file's `__metadata__.vpt.arch`, which names the architecture it was trained
+   * on. Preferred to the one a Google file name implies.
+   */
+  arch?: string;
+}
+
+/** `createModel`, with `fallbacks` for what the options and the weights leave unknown. */
+export async function createModelWithFallbacks(options: CreateModelOptions, fallbacks: ModelFallbacks): Promise<Model> {
   const o = resolveModelOptions(options);
   const resolved = await resolveWeights(o.weights, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : {});
   const checkpoint = await openCheckpoint(resolved.weightsPath);
   let backbone: Awaited<ReturnType<typeof loadBackbone>>;
   try {
-    backbone = await loadBackbone(o, resolved, checkpoint);
+    backbone = await loadBackbone(o, resolved, checkpoint, fallbacks);
   } finally {
     await checkpoint.close();
   }
@@ -66,9 +82,11 @@ async function loadBackbone(
   o: ResolvedModelOptions,
   resolved: ResolvedWeights,
   checkpoint: Checkpoint,
+  fallbacks: ModelFallbacks,
 ): Promise<{ architecture: VitArchitecture; imageSize: number; native: NativeModel }> {
+  rejectTransformersTensors(checkpoint.entries.map((e) => e.name), resolved.weightsPath);
   const architecture = resolveArchitecture({
-    arch: o.arch, config: resolved.config, configPath: resolved.configPath, inferred: checkpoint.inferredArch,
+    arch: o.arch, config: resolved.config, configPath: resolved.configPath, inferred: fallbacks.arch ?? checkpoint.inferredArch,
   });
   checkArchitectureAgainstWeights(architecture, checkpoint.shape, resolved.weightsPath);
   const imageSize = o.imageSize ?? architecture.imgSize;
@@ -100,7 +118,21 @@ async function loadBackbone(
     await callNative(() => native.loadBackbone(checkpoint.dataPath, checkpoint.entries));
   } catch (error) {
     native.dispose();
-    throw error;
+    throw namingWeights(error, resolved.weightsPath);
   }
   return { architecture, imageSize, native };
+}
+
+/** Codes of the native loader's errors about the weights themselves. */
+const WEIGHTS_ERRORS = new Set<string>([ErrorCode.Weights, ErrorCode.Arch, ErrorCode.Shape]);
+
+/**
+ * A native loading error about the weights ("the weights do not fit the model: ..."), its message
+ * prefixed with the weights file, which the native side does not know by name.
+ */
+function namingWeights(error: unknown, weightsPath: string): unknown {
+  if (!(error instanceof VptError) || !WEIGHTS_ERRORS.has(error.code) || error.message.startsWith(weightsPath)) return error;
+  const named = new VptError(error.code, `${weightsPath}: ${error.message}`, { cause: error });
+  if (error.stack) named.stack = error.stack.replace(error.message, named.message);
+  return named;
 }

@@ -2,13 +2,16 @@
 import { resolve } from 'node:path';
 
 import { Loader } from '../data/loader.js';
+import { ErrorCode, VptError, invalidOption } from '../errors.js';
 import { loadTrainedModel } from './trained-model.js';
 
 export interface PredictOptions {
   weights: string;
   checkpoint: string;
   images: string[];
+  /** Classes per image, an integer >= 1 (default 5; at most the checkpoint's classes are listed). */
   topK?: number;
+  /** The backbone's timm architecture when its weights have no config.json (default: the checkpoint's). */
   arch?: string;
   device?: string;
   batchSize?: number;
@@ -29,6 +32,7 @@ export interface Prediction {
  */
 export async function predict(o: PredictOptions): Promise<Prediction[]> {
   const topK = o.topK ?? 5;
+  if (!Number.isSafeInteger(topK) || topK < 1) throw invalidOption('topK', 'an integer >= 1', o.topK);
   const { model, metadata } = await loadTrainedModel(o);
   const samples = o.images.map((p) => ({ key: p, path: resolve(p), label: 0 }));
   const loader = new Loader(samples, { batchSize: o.batchSize ?? 32, train: false, cropSize: metadata.imageSize, shuffle: false });
@@ -49,9 +53,23 @@ export async function predict(o: PredictOptions): Promise<Prediction[]> {
         out.push({ path: key, top });
       });
     }
+  } catch (error) {
+    throw badImageError(error);
   } finally {
     model.dispose();
     await loader.close();
   }
   return out;
+}
+
+/**
+ * The loader's bad-image error without what it adds for datasets (the JSON entry, the
+ * `onBadImage` option, which predict does not have): the decoder's own message, which names the
+ * file and what is wrong with it.
+ */
+function badImageError(error: unknown): unknown {
+  if (error instanceof VptError && error.code === ErrorCode.Data && error.cause instanceof VptError && error.cause.code === ErrorCode.Data) {
+    return error.cause;
+  }
+  return error;
 }

@@ -1,5 +1,5 @@
 /** Rebuilds a tuned model from a backbone and a trainable-state file (its metadata says how). */
-import { createModel } from '../model/create-model.js';
+import { createModelWithFallbacks } from '../model/create-model.js';
 import type { Model } from '../model/model.js';
 import type { TrainableMetadata } from '../model/trainable-state.js';
 import { ErrorCode, VptError } from '../errors.js';
@@ -10,11 +10,22 @@ export interface TrainedModelOptions {
   weights: string;
   /** A trainable-state file, e.g. a run's `best.safetensors`. */
   checkpoint: string;
+  /**
+   * The backbone's timm architecture, when its weights have no config.json; default: the one
+   * the checkpoint's metadata records (`__metadata__.vpt.arch`).
+   */
   arch?: string;
   device?: string;
   precision?: 'fp32' | 'bf16';
 }
 
+/**
+ * Loads `weights` with the head, prompts and options of the trainable-state file `checkpoint`.
+ * @example
+ * ```ts
+ * const { model, metadata } = await loadTrainedModel({ weights: 'ViT-B_16.npz', checkpoint: 'runs/cub/best.safetensors' });
+ * ```
+ */
 export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model: Model; metadata: TrainableMetadata }> {
   const header = await readSafetensorsHeader(o.checkpoint);
   let meta: TrainableMetadata;
@@ -26,7 +37,7 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
   if (!meta || typeof meta.numClasses !== 'number') {
     throw new VptError(ErrorCode.Shape, `${o.checkpoint} is not a vpt-native trainable-state file (no __metadata__.vpt)`);
   }
-  const model = await createModel({
+  const model = await createModelWithFallbacks({
     weights: o.weights,
     ...(o.arch ? { arch: o.arch } : {}),
     numClasses: meta.numClasses,
@@ -38,6 +49,6 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
     ...(o.device ? { device: o.device } : {}),
     ...(o.precision ? { precision: o.precision } : {}),
     trainable: o.checkpoint,
-  });
+  }, typeof meta.arch === 'string' && meta.arch ? { arch: meta.arch } : {});
   return { model, metadata: meta };
 }

@@ -37,7 +37,7 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
   if (extname(path).toLowerCase() === '.npz') {
     const npz = await readNpz(path);
     try {
-      const { entries, shape } = googleBackbone(npz.entries, path);
+      const { entries, shape } = googleBackbone(npz.entries, path, npz.others);
       const inferredArch = archFromGoogleFileName(path, shape);
       return { path, dataPath: npz.dataPath, entries, shape, ...(inferredArch ? { inferredArch } : {}), close: npz.close };
     } catch (error) {

@@ -9,6 +9,7 @@ import { basename } from 'node:path';
 import type { NativeTensorEntry } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import type { CheckpointShape } from './architecture.js';
+import type { NpzOtherArray } from './npz.js';
 
 /** Prefixes Google checkpoints put before the parameter names (Flax optimizer state, big_vision). */
 const PREFIXES = ['opt/target/', 'params/', ''];
@@ -26,20 +27,31 @@ export interface GoogleBackbone {
   shape: CheckpointShape;
 }
 
+/** Whether the array named `name` is one the backbone takes from a checkpoint whose parameters are under `prefix`. */
+function isBackboneArray(name: string, prefix: string): boolean {
+  return name.startsWith(prefix) && !IGNORED.some((i) => name.slice(prefix.length).startsWith(i));
+}
+
 /**
  * Picks the backbone arrays out of a Google checkpoint's arrays: those under the `opt/target/`
- * or `params/` prefix (or none), without `head/` and `pre_logits/`.
+ * or `params/` prefix (or none), without `head/` and `pre_logits/`. Arrays of dtypes vpt-native
+ * does not read (`others`, e.g. a Flax optimizer's `opt/state/step`) are refused only when they
+ * are among these.
+ * @throws VptError (VPT_WEIGHTS) when no `embedding/kernel` is found, or a backbone array is not a float array
  */
-export function googleBackbone(arrays: NativeTensorEntry[], path: string): GoogleBackbone {
-  const names = new Set(arrays.map((a) => a.name));
+export function googleBackbone(arrays: NativeTensorEntry[], path: string, others: readonly NpzOtherArray[] = []): GoogleBackbone {
+  const names = new Set([...arrays, ...others].map((a) => a.name));
   const prefix = PREFIXES.find((p) => names.has(`${p}embedding/kernel`));
   if (prefix === undefined) {
     throw new VptError(ErrorCode.Weights, `${path} has no "embedding/kernel" array (nor under opt/target/ or params/): not a Google ViT checkpoint`);
   }
+  const unreadable = others.find((a) => isBackboneArray(a.name, prefix));
+  if (unreadable) {
+    throw new VptError(ErrorCode.Weights, `${path}: array "${unreadable.name}" has dtype '${unreadable.descr}'; only little-endian float16/32/64 arrays are supported`);
+  }
   const entries = arrays
-    .filter((a) => a.name.startsWith(prefix))
-    .map((a) => ({ ...a, name: a.name.slice(prefix.length) }))
-    .filter((a) => !IGNORED.some((i) => a.name.startsWith(i)));
+    .filter((a) => isBackboneArray(a.name, prefix))
+    .map((a) => ({ ...a, name: a.name.slice(prefix.length) }));
   return { entries, shape: googleCheckpointShape(entries) };
 }
 

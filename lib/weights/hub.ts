@@ -1,16 +1,18 @@
 /**
  * Hugging Face hub ids (`timm/vit_base_patch16_224.augreg_in21k`) as weights: resolved in the
- * standard local cache first (`HF_HUB_CACHE`, else `HF_HOME/hub`, else
- * `~/.cache/huggingface/hub`; the layout Python's huggingface_hub uses, so both share it), else
- * downloaded with the official `@huggingface/hub` client into that same layout, with progress
- * and an integrity check (sha256 of LFS files, git blob sha1 of the others).
- * `HF_ENDPOINT` points at another hub; `HF_HUB_OFFLINE=1` forbids downloads; `HF_TOKEN` is sent.
+ * standard local cache first (found as Python's huggingface_hub finds it: `HF_HUB_CACHE`, else
+ * `HUGGINGFACE_HUB_CACHE`, else `HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else
+ * `~/.cache/huggingface/hub`; the same layout, so both share it), else downloaded with the
+ * official `@huggingface/hub` client into that same layout, with progress and an integrity check
+ * (sha256 of LFS files, git blob sha1 of the others).
+ * `HF_ENDPOINT` points at another hub; `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) set to 1, ON,
+ * YES or TRUE (any case, as huggingface_hub reads it) forbids downloads; `HF_TOKEN` is sent.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, join, sep } from 'node:path';
+import { basename, isAbsolute, join, sep } from 'node:path';
 
 import { downloadFileToCacheDir } from '@huggingface/hub';
 
@@ -34,14 +36,56 @@ export interface HubOptions {
   onProgress?: (p: DownloadProgress) => void;
 }
 
-/** True for `org/name` ids that are not an existing local path. */
-export function looksLikeHubId(weights: string): boolean {
-  return HUB_ID.test(weights) && !existsSync(weights);
+/** Weights file extensions: a name ending so is a file name, never a hub id. */
+const WEIGHTS_EXTENSION = /\.(safetensors|npz)$/i;
+
+/**
+ * True when `weights`, which does not exist, is meant as a local path: it starts with `./`,
+ * `../`, `/` or `~`, its first segment is an existing folder (`models/vit_b16` with a `models/`
+ * folder), or it ends with `.safetensors` or `.npz`.
+ */
+export function looksLikeLocalPath(weights: string): boolean {
+  if (/^\.{1,2}([/\\]|$)/.test(weights) || isAbsolute(weights) || weights.startsWith('~')) return true;
+  if (WEIGHTS_EXTENSION.test(weights)) return true;
+  const first = weights.split(/[/\\]/)[0]!;
+  return weights.length > first.length && first !== '' && statSync(first, { throwIfNoEntry: false })?.isDirectory() === true;
 }
 
+/** True for `org/name` ids that are not an existing local path nor look like one. */
+export function looksLikeHubId(weights: string): boolean {
+  return HUB_ID.test(weights) && !existsSync(weights) && !looksLikeLocalPath(weights);
+}
+
+/** An environment variable, unset when empty. */
+function env(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** `~` and `~/...` expanded to the home folder, as Python's `os.path.expanduser`. */
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
+}
+
+/** True when huggingface_hub reads the variable as true: 1, ON, YES or TRUE, in any case. */
+function envTrue(value: string | undefined): boolean {
+  return value !== undefined && ['1', 'ON', 'YES', 'TRUE'].includes(value.toUpperCase());
+}
+
+/** Whether downloads are forbidden: `HF_HUB_OFFLINE`, else `TRANSFORMERS_OFFLINE`, as huggingface_hub reads them. */
+export function hubOffline(): boolean {
+  return envTrue(env('HF_HUB_OFFLINE') ?? env('TRANSFORMERS_OFFLINE'));
+}
+
+/**
+ * The hub cache folder, in huggingface_hub's order: `HF_HUB_CACHE`, `HUGGINGFACE_HUB_CACHE`,
+ * `HF_HOME/hub`, `XDG_CACHE_HOME/huggingface/hub`, `~/.cache/huggingface/hub`.
+ */
 export function hubCacheDir(): string {
-  if (process.env.HF_HUB_CACHE) return process.env.HF_HUB_CACHE;
-  return join(process.env.HF_HOME ?? join(homedir(), '.cache', 'huggingface'), 'hub');
+  const explicit = env('HF_HUB_CACHE') ?? env('HUGGINGFACE_HUB_CACHE');
+  if (explicit) return expandHome(explicit);
+  const home = env('HF_HOME') ?? join(expandHome(env('XDG_CACHE_HOME') ?? join(homedir(), '.cache')), 'huggingface');
+  return join(expandHome(home), 'hub');
 }
 
 function repoFolder(id: string): string {
@@ -127,10 +171,11 @@ function progressFetch(file: string, onProgress?: (p: DownloadProgress) => void)
 export async function resolveHubWeights(id: string, options: HubOptions = {}): Promise<string> {
   const cached = await cachedSnapshot(id);
   if (cached) return cached;
-  if (process.env.HF_HUB_OFFLINE === '1') {
-    throw new VptError(ErrorCode.Io, `${id} is not in the Hugging Face cache (${hubCacheDir()}) and HF_HUB_OFFLINE=1 forbids downloading it`);
+  if (hubOffline()) {
+    const name = env('HF_HUB_OFFLINE') !== undefined ? 'HF_HUB_OFFLINE' : 'TRANSFORMERS_OFFLINE';
+    throw new VptError(ErrorCode.Io, `${id} is not in the Hugging Face cache (${hubCacheDir()}) and ${name}=${process.env[name]} forbids downloading it`);
   }
-  const hubUrl = process.env.HF_ENDPOINT ?? 'https://huggingface.co';
+  const hubUrl = env('HF_ENDPOINT') ?? 'https://huggingface.co';
   const cacheDir = hubCacheDir();
   await mkdir(cacheDir, { recursive: true });
   let snapshot: string | undefined;

@@ -4,6 +4,9 @@
  * length-prefixed Python-literal header `{'descr': '<f4', 'fortran_order': False, 'shape': (768,)}`
  * and the raw array bytes. Every member is validated before any tensor is read; object
  * (pickled) arrays are refused without reading their payload, so no pickle is ever run.
+ * Arrays of other fixed-size dtypes (an optimizer's int32 step counter beside the parameters)
+ * are listed apart, in `others`, and never read: whoever picks the arrays to load refuses one
+ * of them only when it would be loaded (google-checkpoint.ts).
  *
  * Arrays of a stored (`np.savez`) archive are read in place. A compressed (`np.savez_compressed`)
  * archive is inflated, one bounded stream at a time, into a temporary file that `close()` removes.
@@ -31,13 +34,27 @@ const FLOAT_DESCRS: Record<string, { dtype: string; bytes: number }> = {
   '<f8': { dtype: 'F64', bytes: 8 },
 };
 
-/** An opened `.npz`: its arrays as byte ranges of `dataPath`. */
+/** numpy's fixed-size dtypes other than the floats above (`<i4`, `|b1`, `>f4`, `<U8`, `<M8[s]`): kind and item size. */
+const OTHER_DESCR = /^[<>|=]([biufcmMSUV])(\d+)(?:\[\w+\])?$/;
+
+/** An array of a dtype vpt-native does not load: validated, listed, never read. */
+export interface NpzOtherArray {
+  /** Its key (the member name without `.npy`). */
+  name: string;
+  /** The numpy dtype descriptor, e.g. `<i4`. */
+  descr: string;
+  shape: number[];
+}
+
+/** An opened `.npz`: its float arrays as byte ranges of `dataPath`. */
 export interface NpzArchive {
   path: string;
   /** The file the entries' offsets refer to: the archive, or a temporary file of inflated arrays. */
   dataPath: string;
-  /** One entry per array, named by its key (the member name without `.npy`). */
+  /** One entry per float array, named by its key (the member name without `.npy`). */
   entries: NativeTensorEntry[];
+  /** The arrays of other dtypes, which are not read. */
+  others: NpzOtherArray[];
   /** Removes the temporary file, when there is one. */
   close(): Promise<void>;
 }
@@ -48,7 +65,10 @@ function bad(path: string, what: string): VptError {
 
 /** The parsed header of one `.npy` member. */
 interface NpyHeader {
+  /** `F16`, `F32` or `F64` for the float arrays vpt-native reads; else the numpy descriptor. */
   dtype: string;
+  /** Whether the array is one vpt-native reads (a little-endian float). */
+  float: boolean;
   shape: number[];
   /** Bytes before the array data: magic, version, length, header text. */
   headerBytes: number;
@@ -90,7 +110,8 @@ function parseNpyHeader(bytes: Uint8Array, where: string): NpyHeader | undefined
   if (descr.includes('O')) {
     throw new VptError(ErrorCode.Weights, `${where} is an object array, stored as a pickle; vpt-native never unpickles (only float arrays are supported)`);
   }
-  const type = FLOAT_DESCRS[descr];
+  const other = OTHER_DESCR.exec(descr);
+  const type = FLOAT_DESCRS[descr] ?? (other ? { dtype: descr, bytes: Number(other[2]) * (other[1] === 'U' ? 4 : 1) } : undefined);
   if (!type) throw new VptError(ErrorCode.Weights, `${where} has dtype '${descr}'; only little-endian float16/32/64 arrays are supported`);
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
     throw new VptError(ErrorCode.Weights, `${where} has an invalid shape ${JSON.stringify(shape)}`);
@@ -102,7 +123,7 @@ function parseNpyHeader(bytes: Uint8Array, where: string): NpyHeader | undefined
   }
   const dataBytes = dims.reduce((n, d) => n * BigInt(d), BigInt(type.bytes));
   if (dataBytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new VptError(ErrorCode.Weights, `${where} has a shape too large to address`);
-  return { dtype: type.dtype, shape: dims, headerBytes, dataBytes: Number(dataBytes) };
+  return { dtype: type.dtype, float: descr in FLOAT_DESCRS, shape: dims, headerBytes, dataBytes: Number(dataBytes) };
 }
 
 type HeaderValue = string | number | boolean | null | HeaderValue[];
@@ -174,6 +195,7 @@ interface Member {
 /**
  * Opens an `.npz` archive and validates every member (zip structure, `.npy` header, dtype,
  * shape against size) before returning; every failure is a VPT_WEIGHTS error naming the key.
+ * Float arrays become `entries`; arrays of other fixed-size dtypes are listed in `others`.
  * @example
  * ```ts
  * const npz = await readNpz('ViT-B_16.npz');
@@ -249,6 +271,7 @@ function cutShort(m: Member, path: string): never {
 async function storedMembers(zip: ZipFile, members: Member[], path: string): Promise<NpzArchive> {
   const handle = await open(path, 'r');
   const entries: NativeTensorEntry[] = [];
+  const others: NpzOtherArray[] = [];
   try {
     for (const m of members) {
       let start: number;
@@ -260,12 +283,13 @@ async function storedMembers(zip: ZipFile, members: Member[], path: string): Pro
       const head = new Uint8Array(Math.min(m.entry.uncompressedSize, 12 + MAX_NPY_HEADER_BYTES));
       const { bytesRead } = await handle.read(head, 0, head.length, start);
       const header = memberHeader(head.subarray(0, bytesRead), m, path) ?? cutShort(m, path);
-      entries.push({ name: m.key, dtype: header.dtype, shape: header.shape, offset: start + header.headerBytes, nbytes: header.dataBytes });
+      if (header.float) entries.push({ name: m.key, dtype: header.dtype, shape: header.shape, offset: start + header.headerBytes, nbytes: header.dataBytes });
+      else others.push({ name: m.key, descr: header.dtype, shape: header.shape });
     }
   } finally {
     await handle.close();
   }
-  return { path, dataPath: path, entries, close: async () => undefined };
+  return { path, dataPath: path, entries, others, close: async () => undefined };
 }
 
 async function inflateMembers(zip: ZipFile, members: Member[], path: string): Promise<NpzArchive> {
@@ -274,12 +298,17 @@ async function inflateMembers(zip: ZipFile, members: Member[], path: string): Pr
   const close = () => rm(dir, { recursive: true, force: true });
   const out = await open(dataPath, 'w');
   const entries: NativeTensorEntry[] = [];
+  const others: NpzOtherArray[] = [];
   try {
     let offset = 0;
     for (const m of members) {
-      const entry = await inflateMember(zip, m, path, out, offset);
-      entries.push(entry);
-      offset += entry.nbytes;
+      const array = await inflateMember(zip, m, path, out, offset);
+      if ('descr' in array) {
+        others.push(array);
+      } else {
+        entries.push(array);
+        offset += array.nbytes;
+      }
     }
   } catch (error) {
     await out.close();
@@ -287,17 +316,20 @@ async function inflateMembers(zip: ZipFile, members: Member[], path: string): Pr
     throw error;
   }
   await out.close();
-  return { path, dataPath, entries, close };
+  return { path, dataPath, entries, others, close };
 }
 
-/** Streams one member into `out` at `offset`: its header is parsed from the first bytes, its data written after. */
+/**
+ * Streams one member into `out` at `offset`: its header is parsed from the first bytes, its data
+ * written after. A non-float array is inflated (so its size is checked) but not written.
+ */
 async function inflateMember(
   zip: ZipFile,
   m: Member,
   path: string,
   out: FileHandle,
   offset: number,
-): Promise<NativeTensorEntry> {
+): Promise<NativeTensorEntry | NpzOtherArray> {
   let header: NpyHeader | undefined;
   let pending = Buffer.alloc(0);
   let written = 0;
@@ -311,7 +343,7 @@ async function inflateMember(
         if (!header) continue;
         data = pending.subarray(header.headerBytes);
       }
-      await out.write(data, 0, data.length, offset + written);
+      if (header.float) await out.write(data, 0, data.length, offset + written);
       written += data.length;
     }
   } catch (error) {
@@ -320,5 +352,6 @@ async function inflateMember(
   }
   header ??= cutShort(m, path);
   if (written !== header.dataBytes) throw bad(path, `array "${m.key}" inflates to ${written} data bytes, its shape needs ${header.dataBytes}`);
+  if (!header.float) return { name: m.key, descr: header.dtype, shape: header.shape };
   return { name: m.key, dtype: header.dtype, shape: header.shape, offset, nbytes: header.dataBytes };
 }

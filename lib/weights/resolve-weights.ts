@@ -1,7 +1,8 @@
 /**
  * Finds the weights file and timm's `config.json` for a `weights` option: a `.safetensors` or
  * Google `.npz` file (config.json beside it, if any) or a folder holding `model.safetensors` +
- * `config.json`.
+ * `config.json`, or a Hugging Face hub id (`org/name`) that is not a local path and does not
+ * look like one (hub.ts).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ErrorCode, VptError } from '../errors.js';
 import type { TimmConfig } from './architecture.js';
 import { type HubOptions, looksLikeHubId, resolveHubWeights } from './hub.js';
+import { rejectTransformersConfig } from './transformers-checkpoint.js';
 
 export interface ResolvedWeights {
   weightsPath: string;
@@ -25,9 +27,29 @@ async function kind(path: string): Promise<'file' | 'dir' | 'none'> {
   }
 }
 
-/** Resolves `weights` to a file and, when present, reads the timm `config.json` beside it. */
+/**
+ * A hub id's local folder; a failed lookup also says that no local path of that name exists,
+ * in case a path was meant.
+ */
+async function hubFolder(id: string, hub: HubOptions): Promise<string> {
+  try {
+    return await resolveHubWeights(id, hub);
+  } catch (error) {
+    if (!(error instanceof VptError) || error.code !== ErrorCode.Io) throw error;
+    throw new VptError(ErrorCode.Io, `${error.message} (read as a Hugging Face hub id: no local file or folder ${resolve(id)} exists either)`, { cause: error });
+  }
+}
+
+/**
+ * Resolves `weights` to a file and, when present, reads the timm `config.json` beside it.
+ * @throws VptError (VPT_IO) `weights not found: <absolute path>` for a missing local path
+ * @example
+ * ```ts
+ * const { weightsPath, config } = await resolveWeights('models/vit_base_patch16_224');
+ * ```
+ */
 export async function resolveWeights(weights: string, hub: HubOptions = {}): Promise<ResolvedWeights> {
-  const target = looksLikeHubId(weights) ? await resolveHubWeights(weights, hub) : resolve(weights);
+  const target = looksLikeHubId(weights) ? await hubFolder(weights, hub) : resolve(weights);
   let weightsPath: string;
   const k = await kind(target);
   if (k === 'none') throw new VptError(ErrorCode.Io, `weights not found: ${target}`);
@@ -54,5 +76,6 @@ export async function resolveWeights(weights: string, hub: HubOptions = {}): Pro
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new VptError(ErrorCode.Arch, `${configPath} is not a JSON object`);
   }
+  rejectTransformersConfig(config as Record<string, unknown>, configPath);
   return { weightsPath, configPath, config: config as TimmConfig };
 }
