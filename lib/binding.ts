@@ -162,7 +162,8 @@ export interface NativeModel {
   trainStepFeatures(features: Float32Array, shape: number[], labels: Int32Array): Promise<NativeTrainStepResult>;
   evaluate(images: Float32Array, shape: number[], labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   exportState(): Promise<NativeTrainingState>;
-  importState(state: NativeTrainingState): Promise<void>;
+  /** With `optimizer`, a new optimizer with those settings takes the state (and replaces the current one only on success). */
+  importState(state: NativeTrainingState & { optimizer?: NativeOptimizerConfig }): Promise<void>;
   exportBackbone(): Promise<NativeTensor[]>;
   gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] };
   info(): { trainableParams: number; totalParams: number; device: string; backboneDtype: 'float32' | 'bfloat16'; backboneBytes: number; fusedLayerNorm: boolean };

@@ -80,6 +80,15 @@ export async function callNative<T>(call: () => Promise<T> | T): Promise<T> {
   }
 }
 
+/** `callNative` for the addon's synchronous calls: any failure becomes a VptError. */
+export function callNativeSync<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    throw fromNative(error, new Error().stack);
+  }
+}
+
 /** Converts an error thrown by the addon into a VptError. */
 export function fromNative(error: unknown, stack?: string): VptError {
   if (error instanceof VptError) return error;

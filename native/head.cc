@@ -1,13 +1,10 @@
 // head.cc — see head.h.
 #include "head.h"
 
+#include <cmath>
 #include <string>
 
 namespace vpt {
-
-namespace {
-constexpr double kHeadInitStd = 0.01;  // VPT's MLP head: trunc_normal_(std=0.01)
-}
 
 Head::Head(int64_t in_dim, int64_t num_classes, int64_t hidden_layers)
     : in_dim_(in_dim),
@@ -28,11 +25,16 @@ NamedTensors Head::named_tensors() {
 }
 
 void Head::initialize(at::Generator& generator) {
-  for (auto& t : named_tensors()) {
-    at::Tensor fresh = at::zeros(t.shape, at::kFloat);
-    if (t.shape.size() == 2) fresh.normal_(0.0, kHeadInitStd, generator).clamp_(-2.0, 2.0);
-    *t.slot = fresh;
+  const auto weight = [&](int64_t out, int64_t in) {
+    return at::empty({out, in}, at::kFloat).normal_(0.0, std::sqrt(2.0 / static_cast<double>(out)), generator);
+  };
+  const double bound = 1.0 / std::sqrt(static_cast<double>(in_dim_));
+  for (size_t i = 0; i < hidden_weights_.size(); ++i) {
+    hidden_weights_[i] = weight(in_dim_, in_dim_);
+    hidden_biases_[i] = at::empty({in_dim_}, at::kFloat).uniform_(-bound, bound, generator);
   }
+  weight_ = weight(num_classes_, in_dim_);
+  bias_ = at::zeros({num_classes_}, at::kFloat);
 }
 
 at::Tensor Head::forward(const at::Tensor& features) const {

@@ -15,7 +15,9 @@ class Head {
   Head(int64_t in_dim, int64_t num_classes, int64_t hidden_layers);
 
   NamedTensors named_tensors();
-  // trunc_normal(std=0.01) weights and zero biases, as VPT initialises its MLP head.
+  // As VPT's MLP head (src/models/mlp.py): weights kaiming_normal_(mode='fan_out'), i.e.
+  // N(0, 2 / out_features); hidden biases nn.Linear's U(+-1/sqrt(in)); the last bias 0 (VPT's
+  // constant -log 99 gives the same softmax and the same gradients).
   void initialize(at::Generator& generator);
   at::Tensor forward(const at::Tensor& features) const;  // (B, D) -> (B, C)
 

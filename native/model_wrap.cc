@@ -318,27 +318,48 @@ std::shared_ptr<Trainer> ModelWrap::trainer(Napi::Env env) const {
   return trainer_;
 }
 
+namespace {
+
+// configureOptimizer's options, read on the JS thread.
+struct OptimizerSpec {
+  OptimizerConfig config;
+  double clip_grad_norm = 0.0;
+  int64_t max_nonfinite = 0;
+  bool cuda_graphs = false;
+};
+
+OptimizerSpec optimizer_spec_from_js(const Napi::Object& o) {
+  OptimizerSpec spec;
+  OptimizerConfig& c = spec.config;
+  c.kind = string_field(o, "kind");
+  require(c.kind == "sgd" || c.kind == "adamw", "unknown optimizer '" + c.kind + "'");
+  c.lr = number_field(o, "lr");
+  c.momentum = number_field(o, "momentum");
+  c.nesterov = bool_field(o, "nesterov");
+  c.weight_decay = number_field(o, "weightDecay");
+  c.beta1 = number_field(o, "beta1");
+  c.beta2 = number_field(o, "beta2");
+  c.eps = number_field(o, "eps");
+  spec.clip_grad_norm = number_field(o, "clipGradNorm");
+  spec.max_nonfinite = int_field(o, "maxNonFinite");
+  spec.cuda_graphs = bool_field(o, "cudaGraphs");
+  return spec;
+}
+
+std::shared_ptr<Trainer> make_trainer(const std::shared_ptr<PromptedVit>& m, const OptimizerSpec& spec) {
+  return std::make_shared<Trainer>(m, spec.config, spec.clip_grad_norm, spec.max_nonfinite, spec.cuda_graphs);
+}
+
+}  // namespace
+
 Napi::Value ModelWrap::ConfigureOptimizer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
   return guard_sync(env, [&]() -> Napi::Value {
     require(info.Length() == 1 && info[0].IsObject(), "configureOptimizer(options) needs an object");
-    Napi::Object o = info[0].As<Napi::Object>();
-    OptimizerConfig c;
-    c.kind = string_field(o, "kind");
-    require(c.kind == "sgd" || c.kind == "adamw", "unknown optimizer '" + c.kind + "'");
-    c.lr = number_field(o, "lr");
-    c.momentum = number_field(o, "momentum");
-    c.nesterov = bool_field(o, "nesterov");
-    c.weight_decay = number_field(o, "weightDecay");
-    c.beta1 = number_field(o, "beta1");
-    c.beta2 = number_field(o, "beta2");
-    c.eps = number_field(o, "eps");
-    const double clip = number_field(o, "clipGradNorm");
-    const int64_t max_nonfinite = int_field(o, "maxNonFinite");
-    const bool cuda_graphs = bool_field(o, "cudaGraphs");
+    const OptimizerSpec spec = optimizer_spec_from_js(info[0].As<Napi::Object>());
     std::lock_guard<std::mutex> lock(m->mutex());
-    trainer_ = std::make_shared<Trainer>(m, c, clip, max_nonfinite, cuda_graphs);
+    trainer_ = make_trainer(m, spec);
     trainer_->set_group(group_);
     return env.Undefined();
   });
@@ -559,7 +580,6 @@ Napi::Value ModelWrap::ExportState(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::ImportState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
-  auto t = trainer(env);
   return guard_sync(env, [&]() -> Napi::Value {
     require(info.Length() == 1 && info[0].IsObject(), "importState(state) needs an object");
     Napi::Object o = info[0].As<Napi::Object>();
@@ -572,15 +592,41 @@ Napi::Value ModelWrap::ImportState(const Napi::CallbackInfo& info) {
             "rng must be a Uint8Array");
     Napi::Uint8Array rng_js = rng_value.As<Napi::Uint8Array>();
     at::Tensor rng = at::from_blob(rng_js.Data(), {static_cast<int64_t>(rng_js.ElementLength())}, at::kByte).clone();
-    return RunOnModel(env, {Value()}, [m, t, all, step, total, streak, rng]() {
-      TensorMap trainable, optim;
-      for (auto& [k, v] : *all) (k.rfind("optim.", 0) == 0 ? optim : trainable)[k] = v;
-      std::lock_guard<std::mutex> lock(m->mutex());
-      m->import_trainable(trainable);
-      t->optimizer().import_state(optim, step, m->trainable_tensors());
-      t->restore_counters(total, streak);
-      m->dropout_rng().set_state(rng);
-    });
+    // With `optimizer` the state comes with its own optimizer settings: a new trainer takes
+    // them, and replaces the current one only once everything has been imported.
+    Napi::Value optimizer = o.Get("optimizer");
+    std::optional<OptimizerSpec> spec;
+    if (!optimizer.IsUndefined()) {
+      require(optimizer.IsObject(), "optimizer must be an object");
+      spec = optimizer_spec_from_js(optimizer.As<Napi::Object>());
+    }
+    std::shared_ptr<Trainer> current = spec ? trainer_ : trainer(env);
+    auto installed = std::make_shared<std::shared_ptr<Trainer>>();
+    return RunOnModel(
+        env, {Value()},
+        [m, current, spec, installed, all, step, total, streak, rng]() {
+          TensorMap trainable, optim;
+          for (auto& [k, v] : *all) (k.rfind("optim.", 0) == 0 ? optim : trainable)[k] = v;
+          std::lock_guard<std::mutex> lock(m->mutex());
+          // Every check comes before any change: a state that does not fit leaves the model,
+          // its optimizer and its generator as they were.
+          m->dropout_rng().clone().set_state(rng);
+          m->check_trainable(trainable);
+          std::shared_ptr<Trainer> target = spec ? make_trainer(m, *spec) : current;
+          target->optimizer().import_state(optim, step, m->trainable_tensors());  // checks, then replaces
+          m->import_trainable(trainable);
+          target->restore_counters(total, streak);
+          m->dropout_rng().set_state(rng);
+          *installed = target;
+        },
+        [this, m, installed](Napi::Env env) -> Napi::Value {
+          if (*installed != trainer_) {
+            std::lock_guard<std::mutex> lock(m->mutex());  // a step may be running on the pool
+            trainer_ = *installed;
+            trainer_->set_group(group_);
+          }
+          return env.Undefined();
+        });
   });
 }
 

@@ -214,11 +214,15 @@ TensorMap PromptedVit::export_trainable() {
   return out;
 }
 
+void PromptedVit::check_trainable(const TensorMap& tensors) {
+  check_fit(trainable_tensors(), tensors, "the trainable state does not fit the model", kErrShape,
+            [](const std::string&) { return false; });
+}
+
 void PromptedVit::import_trainable(const TensorMap& tensors) {
-  NamedTensors slots = trainable_tensors();
-  check_fit(slots, tensors, "the trainable state does not fit the model", kErrShape, [](const std::string&) { return false; });
+  check_trainable(tensors);
   at::NoGradGuard no_grad;
-  for (auto& t : slots) t.slot->copy_(tensors.at(t.name));
+  for (auto& t : trainable_tensors()) t.slot->copy_(tensors.at(t.name));
 }
 
 int64_t PromptedVit::trainable_params() {

@@ -71,6 +71,8 @@ class PromptedVit {
   NamedTensors all_tensors();
   NamedTensors backbone_tensors() { return vit_.named_tensors(); }
   TensorMap export_trainable();
+  // Throws (VPT_SHAPE, naming every misfit) unless `tensors` fits the trainable tensors exactly.
+  void check_trainable(const TensorMap& tensors);
   // Checks names and shapes of every tensor against the model before changing any.
   void import_trainable(const TensorMap& tensors);
 

@@ -35,13 +35,13 @@ describe('train config', () => {
     const { config, notes } = await resolveCliConfig({
       vptConfig: join(FIXTURES, 'vpt-configs', 'cub.yaml'),
       config: file,
-      epochs: 3,
+      epochs: 30,
       weights: 'w',
       out: 'o',
       deep: undefined,
     });
     const c = resolveTrainConfig(config);
-    expect(c.epochs).toBe(3);            // flag over file
+    expect(c.epochs).toBe(30);           // flag over file
     expect(c.batchSize).toBe(16);        // file over vpt-config
     expect(c.baseLr).toBe(0.5);
     expect(c.data).toBe('from-file');    // file over vpt-config's DATAPATH
@@ -59,6 +59,43 @@ describe('train config', () => {
     });
     expect(r.unsupported).toEqual(['MODEL.PROMPT.DEEP_SHARED']);
     expect(r.numberClasses).toBe(200);
+  });
+
+  it("VPT's defaults are neutral; any other value of a key that changes the model or recipe is listed", async () => {
+    expect((await importVptConfig(join(FIXTURES, 'vpt-configs', 'base-prompt.yaml'))).unsupported).toEqual([]);
+    const defaults = join(tmp.dir, 'vpt-defaults.yaml');
+    await writeFile(defaults, [
+      'MODEL:', '  TYPE: "vit"', '  WEIGHT_PATH: ""', '  LINEAR:', '    MLP_SIZES: []',
+      '  PROMPT:', '    LOCATION: "prepend"', '    INITIATION: "random"', '    VIT_POOL_TYPE: "original"', '    DEEP_SHARED: False',
+      'SOLVER:', '  SCHEDULER: "cosine"', '  LOSS: "softmax"', '  WEIGHT_DECAY_BIAS: 0', '  PATIENCE: 300', '  TOTAL_EPOCH: 100',
+      'DATA:', '  MULTILABEL: False', '  FEATURE: "sup_vitb16_imagenet21k"',
+    ].join('\n'));
+    expect((await importVptConfig(defaults)).unsupported).toEqual([]);
+    const others = join(tmp.dir, 'vpt-others.yaml');
+    await writeFile(others, [
+      'MODEL:', '  TYPE: "ssl-vit"', '  WEIGHT_PATH: "ckpt.pth"', '  LINEAR:', '    MLP_SIZES: [512]',
+      '  PROMPT:', '    LOCATION: "pad"', '    INITIATION: "final-cls"', '    VIT_POOL_TYPE: "img_pool"',
+      'SOLVER:', '  SCHEDULER: "constant"', '  LOSS: "sigmoid"', '  WEIGHT_DECAY_BIAS: 0.0001', '  PATIENCE: 5', '  TOTAL_EPOCH: 100',
+      'DATA:', '  MULTILABEL: True', '  FEATURE: "mae_vitb16"', '  NAME: "CUB"', '  NUM_WORKERS: 8',
+    ].join('\n'));
+    expect((await importVptConfig(others)).unsupported.sort()).toEqual([
+      'DATA.FEATURE', 'DATA.MULTILABEL', 'MODEL.LINEAR.MLP_SIZES', 'MODEL.PROMPT.INITIATION', 'MODEL.PROMPT.LOCATION',
+      'MODEL.PROMPT.VIT_POOL_TYPE', 'MODEL.TYPE', 'MODEL.WEIGHT_PATH', 'SOLVER.LOSS', 'SOLVER.PATIENCE', 'SOLVER.SCHEDULER',
+      'SOLVER.WEIGHT_DECAY_BIAS',
+    ]);
+  });
+
+  it('warmupEpochs must leave epochs for the cosine decay', () => {
+    expect(() => resolveTrainConfig({ ...required, epochs: 2 })).toThrow(
+      'train config: option "warmupEpochs": 10 warmup epochs leave none of the 2 epochs for the cosine decay; set warmupEpochs below epochs (e.g. --warmup-epochs 0)',
+    );
+    expect(() => resolveTrainConfig({ ...required, epochs: 10 })).toThrow(/"warmupEpochs": 10 warmup epochs leave none of the 10 epochs/);
+    expect(() => resolveTrainConfig({ ...required, epochs: 1, warmupEpochs: 1 })).toThrow(/"warmupEpochs"/);
+    expect(resolveTrainConfig({ ...required, epochs: 11 }).warmupEpochs).toBe(10);
+    expect(resolveTrainConfig({ ...required, epochs: 1, warmupEpochs: 0 }).epochs).toBe(1);
+    // A field that is wrong on its own is reported as such, not as a warmup problem.
+    expect(() => resolveTrainConfig({ ...required, epochs: 0 })).toThrow(/^train config: option "epochs": [^;]*$/);
+    expect(() => resolveTrainConfig({ ...required, epochs: Number.NaN })).toThrow(/^train config: option "epochs": [^;]*$/);
   });
 });
 

@@ -3,6 +3,7 @@
  * an AbortSignal and after SIGINT (== uninterrupted), eval and predict.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -103,12 +104,15 @@ describe('train()', () => {
 
   it('a run that diverges stops with VPT_NONFINITE and keeps the best checkpoint', async () => {
     const out = join(tmp.dir, 'run-diverge');
-    await train({ ...base(), out, epochs: 2 });
-    const best = await readFile(join(out, 'best.safetensors'));
-    const diverging = train({ ...base(), out, epochs: 4, baseLr: 1e36, resume: join(out, 'last.state.safetensors') });
+    // Per-epoch schedule: epoch 1 runs at lr 0 (and is evaluated), epoch 2 at 1e36 / 3.
+    let best: Buffer | undefined;
+    const diverging = train({ ...base(), out, epochs: 4, warmupEpochs: 3, scheduleUnit: 'epoch', baseLr: 1e36 }, {
+      onProgress: (e) => { if (e.type === 'epoch') best = readFileSync(join(out, 'best.safetensors')); },
+    });
     await expect(diverging).rejects.toMatchObject({ code: 'VPT_NONFINITE', message: expect.stringMatching(/in a row \(last at step \d+\)/) });
-    expect((await readFile(join(out, 'best.safetensors'))).equals(best)).toBe(true);
-    expect((await metricsOf(out)).map((m) => m.epoch)).toEqual([1, 2]);
+    expect(best).toBeDefined();
+    expect((await readFile(join(out, 'best.safetensors'))).equals(best!)).toBe(true);
+    expect((await metricsOf(out)).map((m) => m.epoch)).toEqual([1]);
   });
 
   it('evaluate() reproduces the val accuracy the run reported; predict() returns class names', async () => {
@@ -172,7 +176,7 @@ describe('vpt-native train (CLI)', () => {
 
   it('shows a live progress bar on a terminal', async () => {
     // `script` runs the CLI on a pseudo-terminal and copies what it draws to stdout.
-    const command = [process.execPath, join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...flags(join(tmp.dir, 'run-tty')), '--epochs', '1']
+    const command = [process.execPath, join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...flags(join(tmp.dir, 'run-tty')), '--epochs', '1', '--warmup-epochs', '0']
       .map((a) => `'${a}'`).join(' ');
     const drawn = await new Promise<string>((resolve, reject) => {
       const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -190,15 +194,15 @@ describe('vpt-native train (CLI)', () => {
     const file = join(tmp.dir, 'falses.json');
     await writeFile(file, JSON.stringify({ augment: false, cacheFeatures: false, fusedLayerNorm: false }));
     const fromFile = join(tmp.dir, 'run-falses');
-    const a = await cli([...flags(fromFile), '--epochs', '1', '--config', file, '--quiet']);
+    const a = await cli([...flags(fromFile), '--epochs', '1', '--warmup-epochs', '0', '--config', file, '--quiet']);
     expect(a.code, a.stderr).toBe(0);
     expect(JSON.parse(await readFile(join(fromFile, 'config.json'), 'utf8'))).toMatchObject({ augment: false, cacheFeatures: false, fusedLayerNorm: false });
     const fromFlag = join(tmp.dir, 'run-unfused');
-    const b = await cli([...flags(fromFlag), '--epochs', '1', '--no-fused-layer-norm', '--quiet']);
+    const b = await cli([...flags(fromFlag), '--epochs', '1', '--warmup-epochs', '0', '--no-fused-layer-norm', '--quiet']);
     expect(b.code, b.stderr).toBe(0);
     expect(JSON.parse(await readFile(join(fromFlag, 'config.json'), 'utf8'))).toMatchObject({ augment: true, cacheFeatures: true, fusedLayerNorm: false });
     const overridden = join(tmp.dir, 'run-fused');
-    const c = await cli([...flags(overridden), '--epochs', '1', '--config', file, '--fused-layer-norm', '--quiet']);
+    const c = await cli([...flags(overridden), '--epochs', '1', '--warmup-epochs', '0', '--config', file, '--fused-layer-norm', '--quiet']);
     expect(c.code, c.stderr).toBe(0);
     expect(JSON.parse(await readFile(join(overridden, 'config.json'), 'utf8'))).toMatchObject({ augment: false, fusedLayerNorm: true });
   });

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { runDemo } from '../demo/run-demo.js';
 import { withInterrupt } from './interrupt.js';
 import { createReporter } from './progress-reporter.js';
+import { nonNegativeInteger, positiveInteger } from './train-command.js';
 
 const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
 
@@ -15,14 +16,14 @@ export function registerDemoCommand(program: Command): void {
     .description('synthesize a dataset, build a tiny ViT, train VPT-deep on CPU (~1 min), evaluate, predict')
     .option('--out <dir>', 'where to write everything', 'vpt-demo')
     .option('--weights <path>', 'a real backbone instead of the random tiny ViT (images are then cropped to 224)')
-    .option('--epochs <n>', 'epochs (30)', Number)
-    .option('--seed <n>', 'seed (0)', Number)
+    .option('--epochs <n>', 'epochs, an integer >= 1 (30)', positiveInteger)
+    .option('--seed <n>', 'seed, an integer >= 0 (0)', nonNegativeInteger)
     .option('--quiet', 'print only the summary')
     .addHelpText('after', '\nExample:\n  $ npx vpt-native demo --out /tmp/vpt-demo')
     .action(async (flags: { out: string; weights?: string; epochs?: number; seed?: number; quiet?: boolean }) => {
       const report = createReporter(flags.quiet ? 'quiet' : 'auto');
       const r = await withInterrupt((signal) =>
-        runDemo({ out: flags.out, ...(flags.weights ? { weights: flags.weights } : {}), ...(flags.epochs ? { epochs: flags.epochs } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), onProgress: report, signal }),
+        runDemo({ out: flags.out, ...(flags.weights ? { weights: flags.weights } : {}), ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), onProgress: report, signal }),
       );
       const chance = 1 / r.evaluation.perClass.length;
       const lines = [

@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { resolveCliConfig } from '../config/config-sources.js';
+import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig } from '../config/train-config.js';
 import { openDataset } from '../data/dataset.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { train } from '../train/train.js';
@@ -13,9 +14,17 @@ import { launchLocalWorkers } from '../distributed/local-launcher.js';
 
 const num = (v: string) => Number(v);
 
-function positiveInteger(v: string): number {
+/** Commander parser for flags that take an integer >= 1 (a usage error, exit 2, otherwise). */
+export function positiveInteger(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  if (v.trim() === '' || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected an integer >= 1.');
+  return n;
+}
+
+/** Commander parser for flags that take an integer >= 0 (a usage error, exit 2, otherwise). */
+export function nonNegativeInteger(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0.');
   return n;
 }
 
@@ -41,7 +50,8 @@ async function runLocalWorkers(nproc: number): Promise<void> {
     },
   });
   if (code === ExitCode.Interrupted) throw new DOMException('the workers stopped; the state was saved to last.state.safetensors', 'AbortError');
-  // Every worker refused the options (each printed why): a usage error, exit 2, as without --nproc.
+  // Every worker refused the options (each printed why; the launcher checked all but the
+  // data-parallel ones, which train() checks per rank): a usage error, exit 2, as without --nproc.
   if (codes.every((c) => c === ExitCode.Usage)) throw new VptError(ErrorCode.Option, `every worker refused the options (${failed.join('; ')})`);
   if (code !== 0) throw new VptError(ErrorCode.Distributed, `data-parallel training failed: ${failed.join('; ')}`);
 }
@@ -58,7 +68,10 @@ function backboneDtypeOption(): Option {
     });
 }
 
-/** Flags that map one-to-one onto TrainConfig keys (commander camel-cases them). */
+/**
+ * Flags that map one-to-one onto TrainConfig keys (commander camel-cases them). Every boolean key
+ * has both `--x` and `--no-x`, so either value can override a config file.
+ */
 function addTrainFlags(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'dataset root: images/ + train.json / val.json / test.json')
@@ -82,16 +95,20 @@ function addTrainFlags(cmd: Command): Command {
     .option('--prompt-project <dim>', 'prompt dimension with a projection to the model width (0 = none)', num)
     .option('--mlp-layers <n>', 'hidden layers in the head (0)', num)
     .addOption(new Option('--class-weights <mode>', 'class-weighted loss (none)').choices(['none', 'inv', 'inv_sqrt']))
+    .option('--augment', 'random crop + flip for training (default)')
     .option('--no-augment', 'train on the eval view (no random crop / flip)')
+    .option('--cache-features', 'linear probing without augmentation: compute backbone features once (default)')
     .option('--no-cache-features', 'linear probing without augmentation: recompute backbone features every epoch')
     .option('--crop-size <px>', 'crop size (224); the backbone position embedding is resampled to it', num)
     .option('--device <device>', 'cpu, cuda or cuda:N (default: CUDA when available)')
     .addOption(new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']))
     .addOption(backboneDtypeOption())
     .option('--checkpoint-blocks', 'activation checkpointing: recompute frozen blocks in backward (less memory)')
+    .option('--no-checkpoint-blocks', 'keep the frozen blocks\' activations for backward (default)')
     .option('--fused-layer-norm', 'fuse each residual add with the LayerNorm after it and the prompt insertion (less memory)')
     .option('--no-fused-layer-norm', 'run each residual add, LayerNorm and prompt insertion as its own op (default)')
     .option('--cuda-graphs', 'CUDA: replay the train step as a captured CUDA graph (eager, with a notice, where it cannot be)')
+    .option('--no-cuda-graphs', 'run every train step eagerly (default)')
     .option('--seed <n>', 'seed for init, dropout and data order (42)', num)
     .option('--workers <n>', 'image decode workers (all cores)', num)
     .option('--eval-batch-size <n>', 'evaluation batch size (= batch size)', num)
@@ -99,6 +116,30 @@ function addTrainFlags(cmd: Command): Command {
     .option('--resume <state>', 'continue from a last.state.safetensors')
     .addOption(new Option('--dist-backend <name>', 'data-parallel backend: auto = nccl on CUDA, gloo on CPU (auto)').choices(['auto', 'gloo', 'nccl']))
     .option('--dist-timeout <s>', 'data-parallel: a rank that died or hangs stops the others after this many seconds (1800)', num);
+}
+
+/**
+ * The options given on the command line, without the values commander filled in by default:
+ * those would override the same keys from --config.
+ */
+export function commandLineFlags(cmd: Command): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(cmd.opts()).filter(([key]) => cmd.getOptionValueSource(key) !== 'default'));
+}
+
+/**
+ * The merged config (see resolveCliConfig) resolved as train() will resolve it (VptError
+ * VPT_OPTION naming the option when it cannot), with DATA.NUMBER_CLASSES of a --vpt-config
+ * checked against the dataset.
+ */
+export async function checkTrainConfig(config: TrainConfig, numberClasses: number | undefined, vptConfig: unknown): Promise<ResolvedTrainConfig> {
+  const resolved = resolveTrainConfig(config);
+  if (numberClasses !== undefined) {
+    const found = (await openDataset(resolved.data)).numClasses;
+    if (found !== numberClasses) {
+      throw new VptError(ErrorCode.Option, `${String(vptConfig)}: DATA.NUMBER_CLASSES is ${numberClasses} but ${resolved.data} has ${found} classes`);
+    }
+  }
+  return resolved;
 }
 
 export function registerTrainCommand(program: Command): void {
@@ -109,6 +150,7 @@ export function registerTrainCommand(program: Command): void {
     .option('--quiet', 'print nothing but errors and the final line')
     .option('--json', 'print machine-readable progress events, one JSON object per line')
     .option('--nproc <n>', 'data-parallel: start N local worker processes (as torchrun --nproc-per-node N); --batch-size is the global batch', positiveInteger)
+    .option('--force', 'replace a run already in --out (without it such a folder is refused; --resume continues it)')
     .addHelpText('after', `
 Examples:
   $ vpt-native train --data data/CUB_200_2011 --weights models/vit_base_patch16_224.augreg_in21k \\
@@ -119,25 +161,26 @@ Examples:
   $ vpt-native train --nproc 4 --device cuda --config cub.yaml --out runs/cub-4gpu
   $ torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend static --node-rank 0 \\
       --master-addr node0 --master-port 29500 --no-python npx vpt-native train --config cub.yaml`)
-    .action(async (parsed: Record<string, unknown>, cmd: Command) => {
-      // Only flags on the command line: a lone `--no-x` flag defaults x to true, which would
-      // otherwise override `x: false` from --config.
-      const flags = Object.fromEntries(Object.entries(parsed).filter(([key]) => cmd.getOptionValueSource(key) !== 'default'));
-      if (typeof flags.nproc === 'number' && flags.nproc > 1 && !process.env.WORLD_SIZE) {
-        await runLocalWorkers(flags.nproc);
+    .action(async (_parsed: Record<string, unknown>, cmd: Command) => {
+      const flags = commandLineFlags(cmd);
+      const launcher = typeof flags.nproc === 'number' && flags.nproc > 1 && !process.env.WORLD_SIZE;
+      const { config, notes, numberClasses } = await resolveCliConfig(flags);
+      const printNotes = () => { for (const note of notes) process.stderr.write(`vpt-native: ${note}\n`); };
+      // Every rank resolves the same config: rank 0 prints the notes; a launcher only when no rank will.
+      const isMain = (distributedFromEnv()?.rank ?? 0) === 0;
+      if (isMain && !launcher) printNotes();
+      // Checked before any worker starts: with --nproc a bad option is one error (exit 2), not one per worker.
+      const resolved = await checkTrainConfig(config, numberClasses, flags.vptConfig).catch((error: unknown) => {
+        if (launcher) printNotes();
+        throw error;
+      });
+      if (launcher) {
+        await runLocalWorkers(flags.nproc as number);
         return;
       }
-      const { config, notes, numberClasses } = await resolveCliConfig(flags);
-      for (const note of notes) process.stderr.write(`vpt-native: ${note}\n`);
-      if (numberClasses !== undefined && typeof config.data === 'string') {
-        const found = (await openDataset(config.data)).numClasses;
-        if (found !== numberClasses) {
-          throw new VptError(ErrorCode.Option, `${String(flags.vptConfig)}: DATA.NUMBER_CLASSES is ${numberClasses} but ${config.data} has ${found} classes`);
-        }
-      }
       const report = createReporter(flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto');
-      const result = await withInterrupt((signal) => train(config, { onProgress: report, signal }));
+      const result = await withInterrupt((signal) => train(config, { onProgress: report, signal, overwrite: flags.force === true }));
       // Every rank returns the same result; one line is enough.
-      if (flags.quiet && (distributedFromEnv()?.rank ?? 0) === 0) process.stdout.write(`best val top-1 ${result.bestValTop1 ?? 'n/a'} (epoch ${result.bestEpoch}); files in ${config.out}\n`);
+      if (flags.quiet && isMain) process.stdout.write(`best val top-1 ${result.bestValTop1 ?? 'n/a'} (epoch ${result.bestEpoch}); files in ${resolved.out}\n`);
     });
 }

@@ -7,7 +7,7 @@ import type { TrainConfig } from './train-config.js';
 import { importVptConfig } from './vpt-yacs.js';
 
 /** Flags that steer the command rather than the run. */
-const RUNNER_FLAGS = new Set(['config', 'vptConfig', 'quiet', 'json', 'nproc']);
+const RUNNER_FLAGS = new Set(['config', 'vptConfig', 'quiet', 'json', 'nproc', 'force']);
 
 /** Merges the config sources in precedence order. */
 export async function resolveCliConfig(

@@ -16,6 +16,7 @@ export const trainConfigSchema = z.strictObject({
   /** Run folder (created; files in it are replaced atomically). */
   out: z.string().min(1),
   epochs: z.int().min(1).default(100),
+  /** Linear warmup before the cosine decay; fewer than `epochs` (or 0). */
   warmupEpochs: z.int().min(0).default(10),
   /** The global batch: in a data-parallel run each of the N ranks trains on batchSize / N of it. */
   batchSize: z.int().min(1).default(128),
@@ -57,7 +58,12 @@ export const trainConfigSchema = z.strictObject({
    * data-parallel, a failed capture) training goes on eagerly and a notice says why.
    */
   cudaGraphs: z.boolean().default(false),
-  /** Decode workers; default: all cores. */
+  /**
+   * Images decoded at once; default: `defaultDecodeWorkers(2)` (lib/data/loader.ts), the libuv
+   * thread pool (UV_THREADPOOL_SIZE, else 4) less the 2 threads kept for model calls, at most
+   * twice the CPU count, at least 1. The CLI sizes the pool to the CPU count + 2 (at most 64),
+   * so there it is one per core (at most 62); through the API at libuv's default pool, 2.
+   */
   workers: z.int().min(1).optional(),
   evalBatchSize: z.int().min(1).optional(),
   onBadImage: z.enum(['error', 'skip']).default('error'),
@@ -67,6 +73,16 @@ export const trainConfigSchema = z.strictObject({
   distTimeout: z.number().positive().max(7 * 24 * 3600).default(1800),
   /** Path of a `last.state.safetensors` to continue from. */
   resume: z.string().min(1).optional(),
+}).superRefine((c, ctx) => {
+  // zod runs this even when a field failed its own check: judge only valid epoch counts.
+  const valid = Number.isInteger(c.epochs) && c.epochs >= 1 && Number.isInteger(c.warmupEpochs);
+  if (valid && c.warmupEpochs > 0 && c.warmupEpochs >= c.epochs) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['warmupEpochs'],
+      message: `${c.warmupEpochs} warmup epochs leave none of the ${c.epochs} epochs for the cosine decay; set warmupEpochs below epochs (e.g. --warmup-epochs 0)`,
+    });
+  }
 });
 
 /** What `train()` accepts. */

@@ -1,7 +1,8 @@
 /**
  * Imports the original VPT repository's yacs YAML configs (e.g. `configs/prompt/cub.yaml`, with
  * `_BASE_` inheritance), so people moving from that code keep their configs. Keys vpt-native
- * cannot honor are returned by name, never silently dropped.
+ * cannot honor (unknown keys, and keys whose value differs from what vpt-native implements) are
+ * returned by name, never silently dropped.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -41,17 +42,57 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
   'SEED': (v, o) => { if (v !== null && v !== undefined) o.seed = v as number; },
 };
 
-/** Keys that are bookkeeping of the original code and have no effect on the result here. */
+/** Keys that are bookkeeping of the original code: whatever their value, the result is the same here. */
 const NEUTRAL = new Set([
-  'NUM_GPUS', 'NUM_SHARDS', 'RUN_N_TIMES', 'DBG', 'CUDNN_BENCHMARK', 'MODEL.TYPE', 'MODEL.LINEAR.MLP_SIZES',
-  'SOLVER.LOG_EVERY_N', 'SOLVER.SCHEDULER', 'SOLVER.LOSS', 'SOLVER.PATIENCE', 'DATA.NUM_WORKERS', 'DATA.PIN_MEMORY',
-  'DATA.NAME', 'DATA.FEATURE', 'DATA.NUMBER_CLASSES', 'DATA.MULTILABEL', 'MODEL.PROMPT.LOCATION', 'MODEL.PROMPT.INITIATION',
-  'MODEL.PROMPT.VIT_POOL_TYPE', 'SOLVER.WEIGHT_DECAY_BIAS', 'MODEL.SAVE_CKPT', 'MODEL.MODEL_ROOT', 'MODEL.WEIGHT_PATH',
+  'NUM_GPUS', 'NUM_SHARDS', 'RUN_N_TIMES', 'DBG', 'CUDNN_BENCHMARK', 'SOLVER.LOG_EVERY_N', 'DATA.NUM_WORKERS',
+  'DATA.PIN_MEMORY', 'DATA.NAME', 'DATA.NUMBER_CLASSES', 'MODEL.SAVE_CKPT', 'MODEL.MODEL_ROOT',
 ]);
+
+const isFalse = (v: unknown) => v === false || v === 'False';
+const isNone = (v: unknown) => v === null || v === undefined || v === 'None';
+const isEmpty = (v: unknown) => isNone(v) || v === '' || (Array.isArray(v) && v.length === 0);
+
+/**
+ * Keys that change the model or the recipe in the original code: neutral only at the value
+ * vpt-native implements (VPT's default, `src/configs/config.py`); any other value is not honored.
+ * `epochs` is the run's epoch count as imported so far (vpt-native's default when the file has none).
+ */
+const NEUTRAL_AT: Record<string, (v: unknown, epochs: number) => boolean> = {
+  /** A supervised ViT; 'ssl-vit' (MAE: global pooling + fc_norm), 'swin', 'resnet', 'convnext' are other models. */
+  'MODEL.TYPE': (v) => v === 'vit',
+  /** The backbone comes from --weights; a supervised ViT's name (sup_vitb16_224, ...) names the model vpt-native runs. */
+  'DATA.FEATURE': (v) => isEmpty(v) || (typeof v === 'string' && v.startsWith('sup_vit')),
+  /** Prompts after the class token ('add', 'pad', 'below' are ablations). */
+  'MODEL.PROMPT.LOCATION': (v) => v === 'prepend',
+  'MODEL.PROMPT.INITIATION': (v) => v === 'random',
+  'MODEL.PROMPT.CLSEMB_FOLDER': isEmpty,
+  'MODEL.PROMPT.CLSEMB_PATH': isEmpty,
+  /** The head reads the class token. */
+  'MODEL.PROMPT.VIT_POOL_TYPE': (v) => v === 'original',
+  'MODEL.PROMPT.DEEP_SHARED': isFalse,
+  'MODEL.PROMPT.REVERSE_DEEP': isFalse,
+  'MODEL.PROMPT.FORWARD_DEEP_NOEXPAND': isFalse,
+  'MODEL.PROMPT.NUM_DEEP_LAYERS': isNone,
+  'MODEL.LINEAR.MLP_SIZES': isEmpty,
+  /** A checkpoint to start from; vpt-native resumes with --resume. */
+  'MODEL.WEIGHT_PATH': isEmpty,
+  'SOLVER.SCHEDULER': (v) => v === 'cosine',
+  'SOLVER.LOSS': (v) => v === 'softmax',
+  /** Biases (and 1-D tensors) get no weight decay here. */
+  'SOLVER.WEIGHT_DECAY_BIAS': (v) => v === 0,
+  'SOLVER.BIAS_MULTIPLIER': (v) => v === 1,
+  /** Early stopping after this many epochs without a better val top-1: never, when it is >= the epochs. */
+  'SOLVER.PATIENCE': (v, epochs) => typeof v === 'number' && v >= epochs,
+  'DATA.MULTILABEL': isFalse,
+  'DATA.PERCENTAGE': (v) => v === 1,
+};
+
+/** vpt-native's default epochs, for SOLVER.PATIENCE when the file sets no SOLVER.TOTAL_EPOCH. */
+const DEFAULT_EPOCHS = 100;
 
 export interface VptYacsImport {
   config: Partial<TrainConfig>;
-  /** Keys present in the file that vpt-native does not honor. */
+  /** Keys present in the file that vpt-native does not honor (at the value they hold). */
   unsupported: string[];
   /** DATA.NUMBER_CLASSES when set (> 0), to check against the dataset. */
   numberClasses?: number;
@@ -96,9 +137,14 @@ export async function importVptConfig(path: string): Promise<VptYacsImport> {
   let numberClasses: number | undefined;
   for (const [key, value] of flat) {
     if (key === 'DATA.NUMBER_CLASSES' && typeof value === 'number' && value > 0) numberClasses = value;
-    const map = MAPPING[key];
-    if (map) map(value, config);
-    else if (!NEUTRAL.has(key)) unsupported.push(key);
+    MAPPING[key]?.(value, config);
+  }
+  // After the mapping, so that value checks can read the run's settings (SOLVER.PATIENCE: epochs).
+  const epochs = typeof config.epochs === 'number' ? config.epochs : DEFAULT_EPOCHS;
+  for (const [key, value] of flat) {
+    const neutralAt = NEUTRAL_AT[key];
+    const honored = MAPPING[key] !== undefined || NEUTRAL.has(key) || (neutralAt !== undefined && neutralAt(value, epochs));
+    if (!honored) unsupported.push(key);
   }
   return { config, unsupported, ...(numberClasses ? { numberClasses } : {}) };
 }

@@ -18,6 +18,7 @@ export interface DemoOptions {
   out: string;
   /** A real backbone instead of the random tiny ViT. */
   weights?: string;
+  /** Epochs, >= 1 (30); the first 2 warm up the lr, fewer when there are fewer than 3. */
   epochs?: number;
   seed?: number;
   onProgress?: (e: ProgressEvent) => void;
@@ -49,13 +50,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   await convertCub(data, { force: true });
   const weights = o.weights ?? (await writeRandomBackbone(join(out, 'backbone'), { ...DEMO_BACKBONE, seed }));
   const run = join(out, 'run');
+  const epochs = o.epochs ?? 30;
   const result = await train(
     {
       data,
       weights,
       out: run,
-      epochs: o.epochs ?? 30,
-      warmupEpochs: 2,
+      epochs,
+      // At least one epoch of cosine decay after the warmup (warmupEpochs < epochs).
+      warmupEpochs: Math.max(0, Math.min(2, epochs - 1)),
       batchSize: 32,
       baseLr: 2,
       weightDecay: 1e-4,
@@ -65,7 +68,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       device: 'cpu',
       seed,
     },
-    { ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}) },
+    // The demo folder is the demo's own: a second demo replaces the first one's run.
+    { overwrite: true, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}) },
   );
   const evaluation = await evaluate({ run, split: 'val' });
   const val = (await openDataset(data)).splits.val ?? [];

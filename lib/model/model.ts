@@ -5,7 +5,7 @@
 import { type NativeGraphStatus, type NativeImageBatchU8, type NativeModel, type NativeOptimizerConfig, type NativeStagedBatch, type NativeTensor, type NativeTrainStepResult, loadAddon } from '../binding.js';
 import { type ImageBatchU8, checkImageBatchU8 } from '../data/image-batch.js';
 import type { ProcessGroup } from '../distributed/process-group.js';
-import { ErrorCode, VptError, callNative } from '../errors.js';
+import { ErrorCode, VptError, callNative, callNativeSync } from '../errors.js';
 import type { VitArchitecture } from '../weights/architecture.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
 import type { PromptOptions } from './options.js';
@@ -180,7 +180,7 @@ export class Model {
   configureOptimizer(options: OptimizerOptions): void {
     const native = this.#alive();
     const config = resolveOptimizerOptions(options);
-    native.configureOptimizer(config);
+    callNativeSync(() => native.configureOptimizer(config));
     this.#optimizer = config;
   }
 
@@ -197,7 +197,7 @@ export class Model {
     if (!(typeof lr === 'number' && Number.isFinite(lr) && lr >= 0)) {
       throw new VptError(ErrorCode.Option, `Invalid option "lr": expected a finite number >= 0, got ${String(lr)}`);
     }
-    native.setLearningRate(lr);
+    callNativeSync(() => native.setLearningRate(lr));
     optimizer.lr = lr;
   }
 
@@ -215,7 +215,7 @@ export class Model {
         throw new VptError(ErrorCode.Option, `Invalid option "classWeights": expected a Float32Array of ${this.#spec.numClasses} finite weights >= 0`);
       }
     }
-    native.setClassWeights(weights);
+    callNativeSync(() => native.setClassWeights(weights));
   }
 
   /**
@@ -273,7 +273,8 @@ export class Model {
    */
   graphStatus(): GraphStatus {
     this.#requireOptimizer();
-    return this.#alive().graphStatus();
+    const native = this.#alive();
+    return callNativeSync(() => native.graphStatus());
   }
 
   /**
@@ -296,18 +297,21 @@ export class Model {
    * loop gathers every rank's so a resumed run continues each rank's own stream.
    */
   rngState(): Uint8Array {
-    return this.#alive().rngState();
+    const native = this.#alive();
+    return callNativeSync(() => native.rngState());
   }
 
   /** Restores a state from `rngState()` (same device type). */
   setRngState(state: Uint8Array): void {
-    this.#alive().setRngState(state);
+    const native = this.#alive();
+    callNativeSync(() => native.setRngState(state));
   }
 
   /** Data-parallel: the next training step reports `stop: true` on every rank (an orderly stop at one step). */
   voteStop(): void {
     this.#requireOptimizer();
-    this.#alive().voteStop();
+    const native = this.#alive();
+    callNativeSync(() => native.voteStop());
   }
 
   /**
@@ -399,9 +403,10 @@ export class Model {
     const { state, optimizer: saved, run } = await readTrainingState(path, this.#metadata());
     // CUDA graphs are how this process runs, not state: the current choice stays.
     const optimizer = { ...saved, cudaGraphs: this.#optimizer?.cudaGraphs ?? false };
-    native.configureOptimizer(optimizer);
+    // One native call checks everything, then replaces tensors, optimizer and generator
+    // together: a file that does not fit leaves the model as it was.
+    await callNative(() => native.importState({ ...state, optimizer }));
     this.#optimizer = { ...optimizer };
-    await callNative(() => native.importState(state));
     return { step: state.step, nonfiniteTotal: state.nonfiniteTotal, ...(run ? { run } : {}) };
   }
 
@@ -424,7 +429,8 @@ export class Model {
 
   /** Which tensors hold gradient buffers now, and which backbone tensors require grad. */
   gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] } {
-    return this.#alive().gradientState();
+    const native = this.#alive();
+    return callNativeSync(() => native.gradientState());
   }
 
   /**
@@ -436,7 +442,7 @@ export class Model {
    */
   info(): ModelInfo {
     const native = this.#alive();
-    const n = native.info();
+    const n = callNativeSync(() => native.info());
     const a = this.#spec.architecture;
     return {
       arch: a.arch,

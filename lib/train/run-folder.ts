@@ -7,8 +7,8 @@
  *   last.state.safetensors  full training state, for --resume
  *   curves.png              loss and accuracy curves
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 
 import { ErrorCode, VptError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -55,6 +55,33 @@ export class RunFolder {
       await mkdir(this.dir, { recursive: true });
     } catch (error) {
       throw new VptError(ErrorCode.Io, `cannot create run folder ${this.dir}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** The run files present in the folder now. */
+  async existing(): Promise<string[]> {
+    const present = await Promise.all(Object.values(this.files).map((f) => access(f).then(() => f, () => undefined)));
+    return present.filter((f): f is string => f !== undefined);
+  }
+
+  /** Throws unless the folder holds no run (no run file in it). */
+  async checkFree(): Promise<void> {
+    const present = await this.existing();
+    if (present.length === 0) return;
+    const names = present.map((f) => basename(f)).join(', ');
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "out": ${this.dir} holds a run already (${names}); continue it with resume (--resume ${this.files.lastState}), ` +
+        'replace it with overwrite (--force), or choose another folder',
+    );
+  }
+
+  /** Removes the run files of an earlier run (a new run replacing it). */
+  async clear(): Promise<void> {
+    try {
+      await Promise.all(Object.values(this.files).map((f) => rm(f, { force: true })));
+    } catch (error) {
+      throw new VptError(ErrorCode.Io, `cannot clear the run folder ${this.dir}: ${(error as Error).message}`, { cause: error });
     }
   }
 

@@ -2,6 +2,9 @@
  * `train()`: config -> dataset -> model -> epochs of (train, val, test) -> run folder.
  * Resumable at any step boundary; abortable with an AbortSignal (the state is saved first).
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 import { type Dataset, type Sample, openDataset } from '../data/dataset.js';
 import { type Batch, Loader, defaultDecodeWorkers } from '../data/loader.js';
 import { type DistributedEnvironment, distributedFromEnv } from '../distributed/environment.js';
@@ -16,6 +19,7 @@ import { computeClassWeights } from './class-weights.js';
 import { drawCurves } from './curves.js';
 import { evaluateLoader } from './evaluate-loader.js';
 import { prefetchUploads } from './prefetch-uploads.js';
+import { type ResumePoint, type RunPosition, checkSameRun, resumePoint, savedRunConfig, withSavedSettings } from './resume-point.js';
 import { type EpochMetrics, RunFolder, type SplitMetrics } from './run-folder.js';
 import { learningRateAt } from './schedule.js';
 import type { DownloadProgress } from '../weights/hub.js';
@@ -62,6 +66,11 @@ export interface TrainOptions {
    * (torchrun, `vpt-native train --nproc N`); null forces a single-process run.
    */
   distributed?: DistributedEnvironment | null;
+  /**
+   * Replace a run already in `out` (its config, metrics, checkpoints and summary). Without it a
+   * new run refuses a folder that holds one; resuming (`resume`) continues it instead.
+   */
+  overwrite?: boolean;
 }
 
 function abortError(): DOMException {
@@ -83,7 +92,11 @@ function abortError(): DOMException {
  * ```
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
-  const c = resolveTrainConfig(config);
+  // A resume takes the settings it leaves unset from the state file, and refuses other values.
+  const resumeFrom = typeof (config as { resume?: unknown } | null)?.resume === 'string' ? (config as { resume: string }).resume : undefined;
+  const saved = resumeFrom ? await savedRunConfig(resumeFrom) : undefined;
+  const c = absolutePaths(resolveTrainConfig(saved ? withSavedSettings(config, saved) : config));
+  if (saved) checkSameRun(c, saved, c.resume!);
   const { signal } = options;
   signal?.throwIfAborted();
   const dist = options.distributed === undefined ? distributedFromEnv() : options.distributed;
@@ -92,11 +105,10 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   // Rank 0 reports and writes; the other ranks train and evaluate silently.
   const onProgress = isMain ? options.onProgress : undefined;
   const started = performance.now();
+  // Nothing is written before every input has been checked (dataset, model, resume state):
+  // here only whether the folder is free; it is written once the model is ready.
   const run = new RunFolder(c.out);
-  if (isMain) {
-    await run.create();
-    await run.writeJson(run.files.config, c);
-  }
+  if (isMain && !c.resume && !options.overwrite) await run.checkFree();
 
   const dataset = await openDataset(c.data);
   const trainSamples = dataset.splits.train;
@@ -111,10 +123,24 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const precision = c.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32');
   const group = dist ? await joinGroup(c, dist, device) : undefined;
   try {
-    return await trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal });
+    return await trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal, overwrite: !!options.overwrite });
   } finally {
     group?.dispose();
   }
+}
+
+/**
+ * The config with absolute paths, so the run folder's config.json works from any directory
+ * (`eval --run`, `--config`). A weights value that is no local path is a Hugging Face id.
+ */
+function absolutePaths(c: ResolvedTrainConfig): ResolvedTrainConfig {
+  return {
+    ...c,
+    data: resolve(c.data),
+    out: resolve(c.out),
+    weights: existsSync(c.weights) ? resolve(c.weights) : c.weights,
+    ...(c.resume ? { resume: resolve(c.resume) } : {}),
+  };
 }
 
 /** Options a data-parallel run cannot take; checked before anything is written. */
@@ -150,9 +176,10 @@ interface DeviceRun {
   started: number;
   onProgress: ((event: ProgressEvent) => void) | undefined;
   signal: AbortSignal | undefined;
+  overwrite: boolean;
 }
 
-async function trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal }: DeviceRun): Promise<TrainResult> {
+async function trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal, overwrite }: DeviceRun): Promise<TrainResult> {
   const model = await createModel({
     weights: c.weights,
     ...(c.arch ? { arch: c.arch } : {}),
@@ -202,10 +229,24 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
       cudaGraphs: c.cudaGraphs,
     });
     if (group) await model.attachProcessGroup(group);
+    const stepsPerEpoch = trainLoader.batchesPerEpoch;
+    let resumed: ResumePoint | undefined;
+    if (c.resume) {
+      const state = await model.loadState(c.resume);
+      resumed = resumePoint(state.run as RunPosition | undefined, state.step + state.nonfiniteTotal, stepsPerEpoch, c.epochs, c.resume);
+      // Each rank continues its own dropout stream (the state file holds rank 0's in its rng).
+      if (group && resumed.rankRng?.length === group.worldSize) model.setRngState(new Uint8Array(Buffer.from(resumed.rankRng[group.rank]!, 'base64')));
+    }
+    // Every input has been checked: the run folder is written from here on.
+    if (isMain) {
+      await run.create();
+      if (overwrite && !c.resume) await run.clear();
+      await run.writeJson(run.files.config, c);
+    }
     // One view per image and a frozen backbone: its features never change, so compute them once.
     // (Not data-parallel: a rank's samples change every epoch, so its cache would never fill.)
     const featureCache = c.transfer === 'linear' && !c.augment && c.cacheFeatures && !group ? new FeatureCache(trainSamples) : undefined;
-    const result = await runEpochs({ c, model, run, trainLoader, trainSamples, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision, featureCache, group, isMain });
+    const result = await runEpochs({ c, model, run, trainLoader, trainSamples, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision, featureCache, group, isMain, resumed });
     // No rank leaves (closing its connections) while another still reduces.
     await group?.barrier();
     return result;
@@ -213,25 +254,6 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
     model.dispose();
     await Promise.all(loaders.map((l) => l.close()));
   }
-}
-
-/** Train statistics of an epoch interrupted part-way. */
-interface PartialEpoch {
-  lossSum: number;
-  correct: number;
-  images: number;
-  skipped: number;
-  seconds: number;
-}
-
-/** Where the loop stands, saved with the training state. */
-interface RunPosition {
-  step: number;
-  partial?: PartialEpoch;
-  /** Data-parallel: every rank's dropout-generator state (base64), by rank. */
-  rankRng?: string[];
-  /** The resolved config, so every checkpoint says how it was made. */
-  config?: ResolvedTrainConfig;
 }
 
 /** Backbone features of the training images (linear probing without augmentation). */
@@ -280,6 +302,8 @@ interface RunContext {
   group: ProcessGroup | undefined;
   /** Rank 0 (or the only process): writes the run folder. */
   isMain: boolean;
+  /** Where a resumed run's loop starts (its state is loaded already). */
+  resumed: ResumePoint | undefined;
 }
 
 /** The batches of one training epoch: from the loader, or from cached features when complete. */
@@ -322,26 +346,20 @@ async function gatherRngStates(model: Model, group: ProcessGroup | undefined): P
 }
 
 async function runEpochs(ctx: RunContext): Promise<TrainResult> {
-  const { c, model, run, trainLoader, evalLoaders, onProgress, signal, group, isMain } = ctx;
+  const { c, model, run, trainLoader, evalLoaders, onProgress, signal, group, isMain, resumed } = ctx;
   const stepsPerEpoch = trainLoader.batchesPerEpoch;
   const schedule = { baseLr: scaledLearningRate(c), unit: c.scheduleUnit, warmupEpochs: c.warmupEpochs, epochs: c.epochs, stepsPerEpoch };
 
-  let step = 0;
+  let step = resumed?.step ?? 0;
+  const startEpoch = resumed?.epoch ?? 0;
+  const partial = resumed?.partial;
   let history: EpochMetrics[] = [];
-  let partial: PartialEpoch | undefined;
-  if (c.resume) {
-    const resumed = await model.loadState(c.resume);
-    const position = resumed.run as RunPosition | undefined;
-    step = typeof position?.step === 'number' ? position.step : resumed.step + resumed.nonfiniteTotal;
-    partial = position?.partial;
-    // Each rank continues its own dropout stream (the state file holds rank 0's in its rng).
-    const rankRng = position?.rankRng;
-    if (group && rankRng?.length === group.worldSize) model.setRngState(new Uint8Array(Buffer.from(rankRng[group.rank]!, 'base64')));
-    history = (await run.readMetrics()).filter((m) => m.epoch <= Math.floor(step / stepsPerEpoch));
+  if (resumed) {
+    // Epochs finished after the state was saved (a crash between the two writes) are run again.
+    history = (await run.readMetrics()).filter((m) => m.epoch <= startEpoch);
   } else if (isMain) {
     await run.writeMetrics([]);
   }
-  const startEpoch = Math.floor(step / stepsPerEpoch);
   onProgress?.({
     type: 'start', epochs: c.epochs, startEpoch, stepsPerEpoch, trainImages: stepsPerEpoch * c.batchSize, device: ctx.device,
     precision: ctx.precision, trainableParams: model.info().trainableParams, out: run.dir, worldSize: group?.worldSize ?? 1,
@@ -352,7 +370,8 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
   const noticed = new Set<string>();
 
   for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
-    const skipBatches = step - epoch * stepsPerEpoch;
+    // Batches of a resumed epoch trained before the interruption.
+    const skipBatches = epoch === startEpoch ? (resumed?.batch ?? 0) : 0;
     // Statistics of batches trained before an interruption carry over, so a resumed epoch
     // reports what an uninterrupted one would.
     const carried = skipBatches > 0 ? partial : undefined;
@@ -363,20 +382,23 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     let stopAfterEpoch = false;
     for await (const batch of trainBatches(ctx, epoch)) {
       if (batchIndex++ < skipBatches) continue;
-      const saveAndAbort = async () => {
+      /** Saves the state with `consumed` batches of this epoch trained, and gives the abort error. */
+      const saveAndAbort = async (consumed: number) => {
         const seconds = (performance.now() - epochStart) / 1000;
         const rankRng = await gatherRngStates(model, group);
-        const position: RunPosition = { step, partial: { lossSum, correct, images, skipped, seconds }, config: c, ...(rankRng ? { rankRng } : {}) };
+        const position: RunPosition = { step, epoch, batch: consumed, partial: { lossSum, correct, images, skipped, seconds }, config: c, ...(rankRng ? { rankRng } : {}) };
         if (isMain) await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
         return abortError();
       };
       // Data-parallel ranks see a signal at different moments: it becomes a vote carried by the
       // next step's all-reduce, and every rank stops after that same step.
       if (signal?.aborted) {
-        if (!group) throw await saveAndAbort();
+        if (!group) throw await saveAndAbort(batchIndex - 1);
         model.voteStop();
       }
-      lr = learningRateAt(schedule, step);
+      // The schedule follows the epoch's batches, so a batch the loader left out (every image
+      // bad, onBadImage 'skip') does not shift the rest of the run.
+      lr = learningRateAt(schedule, epoch * stepsPerEpoch + batchIndex - 1);
       model.setLearningRate(lr);
       const r = await batch.step();
       step++;
@@ -397,7 +419,7 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
       const seconds = (performance.now() - epochStart) / 1000;
       onProgress?.({ type: 'step', epoch, step, stepInEpoch: batchIndex, stepsPerEpoch, loss: r.loss, lr, imagesPerSecond: images / Math.max(seconds, 1e-9) });
       if (r.stop) {
-        if (batchIndex < stepsPerEpoch) throw await saveAndAbort();
+        if (batchIndex < stepsPerEpoch) throw await saveAndAbort(batchIndex);
         stopAfterEpoch = true;
       }
     }
@@ -428,9 +450,12 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     if (isBest) best = metrics;
     const rankRng = await gatherRngStates(model, group);
     if (isMain) {
+      // The metrics go before the state that says the epoch is done: after a crash between
+      // the two, the resumed run trains this epoch again and rewrites its line.
       if (isBest || (!evaluated.val && epoch === c.epochs - 1)) await model.saveTrainable(run.files.best, { config: JSON.stringify(c) });
-      await model.saveState(run.files.lastState, { step, config: c, ...(rankRng ? { rankRng } : {}) });
       await run.writeMetrics(history);
+      const position: RunPosition = { step, epoch: epoch + 1, batch: 0, config: c, ...(rankRng ? { rankRng } : {}) };
+      await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
       await drawCurves(run.files.curves, history);
     }
     onProgress?.({ type: 'epoch', metrics, best: isBest });

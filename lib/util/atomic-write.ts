@@ -13,7 +13,14 @@ export async function writeFileAtomic(path: string, chunks: Uint8Array[]): Promi
   let handle;
   try {
     handle = await open(tmp, 'wx');
-    for (const chunk of chunks) await handle.write(chunk);
+    for (const chunk of chunks) {
+      // write() may write less than asked (a full disk, a signal): go on until all of it is written.
+      for (let done = 0; done < chunk.byteLength; ) {
+        const { bytesWritten } = await handle.write(chunk, done, chunk.byteLength - done);
+        if (bytesWritten <= 0) throw new Error(`no progress writing ${tmp}`);
+        done += bytesWritten;
+      }
+    }
     await handle.sync();
     await handle.close();
     handle = undefined;
