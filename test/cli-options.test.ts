@@ -97,6 +97,12 @@ describe('train --nproc', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr.match(/option "batchSize"/g), bad.stderr).toHaveLength(1);
     expect(bad.stderr.match(/not honored by vpt-native: MODEL\.PROMPT\.DEEP_SHARED/g), bad.stderr).toHaveLength(1);
+    // Refused only by a data-parallel run: a global batch that does not divide over the ranks.
+    const uneven = await run(['train', '--nproc', '2', '--data', 'd', '--weights', 'w', '--out', out, '--epochs', '2', '--warmup-epochs', '0', '--batch-size', '3']);
+    expect(uneven.code).toBe(2);
+    expect(uneven.stderr.match(/global batch 3 must divide evenly over 2 ranks/g), uneven.stderr).toHaveLength(1);
+    expect(uneven.stderr).not.toContain('every worker refused');
+    expect(existsSync(out)).toBe(false);
   });
 });
 

@@ -5,7 +5,7 @@ import { resolveCliConfig } from '../config/config-sources.js';
 import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig } from '../config/train-config.js';
 import { openDataset } from '../data/dataset.js';
 import { ErrorCode, VptError } from '../errors.js';
-import { train } from '../train/train.js';
+import { checkDistributedOptions, train } from '../train/train.js';
 import { createReporter } from './progress-reporter.js';
 import { ExitCode } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
@@ -175,6 +175,13 @@ Examples:
         throw error;
       });
       if (launcher) {
+        // The options only a data-parallel run refuses, also once here rather than once per worker.
+        try {
+          checkDistributedOptions(resolved, { worldSize: flags.nproc as number });
+        } catch (error) {
+          printNotes();
+          throw error;
+        }
         await runLocalWorkers(flags.nproc as number);
         return;
       }

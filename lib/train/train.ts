@@ -144,7 +144,7 @@ function absolutePaths(c: ResolvedTrainConfig): ResolvedTrainConfig {
 }
 
 /** Options a data-parallel run cannot take; checked before anything is written. */
-function checkDistributedOptions(c: ResolvedTrainConfig, dist: DistributedEnvironment): void {
+export function checkDistributedOptions(c: ResolvedTrainConfig, dist: Pick<DistributedEnvironment, 'worldSize'>): void {
   if (c.batchSize % dist.worldSize !== 0) {
     throw new VptError(ErrorCode.Option, `Invalid option "batchSize": the global batch ${c.batchSize} must divide evenly over ${dist.worldSize} ranks`);
   }
