@@ -10,16 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../lib/binding.js';
-import { convertCub } from '../lib/data/convert-cub.js';
 import { Loader } from '../lib/data/loader.js';
-import { synthesizeCub } from '../lib/data/synth.js';
-import { writeRandomBackbone } from '../lib/demo/random-backbone.js';
 import { distributedFromEnv } from '../lib/distributed/environment.js';
 import { freePort, launchLocalWorkers } from '../lib/distributed/local-launcher.js';
 import { ProcessGroup, availableBackends } from '../lib/distributed/process-group.js';
 import { shardBatch, shardSamples } from '../lib/distributed/shard.js';
 import { type EpochMetrics, type ProgressEvent, createModel, readSafetensors, train } from '../lib/index.js';
-import { maxAbsDiff, tempDir } from './helpers.js';
+import { maxAbsDiff, syntheticTask, tempDir } from './helpers.js';
 
 const CLI = join(packageRoot, 'dist', 'bin', 'launch.cjs');
 
@@ -137,10 +134,8 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
   let weights: string;
   beforeAll(async () => {
     tmp = await tempDir();
-    data = join(tmp.dir, 'CUB_200_2011');
-    await synthesizeCub(data, { classes: 5, imagesPerClass: 16, imageSize: 48, seed: 3 });
-    await convertCub(data);
-    weights = await writeRandomBackbone(join(tmp.dir, 'backbone'), { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 });
+    ({ data, weights } = await syntheticTask(tmp.dir, { classes: 5, imagesPerClass: 16, imageSize: 48, seed: 3 },
+      { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 }));
   });
   afterAll(async () => { await tmp.cleanup(); });
 

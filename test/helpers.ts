@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { convertCub } from '../lib/data/convert-cub.js';
+import { type SynthOptions, synthesizeCub } from '../lib/data/synth.js';
+import { type RandomBackboneOptions, writeRandomBackbone } from '../lib/demo/random-backbone.js';
 import { readSafetensors, writeSafetensors, type HostTensor } from '../lib/index.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -25,6 +28,17 @@ export async function golden(): Promise<Map<string, HostTensor>> {
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vpt-native-test-'));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A synthetic CUB-layout dataset in `dir`/CUB_200_2011, converted as real CUB is, and a random
+ * tiny timm backbone in `dir`/backbone: what the end-to-end training tests train on.
+ */
+export async function syntheticTask(dir: string, synth: SynthOptions, backbone: RandomBackboneOptions): Promise<{ data: string; weights: string }> {
+  const data = join(dir, 'CUB_200_2011');
+  await synthesizeCub(data, synth);
+  await convertCub(data);
+  return { data, weights: await writeRandomBackbone(join(dir, 'backbone'), backbone) };
 }
 
 /** A deterministic pseudo-random Float32Array in [-scale, scale). */

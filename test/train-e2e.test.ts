@@ -10,11 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../lib/binding.js';
-import { convertCub } from '../lib/data/convert-cub.js';
-import { synthesizeCub } from '../lib/data/synth.js';
-import { writeRandomBackbone } from '../lib/demo/random-backbone.js';
 import { type EpochMetrics, type TrainConfig, evaluate, predict, readSafetensors, train } from '../lib/index.js';
-import { FIXTURES, tempDir } from './helpers.js';
+import { FIXTURES, syntheticTask, tempDir } from './helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -23,10 +20,8 @@ const CLASSES = 5;
 
 beforeAll(async () => {
   tmp = await tempDir();
-  data = join(tmp.dir, 'CUB_200_2011');
-  await synthesizeCub(data, { classes: CLASSES, imagesPerClass: 16, imageSize: 48, seed: 3 });
-  await convertCub(data);
-  weights = await writeRandomBackbone(join(tmp.dir, 'backbone'), { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 });
+  ({ data, weights } = await syntheticTask(tmp.dir, { classes: CLASSES, imagesPerClass: 16, imageSize: 48, seed: 3 },
+    { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 }));
 });
 afterAll(async () => { await tmp.cleanup(); });
 

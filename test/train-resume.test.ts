@@ -11,9 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { convertCub } from '../lib/data/convert-cub.js';
 import { synthesizeCub } from '../lib/data/synth.js';
-import { writeRandomBackbone } from '../lib/demo/random-backbone.js';
 import { type EpochMetrics, type TrainConfig, VptError, createModel, readSafetensors, train, writeSafetensors } from '../lib/index.js';
-import { TINY_NUM_CLASSES, TINY_VIT, randomFloats, tempDir } from './helpers.js';
+import { TINY_NUM_CLASSES, TINY_VIT, randomFloats, syntheticTask, tempDir } from './helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -21,10 +20,8 @@ let weights: string;
 
 beforeAll(async () => {
   tmp = await tempDir();
-  data = join(tmp.dir, 'CUB_200_2011');
-  await synthesizeCub(data, { classes: 3, imagesPerClass: 8, imageSize: 40, seed: 5 });
-  await convertCub(data);
-  weights = await writeRandomBackbone(join(tmp.dir, 'backbone'), { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 });
+  ({ data, weights } = await syntheticTask(tmp.dir, { classes: 3, imagesPerClass: 8, imageSize: 40, seed: 5 },
+    { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 }));
 });
 afterAll(async () => { await tmp.cleanup(); });
 
