@@ -23,4 +23,13 @@ describe('architecture', () => {
     expect(a).toMatchObject({ embedDim: 64, depth: 3, numHeads: 4, patchSize: 8, imgSize: 32, globalPool: 'avg', fcNorm: true, tag: 'x', mean: [0.1, 0.2, 0.3], std: [1, 2, 3] });
     expect(() => resolveArchitecture({ config: { architecture: 'vit_base_patch16_224', model_args: { embed_dim: 100, num_heads: 12 } } })).toThrow(/not divisible/);
   });
+
+  it('takes timm\'s (n, n) tuples for img_size and patch_size; names a top-level key as such', () => {
+    const arch = (model_args: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      resolveArchitecture({ config: { architecture: 'vit_base_patch16_224', model_args, ...extra }, configPath: 'x/config.json' });
+    expect(arch({ img_size: [384, 384], patch_size: [16, 16] })).toMatchObject({ imgSize: 384, patchSize: 16 });
+    expect(() => arch({ img_size: [384, 256] })).toThrow(/x\/config\.json: model_args\.img_size \[384,256\] is not square/);
+    expect(() => arch({ depth: 0 })).toThrow(/model_args\.depth must be an integer >= 1, got 0/);
+    expect(() => arch({}, { global_pool: '' })).toThrow(/x\/config\.json: global_pool "" is not supported/);
+  });
 });

@@ -87,17 +87,25 @@ type ModelArgHandler = (a: VitArchitecture, value: unknown, key: string, where: 
 
 const int = (v: unknown, key: string, where: string, min = 1): number => {
   if (!Number.isSafeInteger(v) || (v as number) < min) {
-    throw new VptError(ErrorCode.Arch, `${where}: model_args.${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    throw new VptError(ErrorCode.Arch, `${where}: ${key} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   }
   return v as number;
 };
+/** An integer, or timm's (n, n) pair of one (img_size / patch_size may be tuples). */
+const square = (v: unknown, key: string, where: string): number => {
+  if (Array.isArray(v) && v.length === 2) {
+    if (v[0] !== v[1]) throw new VptError(ErrorCode.Arch, `${where}: ${key} ${JSON.stringify(v)} is not square; vpt-native handles square images and patches only`);
+    return int(v[0], key, where);
+  }
+  return int(v, key, where);
+};
 const bool = (v: unknown, key: string, where: string): boolean => {
-  if (typeof v !== 'boolean') throw new VptError(ErrorCode.Arch, `${where}: model_args.${key} must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw new VptError(ErrorCode.Arch, `${where}: ${key} must be true or false, got ${JSON.stringify(v)}`);
   return v;
 };
 /** An argument accepted only at timm's default, which leaves the model as vpt-native computes it. */
 const only = (value: unknown, why: string): ModelArgHandler => (_a, v, k, w) => {
-  if (v !== value) throw new VptError(ErrorCode.Arch, `${w}: model_args.${k}=${JSON.stringify(v)} is not supported by vpt-native (only ${JSON.stringify(value)}: ${why})`);
+  if (v !== value) throw new VptError(ErrorCode.Arch, `${w}: ${k}=${JSON.stringify(v)} is not supported by vpt-native (only ${JSON.stringify(value)}: ${why})`);
 };
 const INFERENCE_ONLY = 'vpt-native does not apply training-time dropout to the backbone';
 
@@ -106,11 +114,11 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
   embed_dim: (a, v, k, w) => { a.embedDim = int(v, k, w); },
   depth: (a, v, k, w) => { a.depth = int(v, k, w); },
   num_heads: (a, v, k, w) => { a.numHeads = int(v, k, w); },
-  patch_size: (a, v, k, w) => { a.patchSize = int(v, k, w); },
-  img_size: (a, v, k, w) => { a.imgSize = int(v, k, w); },
+  patch_size: (a, v, k, w) => { a.patchSize = square(v, k, w); },
+  img_size: (a, v, k, w) => { a.imgSize = square(v, k, w); },
   in_chans: (a, v, k, w) => { a.inChans = int(v, k, w); },
   mlp_ratio: (a, v, k, w) => {
-    if (typeof v !== 'number' || !(v > 0)) throw new VptError(ErrorCode.Arch, `${w}: model_args.${k} must be a positive number`);
+    if (typeof v !== 'number' || !(v > 0)) throw new VptError(ErrorCode.Arch, `${w}: ${k} must be a positive number`);
     a.mlpRatio = v;
   },
   qkv_bias: (a, v, k, w) => { a.qkvBias = bool(v, k, w); },
@@ -119,12 +127,12 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
   no_embed_class: (a, v, k, w) => { a.noEmbedClass = bool(v, k, w); },
   // timm: LayerScale when init_values is truthy; the checkpoint's ls*.gamma replace the init value.
   init_values: (a, v, k, w) => {
-    if (v !== null && typeof v !== 'number') throw new VptError(ErrorCode.Arch, `${w}: model_args.${k} must be a number or null, got ${JSON.stringify(v)}`);
+    if (v !== null && typeof v !== 'number') throw new VptError(ErrorCode.Arch, `${w}: ${k} must be a number or null, got ${JSON.stringify(v)}`);
     a.layerScale = v !== null && v !== 0;
   },
   fc_norm: (a, v, k, w) => { if (v !== null) a.fcNorm = bool(v, k, w); },
   global_pool: (a, v, k, w) => {
-    if (v !== 'token' && v !== 'avg') throw new VptError(ErrorCode.Arch, `${w}: model_args.${k} "${String(v)}" is not supported (token, avg)`);
+    if (v !== 'token' && v !== 'avg') throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported (token, avg)`);
     a.globalPool = v;
   },
   // The classifier is replaced by the task head, so its size and dropout are irrelevant; the
@@ -183,7 +191,7 @@ export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; 
     if (!handler) {
       throw new VptError(ErrorCode.Arch, `${where}: model_args.${key} is not supported by vpt-native (supported: ${Object.keys(MODEL_ARGS).join(', ')})`);
     }
-    handler(a, value, key, where);
+    handler(a, value, `model_args.${key}`, where);
   }
   // timm: fc_norm=None means "norm after pooling when pooling averages".
   if (args.fc_norm === undefined || args.fc_norm === null) a.fcNorm = a.globalPool === 'avg';
