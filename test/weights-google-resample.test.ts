@@ -10,12 +10,11 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { type HostTensor, createModel, readSafetensors } from '../lib/index.js';
+import { type HostTensor, readSafetensors } from '../lib/index.js';
 import { maxAbsDiff } from './helpers.js';
-import { VARIANTS } from './weights-helpers.js';
+import { VARIANTS, variantOutput } from './weights-helpers.js';
 
 const TOLERANCE = 1e-4;
-const NUM_CLASSES = 5;
 const FILES = ['vit_jax', 'opt_target', 'big_vision'];
 const SIZES = [56, 24];
 
@@ -27,20 +26,7 @@ beforeAll(async () => {
 });
 
 async function run(weights: string, size: number, deep: boolean): Promise<Float32Array> {
-  const model = await createModel({
-    weights,
-    numClasses: NUM_CLASSES,
-    device: 'cpu',
-    imageSize: size,
-    ...(deep ? { prompt: { tokens: 3, deep: true }, trainable: join(VARIANTS, 'vpt_deep.safetensors') } : { prompt: null }),
-  });
-  try {
-    const images = golden.get(size === 32 ? 'images' : `images_${size}`)!.data;
-    const shape = [images.length / (3 * size * size), 3, size, size] as const;
-    return deep ? await model.forward(images, shape) : await model.features(images, shape);
-  } finally {
-    model.dispose();
-  }
+  return (await variantOutput(weights, size, deep, golden.get(size === 32 ? 'images' : `images_${size}`)!.data)).out;
 }
 
 describe("a Google .npz at another image size resamples as timm's npz loader (bilinear, no antialias)", () => {

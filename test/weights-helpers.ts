@@ -2,9 +2,34 @@
 import { writeFile } from 'node:fs/promises';
 import { crc32, deflateRawSync } from 'node:zlib';
 
+import { type ModelInfo, createModel } from '../lib/index.js';
 import { FIXTURES } from './helpers.js';
 
 export const VARIANTS = `${FIXTURES}/variants`;
+
+/** Classes of the variants' task head (`vpt_deep.safetensors`). */
+export const VARIANT_CLASSES = 5;
+
+/**
+ * `weights` built at `size` px and run on `images` (n x 3 x size x size): pooled features, or
+ * with `deep` the logits of VPT-deep with the variants' `vpt_deep.safetensors`; and the model's info.
+ */
+export async function variantOutput(weights: string, size: number, deep: boolean, images: Float32Array): Promise<{ out: Float32Array; info: ModelInfo }> {
+  const model = await createModel({
+    weights,
+    numClasses: VARIANT_CLASSES,
+    device: 'cpu',
+    imageSize: size,
+    ...(deep ? { prompt: { tokens: 3, deep: true }, trainable: `${VARIANTS}/vpt_deep.safetensors` } : { prompt: null }),
+  });
+  try {
+    const shape = [images.length / (3 * size * size), 3, size, size] as const;
+    const out = deep ? await model.forward(images, shape) : await model.features(images, shape);
+    return { out, info: model.info() };
+  } finally {
+    model.dispose();
+  }
+}
 
 /** A `.npy` file: header dict text (numpy's layout unless `header` overrides it) and data. */
 export function npy(shape: number[], data: Uint8Array, opts: { descr?: string; header?: string; version?: 1 | 2 } = {}): Uint8Array {

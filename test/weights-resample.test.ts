@@ -12,10 +12,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { type HostTensor, createModel, readSafetensors } from '../lib/index.js';
 import { maxAbsDiff } from './helpers.js';
-import { VARIANTS } from './weights-helpers.js';
+import { VARIANTS, VARIANT_CLASSES, variantOutput } from './weights-helpers.js';
 
 const TOLERANCE = 1e-4;
-const NUM_CLASSES = 5;
 
 let golden: Map<string, HostTensor>;
 beforeAll(async () => {
@@ -30,20 +29,7 @@ const CASES = [
   { variant: 'no_class_token', size: 56, what: 'no prefix tokens, avg pooling' },
 ];
 
-async function run(weights: string, size: number, deep: boolean) {
-  const model = await createModel({
-    weights,
-    numClasses: NUM_CLASSES,
-    device: 'cpu',
-    imageSize: size,
-    ...(deep ? { prompt: { tokens: 3, deep: true }, trainable: join(VARIANTS, 'vpt_deep.safetensors') } : { prompt: null }),
-  });
-  const images = golden.get(`images_${size}`)!.data;
-  const out = deep ? await model.forward(images, [1, 3, size, size]) : await model.features(images, [1, 3, size, size]);
-  const info = model.info();
-  model.dispose();
-  return { out, info };
-}
+const run = (weights: string, size: number, deep: boolean) => variantOutput(weights, size, deep, golden.get(`images_${size}`)!.data);
 
 describe('position-embedding resampling matches timm', () => {
   for (const c of CASES) {
@@ -58,7 +44,7 @@ describe('position-embedding resampling matches timm', () => {
   }
 
   it('images must then have the new size', async () => {
-    const model = await createModel({ weights: join(VARIANTS, 'base'), numClasses: NUM_CLASSES, device: 'cpu', imageSize: 56 });
+    const model = await createModel({ weights: join(VARIANTS, 'base'), numClasses: VARIANT_CLASSES, device: 'cpu', imageSize: 56 });
     await expect(model.forward(new Float32Array(3 * 32 * 32), [1, 3, 32, 32])).rejects.toMatchObject({
       code: 'VPT_SHAPE', message: expect.stringContaining('[n, 3, 56, 56]'),
     });
@@ -66,7 +52,7 @@ describe('position-embedding resampling matches timm', () => {
   });
 
   it('an image size that is not a multiple of the patch size is refused by name', async () => {
-    await expect(createModel({ weights: join(VARIANTS, 'base'), numClasses: NUM_CLASSES, device: 'cpu', imageSize: 50 })).rejects.toMatchObject({
+    await expect(createModel({ weights: join(VARIANTS, 'base'), numClasses: VARIANT_CLASSES, device: 'cpu', imageSize: 50 })).rejects.toMatchObject({
       code: 'VPT_OPTION', message: expect.stringMatching(/"imageSize".*multiple of the patch size 8, got 50/),
     });
   });
