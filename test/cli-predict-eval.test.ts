@@ -11,12 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../lib/binding.js';
-import { convertCub, createModel, synthesizeCub } from '../lib/index.js';
-import { writeJpeg } from './data-helpers.js';
-import { tempDir, writeRandomVit } from './helpers.js';
+import { ARCH_ONLY as ARCH, archOnlyCheckpoint, archOnlyTask, tempDir } from './helpers.js';
 
 const cli = join(packageRoot, 'dist', 'bin', 'launch.cjs');
-const ARCH = 'vit_tiny_patch16_32';
 
 /** Runs the CLI; resolves with its exit code and output whatever the code. */
 function vpt(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -36,20 +33,9 @@ let image: string;
 let run: string;
 beforeAll(async () => {
   tmp = await tempDir();
-  await mkdir(join(tmp.dir, 'backbone'));
-  weights = join(tmp.dir, 'backbone', 'model.safetensors'); // no config.json: only the arch name describes it
-  await writeRandomVit(weights, { embedDim: 192, depth: 12, patchSize: 16, imgSize: 32 });
-  [tunedA, tunedB] = [join(tmp.dir, 'a.safetensors'), join(tmp.dir, 'b.safetensors')];
-  for (const [i, path] of [tunedA, tunedB].entries()) {
-    const model = await createModel({ weights, arch: ARCH, numClasses: 3, prompt: { tokens: 2 }, device: 'cpu', seed: i + 1 });
-    await model.saveTrainable(path);
-    model.dispose();
-  }
-  image = join(tmp.dir, 'bird.jpg');
-  await writeJpeg(image, 40, 36);
-  data = join(tmp.dir, 'data');
-  await synthesizeCub(data, { classes: 3, imagesPerClass: 4, imageSize: 32, seed: 2 });
-  await convertCub(data);
+  ({ weights, image, data } = await archOnlyTask(tmp.dir));
+  tunedA = await archOnlyCheckpoint(weights, join(tmp.dir, 'a.safetensors'), { seed: 1 });
+  tunedB = await archOnlyCheckpoint(weights, join(tmp.dir, 'b.safetensors'), { seed: 2 });
   // A run folder that was moved: its config names data and weights that are no longer there.
   run = join(tmp.dir, 'run');
   await mkdir(run);

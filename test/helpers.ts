@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { convertCub } from '../lib/data/convert-cub.js';
 import { type SynthOptions, synthesizeCub } from '../lib/data/synth.js';
 import { type RandomBackboneOptions, writeRandomBackbone } from '../lib/demo/random-backbone.js';
-import { readSafetensors, writeSafetensors, type HostTensor } from '../lib/index.js';
+import { createModel, readSafetensors, writeSafetensors, type HostTensor } from '../lib/index.js';
+import { writeJpeg } from './data-helpers.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 export const TINY_VIT = join(FIXTURES, 'tiny_vit');
@@ -39,6 +40,34 @@ export async function syntheticTask(dir: string, synth: SynthOptions, backbone: 
   await synthesizeCub(data, synth);
   await convertCub(data);
   return { data, weights: await writeRandomBackbone(join(dir, 'backbone'), backbone) };
+}
+
+/** A real timm architecture (so the name alone describes it), at a small image size: archOnlyTask's backbone. */
+export const ARCH_ONLY = 'vit_tiny_patch16_32';
+
+/**
+ * For predict / eval without a config.json: in `dir`, random `ARCH_ONLY` weights with no
+ * config.json beside them (backbone/model.safetensors), a 40 x 36 JPEG (bird.jpg) and a
+ * converted 3-class synthetic dataset (data/).
+ */
+export async function archOnlyTask(dir: string): Promise<{ weights: string; image: string; data: string }> {
+  await mkdir(join(dir, 'backbone'));
+  const weights = join(dir, 'backbone', 'model.safetensors');
+  await writeRandomVit(weights, { embedDim: 192, depth: 12, patchSize: 16, imgSize: 32 });
+  const image = join(dir, 'bird.jpg');
+  await writeJpeg(image, 40, 36);
+  const data = join(dir, 'data');
+  await synthesizeCub(data, { classes: 3, imagesPerClass: 4, imageSize: 32, seed: 2 });
+  await convertCub(data);
+  return { weights, image, data };
+}
+
+/** A 3-class trainable-state file for archOnlyTask's weights (2 shallow prompts), written to `path`. */
+export async function archOnlyCheckpoint(weights: string, path: string, o: { seed: number; classNames?: string[] }): Promise<string> {
+  const model = await createModel({ weights, arch: ARCH_ONLY, numClasses: 3, prompt: { tokens: 2 }, device: 'cpu', seed: o.seed, ...(o.classNames ? { classNames: o.classNames } : {}) });
+  await model.saveTrainable(path);
+  model.dispose();
+  return path;
 }
 
 /** A deterministic pseudo-random Float32Array in [-scale, scale). */

@@ -2,17 +2,13 @@
  * predict() and evaluate() on a backbone whose architecture only the checkpoint records (a
  * .safetensors without config.json), predict's `topK` option, and its message for a bad image.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { convertCub, createModel, evaluate, predict, synthesizeCub } from '../lib/index.js';
-import { writeJpeg } from './data-helpers.js';
-import { tempDir, writeRandomVit } from './helpers.js';
+import { evaluate, predict } from '../lib/index.js';
+import { archOnlyCheckpoint, archOnlyTask, tempDir } from './helpers.js';
 
-/** A real timm architecture (so the name alone describes it), at a small image size. */
-const ARCH = 'vit_tiny_patch16_32';
 const CLASSES = ['red', 'green', 'blue'];
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -22,18 +18,8 @@ let data: string;
 let image: string;
 beforeAll(async () => {
   tmp = await tempDir();
-  weights = join(tmp.dir, 'backbone', 'model.safetensors'); // no config.json beside it
-  await mkdir(join(tmp.dir, 'backbone'));
-  await writeRandomVit(weights, { embedDim: 192, depth: 12, patchSize: 16, imgSize: 32 });
-  const model = await createModel({ weights, arch: ARCH, numClasses: 3, classNames: CLASSES, prompt: { tokens: 2 }, device: 'cpu', seed: 1 });
-  checkpoint = join(tmp.dir, 'tuned.safetensors');
-  await model.saveTrainable(checkpoint);
-  model.dispose();
-  image = join(tmp.dir, 'bird.jpg');
-  await writeJpeg(image, 40, 36);
-  data = join(tmp.dir, 'data');
-  await synthesizeCub(data, { classes: 3, imagesPerClass: 4, imageSize: 32, seed: 2 });
-  await convertCub(data);
+  ({ weights, image, data } = await archOnlyTask(tmp.dir));
+  checkpoint = await archOnlyCheckpoint(weights, join(tmp.dir, 'tuned.safetensors'), { seed: 1, classNames: CLASSES });
 });
 afterAll(async () => { await tmp.cleanup(); });
 
