@@ -62,7 +62,7 @@ async function section(name, body) {
 
 // 0. the fused add + LayerNorm kernels (native/add_layer_norm_kernels.cu): never run before this
 // check. Case by case against ATen ops, then whole models fused vs unfused (the tolerances of
-// test/fused-layer-norm.test.ts). fusedLayerNorm stays off by default until this passes and
+// test/model/fused-layer-norm.test.ts). fusedLayerNorm stays off by default until this passes and
 // the benchmark below shows it faster.
 await section('fused add + LayerNorm kernels on CUDA', async () => {
   check('the CUDA build has the fused kernels', info.cudaFusedKernels, { cudaFusedKernels: info.cudaFusedKernels });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { createModel, deviceMemory, runtimeInfo } from '../lib/index.js';
-import { TINY_NUM_CLASSES, TINY_VIT } from './helpers.js';
+import { TINY_NUM_CLASSES, TINY_VIT } from './helpers/common.js';
 
 describe('deviceMemory', () => {
   it('is null on the CPU and without CUDA; a malformed device is named', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { createModel } from '../lib/index.js';
-import { randomFloats, tempDir, writeRandomVit } from './helpers.js';
+import { randomFloats, tempDir, writeRandomVit } from './helpers/common.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => { tmp = await tempDir(); });

@@ -16,7 +16,7 @@ import { runtimeInfo } from '../lib/index.js';
 import {
   type FoundLibTorch, findLibTorch, libTorchBuild, parsePrebuildName, prebuildFileName, readLibTorch, selectPrebuild,
 } from '../lib/prebuild.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from './helpers/common.js';
 
 const run = promisify(execFile);
 let tmp: Awaited<ReturnType<typeof tempDir>>;
