@@ -9,7 +9,9 @@ import { registerInfoCommand } from '../lib/cli/info-command.js';
 import { registerPrepareCubCommand } from '../lib/cli/prepare-cub-command.js';
 import { registerSynthCommand } from '../lib/cli/synth-command.js';
 import { registerPredictCommand } from '../lib/cli/predict-command.js';
+import { ADDON_MISSING_EXIT, offerSetup, registerSetupCommand } from '../lib/cli/setup-command.js';
 import { registerTrainCommand } from '../lib/cli/train-command.js';
+import { ErrorCode, VptError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 
 const program = new Command();
@@ -27,8 +29,18 @@ registerPredictCommand(program);
 registerPrepareCubCommand(program);
 registerSynthCommand(program);
 registerInfoCommand(program);
+registerSetupCommand(program);
+
+// The commands that need the addon check for it first: on a terminal they offer `setup`.
+const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict']);
+program.hook('preAction', async (_program, command) => {
+  if (NEEDS_ADDON.has(command.name())) await offerSetup();
+});
 
 program.parseAsync(process.argv).then(
   () => { process.exitCode = ExitCode.Ok; },
-  (error: unknown) => { process.exitCode = reportError(error); },
+  (error: unknown) => {
+    const code = reportError(error);
+    process.exitCode = error instanceof VptError && error.code === ErrorCode.Addon ? ADDON_MISSING_EXIT : code;
+  },
 );

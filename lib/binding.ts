@@ -1,20 +1,21 @@
 /**
  * The one place that loads the native addon and describes it in TypeScript.
  *
- * The addon is the local build under `build/Release/` (node-gyp-build's first choice), else the
- * prebuild under `prebuilds/<platform>-<arch>/` tagged with the LibTorch version and CPU/CUDA
- * variant found on this machine (lib/prebuild.ts). `VPT_NATIVE_ADDON=/path/to/vpt_native.node`
- * forces one file (a debug build, a second build folder). When none fits or loads, the error
- * says what was tried, which LibTorch was found or built against, and how to build from source.
+ * The addon is the local build under `build/Release/`, else the prebuild under
+ * `prebuilds/<platform>-<arch>/` tagged with the LibTorch version and CPU/CUDA variant found on
+ * this machine (lib/prebuild.ts), else an optional `@vpt-native/<platform>-<arch>-torch<x.y>-<variant>`
+ * package for it, else the per-user cache entry `vpt-native setup` built for it
+ * (lib/setup/locate-addon.ts). `VPT_NATIVE_ADDON=/path/to/vpt_native.node` forces one file.
+ * When none fits or loads, the error says which situation this is and the command that fixes it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ErrorCode, VptError } from './errors.js';
-import { choosePrebuild } from './prebuild.js';
+import { type AddonLocation, explainLoadError, locateAddon } from './setup/locate-addon.js';
 
 /** A tensor entry of a weights file, validated in TypeScript before native code reads it. */
 export interface NativeTensorEntry {
@@ -238,34 +239,32 @@ export const packageRoot = (() => {
 
 let cached: { addon: NativeAddon; path: string } | undefined;
 
-/** Loads the addon once; throws a VptError (code VPT_ADDON) that explains how to fix it. */
+/**
+ * Loads the addon once, from the first place lib/setup/locate-addon.ts finds that loads;
+ * throws a VptError (code VPT_ADDON) that says which situation this is and the command that
+ * fixes it (usually `npx vpt-native setup`).
+ */
 export function loadAddon(): { addon: NativeAddon; path: string } {
   if (cached) return cached;
   const require = createRequire(import.meta.url);
-  const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
-  let path = '(none found)';
-  try {
-    path = process.env.VPT_NATIVE_ADDON || matchingPrebuild() || nodeGypBuild.resolve(packageRoot);
-    cached = { addon: require(path) as NativeAddon, path };
-    return cached;
-  } catch (error) {
-    if (error instanceof VptError) throw error;
-    throw new VptError(ErrorCode.Addon, explainLoadFailure(path, error as Error), { cause: error });
+  const search = locateAddon(packageRoot);
+  if (search.locations.length === 0) throw new VptError(ErrorCode.Addon, search.problem!.message);
+  let first: { location: AddonLocation; error: Error } | undefined;
+  for (const location of search.locations) {
+    try {
+      if (location.preload) preloadLibTorch(location.preload);
+      cached = { addon: require(location.path) as NativeAddon, path: location.path };
+      return cached;
+    } catch (error) {
+      first ??= { location, error: error as Error };
+    }
   }
+  throw new VptError(ErrorCode.Addon, explainLoadError(search, first!.location, first!.error).message, { cause: first!.error });
 }
 
-/**
- * Without a local build: the prebuild matching this machine's LibTorch, with that LibTorch
- * loaded first; undefined when the package has no prebuilds. Throws the explanation when
- * prebuilds exist but none matches.
- */
-function matchingPrebuild(): string | undefined {
-  if (existsSync(join(packageRoot, 'build', 'Release', 'vpt_native.node'))) return undefined;
-  const choice = choosePrebuild(packageRoot);
-  if (!choice) return undefined;
-  if (!choice.prebuild) throw new VptError(ErrorCode.Addon, choice.explanation);
-  preloadLibTorch(choice.libtorch.root);
-  return join(choice.folder, choice.prebuild.file);
+/** Whether this process has loaded the addon (a failed load is not remembered: the next call searches again). */
+export function addonLoaded(): boolean {
+  return cached !== undefined;
 }
 
 /** glibc's RTLD_NODELETE (Node does not export it): the library stays loaded after dlclose. */
@@ -287,32 +286,4 @@ function preloadLibTorch(root: string): void {
       // "Module did not self-register": expected, LibTorch is not a Node addon.
     }
   }
-}
-
-function explainLoadFailure(path: string, error: Error): string {
-  const buildInfo = join(packageRoot, 'build', 'vpt-build.json');
-  let builtAgainst = 'no local build (build/vpt-build.json is absent)';
-  if (existsSync(buildInfo)) {
-    try {
-      const b = JSON.parse(readFileSync(buildInfo, 'utf8')) as { torchVersion: string; torchRoot: string; cuda: boolean };
-      const libOk = existsSync(join(b.torchRoot, 'lib'));
-      builtAgainst = `LibTorch ${b.torchVersion} (${b.cuda ? 'CUDA' : 'CPU'}) at ${b.torchRoot}${libOk ? '' : ' — that folder no longer exists'}`;
-    } catch {
-      builtAgainst = `unreadable ${buildInfo}`;
-    }
-  }
-  const envTorch = process.env.LIBTORCH ? `LIBTORCH=${process.env.LIBTORCH}` : 'LIBTORCH is not set';
-  return [
-    'vpt-native: the native addon could not be loaded.',
-    `  tried: prebuilds/${process.platform}-${process.arch}/ and build/Release/ under ${packageRoot} (resolved: ${path})`,
-    `  error: ${error.message.split('\n')[0]}`,
-    `  built against: ${builtAgainst}`,
-    `  environment: ${envTorch}`,
-    'Possible solutions:',
-    '  1. Rebuild against a LibTorch (>= 2.4) you have: LIBTORCH=/path/to/libtorch npm rebuild vpt-native',
-    '     (or with a Python torch installed: npm rebuild vpt-native)',
-    '  2. Get a CPU LibTorch: python3 -m pip install --target .deps/torch-cpu "torch==2.13.0+cpu" --index-url https://download.pytorch.org/whl/cpu',
-    '     then LIBTORCH=$PWD/.deps/torch-cpu/torch npm rebuild vpt-native',
-    '  3. If the LibTorch the addon was built against moved or was removed, reinstall it or rebuild.',
-  ].join('\n');
 }

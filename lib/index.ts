@@ -10,6 +10,7 @@ export type { OptimizerOptions } from './train/optimizer-options.js';
 export { DEFAULT_PROMPT, type CreateModelOptions, type PromptOptions } from './model/options.js';
 export type { TrainableMetadata } from './model/trainable-state.js';
 export { runtimeInfo, type RuntimeInfo } from './runtime-info.js';
+export { ensureAddon, type EnsureAddonOptions, type EnsureAddonResult, type SetupProgress } from './setup/ensure-addon.js';
 export { deviceMemory, type DeviceMemory } from './device-memory.js';
 export { train, type ProgressEvent, type TrainOptions, type TrainResult } from './train/train.js';
 export { evaluate, type EvaluateOptions, type EvaluationResult } from './train/evaluate.js';

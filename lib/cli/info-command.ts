@@ -1,7 +1,37 @@
-/** `vpt-native info [--json]`: what LibTorch, CUDA and GPUs the addon runs on. */
+/**
+ * `vpt-native info [--json]`: what LibTorch, CUDA and GPUs the addon runs on. Works without the
+ * addon too: then it says so, lists the LibTorch candidates, where the addon would load from,
+ * and the command that fixes it.
+ */
 import type { Command } from 'commander';
 
+import { packageRoot } from '../binding.js';
+import { ErrorCode, VptError } from '../errors.js';
 import { runtimeInfo } from '../runtime-info.js';
+import { locateAddon } from '../setup/locate-addon.js';
+import { VERSION } from '../version.js';
+import { describeSearch } from './setup-command.js';
+
+/** `info` when the addon does not load. */
+function infoWithoutAddon(error: VptError, json: boolean): void {
+  const search = locateAddon(packageRoot);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({
+      version: VERSION, addon: null, error: error.message, fix: search.problem?.fix ?? 'npx vpt-native setup',
+      libtorchCandidates: search.candidates, libtorch: search.libtorch ?? null, locations: search.locations, setupBuildsInto: search.cacheDir ?? null,
+    }, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `vpt-native ${VERSION}`,
+    'addon          not loaded (info works without it; training, evaluation and prediction need it)',
+    '',
+    error.message,
+    '',
+    ...describeSearch(search),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
 
 function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -10,11 +40,18 @@ function gib(bytes: number): string {
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
-    .description('show the LibTorch build, CUDA and GPUs, CPU threads and BLAS in use')
+    .description('show the LibTorch build, CUDA and GPUs, CPU threads and BLAS in use (or, without an addon, what was found and the fix)')
     .option('--json', 'print machine-readable JSON')
     .addHelpText('after', '\nExamples:\n  $ vpt-native info\n  $ vpt-native info --json | jq .gpus')
     .action((opts: { json?: boolean }) => {
-      const info = runtimeInfo();
+      let info: ReturnType<typeof runtimeInfo>;
+      try {
+        info = runtimeInfo();
+      } catch (error) {
+        if (!(error instanceof VptError) || error.code !== ErrorCode.Addon) throw error;
+        infoWithoutAddon(error, Boolean(opts.json));
+        return;
+      }
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
         return;
