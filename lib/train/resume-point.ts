@@ -24,8 +24,11 @@ export interface PartialEpoch {
   seconds: number;
 }
 
-/** Where the loop stands, saved with the training state (`saveState`'s `run` record). */
-export interface RunPosition {
+/**
+ * Where the loop stands, saved with the training state (`saveState`'s `run` record). A type,
+ * not an interface, so that it is a `Record<string, unknown>` as `saveState` takes one.
+ */
+export type RunPosition = {
   /** Optimizer steps run (skipped non-finite steps included). */
   step: number;
   /** 0-based epoch the loop is in, and the batches of it already consumed. */
@@ -36,7 +39,7 @@ export interface RunPosition {
   rankRng?: string[];
   /** The resolved config, so every checkpoint says how it was made. */
   config?: ResolvedTrainConfig;
-}
+};
 
 /** The position recorded in a training-state file (the run loop's `run` record), if any. */
 async function savedPosition(path: string): Promise<RunPosition | undefined> {

@@ -6,55 +6,34 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { type Dataset, type Sample, openDataset } from '../data/dataset.js';
-import { type Batch, Loader, defaultDecodeWorkers } from '../data/loader.js';
+import { Loader, defaultDecodeWorkers } from '../data/loader.js';
 import { type DistributedEnvironment, distributedFromEnv } from '../distributed/environment.js';
 import { ProcessGroup } from '../distributed/process-group.js';
 import { shardSamples } from '../distributed/shard.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { createModel } from '../model/create-model.js';
-import type { Model, TrainStepResult } from '../model/model.js';
+import type { Model } from '../model/model.js';
 import { runtimeInfo } from '../runtime-info.js';
 import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig, scaledLearningRate } from '../config/train-config.js';
+import { Checkpoints } from './checkpoints.js';
 import { computeClassWeights } from './class-weights.js';
-import { drawCurves } from './curves.js';
-import { evaluateLoader } from './evaluate-loader.js';
-import { prefetchUploads } from './prefetch-uploads.js';
+import { EpochStats } from './epoch-stats.js';
+import { FeatureCache } from './feature-cache.js';
+import { GraphNotices } from './graph-notices.js';
+import type { OnProgress, ProgressEvent } from './progress-event.js';
 import { type ResumePoint, type RunPosition, checkSameRun, resumePoint, savedRunConfig, withSavedSettings } from './resume-point.js';
-import { type EpochMetrics, RunFolder, type SplitMetrics } from './run-folder.js';
-import { learningRateAt } from './schedule.js';
+import { RunFolder } from './run-folder.js';
+import { RunHistory } from './run-history.js';
+import { RunTotals } from './run-totals.js';
+import { type Schedule, learningRateAt } from './schedule.js';
+import { type EvalLoaders, SplitEvaluator } from './split-evaluator.js';
+import { StopRequest, abortError } from './stop-request.js';
+import { TrainBatches } from './train-batches.js';
+import type { TrainResult } from './train-result.js';
 import type { DownloadProgress } from '../weights/hub.js';
 
-/** Events reported through `onProgress`. */
-export type ProgressEvent =
-  | { type: 'download'; file: string; received: number; total: number | null }
-  | { type: 'start'; epochs: number; startEpoch: number; stepsPerEpoch: number; trainImages: number; device: string; precision: string; trainableParams: number; out: string; worldSize: number }
-  | { type: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; lr: number; imagesPerSecond: number }
-  | { type: 'evaluate'; epoch: number; split: 'val' | 'test' }
-  /** Something the user asked for is not happening, and why (e.g. CUDA graphs falling back to eager steps). */
-  | { type: 'notice'; message: string }
-  | { type: 'epoch'; metrics: EpochMetrics; best: boolean }
-  | { type: 'done'; result: TrainResult };
-
-export interface TrainResult {
-  /** 1-based epoch with the best val top-1 (the last epoch when there is no val split). */
-  bestEpoch: number;
-  bestValTop1: number | null;
-  testTop1AtBestVal: number | null;
-  lastValTop1: number | null;
-  lastTestTop1: number | null;
-  epochs: EpochMetrics[];
-  seconds: number;
-  /** Training images per second, over the epochs run in this call. */
-  imagesPerSecond: number;
-  skippedSteps: number;
-  /** Steps trained on cached backbone features (linear probing without augmentation). */
-  cachedFeatureSteps: number;
-  /** Steps replayed from a captured CUDA graph (`cudaGraphs`), over the epochs run in this call. */
-  graphedSteps: number;
-  /** Processes that trained together (1 unless data-parallel). */
-  worldSize: number;
-  files: RunFolder['files'];
-}
+export type { ProgressEvent } from './progress-event.js';
+export type { TrainResult } from './train-result.js';
 
 export interface TrainOptions {
   /** Called on rank 0 only in a data-parallel run. */
@@ -71,10 +50,6 @@ export interface TrainOptions {
    * new run refuses a folder that holds one; resuming (`resume`) continues it instead.
    */
   overwrite?: boolean;
-}
-
-function abortError(): DOMException {
-  return new DOMException('training was aborted; the state was saved to last.state.safetensors', 'AbortError');
 }
 
 /**
@@ -174,7 +149,7 @@ interface DeviceRun {
   isMain: boolean;
   run: RunFolder;
   started: number;
-  onProgress: ((event: ProgressEvent) => void) | undefined;
+  onProgress: OnProgress;
   signal: AbortSignal | undefined;
   overwrite: boolean;
 }
@@ -210,7 +185,7 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
       ...common, batchSize: c.batchSize, train: c.augment, shuffle: true, dropLast: !!shard || trainSamples.length >= c.batchSize, ...(shard ? { shard } : {}),
     });
     loaders.push(trainLoader);
-    const evalLoaders: Partial<Record<'val' | 'test', Loader | undefined>> = {};
+    const evalLoaders: EvalLoaders = {};
     for (const split of ['val', 'test'] as const) {
       const all = dataset.splits[split];
       if (!all?.length) continue;
@@ -256,49 +231,20 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
   }
 }
 
-/** Backbone features of the training images (linear probing without augmentation). */
-class FeatureCache {
-  readonly #features = new Map<number, Float32Array>();
-  readonly #index: Map<string, number>;
-  steps = 0;
-
-  constructor(samples: Sample[]) {
-    this.#index = new Map(samples.map((s, i) => [s.key, i]));
-  }
-
-  /** Features and labels of batch `members` when every member is cached. */
-  batch(members: number[], samples: Sample[], dim: number): { features: Float32Array; labels: Int32Array } | undefined {
-    if (!members.every((i) => this.#features.has(i))) return undefined;
-    const features = new Float32Array(members.length * dim);
-    members.forEach((i, k) => features.set(this.#features.get(i)!, k * dim));
-    return { features, labels: Int32Array.from(members, (i) => samples[i]!.label) };
-  }
-
-  /** Computes the batch's features, caches them per image, returns them. */
-  async compute(model: Model, batch: Batch): Promise<Float32Array> {
-    const S = batch.images.cropSize;
-    const n = batch.labels.length;
-    const features = await model.features(await model.preprocess(batch.images), [n, 3, S, S]);
-    const dim = features.length / n;
-    batch.keys.forEach((key, k) => this.#features.set(this.#index.get(key)!, features.slice(k * dim, (k + 1) * dim)));
-    return features;
-  }
-}
-
 interface RunContext {
   c: ResolvedTrainConfig;
   model: Model;
   run: RunFolder;
   trainLoader: Loader;
   trainSamples: Sample[];
-  evalLoaders: Partial<Record<'val' | 'test', Loader | undefined>>;
+  evalLoaders: EvalLoaders;
   numClasses: number;
   started: number;
   device: string;
   precision: string;
-  onProgress?: (event: ProgressEvent) => void;
-  signal?: AbortSignal;
-  featureCache?: FeatureCache;
+  onProgress: OnProgress;
+  signal: AbortSignal | undefined;
+  featureCache: FeatureCache | undefined;
   group: ProcessGroup | undefined;
   /** Rank 0 (or the only process): writes the run folder. */
   isMain: boolean;
@@ -306,182 +252,79 @@ interface RunContext {
   resumed: ResumePoint | undefined;
 }
 
-/** The batches of one training epoch: from the loader, or from cached features when complete. */
-async function* trainBatches(ctx: RunContext, epoch: number): AsyncGenerator<{ labels: Int32Array; step: () => Promise<TrainStepResult> }> {
-  const { model, trainLoader, featureCache } = ctx;
-  const samples = ctx.trainSamples;
-  if (featureCache) {
-    const dim = model.info().embedDim;
-    const cached = trainLoader.batchOrder(epoch).map((members) => featureCache.batch(members, samples, dim));
-    if (cached.every((b) => b !== undefined)) {
-      for (const b of cached) {
-        yield { labels: b!.labels, step: () => { featureCache.steps++; return model.trainStepFeatures(b!.features, b!.labels); } };
-      }
-      return;
-    }
-  }
-  if (featureCache) {
-    for await (const batch of trainLoader.epoch(epoch)) {
-      yield { labels: batch.labels, step: async () => model.trainStepFeatures(await featureCache.compute(model, batch), batch.labels) };
-    }
-    return;
-  }
-  // Batch k+1 is uploaded while step k runs.
-  for await (const batch of prefetchUploads(model, trainLoader.epoch(epoch))) {
-    yield { labels: batch.labels, step: async () => model.trainStep(await batch.staged, batch.labels) };
-  }
-}
-
-/**
- * Every rank's dropout-generator state, gathered on all ranks (rank 0 saves them): each rank
- * fills its slot of a zeroed buffer and the buffers are summed.
- */
-async function gatherRngStates(model: Model, group: ProcessGroup | undefined): Promise<string[] | undefined> {
-  if (!group) return undefined;
-  const own = model.rngState();
-  const all = new Float64Array(own.length * group.worldSize);
-  all.set(own, own.length * group.rank);
-  const sums = await group.allReduceSum(all);
-  return Array.from({ length: group.worldSize }, (_, r) => Buffer.from(Uint8Array.from(sums.subarray(r * own.length, (r + 1) * own.length))).toString('base64'));
-}
-
 async function runEpochs(ctx: RunContext): Promise<TrainResult> {
-  const { c, model, run, trainLoader, evalLoaders, onProgress, signal, group, isMain, resumed } = ctx;
+  const { c, model, run, trainLoader, onProgress, group, isMain, resumed } = ctx;
   const stepsPerEpoch = trainLoader.batchesPerEpoch;
-  const schedule = { baseLr: scaledLearningRate(c), unit: c.scheduleUnit, warmupEpochs: c.warmupEpochs, epochs: c.epochs, stepsPerEpoch };
-
-  let step = resumed?.step ?? 0;
+  const schedule: Schedule = { baseLr: scaledLearningRate(c), unit: c.scheduleUnit, warmupEpochs: c.warmupEpochs, epochs: c.epochs, stepsPerEpoch };
+  const batches = new TrainBatches(model, trainLoader, ctx.trainSamples, ctx.featureCache);
+  const evaluator = new SplitEvaluator(model, ctx.evalLoaders, ctx.numClasses, group, onProgress);
+  const checkpoints = new Checkpoints(model, run, c, group, isMain);
+  const stop = new StopRequest(model, ctx.signal, group);
+  const graphs = new GraphNotices(model, c.cudaGraphs, onProgress);
+  const totals = new RunTotals();
+  const history = await RunHistory.start(run, resumed, isMain);
   const startEpoch = resumed?.epoch ?? 0;
-  const partial = resumed?.partial;
-  let history: EpochMetrics[] = [];
-  if (resumed) {
-    // Epochs finished after the state was saved (a crash between the two writes) are run again.
-    history = (await run.readMetrics()).filter((m) => m.epoch <= startEpoch);
-  } else if (isMain) {
-    await run.writeMetrics([]);
-  }
+  let step = resumed?.step ?? 0;
   onProgress?.({
     type: 'start', epochs: c.epochs, startEpoch, stepsPerEpoch, trainImages: stepsPerEpoch * c.batchSize, device: ctx.device,
     precision: ctx.precision, trainableParams: model.info().trainableParams, out: run.dir, worldSize: group?.worldSize ?? 1,
   });
 
-  let best = history.reduce<EpochMetrics | undefined>((b, m) => (m.val && (!b?.val || m.val.top1 > b.val.top1) ? m : b), undefined);
-  let trainedImages = 0, trainedSeconds = 0, skippedTotal = 0, graphedSteps = 0;
-  const noticed = new Set<string>();
-
   for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
-    // Batches of a resumed epoch trained before the interruption.
+    // A resumed epoch passes over the batches trained before the interruption; their statistics
+    // carry over, so it reports what an uninterrupted epoch would.
     const skipBatches = epoch === startEpoch ? (resumed?.batch ?? 0) : 0;
-    // Statistics of batches trained before an interruption carry over, so a resumed epoch
-    // reports what an uninterrupted one would.
-    const carried = skipBatches > 0 ? partial : undefined;
-    const epochStart = performance.now() - (carried?.seconds ?? 0) * 1000;
-    let lossSum = carried?.lossSum ?? 0, correct = carried?.correct ?? 0, images = carried?.images ?? 0;
-    let skipped = carried?.skipped ?? 0, batchIndex = 0, lr = 0;
-    // Data-parallel: the stop vote came with the epoch's last step; stop once its files are written.
-    let stopAfterEpoch = false;
-    for await (const batch of trainBatches(ctx, epoch)) {
+    const stats = new EpochStats(skipBatches > 0 ? resumed?.partial : undefined);
+    let batchIndex = 0, lr = 0;
+    for await (const batch of batches.epoch(epoch)) {
       if (batchIndex++ < skipBatches) continue;
-      /** Saves the state with `consumed` batches of this epoch trained, and gives the abort error. */
-      const saveAndAbort = async (consumed: number) => {
-        const seconds = (performance.now() - epochStart) / 1000;
-        const rankRng = await gatherRngStates(model, group);
-        const position: RunPosition = { step, epoch, batch: consumed, partial: { lossSum, correct, images, skipped, seconds }, config: c, ...(rankRng ? { rankRng } : {}) };
-        if (isMain) await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
-        return abortError();
-      };
-      // Data-parallel ranks see a signal at different moments: it becomes a vote carried by the
-      // next step's all-reduce, and every rank stops after that same step.
-      if (signal?.aborted) {
-        if (!group) throw await saveAndAbort(batchIndex - 1);
-        model.voteStop();
-      }
-      // The schedule follows the epoch's batches, so a batch the loader left out (every image
+      // Stop (abort signal): save the state and end here; a data-parallel rank votes instead.
+      if (stop.beforeStep()) throw await checkpoints.saveAndAbort(step, epoch, batchIndex - 1, stats);
+      // Learning rate: follows the epoch's batches, so a batch the loader left out (every image
       // bad, onBadImage 'skip') does not shift the rest of the run.
       lr = learningRateAt(schedule, epoch * stepsPerEpoch + batchIndex - 1);
       model.setLearningRate(lr);
-      const r = await batch.step();
+      // Forward, backward, optimizer step.
+      const r = await batches.step(batch);
       step++;
-      if (r.graphed) graphedSteps++;
-      else if (c.cudaGraphs) {
-        const fallback = model.graphStatus().fallback;
-        if (fallback && !noticed.has(fallback)) {
-          noticed.add(fallback);
-          onProgress?.({ type: 'notice', message: `--cuda-graphs: step ${step} ran eagerly: ${fallback}` });
-        }
-      }
-      if (r.skipped) skipped++;
-      else {
-        lossSum += r.loss * r.count;
-        correct += r.correct;
-        images += r.count;
-      }
-      const seconds = (performance.now() - epochStart) / 1000;
-      onProgress?.({ type: 'step', epoch, step, stepInEpoch: batchIndex, stepsPerEpoch, loss: r.loss, lr, imagesPerSecond: images / Math.max(seconds, 1e-9) });
-      if (r.stop) {
-        if (batchIndex < stepsPerEpoch) throw await saveAndAbort(batchIndex);
-        stopAfterEpoch = true;
-      }
+      // Log.
+      graphs.afterStep(r, step);
+      stats.add(r);
+      onProgress?.({ type: 'step', epoch, step, stepInEpoch: batchIndex, stepsPerEpoch, loss: r.loss, lr, imagesPerSecond: stats.imagesPerSecond() });
+      // Data-parallel stop vote: every rank stops after this same step (after the epoch's last, once its files are written).
+      if (stop.afterStep(r, batchIndex < stepsPerEpoch)) throw await checkpoints.saveAndAbort(step, epoch, batchIndex, stats);
     }
-    const trainSeconds = (performance.now() - epochStart) / 1000;
-    trainedImages += images;
-    trainedSeconds += trainSeconds;
-    skippedTotal += skipped;
-
-    const evaluated: Partial<Record<'val' | 'test', SplitMetrics>> = {};
-    for (const split of ['val', 'test'] as const) {
-      if (!(split in evalLoaders)) continue;
-      const loader = evalLoaders[split];
-      onProgress?.({ type: 'evaluate', epoch, split });
-      // Not interruptible: an abort during evaluation takes effect once the epoch's files are written.
-      const { loss, top1, top5, count } = await evaluateLoader(model, loader, ctx.numClasses, group);
-      evaluated[split] = { loss, top1, top5, count };
-    }
-    const metrics: EpochMetrics = {
-      epoch: epoch + 1,
-      step,
-      lr,
-      train: { loss: images ? lossSum / images : NaN, top1: images ? correct / images : NaN, imagesPerSecond: images / trainSeconds, skippedSteps: skipped },
-      ...evaluated,
-      seconds: (performance.now() - epochStart) / 1000,
-    };
-    history.push(metrics);
-    const isBest = !!metrics.val && (!best?.val || metrics.val.top1 > best.val.top1);
-    if (isBest) best = metrics;
-    const rankRng = await gatherRngStates(model, group);
-    if (isMain) {
-      // The metrics go before the state that says the epoch is done: after a crash between
-      // the two, the resumed run trains this epoch again and rewrites its line.
-      if (isBest || (!evaluated.val && epoch === c.epochs - 1)) await model.saveTrainable(run.files.best, { config: JSON.stringify(c) });
-      await run.writeMetrics(history);
-      const position: RunPosition = { step, epoch: epoch + 1, batch: 0, config: c, ...(rankRng ? { rankRng } : {}) };
-      await model.saveState(run.files.lastState, position as unknown as Record<string, unknown>);
-      await drawCurves(run.files.curves, history);
-    }
+    stats.endTraining();
+    totals.add(stats);
+    // Evaluate val and test (not interruptible: an abort takes effect once the epoch's files are written).
+    const evaluated = await evaluator.evaluate(epoch);
+    const metrics = stats.metrics(epoch, step, lr, evaluated);
+    const isBest = history.add(metrics);
+    // Checkpoint: best (the last epoch's without a val split), metrics, state, curves.
+    await checkpoints.saveEpoch(step, epoch, history.epochs, isBest || (!metrics.val && epoch === c.epochs - 1));
+    // Report the epoch; stop here when asked to (before the next epoch).
     onProgress?.({ type: 'epoch', metrics, best: isBest });
-    // Data-parallel runs stop only on the vote (every rank sees it on the same step); a signal
-    // that arrives during evaluation is voted on in the next step.
-    if ((group ? stopAfterEpoch : signal?.aborted) && epoch < c.epochs - 1) throw abortError();
+    if (stop.afterEpoch() && epoch < c.epochs - 1) throw abortError();
   }
 
-  const last = history[history.length - 1];
-  const chosen = best ?? last;
+  const last = history.last;
+  const chosen = history.best ?? last;
   const result: TrainResult = {
     bestEpoch: chosen?.epoch ?? 0,
     bestValTop1: chosen?.val?.top1 ?? null,
     testTop1AtBestVal: chosen?.test?.top1 ?? null,
     lastValTop1: last?.val?.top1 ?? null,
     lastTestTop1: last?.test?.top1 ?? null,
-    epochs: history,
+    epochs: history.epochs,
     seconds: (performance.now() - ctx.started) / 1000,
-    imagesPerSecond: trainedSeconds ? trainedImages / trainedSeconds : 0,
-    skippedSteps: skippedTotal,
-    cachedFeatureSteps: ctx.featureCache?.steps ?? 0,
-    graphedSteps,
+    imagesPerSecond: totals.imagesPerSecond,
+    skippedSteps: totals.skipped,
+    cachedFeatureSteps: batches.cachedFeatureSteps,
+    graphedSteps: graphs.graphedSteps,
     worldSize: group?.worldSize ?? 1,
     files: run.files,
   };
-  if (isMain) await run.writeJson(run.files.summary, { ...result, epochs: history.length });
+  if (isMain) await run.writeJson(run.files.summary, { ...result, epochs: history.epochs.length });
   onProgress?.({ type: 'done', result });
   return result;
 }

@@ -28,11 +28,11 @@ export interface TrainedModelOptions {
  */
 export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model: Model; metadata: TrainableMetadata }> {
   const header = await readSafetensorsHeader(o.checkpoint);
-  let meta: TrainableMetadata;
+  let meta: TrainableMetadata | null;
   try {
-    meta = JSON.parse(header.metadata.vpt ?? 'null') as TrainableMetadata;
+    meta = JSON.parse(header.metadata.vpt ?? 'null') as TrainableMetadata | null;
   } catch {
-    meta = null as unknown as TrainableMetadata;
+    meta = null;
   }
   if (!meta || typeof meta.numClasses !== 'number') {
     throw new VptError(ErrorCode.Shape, `${o.checkpoint} is not a vpt-native trainable-state file (no __metadata__.vpt)`);
