@@ -91,7 +91,7 @@ describe('choosing a prebuild', () => {
     expect(choice.prebuild).toBeUndefined();
     expect(choice.explanation).toContain('found LibTorch 2.12.0 (cpu) at /opt/libtorch (from LIBTORCH)');
     expect(choice.explanation).toContain('the prebuilt addons in prebuilds/linux-x64 need LibTorch 2.13.0 (cpu) or LibTorch 2.13.0 (cu130) (other LibTorch version)');
-    expect(choice.explanation).toContain('LIBTORCH=/opt/libtorch npm rebuild vpt-native');
+    expect(choice.explanation).toContain('Fix: npx vpt-native setup     (builds the addon against the LibTorch at /opt/libtorch');
     expect(choice.explanation).toContain('"torch==2.13.0+cpu" --index-url https://download.pytorch.org/whl/cpu');
   });
 
@@ -106,7 +106,7 @@ describe('choosing a prebuild', () => {
     const none = selectPrebuild([CPU_2_13], undefined);
     expect(none.prebuild).toBeUndefined();
     expect(none.explanation).toContain('found no LibTorch');
-    expect(none.explanation).toContain('LIBTORCH=/path/to/libtorch npm rebuild vpt-native');
+    expect(none.explanation).toContain('Fix: npx vpt-native setup     (builds the addon against a LibTorch it finds or installs');
   });
 });
 
@@ -141,7 +141,8 @@ describe('the loader with a package that ships prebuilds', () => {
     const script = `import(${JSON.stringify(join(root, 'dist', 'lib', 'index.js'))}).then((m) => {
       try { console.log(JSON.stringify(m.runtimeInfo())); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
     })`;
-    const env = { ...process.env, LIBTORCH: libtorch };
+    // A private user cache, so an addon `vpt-native setup` built on this machine does not stand in.
+    const env = { ...process.env, LIBTORCH: libtorch, XDG_CACHE_HOME: join(tmp.dir, 'cache') };
     delete env.VPT_NATIVE_ADDON;
     const { stdout } = await run(process.execPath, ['-e', script], { env });
     return JSON.parse(stdout.trim().split('\n').pop()!);
@@ -159,8 +160,8 @@ describe('the loader with a package that ships prebuilds', () => {
     const other = packageWithPrebuild('pkg-other', prebuildFileName('vpt-native', { ...build, version: '2.4.0' }));
     const refused = await loadIn(other, torchRoot);
     expect(refused.code).toBe('VPT_ADDON');
-    expect(refused.message).toContain(`found LibTorch ${build.version} (${build.variant}) at ${torchRoot} (from LIBTORCH)`);
-    expect(refused.message).toContain(`need LibTorch 2.4.0 (${build.variant}) (other LibTorch version)`);
-    expect(refused.message).toContain('npm rebuild vpt-native');
+    expect(refused.message).toContain(`the prebuilt addons here are for another LibTorch version, not LibTorch ${build.version} (${build.variant}) at ${torchRoot} (from LIBTORCH)`);
+    expect(refused.message).toContain(`addons present, none for this LibTorch: ${join(other, 'prebuilds', `${process.platform}-${process.arch}`, prebuildFileName('vpt-native', { ...build, version: '2.4.0' }))}`);
+    expect(refused.message).toContain('Fix: npx vpt-native setup');
   });
 });

@@ -105,7 +105,7 @@ export function locateAddon(packageRoot: string, env: NodeJS.ProcessEnv = proces
   const folder = prebuildFolder(packageRoot);
   const packages = installedPackages(packageRoot);
   if (prebuildFiles.length > 0) search.looked.push(folder);
-  search.looked.push(`${prebuiltPackageName({ version: libtorch?.version ?? '<torch>', variant: libtorch?.variant ?? '<variant>' })} (optional package)`);
+  search.looked.push(libtorch ? `${prebuiltPackageName(libtorch)} (optional package)` : `@vpt-native/${process.platform}-${process.arch}-* (optional packages)`);
   if (libtorch && !libtorch.problem) {
     const prebuild = selectPrebuild(prebuildFiles, libtorch, folder).prebuild;
     if (prebuild) search.locations.push({ source: 'prebuild', path: join(folder, prebuild.file), preload: libtorch.root, label: `the prebuilt addon ${prebuild.file}` });
@@ -123,10 +123,10 @@ export function locateAddon(packageRoot: string, env: NodeJS.ProcessEnv = proces
   const blocked = !status && !isCheckout(packageRoot);
   const blockedNote = blocked
     ? ["  npm did not run vpt-native's install script (npm >= 11 skips dependency install scripts until",
-      '  `npm install-scripts approve vpt-native`); the script compiles nothing anyway: `setup` builds the addon.']
+      '  `npm install-scripts approve vpt-native`); it compiles nothing anyway: `setup` builds the addon.']
     : [];
   const found = search.candidates.length === 0
-    ? ['  LibTorch: none found (tried $LIBTORCH, $Torch_DIR, an importable Python torch, .deps/torch-cpu, the user cache, system prefixes)']
+    ? ['  LibTorch found: none (tried $LIBTORCH, $Torch_DIR, an importable Python torch, .deps/torch-cpu, the user cache, system prefixes)']
     : search.candidates.map((c) => `  LibTorch found: ${describeShort(c)}${c.problem ? ` — ${c.problem}` : ''}${c === libtorch ? '  <- chosen' : ''}`);
   const others = [
     ...prebuildFiles.map((f) => `${folder}/${f}`),
@@ -159,7 +159,7 @@ export function locateAddon(packageRoot: string, env: NodeJS.ProcessEnv = proces
     fixNote = `builds the addon against ${libtorch.root}, with progress, a few minutes`;
   } else if (blocked) {
     kind = 'scripts-blocked';
-    headline = 'the addon was never built: npm did not run the install script';
+    headline = "the addon was never built: npm did not run vpt-native's install script (npm >= 11 skips dependency install scripts until `npm install-scripts approve vpt-native`; that script compiles nothing anyway)";
     fixNote = `builds the addon against ${libtorch.root}, with progress, a few minutes`;
   } else {
     kind = 'not-built';
@@ -170,8 +170,8 @@ export function locateAddon(packageRoot: string, env: NodeJS.ProcessEnv = proces
     fixNote += `; in this checkout \`LIBTORCH=${libtorch.root} npm run build:native\` builds build/ instead`;
   }
   const message = [
-    `vpt-native: the native addon could not be loaded: ${headline}.`,
-    ...blockedNote,
+    `the native addon could not be loaded: ${headline}.`,
+    ...(kind === 'scripts-blocked' ? [] : blockedNote),
     ...found,
     ...(others.length > 0 ? [`  addons present, none for this LibTorch: ${others.join(', ')}`] : []),
     `  looked in: ${search.looked.join(', ')}`,
@@ -201,7 +201,7 @@ export function explainLoadError(search: AddonSearch, location: AddonLocation, e
     ? `${lt && !lt.problem ? `LIBTORCH=${lt.root} ` : ''}npm run rebuild:native`
     : location.source === 'VPT_NATIVE_ADDON' ? 'unset VPT_NATIVE_ADDON' : `${SETUP_COMMAND}${location.source === 'cache' ? ' --force' : ''}`;
   const message = [
-    `vpt-native: the native addon could not be loaded: ${location.label} fails to load${kind === 'build-other-libtorch' ? ' (built for another LibTorch)' : ''}.`,
+    `the native addon could not be loaded: ${location.label} fails to load${kind === 'build-other-libtorch' ? ' (built for another LibTorch)' : ''}.`,
     `  error: ${error.message.split('\n')[0]}`,
     ...(builtAgainst ? [builtAgainst] : []),
     `  LibTorch now: ${lt ? `${describe(lt)}${lt.problem ? ` — ${lt.problem}` : ''}` : 'none found'}`,
