@@ -6,13 +6,20 @@
 // the build as LIBTORCH so the tag and the binary agree. lib/binding.ts loads a prebuild only
 // when the LibTorch found at run time has the same version and variant.
 //   node scripts/prebuild.mjs [--out <dir>]     prebuilds/ goes under <dir> (default: the package)
+//   node scripts/prebuild.mjs --package [--out <dir>] [--from-build <build>]
+//                                                instead lays out the optional per-variant package
+//                                                <dir>/@vpt-native/<platform>-<arch>-torch<x.y>-<variant>/
+//                                                (package.json with name, version, os, cpu, libc, files;
+//                                                vpt_native.node; vpt-build.json), ready for `npm publish`;
+//                                                --from-build takes a finished cmake-js --out folder
+//                                                for that LibTorch instead of compiling
 //   VPT_PREBUILD_JPEG=1                          link the system libjpeg-turbo (native JPEG decode;
 //                                                the prebuild then needs libjpeg.so.62 to load)
 // The build runs in a temporary copy of CMakeLists.txt, cmake/ and native/, so build/ is left
 // alone. prebuildify drives node-gyp's command line; this script stands in for node-gyp
 // (`prebuild.mjs --as-node-gyp rebuild --arch=x64 --release ...`) and runs cmake-js.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -36,18 +43,75 @@ function buildAsNodeGyp(args) {
   process.exit(result.status ?? 1);
 }
 
-async function prebuild(out) {
+/** The LibTorch found here, with a known version (else exit). */
+async function libTorchHere() {
   const selector = join(root, 'dist', 'lib', 'prebuild.js');
   if (!existsSync(selector)) {
     console.error('vpt-native prebuild: dist/ is missing; run `npm run build:ts` first (npm run prebuild does)');
     process.exit(1);
   }
-  const { findLibTorch, prebuildFileName } = await import(pathToFileURL(selector).href);
+  const { findLibTorch } = await import(pathToFileURL(selector).href);
   const libtorch = findLibTorch(root);
-  if (!libtorch || libtorch.version === 'unknown') {
-    console.error(`vpt-native prebuild: ${libtorch ? `${libtorch.root} (from ${libtorch.source}) does not say which LibTorch it is` : 'no LibTorch found'}; set LIBTORCH=/path/to/libtorch`);
+  if (!libtorch || libtorch.version === 'unknown' || libtorch.problem) {
+    console.error(`vpt-native prebuild: ${libtorch ? `${libtorch.root} (from ${libtorch.source}) is not usable: ${libtorch.problem}` : 'no LibTorch found'}; set LIBTORCH=/path/to/libtorch`);
     process.exit(1);
   }
+  return libtorch;
+}
+
+/**
+ * The optional package `@vpt-native/<platform>-<arch>-torch<x.y>-<variant>` under `out`, from a
+ * build folder (`fromBuild`) or a fresh prebuild. The loader (lib/setup/locate-addon.ts) uses it
+ * when the LibTorch found at run time has that variant and major.minor version.
+ */
+async function makePackage(out, fromBuild) {
+  const libtorch = await libTorchHere();
+  const { prebuiltPackageName, ADDON_FILE } = await import(pathToFileURL(join(root, 'dist', 'lib', 'setup', 'addon-cache.js')).href);
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const name = prebuiltPackageName(libtorch);
+  const dest = join(out, ...name.split('/'));
+  let addon;
+  let buildInfo;
+  let staging;
+  if (fromBuild) {
+    addon = join(resolve(fromBuild), 'Release', ADDON_FILE);
+    buildInfo = join(resolve(fromBuild), 'vpt-build.json');
+  } else {
+    staging = mkdtempSync(join(tmpdir(), 'vpt-native-package-'));
+    await prebuild(staging, libtorch);
+    addon = join(staging, 'prebuilds', `${process.platform}-${process.arch}`, (await import(pathToFileURL(join(root, 'dist', 'lib', 'prebuild.js')).href)).prebuildFileName(pkg.name, libtorch));
+  }
+  try {
+    if (buildInfo) {
+      const built = JSON.parse(readFileSync(buildInfo, 'utf8'));
+      if (!built.torchVersion.startsWith(libtorch.version) || (built.cuda ? libtorch.variant === 'cpu' : libtorch.variant !== 'cpu')) {
+        throw new Error(`${fromBuild} was built against LibTorch ${built.torchVersion} (${built.cuda ? 'CUDA' : 'CPU'}), not ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`);
+      }
+    }
+    rmSync(dest, { recursive: true, force: true });
+    mkdirSync(dest, { recursive: true });
+    copyFileSync(addon, join(dest, ADDON_FILE));
+    writeFileSync(join(dest, 'package.json'), `${JSON.stringify({
+      name,
+      version: pkg.version,
+      description: `vpt-native's prebuilt addon for LibTorch ${libtorch.version} (${libtorch.variant}) on ${process.platform}-${process.arch}; LibTorch itself is not included`,
+      license: pkg.license,
+      os: [process.platform],
+      cpu: [process.arch],
+      ...(process.platform === 'linux' ? { libc: ['glibc'] } : {}),
+      files: [ADDON_FILE, 'README.md'],
+      vptNative: { torchVersion: libtorch.version, variant: libtorch.variant, file: ADDON_FILE, napi: 8 },
+    }, null, 2)}\n`);
+    writeFileSync(join(dest, 'README.md'), `# ${name}\n\nThe native addon of [vpt-native](https://www.npmjs.com/package/vpt-native) ${pkg.version}, built against LibTorch ${libtorch.version} (${libtorch.variant}). Installed as an optional dependency of vpt-native; it needs that LibTorch at run time (vpt-native finds it: $LIBTORCH, a Python torch, ...).\n`);
+    console.log(dest);
+  } finally {
+    if (staging) rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+async function prebuild(out, found) {
+  const libtorch = found ?? await libTorchHere();
+  const { prebuildFileName } = await import(pathToFileURL(join(root, 'dist', 'lib', 'prebuild.js')).href);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const file = prebuildFileName(pkg.name, libtorch);
   console.error(`vpt-native prebuild: ${file} against LibTorch ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`);
@@ -87,8 +151,10 @@ const argv = process.argv.slice(2);
 if (argv[0] === '--as-node-gyp') {
   buildAsNodeGyp(argv.slice(1));
 } else {
-  const outIndex = argv.indexOf('--out');
-  await prebuild(resolve(outIndex >= 0 ? argv[outIndex + 1] : root)).catch((error) => {
+  const valueOf = (flag) => (argv.indexOf(flag) >= 0 ? argv[argv.indexOf(flag) + 1] : undefined);
+  const out = resolve(valueOf('--out') ?? root);
+  const task = argv.includes('--package') ? makePackage(out, valueOf('--from-build')) : prebuild(out);
+  await task.catch((error) => {
     console.error(`vpt-native prebuild: ${error.message}`);
     process.exit(1);
   });

@@ -1,7 +1,8 @@
 /**
  * Prebuilt addons tagged with their LibTorch (lib/prebuild.ts): names, reading a LibTorch's
  * version and variant, choosing a prebuild or explaining why none fits, and the loader
- * (lib/binding.ts) taking a real addon from a package's prebuilds/ folder. The prebuild itself
+ * (lib/binding.ts) taking a real addon from a package's prebuilds/ folder or from an optional
+ * @vpt-native/... package laid out in node_modules by `prebuild.mjs --package`. The prebuild itself
  * (`npm run prebuild`, minutes of compiling) is checked by hand; see README "Prebuilt binaries".
  */
 import { execFile } from 'node:child_process';
@@ -163,5 +164,24 @@ describe('the loader with a package that ships prebuilds', () => {
     expect(refused.message).toContain(`the prebuilt addons here are for another LibTorch version, not LibTorch ${build.version} (${build.variant}) at ${torchRoot} (from LIBTORCH)`);
     expect(refused.message).toContain(`addons present, none for this LibTorch: ${join(other, 'prebuilds', `${process.platform}-${process.arch}`, prebuildFileName('vpt-native', { ...build, version: '2.4.0' }))}`);
     expect(refused.message).toContain('Fix: npx vpt-native setup');
+  });
+
+  it('loads the optional @vpt-native/... package `prebuild.mjs --package` lays out, from node_modules as npm installs it', async () => {
+    const info = runtimeInfo();
+    const build = readLibTorch(info.torchRoot)!;
+    const modules = join(tmp.dir, 'project', 'node_modules');
+    const root = join(modules, 'vpt-native');
+    cpSync(join(packageRoot, 'dist', 'lib'), join(root, 'dist', 'lib'), { recursive: true });
+    copyFileSync(join(packageRoot, 'package.json'), join(root, 'package.json'));
+    symlinkSync(join(packageRoot, 'node_modules'), join(root, 'node_modules'), 'dir');
+    await run(process.execPath, [join(packageRoot, 'scripts', 'prebuild.mjs'), '--package', '--out', modules, '--from-build', join(info.addonPath, '..', '..')], {
+      env: { ...process.env, LIBTORCH: info.torchRoot },
+    });
+    const name = `@vpt-native/${process.platform}-${process.arch}-torch${build.version.split('.').slice(0, 2).join('.')}-${build.variant}`;
+    const manifest = JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8'));
+    expect(manifest).toMatchObject({ name, os: [process.platform], cpu: [process.arch], files: ['vpt_native.node', 'README.md'], vptNative: { torchVersion: build.version, variant: build.variant } });
+    const loaded = await loadIn(root, info.torchRoot);
+    expect(loaded.message).toBeUndefined();
+    expect(loaded.addonPath).toBe(join(modules, name, 'vpt_native.node'));
   });
 });
