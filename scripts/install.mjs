@@ -54,7 +54,7 @@ if (process.env.VPT_SKIP_BUILD === '1') {
   console.log('vpt-native: VPT_SKIP_BUILD=1, not compiling the native addon');
   record('skipped');
 } else if (checkout || process.env.VPT_BUILD_ON_INSTALL === '1') {
-  const located = (await locator())?.locateAddon(root);
+  const located = checkout ? undefined : (await locator())?.locateAddon(root);
   const ready = located?.locations.find((l) => l.source !== 'build' && l.source !== 'VPT_NATIVE_ADDON');
   if (ready && !checkout) {
     console.log(`vpt-native: using ${ready.label}; nothing to compile`);
