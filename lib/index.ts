@@ -3,7 +3,7 @@
  * LibTorch native addon.
  */
 export { createModel } from './model/create-model.js';
-export { Model, type EvaluateResult, type GraphStatus, type ImageShape, type ModelInfo, type TrainStepResult } from './model/model.js';
+export { Model, type EvaluateBatchOptions, type EvaluateResult, type GraphStatus, type ImageBatchF32, type ImageShape, type ModelInfo, type ModelInput, type TrainStepResult } from './model/model.js';
 export { StagedBatch } from './model/staged-batch.js';
 export { computeClassWeights, type ClassWeighting } from './train/class-weights.js';
 export type { OptimizerOptions } from './train/optimizer-options.js';

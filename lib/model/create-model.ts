@@ -26,7 +26,7 @@ import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions
  *   prompt: { tokens: 10, deep: true },
  *   imageSize: 384,                                        // from the 224 checkpoint
  * });
- * const logits = await model.forward(images, [8, 3, 384, 384]);
+ * const logits = await model.forward({ pixels: images, shape: [8, 3, 384, 384] });
  * model.dispose();
  * ```
  */

@@ -8,13 +8,13 @@ import type { ProcessGroup } from '../distributed/process-group.js';
 import { ErrorCode, VptError, callNative, callNativeSync } from '../errors.js';
 import type { VitArchitecture } from '../weights/architecture.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
+import { type ImageBatchF32, type ImageShape, type InputArgs, type ModelInput, currentInputArgs } from './model-input.js';
 import type { PromptOptions } from './options.js';
 import { StagedBatch } from './staged-batch.js';
 import { readTrainingState, writeTrainingState } from './training-state.js';
 import { type TrainableMetadata, TRAINABLE_FORMAT, TRAINABLE_VERSION, readTrainableState, writeTrainableState } from './trainable-state.js';
 
-/** Shape of an image batch: [n, 3, height, width]. */
-export type ImageShape = readonly [number, number, number, number];
+export type { ImageBatchF32, ImageShape, ModelInput } from './model-input.js';
 
 /** A description of a created model. */
 export interface ModelInfo {
@@ -64,6 +64,18 @@ export interface EvaluateResult {
   logits?: Float32Array;
 }
 
+/** Options of `Model.evaluate`. */
+export interface EvaluateBatchOptions {
+  /** Return the n x C logits too (`EvaluateResult.logits`). */
+  logits?: boolean;
+}
+
+/** A `ModelInput` checked against the model, in the form the native calls take. */
+type CheckedInput =
+  | { kind: 'f32'; pixels: Float32Array; shape: number[]; n: number }
+  | { kind: 'u8'; batch: NativeImageBatchU8; n: number }
+  | { kind: 'staged'; staged: StagedBatch; n: number };
+
 /** Everything `Model` needs from createModel. */
 export interface ModelSpec {
   architecture: VitArchitecture;
@@ -89,25 +101,29 @@ export class Model {
   }
 
   /**
-   * Class logits for a batch: normalized NCHW floats, or a loader's uint8 batch (cropped,
-   * flipped and normalized with the model's mean/std on the device).
+   * Class logits for a batch (any `ModelInput`: normalized NCHW floats with their shape, a
+   * loader's uint8 batch, cropped, flipped and normalized with the model's mean/std on the
+   * device, or a batch staged by `upload`, read from its host copy).
    * @returns n x numClasses logits, row-major
    * @example
    * ```ts
-   * const logits = await model.forward(images, [2, 3, 224, 224]);
+   * const logits = await model.forward({ pixels: images, shape: [2, 3, 224, 224] });
    * for await (const batch of loader.epoch(0)) console.log(await model.forward(batch.images));
    * ```
    */
-  forward(batch: ImageBatchU8): Promise<Float32Array>;
+  forward(input: ModelInput): Promise<Float32Array>;
+  /**
+   * @deprecated Pass the pixels and their shape as one `ImageBatchF32`:
+   * `forward({ pixels: images, shape })`. This form keeps working through 0.x.
+   */
   forward(images: Float32Array, shape: ImageShape): Promise<Float32Array>;
-  async forward(images: Float32Array | ImageBatchU8, shape?: ImageShape): Promise<Float32Array> {
+  async forward(...args: InputArgs<[]>): Promise<Float32Array> {
+    const [input] = currentInputArgs(args);
     const native = this.#alive();
-    if (!(images instanceof Float32Array)) {
-      const batch = this.#nativeBatch(images);
-      return callNative(() => native.forwardU8(batch));
-    }
-    this.#checkImages(images, shape!);
-    return callNative(() => native.forward(images, [...shape!]));
+    const x = this.#input(input);
+    if (x.kind === 'f32') return callNative(() => native.forward(x.pixels, x.shape));
+    const batch = this.#hostBatch(x);
+    return callNative(() => native.forwardU8(batch));
   }
 
   /**
@@ -125,17 +141,30 @@ export class Model {
   }
 
   /**
-   * Pooled backbone features (the head's input) for a batch of normalized NCHW images.
+   * Pooled backbone features (the head's input) for a batch (any `ModelInput`; a uint8 or
+   * staged batch is preprocessed on the device first, as `preprocess` does).
    * @returns n x embedDim features, row-major
    * @example
    * ```ts
-   * const feats = await model.features(images, [2, 3, 224, 224]);
+   * const feats = await model.features({ pixels: images, shape: [2, 3, 224, 224] });
+   * const same = await model.features(batch.images);   // == features of preprocess(batch.images)
    * ```
    */
-  async features(images: Float32Array, shape: ImageShape): Promise<Float32Array> {
+  features(input: ModelInput): Promise<Float32Array>;
+  /**
+   * @deprecated Pass the pixels and their shape as one `ImageBatchF32`:
+   * `features({ pixels: images, shape })`. This form keeps working through 0.x.
+   */
+  features(images: Float32Array, shape: ImageShape): Promise<Float32Array>;
+  async features(...args: InputArgs<[]>): Promise<Float32Array> {
+    const [input] = currentInputArgs(args);
     const native = this.#alive();
-    this.#checkImages(images, shape);
-    return callNative(() => native.features(images, [...shape]));
+    const x = this.#input(input);
+    if (x.kind === 'f32') return callNative(() => native.features(x.pixels, x.shape));
+    const batch = this.#hostBatch(x);
+    const pixels = await callNative(() => native.preprocessU8(batch));
+    const S = this.#spec.imageSize;
+    return callNative(() => native.features(pixels, [x.n, 3, S, S]));
   }
 
   /**
@@ -219,33 +248,31 @@ export class Model {
   }
 
   /**
-   * One training step on a batch: forward (prompt dropout on), cross-entropy, backward into
-   * the trainable tensors only, optimizer step.
-   * The batch is normalized NCHW floats, or a loader's uint8 batch.
+   * One training step on a batch (any `ModelInput`): forward (prompt dropout on),
+   * cross-entropy, backward into the trainable tensors only, optimizer step.
    * @param labels class indices 0..numClasses-1, one per image
    * @example
    * ```ts
    * model.configureOptimizer({ optimizer: 'sgd', lr: 0.1 });
-   * const { loss, correct } = await model.trainStep(images, [16, 3, 224, 224], labels);
+   * const { loss, correct } = await model.trainStep({ pixels: images, shape: [16, 3, 224, 224] }, labels);
    * for await (const batch of loader.epoch(0)) await model.trainStep(batch.images, batch.labels);
    * ```
    */
-  trainStep(batch: ImageBatchU8 | StagedBatch, labels: Int32Array): Promise<TrainStepResult>;
+  trainStep(input: ModelInput, labels: Int32Array): Promise<TrainStepResult>;
+  /**
+   * @deprecated Pass the pixels and their shape as one `ImageBatchF32`:
+   * `trainStep({ pixels: images, shape }, labels)`. This form keeps working through 0.x.
+   */
   trainStep(images: Float32Array, shape: ImageShape, labels: Int32Array): Promise<TrainStepResult>;
-  async trainStep(images: Float32Array | ImageBatchU8 | StagedBatch, shapeOrLabels: ImageShape | Int32Array, maybeLabels?: Int32Array): Promise<TrainStepResult> {
+  async trainStep(...args: InputArgs<[labels: Int32Array]>): Promise<TrainStepResult> {
+    const [input, labels] = currentInputArgs(args);
     const native = this.#alive();
     this.#requireOptimizer();
-    if (!(images instanceof Float32Array)) {
-      const { batch, n } = this.#u8Input(images);
-      const labels = shapeOrLabels as Int32Array;
-      this.#checkLabels(labels, n);
-      return callNative(() => native.trainStepU8(batch, labels));
-    }
-    const shape = shapeOrLabels as ImageShape;
-    const labels = maybeLabels!;
-    this.#checkImages(images, shape);
-    this.#checkLabels(labels, shape[0]);
-    return callNative(() => native.trainStep(images, [...shape], labels));
+    const x = this.#input(input);
+    this.#checkLabels(labels, x.n);
+    if (x.kind === 'f32') return callNative(() => native.trainStep(x.pixels, x.shape, labels));
+    const batch = this.#deviceBatch(x);
+    return callNative(() => native.trainStepU8(batch, labels));
   }
 
   /**
@@ -340,37 +367,29 @@ export class Model {
   }
 
   /**
-   * Loss, top-1 and top-5 of a labelled batch (normalized NCHW floats, or a loader's uint8
-   * batch), in inference mode.
+   * Loss, top-1 and top-5 of a labelled batch (any `ModelInput`), in inference mode.
+   * @param labels class indices 0..numClasses-1, one per image
    * @example
    * ```ts
-   * const { top1, top5 } = await model.evaluate(images, [16, 3, 224, 224], labels);
+   * const { top1, top5 } = await model.evaluate({ pixels: images, shape: [16, 3, 224, 224] }, labels);
    * const r = await model.evaluate(batch.images, batch.labels, { logits: true });
    * ```
    */
-  evaluate(batch: ImageBatchU8 | StagedBatch, labels: Int32Array, options?: { logits?: boolean }): Promise<EvaluateResult>;
-  evaluate(images: Float32Array, shape: ImageShape, labels: Int32Array, options?: { logits?: boolean }): Promise<EvaluateResult>;
-  async evaluate(
-    images: Float32Array | ImageBatchU8 | StagedBatch,
-    shapeOrLabels: ImageShape | Int32Array,
-    labelsOrOptions?: Int32Array | { logits?: boolean },
-    maybeOptions?: { logits?: boolean },
-  ): Promise<EvaluateResult> {
+  evaluate(input: ModelInput, labels: Int32Array, options?: EvaluateBatchOptions): Promise<EvaluateResult>;
+  /**
+   * @deprecated Pass the pixels and their shape as one `ImageBatchF32`:
+   * `evaluate({ pixels: images, shape }, labels, options)`. This form keeps working through 0.x.
+   */
+  evaluate(images: Float32Array, shape: ImageShape, labels: Int32Array, options?: EvaluateBatchOptions): Promise<EvaluateResult>;
+  async evaluate(...args: InputArgs<[labels: Int32Array, options?: EvaluateBatchOptions]>): Promise<EvaluateResult> {
+    const [input, labels, options] = currentInputArgs(args);
     const native = this.#alive();
-    let r: Awaited<ReturnType<NativeModel['evaluate']>>;
-    if (!(images instanceof Float32Array)) {
-      const { batch, n } = this.#u8Input(images);
-      const labels = shapeOrLabels as Int32Array;
-      const keepLogits = (labelsOrOptions as { logits?: boolean } | undefined)?.logits === true;
-      this.#checkLabels(labels, n);
-      r = await callNative(() => native.evaluateU8(batch, labels, keepLogits));
-    } else {
-      const shape = shapeOrLabels as ImageShape;
-      const labels = labelsOrOptions as Int32Array;
-      this.#checkImages(images, shape);
-      this.#checkLabels(labels, shape[0]);
-      r = await callNative(() => native.evaluate(images, [...shape], labels, maybeOptions?.logits === true));
-    }
+    const x = this.#input(input);
+    this.#checkLabels(labels, x.n);
+    const keepLogits = options?.logits === true;
+    const r = x.kind === 'f32'
+      ? await callNative(() => native.evaluate(x.pixels, x.shape, labels, keepLogits))
+      : await callNative(() => native.evaluateU8(this.#deviceBatch(x), labels, keepLogits));
     return { ...r, top1: r.correct1 / r.count, top5: r.correct5 / r.count };
   }
 
@@ -493,6 +512,11 @@ export class Model {
     return this.#optimizer;
   }
 
+  /**
+   * Labels are a call argument: a value out of range is VPT_OPTION (the code errors.ts gives an
+   * invalid value passed to the API, named in the message); VPT_ARGUMENT is for a malformed
+   * argument that got past this check to the native layer. A wrong type or count is VPT_SHAPE.
+   */
   #checkLabels(labels: Int32Array, n: number): void {
     if (!(labels instanceof Int32Array)) throw new VptError(ErrorCode.Shape, 'labels must be an Int32Array of class indices');
     if (labels.length !== n) throw new VptError(ErrorCode.Shape, `got ${labels.length} labels for a batch of ${n} images`);
@@ -501,14 +525,32 @@ export class Model {
     if (bad >= 0) throw new VptError(ErrorCode.Option, `Invalid option "labels[${bad}]": expected a class index in 0..${C - 1}, got ${labels[bad]}`);
   }
 
-  /** A uint8 batch or a batch this model staged, as the native calls take it, and its size. */
-  #u8Input(images: ImageBatchU8 | StagedBatch): { batch: NativeImageBatchU8 | NativeStagedBatch; n: number } {
-    if (images instanceof StagedBatch) {
-      if (images.owner !== this) throw new VptError(ErrorCode.Shape, 'the staged batch was uploaded by another model');
-      return { batch: images.native, n: images.size };
+  /** Checks a batch against the model (shape, crops, owner) and tells its form. */
+  #input(input: ModelInput): CheckedInput {
+    if (input instanceof StagedBatch) {
+      if (input.owner !== this) {
+        throw new VptError(ErrorCode.Option, 'Invalid option "input": the staged batch was uploaded by another model (stage it with this model\'s upload())');
+      }
+      return { kind: 'staged', staged: input, n: input.size };
     }
-    const batch = this.#nativeBatch(images);
-    return { batch, n: batch.shape[0]! };
+    if (isImageBatchF32(input)) {
+      this.#checkImages(input.pixels, input.shape);
+      return { kind: 'f32', pixels: input.pixels, shape: [...input.shape], n: input.shape[0] };
+    }
+    const batch = this.#nativeBatch(input);
+    return { kind: 'u8', batch, n: batch.shape[0]! };
+  }
+
+  /** A uint8 or staged batch as the device-side train and evaluate calls take it. */
+  #deviceBatch(x: Exclude<CheckedInput, { kind: 'f32' }>): NativeImageBatchU8 | NativeStagedBatch {
+    return x.kind === 'staged' ? x.staged.native : x.batch;
+  }
+
+  /** A uint8 or staged batch as a host batch (the native forward and preprocess take no staged batch). */
+  #hostBatch(x: Exclude<CheckedInput, { kind: 'f32' }>): NativeImageBatchU8 {
+    if (x.kind === 'u8') return x.batch;
+    if (x.staged.disposed) throw new VptError(ErrorCode.Disposed, 'the staged batch was disposed');
+    return this.#nativeBatch(x.staged.batch);
   }
 
   /** Checks a uint8 batch against the model and adds the mean/std the device normalizes with. */
@@ -557,4 +599,9 @@ export class Model {
       backboneDtype: this.#spec.backboneDtype,
     };
   }
+}
+
+/** A float batch: its pixels are a Float32Array (a uint8 batch's are a Uint8Array). */
+function isImageBatchF32(input: ModelInput): input is ImageBatchF32 {
+  return typeof input === 'object' && input !== null && (input as { pixels?: unknown }).pixels instanceof Float32Array;
 }

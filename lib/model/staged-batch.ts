@@ -1,8 +1,8 @@
 /**
  * `StagedBatch`: a loader's uint8 batch that a model has already copied to its device
  * (`model.upload`). On CUDA the copy goes through pinned memory on a separate stream, so the
- * next batch's upload overlaps the current step; train and evaluate calls take a staged batch
- * wherever they take the batch itself.
+ * next batch's upload overlaps the current step. A staged batch is a `ModelInput`: every batch
+ * method of the model that uploaded it takes it (`forward` and `features` read its host copy).
  */
 import type { NativeStagedBatch } from '../binding.js';
 import type { ImageBatchU8 } from '../data/image-batch.js';
@@ -14,6 +14,7 @@ export class StagedBatch {
   readonly batch: ImageBatchU8;
   /** @internal */
   readonly owner: object;
+  #disposed = false;
 
   /** @internal use `model.upload(batch)` */
   constructor(native: NativeStagedBatch, batch: ImageBatchU8, owner: object) {
@@ -29,6 +30,12 @@ export class StagedBatch {
 
   /** Frees the device copy now instead of when the object is garbage-collected. */
   dispose(): void {
+    this.#disposed = true;
     this.native.dispose();
+  }
+
+  /** True once `dispose()` was called: model calls given this batch throw VPT_DISPOSED. */
+  get disposed(): boolean {
+    return this.#disposed;
   }
 }

@@ -129,7 +129,7 @@ describe('staged batches', () => {
     await expect(a.upload({ ...u8Batch(1), cropSize: 48 })).rejects.toMatchObject({ code: 'VPT_SHAPE' });
     await expect(a.upload({ ...u8Batch(1), flips: new Uint8Array(3) })).rejects.toMatchObject({ code: 'VPT_SHAPE' });
     const fromB = await b.upload(u8Batch(1));
-    await expect(a.trainStep(fromB, labels)).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('another model') });
+    await expect(a.trainStep(fromB, labels)).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('another model') });
     const staged = await a.upload(u8Batch(2));
     await expect(a.trainStep(staged, Int32Array.from([0, 1]))).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('2 labels for a batch of 4') });
     staged.dispose();
