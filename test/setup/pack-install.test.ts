@@ -31,8 +31,13 @@ const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=wa
 /** The environment of a machine without any LibTorch. */
 function bare(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: join(tmp.dir, 'cache'), VPT_PYTHON: join(tmp.dir, 'python-without-torch'), VPT_SYSTEM_PREFIXES: '', ...extra };
-  for (const key of ['LIBTORCH', 'Torch_DIR', 'VPT_NATIVE_ADDON', 'VPT_SETUP_BUILD_FROM', 'VPT_BUILD_ON_INSTALL', 'VPT_SKIP_BUILD', 'npm_config_ignore_scripts']) {
+  for (const key of ['LIBTORCH', 'Torch_DIR', 'VPT_NATIVE_ADDON', 'VPT_SETUP_BUILD_FROM', 'VPT_BUILD_ON_INSTALL', 'VPT_SKIP_BUILD', 'INIT_CWD']) {
     if (!(key in extra)) delete env[key];
+  }
+  // Under `npm test` the outer npm's settings (local prefix, ignore-scripts, ...) must not reach
+  // the scratch project's npm; its cache and registry may.
+  for (const key of Object.keys(env)) {
+    if (/^npm_/i.test(key) && !/^npm_config_(cache|registry|userconfig)$/i.test(key)) delete env[key];
   }
   return env;
 }
