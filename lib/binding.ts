@@ -138,7 +138,7 @@ export interface NativeGroupOptions {
   cudaDevice: number;
 }
 
-/** A c10d process group (TCPStore rendezvous + Gloo or NCCL); see native/process_group.h. */
+/** A c10d process group (TCPStore rendezvous + Gloo or NCCL); see native/distributed/process_group.h. */
 export interface NativeProcessGroup {
   join(options: NativeGroupOptions): Promise<void>;
   allReduceSum(values: Float64Array): Promise<Float64Array>;
@@ -212,7 +212,7 @@ export interface NativeAddon {
   /** The CUDA caching allocator's counters for GPU `index`; null on CPU builds or without CUDA. */
   deviceMemory(index: number, resetPeak: boolean): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } | null;
   runtimeInfo(): NativeRuntimeInfo;
-  /** Fused add + LayerNorm kernels against ATen ops on `device` (native/add_layer_norm_check.h); synchronous. */
+  /** Fused add + LayerNorm kernels against ATen ops on `device` (native/kernels/add_layer_norm_check.h); synchronous. */
   checkAddLayerNorm(device: string): NativeAddLayerNormCheck;
 }
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # cuda-build-check.sh: proves that the addon compiles and links against a CUDA LibTorch.
 #
-# CI has `nvcc` but no GPU, so the CUDA code path (native/*_cuda.cc, VPT_WITH_CUDA, the
+# CI has `nvcc` but no GPU, so the CUDA code path (native/*/*_cuda.cc, VPT_WITH_CUDA, the
 # forced link of libtorch_cuda) would otherwise never be built. This script installs a
 # CUDA LibTorch wheel into .deps/torch-cuda, builds the addon into build-cuda/ (never
 # touching build/, the CPU build the tests use), and checks the result with readelf/ldd:
 #   * CMake reported "LibTorch <version> (CUDA)";
-#   * every native/*_cuda.cc (e.g. gpu_info_cuda.cc) was compiled, and gpu_info_cuda.cc's
-#     CUDA runtime call was linked in;
-#   * every native/*.cu kernel was compiled by nvcc and its fatbinary linked in;
+#   * every native/*/*_cuda.cc (e.g. runtime/gpu_info_cuda.cc) was compiled into the engine
+#     library, and gpu_info_cuda.cc's CUDA runtime call was linked into the addon;
+#   * every native/kernels/*.cu kernel was compiled by nvcc and its fatbinary linked in;
 #   * the .node NEEDS libtorch_cuda.so, with a RUNPATH into .deps/torch-cuda/torch/lib;
 #   * every libtorch/libc10 it resolves comes from that root, none from the system
 #     (Debian's libtorch-dev lives in /usr/lib/x86_64-linux-gnu).
@@ -88,14 +88,14 @@ build_addon() {
 
 check_cuda_sources_built() {
   local src
-  for src in native/*_cuda.cc; do
-    [[ -f $OUT/CMakeFiles/vpt_native.dir/$src.o ]] || die "no object file for $src in ${OUT#"$ROOT"/}"
+  for src in native/*/*_cuda.cc; do
+    [[ -f $OUT/CMakeFiles/vpt_engine.dir/$src.o ]] || die "no object file for $src in ${OUT#"$ROOT"/}"
   done
   # Not grep -q: it would quit early, SIGPIPE nm, and fail the pipeline under pipefail.
   nm -D --undefined-only "$ADDON" | grep -w cudaRuntimeGetVersion >/dev/null \
     || die "the addon does not call cudaRuntimeGetVersion: gpu_info_cuda.cc was not linked in"
-  # The fused kernels (native/*.cu): compiled by nvcc into vpt_kernels, registered at load.
-  for src in native/*.cu; do
+  # The fused kernels (native/kernels/*.cu): compiled by nvcc into vpt_kernels, registered at load.
+  for src in native/kernels/*.cu; do
     [[ -f $OUT/CMakeFiles/vpt_kernels.dir/$src.o ]] || die "no object file for $src in ${OUT#"$ROOT"/}"
   done
   grep -q "vpt-native: fused CUDA kernels for architectures" "$OUT/configure.log" \

@@ -60,7 +60,7 @@ async function section(name, body) {
   await save();
 }
 
-// 0. the fused add + LayerNorm kernels (native/add_layer_norm_kernels.cu): never run before this
+// 0. the fused add + LayerNorm kernels (native/kernels/add_layer_norm_kernels.cu): never run before this
 // check. Case by case against ATen ops, then whole models fused vs unfused (the tolerances of
 // test/model/fused-layer-norm.test.ts). fusedLayerNorm stays off by default until this passes and
 // the benchmark below shows it faster.

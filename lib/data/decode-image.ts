@@ -4,7 +4,7 @@
  *
  * JPEGs (8-bit grayscale, YCbCr, RGB; baseline or progressive) are read, decoded, oriented and
  * resized by the addon in one job on the libuv thread pool, with libjpeg-turbo and Pillow's
- * own resampling arithmetic (native/jpeg_decode.cc, native/image_resample.cc): the same pixels
+ * own resampling arithmetic (native/data/jpeg_decode.cc, native/data/image_resample.cc): the same pixels
  * as torchvision on PIL, bit for bit, in less than half sharp's CPU time at photo sizes
  * (bench/RESULTS-loader.md). Embedded ICC profiles are ignored there, as PIL does.
  *
@@ -55,7 +55,7 @@ const DECODER_ENV = 'VPT_IMAGE_DECODER';
 
 /**
  * sharp stops on truncated input and on decode errors but not on libjpeg's recoverable
- * warnings: what PIL and the native decoder (native/jpeg_decode.cc) do. ('warning' would refuse
+ * warnings: what PIL and the native decoder (native/data/jpeg_decode.cc) do. ('warning' would refuse
  * files PIL decodes.) libvips reads nothing after the last row, so it does not see a bad
  * marker there, which PIL and the native decoder report.
  */

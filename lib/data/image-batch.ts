@@ -1,6 +1,6 @@
 /**
  * `ImageBatchU8`: what the loader hands the model. Decoded, resized uint8 pixels plus the crop
- * and flip each image gets; the model's device crops, flips and normalizes (native/augment.cc).
+ * and flip each image gets; the model's device crops, flips and normalizes (native/data/augment.cc).
  */
 import { ErrorCode, VptError } from '../errors.js';
 

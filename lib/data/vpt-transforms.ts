@@ -5,7 +5,7 @@
  *   eval:  Resize(resize) -> CenterCrop(crop) -> ToTensor -> Normalize
  *
  * `Resize(int)` scales the shorter side to `resize`. The host resizes (decode-image.ts); the
- * crop, flip and normalization run on the model's device (native/augment.cc) at the offsets
+ * crop, flip and normalization run on the model's device (native/data/augment.cc) at the offsets
  * computed here.
  */
 import type { SeededRandom } from './seeded-random.js';

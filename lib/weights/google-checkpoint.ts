@@ -2,7 +2,7 @@
  * Google's Flax ViT checkpoints (`.npz` files of google-research/vision_transformer, augreg and
  * big_vision): which arrays are the backbone, what their shapes say about the architecture, and
  * the architecture a file name such as `ViT-B_16.npz` implies. The native side converts the
- * layouts (native/google_layout.h).
+ * layouts (native/weights/google_layout.h).
  */
 import { basename } from 'node:path';
 

@@ -1,5 +1,5 @@
 /**
- * The native JPEG path (native/jpeg_decode.cc, native/image_resample.cc) against PIL: the
+ * The native JPEG path (native/data/jpeg_decode.cc, native/data/image_resample.cc) against PIL: the
  * decode, the EXIF orientation and torchvision's Resize, bit for bit, on the fixtures of
  * test/fixtures/jpeg/generate.py (4:2:0 / 4:2:2 / 4:4:4, progressive, grayscale, odd sizes,
  * orientations 2..8; downscales and upscales); EXIF blocks in either byte order.

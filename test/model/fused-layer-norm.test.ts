@@ -1,6 +1,6 @@
 /**
  * `fusedLayerNorm`: each residual add, the LayerNorm after it and the deep-prompt insertion run as
- * one native op (native/add_layer_norm.h). The golden tests (parity, weights-variants, training)
+ * one native op (native/kernels/add_layer_norm.h). The golden tests (parity, weights-variants, training)
  * run both paths against timm; here the kernels are checked against the same computation in ATen
  * ops case by case, and whole models with and without fusion are compared step for step.
  */

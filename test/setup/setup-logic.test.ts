@@ -69,7 +69,7 @@ describe('the CUDA wheel for the driver', () => {
 
 describe('build progress and the cache key', () => {
   it('reads ninja and make progress lines', () => {
-    expect(parseBuildProgress('[12/87] Building CXX object CMakeFiles/vpt_engine.dir/native/vit.cc.o')).toEqual({ done: 12, total: 87 });
+    expect(parseBuildProgress('[12/87] Building CXX object CMakeFiles/vpt_engine.dir/native/model/vit.cc.o')).toEqual({ done: 12, total: 87 });
     expect(parseBuildProgress('[ 37%] Building CXX object x.o')).toEqual({ done: 37, total: 100 });
     expect(parseBuildProgress('-- Configuring done')).toBeUndefined();
     expect(formatElapsed(702_000)).toBe('11m42s');

@@ -1,0 +1,72 @@
+// image_decode_wrap.cc — see image_decode_wrap.h.
+#include "binding/image_decode_wrap.h"
+
+#ifdef VPT_HAVE_LIBJPEG
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/jpeg_decode.h"
+#include "binding/js_args.h"
+#include "binding/promise_worker.h"
+
+namespace vpt {
+
+namespace {
+
+void require_arg(bool ok, const std::string& what) { require(ok, "decodeJpegFile: " + what); }
+
+// A Uint8Array over `bytes`, which it then owns (copied where external memory is not allowed).
+Napi::Value to_js(Napi::Env env, std::vector<uint8_t>&& bytes) {
+  auto* owned = new std::vector<uint8_t>(std::move(bytes));
+  Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::NewOrCopy(
+      env, owned->data(), owned->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* v) { delete v; }, owned);
+  return Napi::Uint8Array::New(env, buffer.Length(), buffer.ArrayBuffer(), buffer.ByteOffset());
+}
+
+Napi::Value DecodeJpegFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guard_sync(env, [&]() -> Napi::Value {
+    require_arg(info.Length() == 1 && info[0].IsObject(), "expected one request object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    require_arg(o.Get("path").IsString(), "'path' must be a string");
+    require_arg(o.Get("shorter").IsNumber(), "'shorter' must be a number");
+    const std::string path = o.Get("path").As<Napi::String>().Utf8Value();
+    const int64_t shorter = o.Get("shorter").As<Napi::Number>().Int64Value();
+    require_arg(shorter >= 1 && shorter <= 65535, "'shorter' must be 1..65535");
+    auto result = std::make_shared<JpegDecodeResult>();
+    return PromiseWorker::Run(
+        env, {}, [path, shorter, result]() { *result = decode_jpeg_file(path, static_cast<int>(shorter)); },
+        [result](Napi::Env env) -> Napi::Value {
+          Napi::Object out = Napi::Object::New(env);
+          if (result->decoded) {
+            out.Set("pixels", to_js(env, std::move(result->pixels)));
+            out.Set("width", result->width);
+            out.Set("height", result->height);
+          } else {
+            out.Set("file", to_js(env, std::move(result->file)));
+            out.Set("declined", result->declined);
+          }
+          return out;
+        });
+  });
+}
+
+}  // namespace
+
+void RegisterImageDecode(Napi::Env env, Napi::Object exports) {
+  exports.Set("decodeJpegFile", Napi::Function::New<DecodeJpegFile>(env, "decodeJpegFile"));
+}
+
+}  // namespace vpt
+
+#else
+
+namespace vpt {
+
+void RegisterImageDecode(Napi::Env, Napi::Object) {}
+
+}  // namespace vpt
+
+#endif

@@ -1,0 +1,65 @@
+// options_helper.cc — see options_helper.h.
+#include "binding/options_helper.h"
+
+#include "binding/js_args.h"
+
+namespace vpt {
+
+ModelConfig parse_config(const Napi::Object& o) {
+  ModelConfig c;
+  Napi::Object v = o.Get("vit").As<Napi::Object>();
+  c.vit.img_size = int_field(v, "imgSize");
+  c.vit.patch_size = int_field(v, "patchSize");
+  c.vit.in_chans = int_field(v, "inChans");
+  c.vit.embed_dim = int_field(v, "embedDim");
+  c.vit.depth = int_field(v, "depth");
+  c.vit.num_heads = int_field(v, "numHeads");
+  c.vit.mlp_ratio = number_field(v, "mlpRatio");
+  c.vit.qkv_bias = bool_field(v, "qkvBias");
+  c.vit.class_token = bool_field(v, "classToken");
+  c.vit.reg_tokens = int_field(v, "regTokens");
+  c.vit.no_embed_class = bool_field(v, "noEmbedClass");
+  c.vit.layer_scale = bool_field(v, "layerScale");
+  c.vit.global_pool = string_field(v, "globalPool");
+  c.vit.fc_norm = bool_field(v, "fcNorm");
+  c.vit.norm_eps = number_field(v, "normEps");
+  Napi::Value p = o.Get("prompt");
+  if (p.IsObject()) {
+    Napi::Object po = p.As<Napi::Object>();
+    c.prompt.tokens = int_field(po, "tokens");
+    c.prompt.deep = bool_field(po, "deep");
+    c.prompt.dropout = number_field(po, "dropout");
+    c.prompt.project = int_field(po, "project");
+  }
+  c.num_classes = int_field(o, "numClasses");
+  c.head_hidden_layers = int_field(o, "headHiddenLayers");
+  const std::string transfer = string_field(o, "transfer");
+  c.transfer = transfer == "linear" ? Transfer::Linear : transfer == "full" ? Transfer::Full : Transfer::Prompt;
+  c.device = string_field(o, "device");
+  c.seed = static_cast<uint64_t>(int_field(o, "seed"));
+  c.bf16 = string_field(o, "precision") == "bf16";
+  c.bf16_backbone = string_field(o, "backboneDtype") == "bfloat16";
+  c.checkpoint_blocks = bool_field(o, "checkpointBlocks");
+  c.fused_norm = bool_field(o, "fusedLayerNorm");
+  return c;
+}
+
+OptimizerSpec optimizer_spec_from_js(const Napi::Object& o) {
+  OptimizerSpec spec;
+  OptimizerConfig& c = spec.config;
+  c.kind = string_field(o, "kind");
+  require(c.kind == "sgd" || c.kind == "adamw", "unknown optimizer '" + c.kind + "'");
+  c.lr = number_field(o, "lr");
+  c.momentum = number_field(o, "momentum");
+  c.nesterov = bool_field(o, "nesterov");
+  c.weight_decay = number_field(o, "weightDecay");
+  c.beta1 = number_field(o, "beta1");
+  c.beta2 = number_field(o, "beta2");
+  c.eps = number_field(o, "eps");
+  spec.clip_grad_norm = number_field(o, "clipGradNorm");
+  spec.max_nonfinite = int_field(o, "maxNonFinite");
+  spec.cuda_graphs = bool_field(o, "cudaGraphs");
+  return spec;
+}
+
+}  // namespace vpt

@@ -1,0 +1,20 @@
+// block_checkpoint.h — activation checkpointing for a frozen transformer block: the forward
+// keeps only the block's input; the backward recomputes the block and returns the gradient
+// for that input. Activation memory drops from every block's to one block's, for a second
+// forward pass. Only for frozen blocks (prompt tuning, linear probing): the block's weights
+// get no gradient here.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "model/vit.h"
+
+namespace vpt {
+
+// vit.block_forward(index, x, queries), recomputed in the backward pass. With `bf16`, the
+// recompute runs under bf16 autocast on `device`, as the forward did. `vit` must outlive the
+// backward pass.
+at::Tensor checkpointed_block(const VisionTransformer& vit, int64_t index, const at::Tensor& x, int64_t queries,
+                              c10::DeviceType device, bool bf16);
+
+}  // namespace vpt

@@ -1,0 +1,119 @@
+// prompted_vit.h — the VPT model: frozen timm ViT + prompts + task head.
+//
+//   x = embed(images)                               (B, prefix + P, D)
+//   x = [x[:, :prefix], prompts_0, x[:, prefix:]]   (B, prefix + N + P, D)
+//   for i in 0..L-1:
+//     deep and i > 0: x[:, prefix:prefix+N] = prompts_i
+//     x = block_i(x)        (fused_norm: the insertion runs inside block i's first add + LayerNorm)
+//   logits = head(pool(x))                          (B, C)
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "model/head.h"
+#include "model/prompt.h"
+#include "weights/tensor_file.h"
+#include "model/vit.h"
+
+namespace vpt {
+
+enum class Transfer { Prompt, Linear, Full };
+
+struct ModelConfig {
+  VitConfig vit;
+  PromptConfig prompt;
+  int64_t num_classes = 0;
+  int64_t head_hidden_layers = 0;
+  Transfer transfer = Transfer::Prompt;
+  std::string device = "cpu";
+  uint64_t seed = 0;
+  bool bf16 = false;  // autocast the forward pass to bfloat16 (trainable tensors stay fp32)
+  // Store the frozen backbone's weights in bfloat16 (half the memory, no per-step weight
+  // casts; LayerNorm weights stay fp32); the backbone then always runs under bf16 autocast.
+  // Not for Transfer::Full.
+  bool bf16_backbone = false;
+  bool checkpoint_blocks = false;  // recompute frozen blocks in the backward pass (less memory)
+  // Run each residual add, the LayerNorm after it and the deep-prompt insertion as one fused
+  // op (add_layer_norm.h); off: one ATen op each. Not with checkpoint_blocks.
+  bool fused_norm = false;
+};
+
+class PromptedVit {
+ public:
+  // Allocates the task tensors (prompts, head) and initialises them from `seed`; the
+  // backbone stays empty until load_backbone().
+  explicit PromptedVit(const ModelConfig& config);
+
+  // Loads the timm backbone. Every missing, unexpected and mis-shaped tensor is named in one
+  // error; the checkpoint's classifier (`head.*`) is ignored. Moves everything to the device.
+  void load_backbone(const TensorMap& weights);
+  bool backbone_loaded() const { return backbone_loaded_; }
+
+  // `train` enables prompt dropout (the backbone always runs in eval mode).
+  at::Tensor logits(const at::Tensor& images, bool train);    // (B, C)
+  at::Tensor features(const at::Tensor& images, bool train);  // (B, D)
+  at::Tensor classify(const at::Tensor& features);            // head only: (B, D) -> (B, C)
+
+  // Per-class loss weights (C,) on the device, or undefined for none.
+  void set_class_weights(const at::Tensor& weights);
+  const at::Tensor& class_weights() const { return class_weights_; }
+
+  // Seeded generator for prompt dropout; its state is part of the training state.
+  at::Generator& dropout_rng() { return dropout_rng_; }
+
+  // The tensors this transfer mode trains, under their trainable-state names.
+  NamedTensors trainable_tensors();
+  // Every tensor of the model: backbone, prompts, head.
+  NamedTensors all_tensors();
+  NamedTensors backbone_tensors() { return vit_.named_tensors(); }
+  TensorMap export_trainable();
+  // Throws (VPT_SHAPE, naming every misfit) unless `tensors` fits the trainable tensors exactly.
+  void check_trainable(const TensorMap& tensors);
+  // Checks names and shapes of every tensor against the model before changing any.
+  void import_trainable(const TensorMap& tensors);
+
+  int64_t trainable_params();
+  int64_t total_params();
+  // Bytes the backbone's weights occupy on the device (0 before load_backbone()).
+  int64_t backbone_bytes();
+  const at::Device& device() const { return device_; }
+  const ModelConfig& config() const { return config_; }
+
+  // Changes whenever a tensor the training step reads is replaced rather than updated in
+  // place (backbone, class weights): a captured step must then be captured again.
+  uint64_t generation() const { return generation_; }
+
+  // Serialises native calls on one model (the JS side may issue several at once).
+  std::mutex& mutex() { return mutex_; }
+
+ private:
+  at::Tensor encode(const at::Tensor& images, bool train);  // through the final block
+  // encode()'s blocks without checkpointing, from the embedded, prompted stream
+  // x (B, prefix + N + P, D): each residual add, the LayerNorm after it and the deep-prompt
+  // insertion as one op (vit.h block_input), fused kernels with fused_norm, ATen ops without.
+  at::Tensor run_blocks(const at::Tensor& x, at::Generator* rng);
+  // Rows of the last block's output that pooling reads: 1 with token pooling, else all (-1).
+  int64_t queries_of(int64_t block) const;
+  // The backbone runs in bf16 when asked to, and always when its weights are bf16.
+  bool backbone_autocast() const { return config_.bf16 || config_.bf16_backbone; }
+  void check_images(const at::Tensor& images) const;
+
+  ModelConfig config_;
+  at::Device device_;
+  VisionTransformer vit_;
+  Prompts prompts_;
+  Head head_;
+  at::Generator dropout_rng_;
+  at::Tensor class_weights_;
+  bool backbone_loaded_ = false;
+  uint64_t generation_ = 0;
+  std::mutex mutex_;
+};
+
+at::Device parse_device(const std::string& spec);
+
+}  // namespace vpt

@@ -1,0 +1,172 @@
+// vit.cc — see vit.h. Shapes: B batch, T tokens, D width, H heads, hd = D / H.
+#include "model/vit.h"
+
+#include "runtime/compat.h"
+#include "weights/google_layout.h"
+#include "weights/pos_embed.h"
+
+namespace vpt {
+
+VisionTransformer::VisionTransformer(const VitConfig& config)
+    : config_(config), blocks_(static_cast<size_t>(config.depth)) {}
+
+NamedTensors VisionTransformer::named_tensors() {
+  const int64_t D = config_.embed_dim, p = config_.patch_size, C = config_.in_chans;
+  const int64_t hidden = config_.mlp_hidden();
+  const int64_t pos_tokens = config_.num_patches() + (config_.no_embed_class ? 0 : config_.num_prefix_tokens());
+  NamedTensors out = {
+      {"patch_embed.proj.weight", {D, C, p, p}, &patch_weight_},
+      {"patch_embed.proj.bias", {D}, &patch_bias_},
+      {"pos_embed", {1, pos_tokens, D}, &pos_embed_},
+  };
+  if (config_.class_token) out.push_back({"cls_token", {1, 1, D}, &cls_token_});
+  if (config_.reg_tokens > 0) out.push_back({"reg_token", {1, config_.reg_tokens, D}, &reg_token_});
+  for (int64_t i = 0; i < config_.depth; ++i) {
+    VitBlock& b = blocks_[static_cast<size_t>(i)];
+    const std::string pre = "blocks." + std::to_string(i) + ".";
+    out.push_back({pre + "norm1.weight", {D}, &b.norm1_weight});
+    out.push_back({pre + "norm1.bias", {D}, &b.norm1_bias});
+    out.push_back({pre + "attn.qkv.weight", {3 * D, D}, &b.qkv_weight});
+    if (config_.qkv_bias) out.push_back({pre + "attn.qkv.bias", {3 * D}, &b.qkv_bias});
+    out.push_back({pre + "attn.proj.weight", {D, D}, &b.proj_weight});
+    out.push_back({pre + "attn.proj.bias", {D}, &b.proj_bias});
+    if (config_.layer_scale) out.push_back({pre + "ls1.gamma", {D}, &b.ls1_gamma});
+    out.push_back({pre + "norm2.weight", {D}, &b.norm2_weight});
+    out.push_back({pre + "norm2.bias", {D}, &b.norm2_bias});
+    out.push_back({pre + "mlp.fc1.weight", {hidden, D}, &b.fc1_weight});
+    out.push_back({pre + "mlp.fc1.bias", {hidden}, &b.fc1_bias});
+    out.push_back({pre + "mlp.fc2.weight", {D, hidden}, &b.fc2_weight});
+    out.push_back({pre + "mlp.fc2.bias", {D}, &b.fc2_bias});
+    if (config_.layer_scale) out.push_back({pre + "ls2.gamma", {D}, &b.ls2_gamma});
+  }
+  if (config_.fc_norm) {
+    out.push_back({"fc_norm.weight", {D}, &fc_norm_weight_});
+    out.push_back({"fc_norm.bias", {D}, &fc_norm_bias_});
+  } else {
+    out.push_back({"norm.weight", {D}, &norm_weight_});
+    out.push_back({"norm.bias", {D}, &norm_bias_});
+  }
+  return out;
+}
+
+TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const {
+  // timm resamples a Google .npz's pos_embed with its npz loader's interpolation (pos_embed.h).
+  const bool google = is_google_layout(checkpoint);
+  TensorMap out = google ? from_google_layout(checkpoint, config_) : checkpoint;
+  auto pos = out.find("pos_embed");
+  if (pos != out.end() && pos->second.dim() == 3 && pos->second.size(0) == 1) {
+    // The prefix rows (class, registers) are kept; with no_embed_class pos_embed has none.
+    const int64_t prefix = config_.no_embed_class ? 0 : config_.num_prefix_tokens();
+    if (pos->second.size(1) != prefix + config_.num_patches()) {
+      pos->second = resample_pos_embed(pos->second, prefix, config_.grid(),
+                                       google ? PosEmbedInterpolation::kBilinear : PosEmbedInterpolation::kBicubicAntialias);
+    }
+  }
+  return out;
+}
+
+at::Tensor VisionTransformer::layer_norm(const at::Tensor& x, const at::Tensor& w,
+                                         const at::Tensor& b) const {
+  return at::layer_norm(x, {config_.embed_dim}, w, b, config_.norm_eps);
+}
+
+at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
+  const int64_t B = images.size(0);
+  // (B, D, g, g) -> (B, P, D)
+  at::Tensor x = at::conv2d(images, patch_weight_, patch_bias_, /*stride=*/config_.patch_size);
+  x = x.flatten(2).transpose(1, 2);
+
+  std::vector<at::Tensor> prefix;
+  if (config_.class_token) prefix.push_back(cls_token_.expand({B, -1, -1}));
+  if (config_.reg_tokens > 0) prefix.push_back(reg_token_.expand({B, -1, -1}));
+
+  if (config_.no_embed_class) {
+    x = x + pos_embed_;
+    if (!prefix.empty()) {
+      prefix.push_back(x);
+      x = at::cat(prefix, 1);
+    }
+  } else {
+    if (!prefix.empty()) {
+      prefix.push_back(x);
+      x = at::cat(prefix, 1);
+    }
+    x = x + pos_embed_;
+  }
+  return x;  // (B, prefix + P, D)
+}
+
+at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, int64_t queries) const {
+  const int64_t B = x.size(0), T = x.size(1), D = config_.embed_dim, H = config_.num_heads, hd = config_.head_dim();
+  at::Tensor out;
+  if (queries == T) {
+    // (B, T, 3D) -> (3, B, H, T, hd)
+    at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
+    out = compat::sdpa(qkv[0], qkv[1], qkv[2]);  // (B, H, T, hd), scale hd^-0.5
+  } else {
+    // Queries of the first `queries` tokens only; keys and values of all T tokens.
+    auto rows = [&](const at::Tensor& t, int64_t start, int64_t n) { return t.defined() ? t.narrow(0, start, n) : t; };
+    at::Tensor q = at::linear(x.narrow(1, 0, queries), rows(b.qkv_weight, 0, D), rows(b.qkv_bias, 0, D))
+                       .reshape({B, queries, H, hd})
+                       .transpose(1, 2);  // (B, H, q, hd)
+    at::Tensor kv = at::linear(x, rows(b.qkv_weight, D, 2 * D), rows(b.qkv_bias, D, 2 * D))
+                        .reshape({B, T, 2, H, hd})
+                        .permute({2, 0, 3, 1, 4});  // (2, B, H, T, hd)
+    out = compat::sdpa(q, kv[0], kv[1]);            // (B, H, q, hd)
+  }
+  out = out.transpose(1, 2).reshape({B, queries, D});
+  return at::linear(out, b.proj_weight, b.proj_bias);
+}
+
+at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const {
+  at::Tensor h = at::gelu(at::linear(x, b.fc1_weight, b.fc1_bias), /*approximate=*/"none");
+  return at::linear(h, b.fc2_weight, b.fc2_bias);
+}
+
+at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, int64_t queries) const {
+  const VitBlock& b = blocks_[static_cast<size_t>(index)];
+  auto [y, m] = block_forward_normed(index, x, layer_norm(x, b.norm1_weight, b.norm1_bias), queries, /*fused=*/false);
+  return y + m;
+}
+
+std::pair<at::Tensor, at::Tensor> VisionTransformer::block_forward_normed(int64_t index, const at::Tensor& x,
+                                                                          const at::Tensor& h, int64_t queries,
+                                                                          bool fused) const {
+  const VitBlock& b = blocks_[static_cast<size_t>(index)];
+  const int64_t q = queries < 0 ? x.size(1) : queries;
+  at::Tensor a = attention(b, h, q);
+  if (config_.layer_scale) a = a * b.ls1_gamma;
+  AddNorm mid =
+      add_norm(q == x.size(1) ? x : x.narrow(1, 0, q), a, at::Tensor(), 0, b.norm2_weight, b.norm2_bias, fused);
+  at::Tensor m = mlp(b, mid.normed);
+  if (config_.layer_scale) m = m * b.ls2_gamma;
+  return {mid.sum, m};
+}
+
+AddNorm VisionTransformer::block_input(int64_t index, const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
+                                       int64_t rows_start, bool fused) const {
+  const VitBlock& b = blocks_[static_cast<size_t>(index)];
+  return add_norm(x, r, rows, rows_start, b.norm1_weight, b.norm1_bias, fused);
+}
+
+AddNorm VisionTransformer::add_norm(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
+                                    int64_t rows_start, const at::Tensor& w, const at::Tensor& b, bool fused) const {
+  if (!fused) return add_layer_norm_reference(x, r, rows, rows_start, w, b, config_.norm_eps, at::kFloat);
+  // The normed stream only feeds linear layers: under autocast the fused op writes it in the
+  // autocast dtype directly. (Unfused, the LayerNorm stays fp32 and the linear casts it, as
+  // timm's modules do; on the CPU that is not bit-identical to casting first.)
+  const c10::DeviceType device = x.device().type();
+  const at::ScalarType normed =
+      at::autocast::is_autocast_enabled(device) ? at::autocast::get_autocast_dtype(device) : at::kFloat;
+  return add_layer_norm(x, r, rows, rows_start, w, b, config_.norm_eps, normed);
+}
+
+at::Tensor VisionTransformer::pool(const at::Tensor& x, int64_t skip_prefix) const {
+  at::Tensor h = config_.fc_norm ? x : layer_norm(x, norm_weight_, norm_bias_);
+  at::Tensor pooled = config_.global_pool == "avg"
+                          ? h.narrow(1, skip_prefix, h.size(1) - skip_prefix).mean(1)
+                          : h.select(1, 0);
+  return config_.fc_norm ? layer_norm(pooled, fc_norm_weight_, fc_norm_bias_) : pooled;
+}
+
+}  // namespace vpt

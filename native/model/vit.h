@@ -1,0 +1,108 @@
+// vit.h — timm's VisionTransformer, as plain tensors and functional ops.
+//
+// Token layout after embedding: [cls?, reg_0..reg_{R-1}, patch_0..patch_{P-1}]   (B, T, D)
+// The prompted model (prompted_vit.h) inserts prompts after the prefix tokens; this file only
+// knows about "prefix tokens", so pooling is told how many leading tokens to skip.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/add_layer_norm.h"
+#include "model/named_tensor.h"
+#include "weights/tensor_file.h"
+
+namespace vpt {
+
+struct VitConfig {
+  int64_t img_size = 224;
+  int64_t patch_size = 16;
+  int64_t in_chans = 3;
+  int64_t embed_dim = 768;
+  int64_t depth = 12;
+  int64_t num_heads = 12;
+  double mlp_ratio = 4.0;
+  bool qkv_bias = true;
+  bool class_token = true;
+  int64_t reg_tokens = 0;
+  bool no_embed_class = false;     // pos_embed covers patch tokens only
+  bool layer_scale = false;        // ls1.gamma / ls2.gamma present (timm init_values)
+  std::string global_pool = "token";  // "token" | "avg"
+  bool fc_norm = false;            // norm after pooling instead of before
+  double norm_eps = 1e-6;
+
+  int64_t grid() const { return img_size / patch_size; }
+  int64_t num_patches() const { return grid() * grid(); }
+  int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + reg_tokens; }
+  int64_t mlp_hidden() const { return static_cast<int64_t>(embed_dim * mlp_ratio); }
+  int64_t head_dim() const { return embed_dim / num_heads; }
+};
+
+struct VitBlock {
+  at::Tensor norm1_weight, norm1_bias;
+  at::Tensor qkv_weight, qkv_bias;      // (3D, D): rows [q | k | v], head-major within each
+  at::Tensor proj_weight, proj_bias;
+  at::Tensor ls1_gamma;
+  at::Tensor norm2_weight, norm2_bias;
+  at::Tensor fc1_weight, fc1_bias;
+  at::Tensor fc2_weight, fc2_bias;
+  at::Tensor ls2_gamma;
+};
+
+class VisionTransformer {
+ public:
+  explicit VisionTransformer(const VitConfig& config);
+
+  const VitConfig& config() const { return config_; }
+
+  // Every tensor of the backbone under its timm name, with the shape the config implies.
+  NamedTensors named_tensors();
+
+  // A checkpoint in this model's terms: Google names and layouts become timm's
+  // (google_layout.h) and the position embedding is resampled to this model's grid
+  // (pos_embed.h). Tensors that still do not fit are left for the caller to name.
+  TensorMap adapt_checkpoint(const TensorMap& checkpoint) const;
+
+  // (B, 3, H, W) -> (B, prefix + P, D): patch embedding, prefix tokens, position embedding.
+  at::Tensor embed(const at::Tensor& images) const;
+  // (B, T, D) -> (B, T, D): x += attn(norm1(x)); x += mlp(norm2(x)).
+  // With `queries` = q < T only the first q tokens' outputs are computed (B, q, D): keys and
+  // values still come from every token, so those rows are exact. Token pooling needs only the
+  // CLS row of the last block, which skips most of that block's work.
+  at::Tensor block_forward(int64_t index, const at::Tensor& x, int64_t queries = -1) const;
+  // The same block split at its residual adds, so that each add can run as one op with the
+  // LayerNorm after it (add_layer_norm.h: the fused kernels, or with `fused` false the same in
+  // ATen ops). `x` enters with `h` = norm1(x) already computed; returns {y, m}: the block's
+  // output is y + m, left for the caller to combine with what follows (block_input of the
+  // next block, or a plain add after the last). block_forward is this with fused false.
+  std::pair<at::Tensor, at::Tensor> block_forward_normed(int64_t index, const at::Tensor& x, const at::Tensor& h,
+                                                         int64_t queries, bool fused) const;
+  // {s, norm1(s)} for block `index`, s = x + r (r may be undefined) with rows
+  // [rows_start, rows_start + n) of s replaced by `rows` (B, n, D) when it is defined.
+  AddNorm block_input(int64_t index, const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
+                      int64_t rows_start, bool fused) const;
+  // Final norm, pooling over tokens after `skip_prefix` leading ones ("avg") or the first
+  // token ("token"), then fc_norm: (B, T, D) -> (B, D).
+  at::Tensor pool(const at::Tensor& x, int64_t skip_prefix) const;
+
+ private:
+  at::Tensor attention(const VitBlock& b, const at::Tensor& x, int64_t queries) const;
+  at::Tensor mlp(const VitBlock& b, const at::Tensor& x) const;
+  at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+  AddNorm add_norm(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows, int64_t rows_start,
+                   const at::Tensor& w, const at::Tensor& b, bool fused) const;
+
+  VitConfig config_;
+  at::Tensor patch_weight_, patch_bias_;  // (D, C, p, p), (D)
+  at::Tensor cls_token_;                  // (1, 1, D)
+  at::Tensor reg_token_;                  // (1, R, D)
+  at::Tensor pos_embed_;                  // (1, [prefix +] P, D)
+  std::vector<VitBlock> blocks_;
+  at::Tensor norm_weight_, norm_bias_;        // final norm (absent with fc_norm)
+  at::Tensor fc_norm_weight_, fc_norm_bias_;  // after pooling (fc_norm only)
+};
+
+}  // namespace vpt

@@ -1,0 +1,60 @@
+// tensor_file.cc — see tensor_file.h.
+#include "weights/tensor_file.h"
+
+#include <fstream>
+#include <numeric>
+
+#include "runtime/errors.h"
+
+namespace vpt {
+
+namespace {
+
+at::ScalarType scalar_type_of(const std::string& dtype) {
+  if (dtype == "F32") return at::kFloat;
+  if (dtype == "F16") return at::kHalf;
+  if (dtype == "BF16") return at::kBFloat16;
+  if (dtype == "F64") return at::kDouble;
+  throw Error(kErrWeights, "unsupported tensor dtype " + dtype);
+}
+
+}  // namespace
+
+size_t dtype_size(const std::string& dtype) {
+  if (dtype == "F32") return 4;
+  if (dtype == "F16" || dtype == "BF16") return 2;
+  if (dtype == "F64") return 8;
+  return 0;
+}
+
+TensorMap read_tensor_entries(const std::string& path, const std::vector<TensorEntry>& entries) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(kErrIo, "cannot open " + path);
+  TensorMap out;
+  for (const auto& e : entries) {
+    const size_t elem = dtype_size(e.dtype);
+    if (elem == 0) throw Error(kErrWeights, path + ": tensor '" + e.name + "' has unsupported dtype " + e.dtype);
+    int64_t numel = 1;
+    for (int64_t d : e.shape) {
+      if (d < 0) throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a negative dimension");
+      if (__builtin_mul_overflow(numel, d, &numel)) {
+        throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a shape too large to address");
+      }
+    }
+    uint64_t needed = 0;
+    if (__builtin_mul_overflow(static_cast<uint64_t>(numel), elem, &needed) || needed != e.nbytes) {
+      throw Error(kErrWeights, path + ": tensor '" + e.name + "' has " + std::to_string(e.nbytes) +
+                                   " bytes, its shape needs " + std::to_string(needed));
+    }
+    at::Tensor raw = at::empty(e.shape, at::TensorOptions().dtype(scalar_type_of(e.dtype)));
+    in.seekg(static_cast<std::streamoff>(e.offset));
+    in.read(static_cast<char*>(raw.data_ptr()), static_cast<std::streamsize>(e.nbytes));
+    if (!in || static_cast<uint64_t>(in.gcount()) != e.nbytes) {
+      throw Error(kErrIo, path + ": tensor '" + e.name + "' is cut short (file truncated?)");
+    }
+    out[e.name] = raw.to(at::kFloat).contiguous();
+  }
+  return out;
+}
+
+}  // namespace vpt
