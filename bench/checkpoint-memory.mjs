@@ -20,7 +20,7 @@ if (process.argv[2] === '--child') {
   m.configureOptimizer({ optimizer: 'sgd', lr: 0.01 });
   const before = process.resourceUsage().maxRSS;
   const t0 = performance.now();
-  for (let i = 0; i < 3; i++) await m.trainStep(x, [BATCH, 3, 224, 224], y);
+  for (let i = 0; i < 3; i++) await m.trainStep({ pixels: x, shape: [BATCH, 3, 224, 224] }, y);
   console.log(JSON.stringify({ before: before / 1024, peak: process.resourceUsage().maxRSS / 1024, msPerStep: (performance.now() - t0) / 3 }));
 } else {
   const dir = await mkdtemp(join(tmpdir(), 'vpt-ckpt-'));

@@ -106,9 +106,9 @@ async function oursHere(dir, shape, precision, cudaGraphs, fused) {
     await next;
     graphStatus = model.graphStatus();
   } else {
-    const images = randomImages(BATCH * 3 * IMG * IMG);
-    trainMs = await timed(() => model.trainStep(images, [BATCH, 3, IMG, IMG], labels));
-    evalMs = await timed(() => model.evaluate(images, [BATCH, 3, IMG, IMG], labels));
+    const input = { pixels: randomImages(BATCH * 3 * IMG * IMG), shape: [BATCH, 3, IMG, IMG] };
+    trainMs = await timed(() => model.trainStep(input, labels));
+    evalMs = await timed(() => model.evaluate(input, labels));
   }
   const peakMiB = CUDA ? deviceMemory(DEVICE).peakAllocated / 2 ** 20 : (process.resourceUsage().maxRSS - rssBefore) / 1024;
   const fusedLayerNorm = model.info().fusedLayerNorm;

@@ -151,9 +151,9 @@ const argv = process.argv.slice(2);
 if (argv[0] === '--as-node-gyp') {
   buildAsNodeGyp(argv.slice(1));
 } else {
-  const valueOf = (flag) => (argv.indexOf(flag) >= 0 ? argv[argv.indexOf(flag) + 1] : undefined);
-  const out = resolve(valueOf('--out') ?? root);
-  const task = argv.includes('--package') ? makePackage(out, valueOf('--from-build')) : prebuild(out);
+  const flagValue = (flag) => (argv.indexOf(flag) >= 0 ? argv[argv.indexOf(flag) + 1] : undefined);
+  const out = resolve(flagValue('--out') ?? root);
+  const task = argv.includes('--package') ? makePackage(out, flagValue('--from-build')) : prebuild(out);
   await task.catch((error) => {
     console.error(`vpt-native prebuild: ${error.message}`);
     process.exit(1);

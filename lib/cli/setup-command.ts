@@ -30,7 +30,7 @@ export function describeSearch(search: AddonSearch, loaded?: { path: string; err
   }
   lines.push('Addon:');
   if (search.locations.length === 0) lines.push('  none to load');
-  search.locations.forEach((l, i) => lines.push(`  ${i === 0 ? '*' : '-'} ${l.path}  [${l.source}]`));
+  for (const [i, l] of search.locations.entries()) lines.push(`  ${i === 0 ? '*' : '-'} ${l.path}  [${l.source}]`);
   if (search.cacheDir) lines.push(`  setup builds into ${search.cacheDir}`);
   if (loaded?.error) lines.push(`  load: ${loaded.error}`);
   if (search.problem) lines.push(`Fix: ${search.problem.fix}`);

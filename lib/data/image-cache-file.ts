@@ -10,7 +10,7 @@
  * was written. A file made for another resize, or one that does not parse, is ignored and
  * replaced at the next write.
  */
-import { mkdir, open, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -86,7 +86,7 @@ export async function readImageCacheFile(
   wanted: ReadonlySet<string>,
   admit: (path: string, image: DecodedImage) => boolean,
 ): Promise<{ status: CacheFileStatus; admitted: number }> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (error) {

@@ -21,17 +21,16 @@ export class FeatureCache {
   batch(members: number[], samples: Sample[], dim: number): CachedBatch | undefined {
     if (!members.every((i) => this.#features.has(i))) return undefined;
     const features = new Float32Array(members.length * dim);
-    members.forEach((i, k) => features.set(this.#features.get(i)!, k * dim));
+    for (const [k, i] of members.entries()) features.set(this.#features.get(i)!, k * dim);
     return { features, labels: Int32Array.from(members, (i) => samples[i]!.label) };
   }
 
   /** Computes the batch's features, caches them per image, returns them. */
   async compute(model: Model, batch: Batch): Promise<Float32Array> {
-    const S = batch.images.cropSize;
     const n = batch.labels.length;
-    const features = await model.features(await model.preprocess(batch.images), [n, 3, S, S]);
+    const features = await model.features(batch.images);
     const dim = features.length / n;
-    batch.keys.forEach((key, k) => this.#features.set(this.#index.get(key)!, features.slice(k * dim, (k + 1) * dim)));
+    for (const [k, key] of batch.keys.entries()) this.#features.set(this.#index.get(key)!, features.slice(k * dim, (k + 1) * dim));
     return features;
   }
 }

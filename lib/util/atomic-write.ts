@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import { ErrorCode, VptError } from '../errors.js';
@@ -10,7 +10,7 @@ import { ErrorCode, VptError } from '../errors.js';
  */
 export async function writeFileAtomic(path: string, chunks: Uint8Array[]): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(tmp, 'wx');
     for (const chunk of chunks) {

@@ -87,7 +87,7 @@ describe('epochs', () => {
       const keys = batches.flatMap((b) => b.keys);
       expect([...keys].sort()).toEqual(train.map((s) => s.key).sort());
       const labelOf = new Map(train.map((s) => [s.key, s.label]));
-      for (const b of batches) b.keys.forEach((k, i) => expect(b.labels[i]).toBe(labelOf.get(k)));
+      for (const b of batches) for (const [i, k] of b.keys.entries()) expect(b.labels[i]).toBe(labelOf.get(k));
     }
     await loader.close();
   });

@@ -156,7 +156,7 @@ describe('device crop / flip / normalize equals the host doing the same', () => 
       for (const b of await batches(samples, true, 224, epoch)) {
         const device = await model224.preprocess(b.images);
         expect(maxAbsDiff(device, hostBatch(b.images, mean, std))).toBeLessThanOrEqual(NORMALIZE_TOLERANCE);
-        b.images.flips.forEach((f) => flips.add(f));
+        for (const f of b.images.flips) flips.add(f);
       }
     }
     expect(flips).toEqual(new Set([0, 1]));

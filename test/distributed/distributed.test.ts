@@ -51,7 +51,7 @@ describe('sharding', () => {
           const whole = single.batchOrder(epoch);
           const parts = ranks.map((l) => l.batchOrder(epoch));
           expect(parts.every((p) => p.length === whole.length)).toBe(true);
-          whole.forEach((batch, b) => expect(parts.flatMap((p) => p[b]!), `n=${n} world=${world} batch ${b}`).toEqual(batch));
+          for (const [b, batch] of whole.entries()) expect(parts.flatMap((p) => p[b]!), `n=${n} world=${world} batch ${b}`).toEqual(batch);
           const used = parts.flat(2);
           expect(new Set(used).size).toBe(used.length);
           expect(used.length).toBe(Math.floor(n / batchSize) * batchSize);

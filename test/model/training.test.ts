@@ -124,7 +124,7 @@ describe('frozen backbone', () => {
       for (let i = 0; i < 20; i++) await model.trainStep(images, shape, labels);
       const after = await model.backboneTensors();
       expect(after.map((t) => t.name)).toEqual(before.map((t) => t.name));
-      after.forEach((t, i) => expect(Buffer.from(t.data.buffer).equals(Buffer.from(before[i]!.data.buffer)), t.name).toBe(true));
+      for (const [i, t] of after.entries()) expect(Buffer.from(t.data.buffer).equals(Buffer.from(before[i]!.data.buffer)), t.name).toBe(true);
       expect(model.gradientState()).toEqual({ withGrad: [], backboneRequiresGrad: [] });
       model.dispose();
     });

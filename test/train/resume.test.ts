@@ -95,7 +95,7 @@ describe('resume', () => {
     await trainUntil({ ...base(), out }, 5);
     const resume = join(out, 'last.state.safetensors');
     await expect(train({ ...base(), out, resume, epochs: 5, baseLr: 0.5 })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringMatching(/"resume":[^]*epochs: 3 in the saved run, 5 now\n {2}baseLr: 1 in the saved run, 0\.5 now/),
+      code: 'VPT_OPTION', message: expect.stringMatching(/"resume":[\s\S]*epochs: 3 in the saved run, 5 now\n {2}baseLr: 1 in the saved run, 0\.5 now/),
     });
     // Only what says where things are: every run-defining setting comes from the state file.
     await train({ data, weights, out, resume, device: 'cpu', workers: 1 });

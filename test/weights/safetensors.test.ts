@@ -40,9 +40,9 @@ describe('safetensors', () => {
 
   it('converts F16 and BF16 to float32', async () => {
     const f16 = Buffer.alloc(6);
-    [0x3c00, 0xc000, 0x3555].forEach((v, i) => f16.writeUInt16LE(v, i * 2)); // 1, -2, ~0.33325
+    for (const [i, v] of [0x3c00, 0xc000, 0x3555].entries()) f16.writeUInt16LE(v, i * 2); // 1, -2, ~0.33325
     const bf16 = Buffer.alloc(4);
-    [0x3f80, 0x4049].forEach((v, i) => bf16.writeUInt16LE(v, i * 2)); // 1, ~3.140625
+    for (const [i, v] of [0x3f80, 0x4049].entries()) bf16.writeUInt16LE(v, i * 2); // 1, ~3.140625
     const header = { h: { dtype: 'F16', shape: [3], data_offsets: [0, 6] }, b: { dtype: 'BF16', shape: [2], data_offsets: [6, 10] } };
     const bytes = file(header, 10);
     const json = Buffer.from(JSON.stringify(header)).length;
