@@ -20,16 +20,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import sharp from 'sharp';
-
-import { Loader, openDataset, resizeFor } from '../dist/lib/index.js';
 import { decodeResized } from '../dist/lib/data/decode-image.js';
+import { Loader, openDataset, resizeFor } from '../dist/lib/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
-const IMAGES = arg('images', 1000), WORKERS = arg('workers', 2), BATCH = arg('batch', 32), CROP = arg('crop', 224), REPEAT = arg('repeat', 3);
+const IMAGES = arg('images', 1000),
+  WORKERS = arg('workers', 2),
+  BATCH = arg('batch', 32),
+  CROP = arg('crop', 224),
+  REPEAT = arg('repeat', 3);
 /** Images timed one at a time for the per-stage costs. */
 const STAGE_IMAGES = 200;
 const ROOT = join(tmpdir(), 'vpt-loader-bench');
@@ -37,8 +40,15 @@ const CLASSES = 20;
 
 /** A photo-like RGB scene: smooth colour fields, edges, texture, mild noise. */
 function scene(w, h, seed) {
-  let s = seed * 2654435761 >>> 0 || 1;
-  const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 2 ** 32; };
+  let s = (seed * 2654435761) >>> 0 || 1;
+  const rand = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
   const [fx, fy, ox] = [10 + rand() * 30, 10 + rand() * 30, rand() * w];
   const px = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
@@ -46,8 +56,14 @@ function scene(w, h, seed) {
       const i = (y * w + x) * 3;
       const edge = x > ox ? 50 : 0;
       px[i] = Math.max(0, Math.min(255, 110 + 80 * Math.sin(x / fx) * Math.cos(y / fy) + edge + (rand() - 0.5) * 16));
-      px[i + 1] = Math.max(0, Math.min(255, 60 + 150 * (x / w) * (y / h) + 30 * Math.sin((x + 2 * y) / 7) + (rand() - 0.5) * 16));
-      px[i + 2] = Math.max(0, Math.min(255, 130 + 90 * Math.cos(Math.hypot(x - w / 3, y - h / 2) / 12) - edge + (rand() - 0.5) * 16));
+      px[i + 1] = Math.max(
+        0,
+        Math.min(255, 60 + 150 * (x / w) * (y / h) + 30 * Math.sin((x + 2 * y) / 7) + (rand() - 0.5) * 16),
+      );
+      px[i + 2] = Math.max(
+        0,
+        Math.min(255, 130 + 90 * Math.cos(Math.hypot(x - w / 3, y - h / 2) / 12) - edge + (rand() - 0.5) * 16),
+      );
     }
   }
   return px;
@@ -62,7 +78,9 @@ async function makeDataset() {
     const [w, h] = i % 4 === 3 ? [375, 500] : [500, 375];
     const key = `${String(i % CLASSES).padStart(3, '0')}.Class/img_${i}.jpg`;
     await mkdir(join(ROOT, 'images', dirname(key)), { recursive: true });
-    await sharp(scene(w, h, i + 1), { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(join(ROOT, 'images', key));
+    await sharp(scene(w, h, i + 1), { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(join(ROOT, 'images', key));
     anno[key] = (i % CLASSES) + 1;
   }
   await writeFile(join(ROOT, 'train.json'), JSON.stringify(anno, null, 4));
@@ -77,7 +95,21 @@ async function timeEpoch(loader, epoch) {
 }
 
 function runTorch(env, python, stages = 0) {
-  const args = [join(here, 'loader_torch.py'), '--root', ROOT, '--workers', String(WORKERS), '--batch', String(BATCH), '--crop', String(CROP), '--resize', String(resizeFor(CROP)), '--stages', String(stages)];
+  const args = [
+    join(here, 'loader_torch.py'),
+    '--root',
+    ROOT,
+    '--workers',
+    String(WORKERS),
+    '--batch',
+    String(BATCH),
+    '--crop',
+    String(CROP),
+    '--resize',
+    String(resizeFor(CROP)),
+    '--stages',
+    String(stages),
+  ];
   return JSON.parse(execFileSync(python, args, { env, encoding: 'utf8' }).trim().split('\n').pop());
 }
 
@@ -112,7 +144,18 @@ async function runOurs(samples) {
   const decodedFile = reader.stats.decoded;
   await reader.close();
   const rate = (e) => e.n / e.seconds;
-  return { cold: rate(cold), coldSharp: rate(coldSharp), coldDefault: rate(coldDefault), warm: rate(warm), coldWrite: rate(coldWrite), fromFile: rate(fromFile), decodedCold, decodedSharp, decodedWarm, decodedFile };
+  return {
+    cold: rate(cold),
+    coldSharp: rate(coldSharp),
+    coldDefault: rate(coldDefault),
+    warm: rate(warm),
+    coldWrite: rate(coldWrite),
+    fromFile: rate(fromFile),
+    decodedCold,
+    decodedSharp,
+    decodedWarm,
+    decodedFile,
+  };
 }
 
 /** CPU ms per image (all threads) of our decode stages, one image at a time. */
@@ -123,11 +166,20 @@ async function ourStages(samples) {
   const stages = {};
   for (const [name, fn] of [
     ['readFile', (i) => readFile(paths[i])],
-    ['libjpeg-turbo read + decode (no resize)', (i) => decodeResized(paths[i], Math.min(sizes[i].width, sizes[i].height), { decoder: 'native' })],
-    ['libjpeg-turbo decodeResized (read + decode + resize)', (i) => decodeResized(paths[i], resizeFor(CROP), { decoder: 'native' })],
+    [
+      'libjpeg-turbo read + decode (no resize)',
+      (i) => decodeResized(paths[i], Math.min(sizes[i].width, sizes[i].height), { decoder: 'native' }),
+    ],
+    [
+      'libjpeg-turbo decodeResized (read + decode + resize)',
+      (i) => decodeResized(paths[i], resizeFor(CROP), { decoder: 'native' }),
+    ],
     ['sharp metadata', (i) => sharp(files[i]).metadata()],
     ['sharp decode', (i) => sharp(files[i]).raw().toBuffer()],
-    ['sharp decodeResized (readFile + metadata + decode + resize)', (i) => decodeResized(paths[i], resizeFor(CROP), { decoder: 'sharp' })],
+    [
+      'sharp decodeResized (readFile + metadata + decode + resize)',
+      (i) => decodeResized(paths[i], resizeFor(CROP), { decoder: 'sharp' }),
+    ],
   ]) {
     await fn(0);
     const start = process.cpuUsage();
@@ -149,8 +201,12 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 await makeDataset();
 const samples = (await openDataset(ROOT)).splits.train;
 const python = process.env.VPT_BENCH_PYTHON ?? 'python3';
-const env = { ...process.env, ...(process.env.VPT_BENCH_PYTHONPATH ? { PYTHONPATH: process.env.VPT_BENCH_PYTHONPATH } : {}) };
-const torchRates = [], ours = [];
+const env = {
+  ...process.env,
+  ...(process.env.VPT_BENCH_PYTHONPATH ? { PYTHONPATH: process.env.VPT_BENCH_PYTHONPATH } : {}),
+};
+const torchRates = [],
+  ours = [];
 let torchVersion = '';
 let torchStages = {};
 for (let r = 0; r < REPEAT; r++) {
@@ -162,16 +218,57 @@ for (let r = 0; r < REPEAT; r++) {
 }
 
 const torch = median(torchRates);
-const row = (name, rates, decoded) => `| ${name} | ${median(rates).toFixed(0)} | ${(median(rates) / torch).toFixed(2)}x | ${decoded} | ${rates.map((x) => x.toFixed(0)).join(', ')} |`;
-console.log(`${IMAGES} JPEGs (500x375 / 375x500, q90), batch ${BATCH}, crop ${CROP} (resize ${resizeFor(CROP)}), ${WORKERS} workers, ${REPEAT} alternating repeats, torch ${torchVersion}`);
-console.log('\n| loader | images/s (median) | vs PyTorch | JPEGs decoded per epoch | all runs |\n|---|---:|---:|---:|---|');
+const row = (name, rates, decoded) =>
+  `| ${name} | ${median(rates).toFixed(0)} | ${(median(rates) / torch).toFixed(2)}x | ${decoded} | ${rates.map((x) => x.toFixed(0)).join(', ')} |`;
+console.log(
+  `${IMAGES} JPEGs (500x375 / 375x500, q90), batch ${BATCH}, crop ${CROP} (resize ${resizeFor(CROP)}), ${WORKERS} workers, ${REPEAT} alternating repeats, torch ${torchVersion}`,
+);
+console.log(
+  '\n| loader | images/s (median) | vs PyTorch | JPEGs decoded per epoch | all runs |\n|---|---:|---:|---:|---|',
+);
 console.log(row('PyTorch DataLoader + torchvision (every epoch)', torchRates, 'all'));
-console.log(row(`vpt-native Loader, cold (decode + resize), workers ${WORKERS}`, ours.map((o) => o.cold), median(ours.map((o) => o.decodedCold))));
-console.log(row(`vpt-native Loader, cold with sharp (VPT_IMAGE_DECODER=sharp), workers ${WORKERS}`, ours.map((o) => o.coldSharp), median(ours.map((o) => o.decodedSharp))));
-console.log(row(`vpt-native Loader, cold, default workers (${defaultWorkers()} in flight)`, ours.map((o) => o.coldDefault), median(ours.map((o) => o.decodedCold))));
-console.log(row('vpt-native Loader, warm (memory cache)', ours.map((o) => o.warm), Math.max(...ours.map((o) => o.decodedWarm))));
-console.log(row('vpt-native Loader, cold + writing the cache file', ours.map((o) => o.coldWrite), median(ours.map((o) => o.decodedCold))));
-console.log(row('vpt-native Loader, new loader from the cache file', ours.map((o) => o.fromFile), Math.max(...ours.map((o) => o.decodedFile))));
+console.log(
+  row(
+    `vpt-native Loader, cold (decode + resize), workers ${WORKERS}`,
+    ours.map((o) => o.cold),
+    median(ours.map((o) => o.decodedCold)),
+  ),
+);
+console.log(
+  row(
+    `vpt-native Loader, cold with sharp (VPT_IMAGE_DECODER=sharp), workers ${WORKERS}`,
+    ours.map((o) => o.coldSharp),
+    median(ours.map((o) => o.decodedSharp)),
+  ),
+);
+console.log(
+  row(
+    `vpt-native Loader, cold, default workers (${defaultWorkers()} in flight)`,
+    ours.map((o) => o.coldDefault),
+    median(ours.map((o) => o.decodedCold)),
+  ),
+);
+console.log(
+  row(
+    'vpt-native Loader, warm (memory cache)',
+    ours.map((o) => o.warm),
+    Math.max(...ours.map((o) => o.decodedWarm)),
+  ),
+);
+console.log(
+  row(
+    'vpt-native Loader, cold + writing the cache file',
+    ours.map((o) => o.coldWrite),
+    median(ours.map((o) => o.decodedCold)),
+  ),
+);
+console.log(
+  row(
+    'vpt-native Loader, new loader from the cache file',
+    ours.map((o) => o.fromFile),
+    Math.max(...ours.map((o) => o.decodedFile)),
+  ),
+);
 const stages = await ourStages(samples);
 console.log(`\nCPU ms per image, one image at a time (first ${STAGE_IMAGES} images):\n\n| stage | ms |\n|---|---:|`);
 for (const [name, ms] of Object.entries(torchStages)) console.log(`| PIL / torchvision: ${name} | ${ms.toFixed(2)} |`);

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 /** The vpt-native command line: one file per command under lib/cli/. */
 import { Command } from 'commander';
-
-import { ExitCode, reportError } from '../lib/cli/exit-codes.js';
 import { registerDemoCommand } from '../lib/cli/demo-command.js';
 import { registerEvalCommand } from '../lib/cli/eval-command.js';
+import { ExitCode, reportError } from '../lib/cli/exit-codes.js';
 import { registerInfoCommand } from '../lib/cli/info-command.js';
-import { registerPrepareCubCommand } from '../lib/cli/prepare-cub-command.js';
-import { registerSynthCommand } from '../lib/cli/synth-command.js';
 import { registerPredictCommand } from '../lib/cli/predict-command.js';
+import { registerPrepareCubCommand } from '../lib/cli/prepare-cub-command.js';
 import { ADDON_MISSING_EXIT, offerSetup, registerSetupCommand } from '../lib/cli/setup-command.js';
+import { registerSynthCommand } from '../lib/cli/synth-command.js';
 import { registerTrainCommand } from '../lib/cli/train-command.js';
 import { ErrorCode, VptError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
@@ -38,7 +37,9 @@ program.hook('preAction', async (_program, command) => {
 });
 
 program.parseAsync(process.argv).then(
-  () => { process.exitCode = ExitCode.Ok; },
+  () => {
+    process.exitCode = ExitCode.Ok;
+  },
   (error: unknown) => {
     const code = reportError(error);
     process.exitCode = error instanceof VptError && error.code === ErrorCode.Addon ? ADDON_MISSING_EXIT : code;

@@ -36,9 +36,21 @@ export interface NativeTensor {
 /** The plain configuration object `NativeModel` is constructed from. */
 export interface NativeModelConfig {
   vit: {
-    imgSize: number; patchSize: number; inChans: number; embedDim: number; depth: number; numHeads: number;
-    mlpRatio: number; qkvBias: boolean; classToken: boolean; regTokens: number; noEmbedClass: boolean;
-    layerScale: boolean; globalPool: 'token' | 'avg'; fcNorm: boolean; normEps: number;
+    imgSize: number;
+    patchSize: number;
+    inChans: number;
+    embedDim: number;
+    depth: number;
+    numHeads: number;
+    mlpRatio: number;
+    qkvBias: boolean;
+    classToken: boolean;
+    regTokens: number;
+    noEmbedClass: boolean;
+    layerScale: boolean;
+    globalPool: 'token' | 'avg';
+    fcNorm: boolean;
+    normEps: number;
   };
   prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
   numClasses: number;
@@ -161,20 +173,36 @@ export interface NativeModel {
   setClassWeights(weights: Float32Array | null): void;
   trainStep(images: Float32Array, shape: number[], labels: Int32Array): Promise<NativeTrainStepResult>;
   trainStepFeatures(features: Float32Array, shape: number[], labels: Int32Array): Promise<NativeTrainStepResult>;
-  evaluate(images: Float32Array, shape: number[], labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
+  evaluate(
+    images: Float32Array,
+    shape: number[],
+    labels: Int32Array,
+    keepLogits: boolean,
+  ): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   exportState(): Promise<NativeTrainingState>;
   /** With `optimizer`, a new optimizer with those settings takes the state (and replaces the current one only on success). */
   importState(state: NativeTrainingState & { optimizer?: NativeOptimizerConfig }): Promise<void>;
   exportBackbone(): Promise<NativeTensor[]>;
   gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] };
-  info(): { trainableParams: number; totalParams: number; device: string; backboneDtype: 'float32' | 'bfloat16'; backboneBytes: number; fusedLayerNorm: boolean };
+  info(): {
+    trainableParams: number;
+    totalParams: number;
+    device: string;
+    backboneDtype: 'float32' | 'bfloat16';
+    backboneBytes: number;
+    fusedLayerNorm: boolean;
+  };
   /** The (n, 3, S, S) normalized float input the device makes of a uint8 batch. */
   preprocessU8(batch: NativeImageBatchU8): Promise<Float32Array>;
   forwardU8(batch: NativeImageBatchU8): Promise<Float32Array>;
   trainStepU8(batch: NativeImageBatchU8 | NativeStagedBatch, labels: Int32Array): Promise<NativeTrainStepResult>;
   uploadU8(batch: NativeImageBatchU8, target: NativeStagedBatch): Promise<void>;
   graphStatus(): NativeGraphStatus;
-  evaluateU8(batch: NativeImageBatchU8 | NativeStagedBatch, labels: Int32Array, keepLogits: boolean): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
+  evaluateU8(
+    batch: NativeImageBatchU8 | NativeStagedBatch,
+    labels: Int32Array,
+    keepLogits: boolean,
+  ): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   dispose(): void;
 }
 
@@ -210,7 +238,10 @@ export interface NativeAddon {
   /** Reads, decodes, orients and resizes one JPEG (lib/data/decode-image.ts); absent in builds without libjpeg. */
   decodeJpegFile?(request: { path: string; shorter: number }): Promise<NativeJpegResult>;
   /** The CUDA caching allocator's counters for GPU `index`; null on CPU builds or without CUDA. */
-  deviceMemory(index: number, resetPeak: boolean): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } | null;
+  deviceMemory(
+    index: number,
+    resetPeak: boolean,
+  ): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } | null;
   runtimeInfo(): NativeRuntimeInfo;
   /** Fused add + LayerNorm kernels against ATen ops on `device` (native/kernels/add_layer_norm_check.h); synchronous. */
   checkAddLayerNorm(device: string): NativeAddLayerNormCheck;
@@ -226,7 +257,15 @@ export interface NativeAddLayerNormCheck {
     ok: boolean;
     tolerance: number;
     /** max |fused - reference| / max(1, |reference|) of each output and gradient. */
-    maxDiff: { sum: number; normed: number; gradX: number; gradR: number; gradRows: number; gradWeight: number; gradBias: number };
+    maxDiff: {
+      sum: number;
+      normed: number;
+      gradX: number;
+      gradR: number;
+      gradRows: number;
+      gradWeight: number;
+      gradBias: number;
+    };
   }[];
 }
 
@@ -259,7 +298,9 @@ export function loadAddon(): { addon: NativeAddon; path: string } {
       first ??= { location, error: error as Error };
     }
   }
-  throw new VptError(ErrorCode.Addon, explainLoadError(search, first!.location, first!.error).message, { cause: first!.error });
+  throw new VptError(ErrorCode.Addon, explainLoadError(search, first!.location, first!.error).message, {
+    cause: first!.error,
+  });
 }
 
 /** Whether this process has loaded the addon (a failed load is not remembered: the next call searches again). */
@@ -281,7 +322,11 @@ function preloadLibTorch(root: string): void {
     const library = join(root, 'lib', name);
     if (!existsSync(library)) continue;
     try {
-      process.dlopen({ exports: {} }, library, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE);
+      process.dlopen(
+        { exports: {} },
+        library,
+        constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL | RTLD_NODELETE,
+      );
     } catch {
       // "Module did not self-register": expected, LibTorch is not a Node addon.
     }

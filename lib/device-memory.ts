@@ -24,7 +24,11 @@ export interface DeviceMemory {
  */
 export function deviceMemory(device = 'cuda', options: { resetPeak?: boolean } = {}): DeviceMemory | null {
   const match = /^(cpu|cuda)(?::(\d+))?$/.exec(device);
-  if (!match) throw new VptError(ErrorCode.Option, `Invalid option "device": expected "cpu", "cuda" or "cuda:N", got ${JSON.stringify(device)}`);
+  if (!match)
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "device": expected "cpu", "cuda" or "cuda:N", got ${JSON.stringify(device)}`,
+    );
   if (match[1] === 'cpu') return null;
   return loadAddon().addon.deviceMemory(Number(match[2] ?? 0), options.resetPeak ?? false);
 }

@@ -93,7 +93,8 @@ export function callNativeSync<T>(call: () => T): T {
 export function fromNative(error: unknown, stack?: string): VptError {
   if (error instanceof VptError) return error;
   const raw = error as { code?: unknown; message?: unknown };
-  const code = typeof raw?.code === 'string' && knownCodes.has(raw.code) ? (raw.code as ErrorCodeValue) : ErrorCode.Native;
+  const code =
+    typeof raw?.code === 'string' && knownCodes.has(raw.code) ? (raw.code as ErrorCodeValue) : ErrorCode.Native;
   const message = typeof raw?.message === 'string' ? raw.message : String(error);
   const wrapped = new VptError(code, message, { cause: error });
   if (stack) wrapped.stack = `VptError: ${message}\n${stack.split('\n').slice(1).join('\n')}`;

@@ -12,7 +12,7 @@
  * Used by lib/binding.ts at run time and by scripts/install.mjs / scripts/prebuild.mjs.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -44,7 +44,11 @@ export type PrebuildChoice =
 const PREBUILD_NAME = /\.libtorch-(\d+\.\d+\.\d+)\.(cpu|cuda|cu\d+)\.node$/;
 
 /** The folder node-gyp-build looks in for this platform. */
-export function prebuildFolder(packageRoot: string, platform: string = process.platform, arch: string = process.arch): string {
+export function prebuildFolder(
+  packageRoot: string,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): string {
   return join(packageRoot, 'prebuilds', `${platform}-${arch}`);
 }
 
@@ -114,9 +118,18 @@ export function pythonCommand(env: NodeJS.ProcessEnv = process.env): string {
 /** The package folder of an importable Python torch (found without importing it). */
 function pythonTorchRoot(env: NodeJS.ProcessEnv): string | undefined {
   try {
-    const out = execFileSync(pythonCommand(env), ['-c', "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s else '')"], {
-      stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8', timeout: 10_000,
-    });
+    const out = execFileSync(
+      pythonCommand(env),
+      [
+        '-c',
+        "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0] if s else '')",
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    );
     return out.trim() || undefined;
   } catch {
     return undefined;
@@ -152,13 +165,24 @@ function systemTorch(env: NodeJS.ProcessEnv): Array<{ root: string; build?: LibT
   const prefixes = (env.VPT_SYSTEM_PREFIXES ?? '/usr/local:/usr:/opt/libtorch').split(':').filter(Boolean);
   const out: Array<{ root: string; build?: LibTorchBuild }> = [];
   for (const prefix of prefixes) {
-    for (const sub of ['share/cmake/Torch', 'lib/cmake/Torch', `lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/cmake/Torch`]) {
+    for (const sub of [
+      'share/cmake/Torch',
+      'lib/cmake/Torch',
+      `lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/cmake/Torch`,
+    ]) {
       const dir = join(prefix, sub);
       if (!existsSync(join(dir, 'TorchConfig.cmake'))) continue;
-      const cmake = existsSync(join(dir, 'TorchConfigVersion.cmake')) ? readFileSync(join(dir, 'TorchConfigVersion.cmake'), 'utf8') : '';
+      const cmake = existsSync(join(dir, 'TorchConfigVersion.cmake'))
+        ? readFileSync(join(dir, 'TorchConfigVersion.cmake'), 'utf8')
+        : '';
       const version = /set\(PACKAGE_VERSION\s+"([^"]+)"/.exec(cmake)?.[1];
-      const cudaLib = existsSync(join(prefix, 'lib', 'libtorch_cuda.so')) || existsSync(join(prefix, sub, '..', '..', 'libtorch_cuda.so'));
-      out.push({ root: resolve(prefix), build: readLibTorch(prefix) ?? (version ? libTorchBuild(version, null, cudaLib) : undefined) });
+      const cudaLib =
+        existsSync(join(prefix, 'lib', 'libtorch_cuda.so')) ||
+        existsSync(join(prefix, sub, '..', '..', 'libtorch_cuda.so'));
+      out.push({
+        root: resolve(prefix),
+        build: readLibTorch(prefix) ?? (version ? libTorchBuild(version, null, cudaLib) : undefined),
+      });
       break;
     }
   }
@@ -193,24 +217,37 @@ export function libTorchCandidates(packageRoot: string, env: NodeJS.ProcessEnv =
   const sources: Array<[string, () => string[]]> = [
     ['LIBTORCH', () => (env.LIBTORCH ? [env.LIBTORCH] : [])],
     ['Torch_DIR', () => (env.Torch_DIR ? [resolve(env.Torch_DIR, '..', '..', '..')] : [])],
-    [`python torch (${pythonCommand(env)})`, () => { const r = pythonTorchRoot(env); return r ? [r] : []; }],
-    ['.deps/torch-cpu', () => {
-      const local = join(packageRoot, '.deps', 'torch-cpu', 'torch');
-      return existsSync(local) ? [local] : [];
-    }],
+    [
+      `python torch (${pythonCommand(env)})`,
+      () => {
+        const r = pythonTorchRoot(env);
+        return r ? [r] : [];
+      },
+    ],
+    [
+      '.deps/torch-cpu',
+      () => {
+        const local = join(packageRoot, '.deps', 'torch-cpu', 'torch');
+        return existsSync(local) ? [local] : [];
+      },
+    ],
     ['user cache', () => cachedTorchRoots(env)],
   ];
   const out: LibTorchCandidate[] = [];
   const add = (root: string, source: string, build: LibTorchBuild | undefined) => {
     if (out.some((c) => c.root === resolve(root))) return; // one entry per folder, under its first source
     const b = build ?? { version: 'unknown', variant: 'unknown' };
-    const problem = b.version === 'unknown'
-      ? 'unknown version (no build-version, version.py or TorchConfigVersion.cmake)'
-      : versionAtLeast(b.version, MIN_TORCH_VERSION) ? undefined : `too old (vpt-native needs >= ${MIN_TORCH_VERSION})`;
+    const problem =
+      b.version === 'unknown'
+        ? 'unknown version (no build-version, version.py or TorchConfigVersion.cmake)'
+        : versionAtLeast(b.version, MIN_TORCH_VERSION)
+          ? undefined
+          : `too old (vpt-native needs >= ${MIN_TORCH_VERSION})`;
     out.push({ root: resolve(root), source, ...b, ...(problem ? { problem } : {}) });
   };
   for (const [source, locate] of sources) {
-    for (const root of locate()) add(root, source.startsWith('python torch') ? 'python torch' : source, readLibTorch(root));
+    for (const root of locate())
+      add(root, source.startsWith('python torch') ? 'python torch' : source, readLibTorch(root));
   }
   for (const { root, build } of systemTorch(env)) add(root, 'system', build);
   return out;
@@ -243,21 +280,29 @@ const describe = (b: LibTorchBuild) => `LibTorch ${b.version} (${b.variant})`;
  * selectPrebuild(['vpt-native.napi.libtorch-2.13.0.cpu.node'], found).prebuild?.file;
  * ```
  */
-export function selectPrebuild(files: readonly string[], libtorch: FoundLibTorch | undefined, folder = 'prebuilds/'): PrebuildChoice {
+export function selectPrebuild(
+  files: readonly string[],
+  libtorch: FoundLibTorch | undefined,
+  folder = 'prebuilds/',
+): PrebuildChoice {
   const prebuilds = files.map(parsePrebuildName).filter((p): p is Prebuild => p !== undefined);
   const match = libtorch && prebuilds.find((p) => p.version === libtorch.version && p.variant === libtorch.variant);
   if (match) return { prebuild: match, libtorch: libtorch! };
   const found = libtorch
     ? `found ${describe(libtorch)} at ${libtorch.root} (from ${libtorch.source})`
     : 'found no LibTorch (tried $LIBTORCH, $Torch_DIR, python3 torch, .deps/torch-cpu/torch, the user cache, system prefixes)';
-  const needs = prebuilds.length > 0
-    ? `the prebuilt addons in ${folder} need ${prebuilds.map(describe).join(' or ')}`
-    : `${folder} holds no prebuilt addon tagged with a LibTorch version`;
-  const why = !libtorch || prebuilds.length === 0
-    ? ''
-    : prebuilds.some((p) => p.version === libtorch.version)
-      ? ' (same version, other CPU/CUDA variant)'
-      : prebuilds.some((p) => p.variant === libtorch.variant) ? ' (other LibTorch version)' : '';
+  const needs =
+    prebuilds.length > 0
+      ? `the prebuilt addons in ${folder} need ${prebuilds.map(describe).join(' or ')}`
+      : `${folder} holds no prebuilt addon tagged with a LibTorch version`;
+  const why =
+    !libtorch || prebuilds.length === 0
+      ? ''
+      : prebuilds.some((p) => p.version === libtorch.version)
+        ? ' (same version, other CPU/CUDA variant)'
+        : prebuilds.some((p) => p.variant === libtorch.variant)
+          ? ' (other LibTorch version)'
+          : '';
   const wanted = prebuilds.find((p) => p.variant !== 'cuda');
   return {
     libtorch,
@@ -265,9 +310,11 @@ export function selectPrebuild(files: readonly string[], libtorch: FoundLibTorch
       `vpt-native: not using a prebuilt addon: ${found}; ${needs}${why}.`,
       `Fix: npx vpt-native setup     (builds the addon against ${libtorch ? `the LibTorch at ${libtorch.root}` : 'a LibTorch it finds or installs'}, with progress; a few minutes)`,
       ...(wanted
-        ? [`  or install the LibTorch the prebuild needs and point LIBTORCH at it, e.g.`,
-          `  python3 -m pip install --no-deps --target .deps/torch-${wanted.variant} "torch==${wanted.version}+${wanted.variant}" --index-url https://download.pytorch.org/whl/${wanted.variant}`,
-          `  LIBTORCH=$PWD/.deps/torch-${wanted.variant}/torch node your-app.js`]
+        ? [
+            `  or install the LibTorch the prebuild needs and point LIBTORCH at it, e.g.`,
+            `  python3 -m pip install --no-deps --target .deps/torch-${wanted.variant} "torch==${wanted.version}+${wanted.variant}" --index-url https://download.pytorch.org/whl/${wanted.variant}`,
+            `  LIBTORCH=$PWD/.deps/torch-${wanted.variant}/torch node your-app.js`,
+          ]
         : []),
     ].join('\n'),
   };
@@ -283,7 +330,10 @@ export function listPrebuilds(packageRoot: string): string[] {
  * Chooses a prebuild of the package at `packageRoot` for the LibTorch found now; undefined
  * when the package has no prebuilds for this platform.
  */
-export function choosePrebuild(packageRoot: string, env: NodeJS.ProcessEnv = process.env): (PrebuildChoice & { folder: string }) | undefined {
+export function choosePrebuild(
+  packageRoot: string,
+  env: NodeJS.ProcessEnv = process.env,
+): (PrebuildChoice & { folder: string }) | undefined {
   const files = listPrebuilds(packageRoot);
   if (files.length === 0) return undefined;
   const folder = prebuildFolder(packageRoot);

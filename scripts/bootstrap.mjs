@@ -29,7 +29,10 @@ function run(cmd, args, env = process.env) {
 
 function pythonTorchRoot() {
   try {
-    const out = execFileSync('python3', ['-c', 'import os, torch; print(os.path.dirname(torch.__file__))'], { stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
+    const out = execFileSync('python3', ['-c', 'import os, torch; print(os.path.dirname(torch.__file__))'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      encoding: 'utf8',
+    });
     const dir = out.trim();
     return existsSync(join(dir, 'share', 'cmake', 'Torch', 'TorchConfig.cmake')) ? dir : undefined;
   } catch {
@@ -43,13 +46,31 @@ function libtorchEnv() {
   if (!existsSync(join(LOCAL_TORCH, 'share', 'cmake', 'Torch', 'TorchConfig.cmake'))) {
     log(`no LibTorch found; installing the CPU wheel ${TORCH_WHEEL} into .deps/torch-cpu (about 200 MB)`);
     const index = process.env.VPT_TORCH_INDEX_URL ? ['--extra-index-url', process.env.VPT_TORCH_INDEX_URL] : [];
-    const r = spawnSync('python3', ['-m', 'pip', 'install', '--quiet', '--retries', '0', '--no-deps', '--target', join(root, '.deps', 'torch-cpu'), ...index, TORCH_WHEEL], { cwd: root, stdio: 'inherit' });
+    const r = spawnSync(
+      'python3',
+      [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--retries',
+        '0',
+        '--no-deps',
+        '--target',
+        join(root, '.deps', 'torch-cpu'),
+        ...index,
+        TORCH_WHEEL,
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
     if (r.status !== 0) {
-      log([
-        'could not install a LibTorch. Either:',
-        `  VPT_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu npm test      (pip fetches ${TORCH_WHEEL})`,
-        '  LIBTORCH=/path/to/libtorch npm test                                   (a LibTorch >= 2.4 you have)',
-      ].join('\n'));
+      log(
+        [
+          'could not install a LibTorch. Either:',
+          `  VPT_TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu npm test      (pip fetches ${TORCH_WHEEL})`,
+          '  LIBTORCH=/path/to/libtorch npm test                                   (a LibTorch >= 2.4 you have)',
+        ].join('\n'),
+      );
       process.exit(1);
     }
   }
@@ -71,7 +92,8 @@ const mtime = (path) => (existsSync(path) ? statSync(path).mtimeMs : 0);
 
 const addonPath = join(root, 'build', 'Release', 'vpt_native.node');
 const sourcesChanged = existsSync(addonPath) && newest([join(root, 'native')], /\.(cc|h)$/) > mtime(addonPath);
-const addonBuilt = (existsSync(addonPath) && !sourcesChanged) || (!existsSync(addonPath) && existsSync(join(root, 'prebuilds')));
+const addonBuilt =
+  (existsSync(addonPath) && !sourcesChanged) || (!existsSync(addonPath) && existsSync(join(root, 'prebuilds')));
 const depsInstalled = existsSync(join(root, 'node_modules', '.package-lock.json'));
 if (!depsInstalled || !addonBuilt) {
   const env = libtorchEnv();

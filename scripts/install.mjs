@@ -20,12 +20,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
-const checkout = !root.split(sep).includes('node_modules') && (existsSync(join(root, '.git')) || existsSync(join(root, 'test')));
+const checkout =
+  !root.split(sep).includes('node_modules') && (existsSync(join(root, '.git')) || existsSync(join(root, 'test')));
 
 function record(action, message) {
   if (checkout) return; // the loader never suspects blocked scripts in a checkout
   try {
-    writeFileSync(join(root, 'install-status.json'), `${JSON.stringify({ action, message, at: new Date().toISOString() })}\n`);
+    writeFileSync(
+      join(root, 'install-status.json'),
+      `${JSON.stringify({ action, message, at: new Date().toISOString() })}\n`,
+    );
   } catch {
     // a read-only package folder: the loader then reports "install script not run", which is harmless
   }
@@ -41,7 +45,12 @@ async function locator() {
 function compile() {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? String(Math.max(1, availableParallelism()));
-  return spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--parallel', jobs], { cwd: root, stdio: 'inherit' }).status ?? 1;
+  return (
+    spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build', '--parallel', jobs], {
+      cwd: root,
+      stdio: 'inherit',
+    }).status ?? 1
+  );
 }
 
 const HELP = [
@@ -60,7 +69,9 @@ if (process.env.VPT_SKIP_BUILD === '1') {
     console.log(`vpt-native: using ${ready.label}; nothing to compile`);
     record('ready', ready.path);
   } else {
-    console.log(`vpt-native: compiling the native addon into build/ (${checkout ? 'source checkout' : 'VPT_BUILD_ON_INSTALL=1'}; several minutes)`);
+    console.log(
+      `vpt-native: compiling the native addon into build/ (${checkout ? 'source checkout' : 'VPT_BUILD_ON_INSTALL=1'}; several minutes)`,
+    );
     const status = compile();
     if (status !== 0) {
       console.error(['', 'vpt-native: compiling the native addon failed.', ...HELP].join('\n'));

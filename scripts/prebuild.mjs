@@ -19,7 +19,17 @@
 // alone. prebuildify drives node-gyp's command line; this script stands in for node-gyp
 // (`prebuild.mjs --as-node-gyp rebuild --arch=x64 --release ...`) and runs cmake-js.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -33,13 +43,23 @@ const require = createRequire(import.meta.url);
 function buildAsNodeGyp(args) {
   const arch = args.find((a) => a.startsWith('--arch='))?.slice('--arch='.length);
   const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? String(availableParallelism());
-  const result = spawnSync(process.execPath, [
-    require.resolve('cmake-js/bin/cmake-js'), 'rebuild', '--out', 'build', '--parallel', jobs,
-    ...(arch ? ['--arch', arch] : []), ...(args.includes('--debug') ? ['--debug'] : []),
-    // libjpeg-turbo's static library is not position-independent, so linking it would make the
-    // prebuild NEED libjpeg.so.62 on every machine; a portable prebuild decodes with sharp.
-    ...(process.env.VPT_PREBUILD_JPEG === '1' ? [] : ['--CDCMAKE_DISABLE_FIND_PACKAGE_JPEG=ON']),
-  ], { stdio: 'inherit' });
+  const result = spawnSync(
+    process.execPath,
+    [
+      require.resolve('cmake-js/bin/cmake-js'),
+      'rebuild',
+      '--out',
+      'build',
+      '--parallel',
+      jobs,
+      ...(arch ? ['--arch', arch] : []),
+      ...(args.includes('--debug') ? ['--debug'] : []),
+      // libjpeg-turbo's static library is not position-independent, so linking it would make the
+      // prebuild NEED libjpeg.so.62 on every machine; a portable prebuild decodes with sharp.
+      ...(process.env.VPT_PREBUILD_JPEG === '1' ? [] : ['--CDCMAKE_DISABLE_FIND_PACKAGE_JPEG=ON']),
+    ],
+    { stdio: 'inherit' },
+  );
   process.exit(result.status ?? 1);
 }
 
@@ -53,7 +73,9 @@ async function libTorchHere() {
   const { findLibTorch } = await import(pathToFileURL(selector).href);
   const libtorch = findLibTorch(root);
   if (!libtorch || libtorch.version === 'unknown' || libtorch.problem) {
-    console.error(`vpt-native prebuild: ${libtorch ? `${libtorch.root} (from ${libtorch.source}) is not usable: ${libtorch.problem}` : 'no LibTorch found'}; set LIBTORCH=/path/to/libtorch`);
+    console.error(
+      `vpt-native prebuild: ${libtorch ? `${libtorch.root} (from ${libtorch.source}) is not usable: ${libtorch.problem}` : 'no LibTorch found'}; set LIBTORCH=/path/to/libtorch`,
+    );
     process.exit(1);
   }
   return libtorch;
@@ -66,7 +88,9 @@ async function libTorchHere() {
  */
 async function makePackage(out, fromBuild) {
   const libtorch = await libTorchHere();
-  const { prebuiltPackageName, ADDON_FILE } = await import(pathToFileURL(join(root, 'dist', 'lib', 'setup', 'addon-cache.js')).href);
+  const { prebuiltPackageName, ADDON_FILE } = await import(
+    pathToFileURL(join(root, 'dist', 'lib', 'setup', 'addon-cache.js')).href
+  );
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const name = prebuiltPackageName(libtorch);
   const dest = join(out, ...name.split('/'));
@@ -79,30 +103,50 @@ async function makePackage(out, fromBuild) {
   } else {
     staging = mkdtempSync(join(tmpdir(), 'vpt-native-package-'));
     await prebuild(staging, libtorch);
-    addon = join(staging, 'prebuilds', `${process.platform}-${process.arch}`, (await import(pathToFileURL(join(root, 'dist', 'lib', 'prebuild.js')).href)).prebuildFileName(pkg.name, libtorch));
+    addon = join(
+      staging,
+      'prebuilds',
+      `${process.platform}-${process.arch}`,
+      (await import(pathToFileURL(join(root, 'dist', 'lib', 'prebuild.js')).href)).prebuildFileName(pkg.name, libtorch),
+    );
   }
   try {
     if (buildInfo) {
       const built = JSON.parse(readFileSync(buildInfo, 'utf8'));
-      if (!built.torchVersion.startsWith(libtorch.version) || (built.cuda ? libtorch.variant === 'cpu' : libtorch.variant !== 'cpu')) {
-        throw new Error(`${fromBuild} was built against LibTorch ${built.torchVersion} (${built.cuda ? 'CUDA' : 'CPU'}), not ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`);
+      if (
+        !built.torchVersion.startsWith(libtorch.version) ||
+        (built.cuda ? libtorch.variant === 'cpu' : libtorch.variant !== 'cpu')
+      ) {
+        throw new Error(
+          `${fromBuild} was built against LibTorch ${built.torchVersion} (${built.cuda ? 'CUDA' : 'CPU'}), not ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`,
+        );
       }
     }
     rmSync(dest, { recursive: true, force: true });
     mkdirSync(dest, { recursive: true });
     copyFileSync(addon, join(dest, ADDON_FILE));
-    writeFileSync(join(dest, 'package.json'), `${JSON.stringify({
-      name,
-      version: pkg.version,
-      description: `vpt-native's prebuilt addon for LibTorch ${libtorch.version} (${libtorch.variant}) on ${process.platform}-${process.arch}; LibTorch itself is not included`,
-      license: pkg.license,
-      os: [process.platform],
-      cpu: [process.arch],
-      ...(process.platform === 'linux' ? { libc: ['glibc'] } : {}),
-      files: [ADDON_FILE, 'README.md'],
-      vptNative: { torchVersion: libtorch.version, variant: libtorch.variant, file: ADDON_FILE, napi: 8 },
-    }, null, 2)}\n`);
-    writeFileSync(join(dest, 'README.md'), `# ${name}\n\nThe native addon of [vpt-native](https://www.npmjs.com/package/vpt-native) ${pkg.version}, built against LibTorch ${libtorch.version} (${libtorch.variant}). Installed as an optional dependency of vpt-native; it needs that LibTorch at run time (vpt-native finds it: $LIBTORCH, a Python torch, ...).\n`);
+    writeFileSync(
+      join(dest, 'package.json'),
+      `${JSON.stringify(
+        {
+          name,
+          version: pkg.version,
+          description: `vpt-native's prebuilt addon for LibTorch ${libtorch.version} (${libtorch.variant}) on ${process.platform}-${process.arch}; LibTorch itself is not included`,
+          license: pkg.license,
+          os: [process.platform],
+          cpu: [process.arch],
+          ...(process.platform === 'linux' ? { libc: ['glibc'] } : {}),
+          files: [ADDON_FILE, 'README.md'],
+          vptNative: { torchVersion: libtorch.version, variant: libtorch.variant, file: ADDON_FILE, napi: 8 },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    writeFileSync(
+      join(dest, 'README.md'),
+      `# ${name}\n\nThe native addon of [vpt-native](https://www.npmjs.com/package/vpt-native) ${pkg.version}, built against LibTorch ${libtorch.version} (${libtorch.variant}). Installed as an optional dependency of vpt-native; it needs that LibTorch at run time (vpt-native finds it: $LIBTORCH, a Python torch, ...).\n`,
+    );
     console.log(dest);
   } finally {
     if (staging) rmSync(staging, { recursive: true, force: true });
@@ -110,11 +154,13 @@ async function makePackage(out, fromBuild) {
 }
 
 async function prebuild(out, found) {
-  const libtorch = found ?? await libTorchHere();
+  const libtorch = found ?? (await libTorchHere());
   const { prebuildFileName } = await import(pathToFileURL(join(root, 'dist', 'lib', 'prebuild.js')).href);
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const file = prebuildFileName(pkg.name, libtorch);
-  console.error(`vpt-native prebuild: ${file} against LibTorch ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`);
+  console.error(
+    `vpt-native prebuild: ${file} against LibTorch ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`,
+  );
 
   const stage = mkdtempSync(join(tmpdir(), 'vpt-native-prebuild-'));
   try {
@@ -124,22 +170,29 @@ async function prebuild(out, found) {
     symlinkSync(join(root, 'node_modules'), join(stage, 'node_modules'), 'dir');
     process.env.LIBTORCH = libtorch.root;
     const prebuildify = require('prebuildify');
-    await new Promise((done, fail) => prebuildify({
-      cwd: stage,
-      out,
-      napi: true,
-      targets: [process.versions.node],
-      name: file.slice(0, -'.node'.length),
-      nodeGyp: `"${process.execPath}" "${self}" --as-node-gyp`,
-      shell: true,
-      strip: true,
-    }, (error) => (error ? fail(error) : done())));
+    await new Promise((done, fail) =>
+      prebuildify(
+        {
+          cwd: stage,
+          out,
+          napi: true,
+          targets: [process.versions.node],
+          name: file.slice(0, -'.node'.length),
+          nodeGyp: `"${process.execPath}" "${self}" --as-node-gyp`,
+          shell: true,
+          strip: true,
+        },
+        (error) => (error ? fail(error) : done()),
+      ),
+    );
     // The build must have used the LibTorch the name promises.
     const built = JSON.parse(readFileSync(join(stage, 'build', 'vpt-build.json'), 'utf8'));
     const dest = join(out, 'prebuilds', `${process.platform}-${process.arch}`, file);
     if (!built.torchVersion.startsWith(libtorch.version) || resolve(built.torchRoot) !== libtorch.root) {
       rmSync(dest, { force: true });
-      throw new Error(`the build used LibTorch ${built.torchVersion} at ${built.torchRoot}, not ${libtorch.version} at ${libtorch.root}`);
+      throw new Error(
+        `the build used LibTorch ${built.torchVersion} at ${built.torchRoot}, not ${libtorch.version} at ${libtorch.root}`,
+      );
     }
     console.log(dest);
   } finally {

@@ -13,7 +13,12 @@ describe('deviceMemory', () => {
 
   it.runIf(runtimeInfo().cudaAvailable)('counts a model on the GPU and its peak', async () => {
     const before = deviceMemory('cuda:0', { resetPeak: true })!;
-    const model = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cuda:0', prompt: { tokens: 5, deep: true } });
+    const model = await createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cuda:0',
+      prompt: { tokens: 5, deep: true },
+    });
     const loaded = deviceMemory('cuda:0')!;
     expect(loaded.allocated).toBeGreaterThan(before.allocated);
     expect(loaded.peakAllocated).toBeGreaterThanOrEqual(loaded.allocated);

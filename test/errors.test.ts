@@ -42,7 +42,8 @@ describe('error codes', () => {
     const files = [...sources('native', /\.(cc|h|cu)$/), ...sources('lib', /\.ts$/), ...sources('bin', /\.c?ts$/)];
     const unknown: string[] = [];
     for (const [file, codes] of literalCodes(files)) {
-      for (const code of codes) if (/^VPT_[A-Z]+$/.test(code) && !documented.has(code)) unknown.push(`${file}: ${code}`);
+      for (const code of codes)
+        if (/^VPT_[A-Z]+$/.test(code) && !documented.has(code)) unknown.push(`${file}: ${code}`);
     }
     expect(unknown).toEqual([]);
   });

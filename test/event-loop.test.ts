@@ -7,17 +7,26 @@ import { createModel } from '../lib/index.js';
 import { randomFloats, tempDir, writeRandomVit } from './helpers/common.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => { tmp = await tempDir(); });
-afterAll(async () => { await tmp.cleanup(); });
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 it('the event loop keeps ticking while a forward pass runs', async () => {
   const weights = join(tmp.dir, 'vit.safetensors');
   await writeRandomVit(weights, { embedDim: 256, depth: 6, patchSize: 16, imgSize: 224 });
-  const model = await createModel({ weights, arch: 'vit_small_patch16_224', numClasses: 10, device: 'cpu' }).catch((e: Error) => e);
+  const model = await createModel({ weights, arch: 'vit_small_patch16_224', numClasses: 10, device: 'cpu' }).catch(
+    (e: Error) => e,
+  );
   // The arch says embed 384 / depth 12, the file has 256 / 6: that must be refused...
   expect(model).toMatchObject({ code: 'VPT_ARCH' });
   await import('node:fs/promises').then((fs) =>
-    fs.writeFile(join(tmp.dir, 'config.json'), JSON.stringify({ architecture: 'vit_small_patch16_224', model_args: { embed_dim: 256, depth: 6, num_heads: 8 } })),
+    fs.writeFile(
+      join(tmp.dir, 'config.json'),
+      JSON.stringify({ architecture: 'vit_small_patch16_224', model_args: { embed_dim: 256, depth: 6, num_heads: 8 } }),
+    ),
   );
   // ...while config.json overrides make it a valid architecture.
   const m = await createModel({ weights, numClasses: 10, device: 'cpu', prompt: { tokens: 10, deep: true } });
@@ -25,7 +34,9 @@ it('the event loop keeps ticking while a forward pass runs', async () => {
   const n = 24;
   const images = randomFloats(n * 3 * 224 * 224, 3);
   let ticks = 0;
-  const timer = setInterval(() => { ticks++; }, 5);
+  const timer = setInterval(() => {
+    ticks++;
+  }, 5);
   const started = performance.now();
   const logits = await m.forward(images, [n, 3, 224, 224]);
   const elapsed = performance.now() - started;
@@ -44,7 +55,11 @@ it('concurrent calls on one model are serialized and each gets its own result', 
   const m = await createModel({ weights, numClasses: 10, device: 'cpu' });
   const a = randomFloats(2 * 3 * 224 * 224, 7);
   const b = randomFloats(2 * 3 * 224 * 224, 8);
-  const [ra, rb, ra2] = await Promise.all([m.forward(a, [2, 3, 224, 224]), m.forward(b, [2, 3, 224, 224]), m.forward(a, [2, 3, 224, 224])]);
+  const [ra, rb, ra2] = await Promise.all([
+    m.forward(a, [2, 3, 224, 224]),
+    m.forward(b, [2, 3, 224, 224]),
+    m.forward(a, [2, 3, 224, 224]),
+  ]);
   expect(Array.from(ra)).toEqual(Array.from(ra2));
   expect(Array.from(ra)).not.toEqual(Array.from(rb));
   m.dispose();

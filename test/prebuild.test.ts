@@ -15,18 +15,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/binding.js';
 import { runtimeInfo } from '../lib/index.js';
 import {
-  type FoundLibTorch, findLibTorch, libTorchBuild, parsePrebuildName, prebuildFileName, readLibTorch, selectPrebuild,
+  type FoundLibTorch,
+  findLibTorch,
+  libTorchBuild,
+  parsePrebuildName,
+  prebuildFileName,
+  readLibTorch,
+  selectPrebuild,
 } from '../lib/prebuild.js';
 import { tempDir } from './helpers/common.js';
 
 const run = promisify(execFile);
 let tmp: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => { tmp = await tempDir(); });
-afterAll(async () => { await tmp.cleanup(); });
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 const CPU_2_13 = 'vpt-native.napi.libtorch-2.13.0.cpu.node';
 const CU130_2_13 = 'vpt-native.napi.libtorch-2.13.0.cu130.node';
-const found = (version: string, variant: string): FoundLibTorch => ({ root: '/opt/libtorch', source: 'LIBTORCH', version, variant });
+const found = (version: string, variant: string): FoundLibTorch => ({
+  root: '/opt/libtorch',
+  source: 'LIBTORCH',
+  version,
+  variant,
+});
 
 /** A folder that looks like a LibTorch to readLibTorch. */
 function fakeLibTorch(name: string, files: Record<string, string>): string {
@@ -57,25 +72,43 @@ describe('prebuild names', () => {
 
 describe('finding the LibTorch of this machine', () => {
   it('reads build-version (archives), version.py (Python torch) or TorchConfigVersion.cmake', () => {
-    expect(readLibTorch(fakeLibTorch('archive', { 'build-version': '2.13.0+cu130\n' }))).toEqual({ version: '2.13.0', variant: 'cu130' });
+    expect(readLibTorch(fakeLibTorch('archive', { 'build-version': '2.13.0+cu130\n' }))).toEqual({
+      version: '2.13.0',
+      variant: 'cu130',
+    });
     const wheel = fakeLibTorch('wheel', {
       'version.py': "__version__ = '2.12.1'\ndebug = False\ncuda: Optional[str] = '12.8'\n",
       'lib/libtorch_cuda.so': '',
     });
     expect(readLibTorch(wheel)).toEqual({ version: '2.12.1', variant: 'cu128' });
-    const cmake = fakeLibTorch('cmake', { 'share/cmake/Torch/TorchConfigVersion.cmake': 'set(PACKAGE_VERSION "2.11.0")\n' });
+    const cmake = fakeLibTorch('cmake', {
+      'share/cmake/Torch/TorchConfigVersion.cmake': 'set(PACKAGE_VERSION "2.11.0")\n',
+    });
     expect(readLibTorch(cmake)).toEqual({ version: '2.11.0', variant: 'cpu' });
     expect(readLibTorch(join(tmp.dir, 'nothing-here'))).toBeUndefined();
   });
 
   it('takes the first source that is set, in the build order', () => {
     const libtorch = fakeLibTorch('env-libtorch', { 'build-version': '2.13.0+cpu' });
-    const torchDir = fakeLibTorch('env-torch-dir', { 'build-version': '2.12.0+cpu', 'share/cmake/Torch/TorchConfig.cmake': '' });
-    expect(findLibTorch(tmp.dir, { LIBTORCH: libtorch, Torch_DIR: join(torchDir, 'share/cmake/Torch') }))
-      .toEqual({ root: libtorch, source: 'LIBTORCH', version: '2.13.0', variant: 'cpu' });
-    expect(findLibTorch(tmp.dir, { Torch_DIR: join(torchDir, 'share/cmake/Torch') }))
-      .toMatchObject({ root: torchDir, source: 'Torch_DIR', version: '2.12.0' });
-    expect(findLibTorch(tmp.dir, { LIBTORCH: join(tmp.dir, 'not-a-libtorch') })).toMatchObject({ version: 'unknown', source: 'LIBTORCH' });
+    const torchDir = fakeLibTorch('env-torch-dir', {
+      'build-version': '2.12.0+cpu',
+      'share/cmake/Torch/TorchConfig.cmake': '',
+    });
+    expect(findLibTorch(tmp.dir, { LIBTORCH: libtorch, Torch_DIR: join(torchDir, 'share/cmake/Torch') })).toEqual({
+      root: libtorch,
+      source: 'LIBTORCH',
+      version: '2.13.0',
+      variant: 'cpu',
+    });
+    expect(findLibTorch(tmp.dir, { Torch_DIR: join(torchDir, 'share/cmake/Torch') })).toMatchObject({
+      root: torchDir,
+      source: 'Torch_DIR',
+      version: '2.12.0',
+    });
+    expect(findLibTorch(tmp.dir, { LIBTORCH: join(tmp.dir, 'not-a-libtorch') })).toMatchObject({
+      version: 'unknown',
+      source: 'LIBTORCH',
+    });
   });
 });
 
@@ -91,8 +124,12 @@ describe('choosing a prebuild', () => {
     const choice = selectPrebuild(files, found('2.12.0', 'cpu'), 'prebuilds/linux-x64');
     expect(choice.prebuild).toBeUndefined();
     expect(choice.explanation).toContain('found LibTorch 2.12.0 (cpu) at /opt/libtorch (from LIBTORCH)');
-    expect(choice.explanation).toContain('the prebuilt addons in prebuilds/linux-x64 need LibTorch 2.13.0 (cpu) or LibTorch 2.13.0 (cu130) (other LibTorch version)');
-    expect(choice.explanation).toContain('Fix: npx vpt-native setup     (builds the addon against the LibTorch at /opt/libtorch');
+    expect(choice.explanation).toContain(
+      'the prebuilt addons in prebuilds/linux-x64 need LibTorch 2.13.0 (cpu) or LibTorch 2.13.0 (cu130) (other LibTorch version)',
+    );
+    expect(choice.explanation).toContain(
+      'Fix: npx vpt-native setup     (builds the addon against the LibTorch at /opt/libtorch',
+    );
     expect(choice.explanation).toContain('"torch==2.13.0+cpu" --index-url https://download.pytorch.org/whl/cpu');
   });
 
@@ -103,11 +140,15 @@ describe('choosing a prebuild', () => {
   });
 
   it('explains when there is no tagged prebuild or no LibTorch', () => {
-    expect(selectPrebuild(['vpt-native.node'], found('2.13.0', 'cpu')).explanation).toContain('holds no prebuilt addon tagged with a LibTorch version');
+    expect(selectPrebuild(['vpt-native.node'], found('2.13.0', 'cpu')).explanation).toContain(
+      'holds no prebuilt addon tagged with a LibTorch version',
+    );
     const none = selectPrebuild([CPU_2_13], undefined);
     expect(none.prebuild).toBeUndefined();
     expect(none.explanation).toContain('found no LibTorch');
-    expect(none.explanation).toContain('Fix: npx vpt-native setup     (builds the addon against a LibTorch it finds or installs');
+    expect(none.explanation).toContain(
+      'Fix: npx vpt-native setup     (builds the addon against a LibTorch it finds or installs',
+    );
   });
 });
 
@@ -138,7 +179,10 @@ describe('the loader with a package that ships prebuilds', () => {
     return root;
   }
 
-  async function loadIn(root: string, libtorch: string): Promise<{ addonPath?: string; torchVersion?: string; code?: string; message?: string }> {
+  async function loadIn(
+    root: string,
+    libtorch: string,
+  ): Promise<{ addonPath?: string; torchVersion?: string; code?: string; message?: string }> {
     const script = `import(${JSON.stringify(join(root, 'dist', 'lib', 'index.js'))}).then((m) => {
       try { console.log(JSON.stringify(m.runtimeInfo())); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
     })`;
@@ -155,14 +199,20 @@ describe('the loader with a package that ships prebuilds', () => {
     expect(build).toBeDefined();
     const matching = packageWithPrebuild('pkg-match', prebuildFileName('vpt-native', build));
     const info = await loadIn(matching, torchRoot);
-    expect(info.addonPath).toBe(join(matching, 'prebuilds', `${process.platform}-${process.arch}`, prebuildFileName('vpt-native', build)));
+    expect(info.addonPath).toBe(
+      join(matching, 'prebuilds', `${process.platform}-${process.arch}`, prebuildFileName('vpt-native', build)),
+    );
     expect(info.torchVersion).toBe(build.version);
 
     const other = packageWithPrebuild('pkg-other', prebuildFileName('vpt-native', { ...build, version: '2.4.0' }));
     const refused = await loadIn(other, torchRoot);
     expect(refused.code).toBe('VPT_ADDON');
-    expect(refused.message).toContain(`the prebuilt addons here are for another LibTorch version, not LibTorch ${build.version} (${build.variant}) at ${torchRoot} (from LIBTORCH)`);
-    expect(refused.message).toContain(`addons present, none for this LibTorch: ${join(other, 'prebuilds', `${process.platform}-${process.arch}`, prebuildFileName('vpt-native', { ...build, version: '2.4.0' }))}`);
+    expect(refused.message).toContain(
+      `the prebuilt addons here are for another LibTorch version, not LibTorch ${build.version} (${build.variant}) at ${torchRoot} (from LIBTORCH)`,
+    );
+    expect(refused.message).toContain(
+      `addons present, none for this LibTorch: ${join(other, 'prebuilds', `${process.platform}-${process.arch}`, prebuildFileName('vpt-native', { ...build, version: '2.4.0' }))}`,
+    );
     expect(refused.message).toContain('Fix: npx vpt-native setup');
   });
 
@@ -174,12 +224,29 @@ describe('the loader with a package that ships prebuilds', () => {
     cpSync(join(packageRoot, 'dist', 'lib'), join(root, 'dist', 'lib'), { recursive: true });
     copyFileSync(join(packageRoot, 'package.json'), join(root, 'package.json'));
     symlinkSync(join(packageRoot, 'node_modules'), join(root, 'node_modules'), 'dir');
-    await run(process.execPath, [join(packageRoot, 'scripts', 'prebuild.mjs'), '--package', '--out', modules, '--from-build', join(info.addonPath, '..', '..')], {
-      env: { ...process.env, LIBTORCH: info.torchRoot },
-    });
+    await run(
+      process.execPath,
+      [
+        join(packageRoot, 'scripts', 'prebuild.mjs'),
+        '--package',
+        '--out',
+        modules,
+        '--from-build',
+        join(info.addonPath, '..', '..'),
+      ],
+      {
+        env: { ...process.env, LIBTORCH: info.torchRoot },
+      },
+    );
     const name = `@vpt-native/${process.platform}-${process.arch}-torch${build.version.split('.').slice(0, 2).join('.')}-${build.variant}`;
     const manifest = JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8'));
-    expect(manifest).toMatchObject({ name, os: [process.platform], cpu: [process.arch], files: ['vpt_native.node', 'README.md'], vptNative: { torchVersion: build.version, variant: build.variant } });
+    expect(manifest).toMatchObject({
+      name,
+      os: [process.platform],
+      cpu: [process.arch],
+      files: ['vpt_native.node', 'README.md'],
+      vptNative: { torchVersion: build.version, variant: build.variant },
+    });
     const loaded = await loadIn(root, info.torchRoot);
     expect(loaded.message).toBeUndefined();
     expect(loaded.addonPath).toBe(join(modules, name, 'vpt_native.node'));

@@ -23,14 +23,23 @@ export function registerDemoCommand(program: Command): void {
     .action(async (flags: { out: string; weights?: string; epochs?: number; seed?: number; quiet?: boolean }) => {
       const report = createReporter(flags.quiet ? 'quiet' : 'auto');
       const r = await withInterrupt((signal) =>
-        runDemo({ out: flags.out, ...(flags.weights ? { weights: flags.weights } : {}), ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}), ...(flags.seed !== undefined ? { seed: flags.seed } : {}), onProgress: report, signal }),
+        runDemo({
+          out: flags.out,
+          ...(flags.weights ? { weights: flags.weights } : {}),
+          ...(flags.epochs !== undefined ? { epochs: flags.epochs } : {}),
+          ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+          onProgress: report,
+          signal,
+        }),
       );
       const chance = 1 / r.evaluation.perClass.length;
       const lines = [
         '',
         `VPT-deep on ${r.evaluation.perClass.length} synthetic classes: val top-1 ${pct(r.evaluation.top1)} (chance ${pct(chance)}), best epoch ${r.train.bestEpoch}, ${r.train.imagesPerSecond.toFixed(0)} train img/s`,
         'predictions:',
-        ...r.predictions.map((p) => `  ${basename(p.path)}: ${p.top.map((t) => `${t.name} ${(t.prob * 100).toFixed(0)}%`).join(', ')}`),
+        ...r.predictions.map(
+          (p) => `  ${basename(p.path)}: ${p.top.map((t) => `${t.name} ${(t.prob * 100).toFixed(0)}%`).join(', ')}`,
+        ),
         'written:',
         `  dataset      ${r.data}  (train.json, val.json)`,
         `  backbone     ${r.weights}`,

@@ -16,10 +16,22 @@ import { describeSearch } from './setup-command.js';
 function infoWithoutAddon(error: VptError, json: boolean): void {
   const search = locateAddon(packageRoot);
   if (json) {
-    process.stdout.write(`${JSON.stringify({
-      version: VERSION, addon: null, error: error.message, fix: search.problem?.fix ?? 'npx vpt-native setup',
-      libtorchCandidates: search.candidates, libtorch: search.libtorch ?? null, locations: search.locations, setupBuildsInto: search.cacheDir ?? null,
-    }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        {
+          version: VERSION,
+          addon: null,
+          error: error.message,
+          fix: search.problem?.fix ?? 'npx vpt-native setup',
+          libtorchCandidates: search.candidates,
+          libtorch: search.libtorch ?? null,
+          locations: search.locations,
+          setupBuildsInto: search.cacheDir ?? null,
+        },
+        null,
+        2,
+      )}\n`,
+    );
     return;
   }
   const lines = [
@@ -40,7 +52,9 @@ function gib(bytes: number): string {
 export function registerInfoCommand(program: Command): void {
   program
     .command('info')
-    .description('show the LibTorch build, CUDA and GPUs, CPU threads and BLAS in use (or, without an addon, what was found and the fix)')
+    .description(
+      'show the LibTorch build, CUDA and GPUs, CPU threads and BLAS in use (or, without an addon, what was found and the fix)',
+    )
     .option('--json', 'print machine-readable JSON')
     .addHelpText('after', '\nExamples:\n  $ vpt-native info\n  $ vpt-native info --json | jq .gpus')
     .action((opts: { json?: boolean }) => {
@@ -60,11 +74,18 @@ export function registerInfoCommand(program: Command): void {
         `vpt-native ${info.version}`,
         `LibTorch       ${info.torchVersion} (${info.cudaBuild ? `CUDA build${info.cudaRuntime ? `, runtime ${info.cudaRuntime}` : ''}${info.cudaFusedKernels ? ', fused kernels' : ', no fused kernels (built without nvcc)'}` : 'CPU build'})`,
         `CUDA           ${info.cudaAvailable ? `available, ${info.gpus.length} GPU(s)` : 'not available'}`,
-        ...info.gpus.map((g) => `  cuda:${g.index}       ${g.name}, ${gib(g.totalMemory)}, compute ${g.computeCapability}`),
+        ...info.gpus.map(
+          (g) => `  cuda:${g.index}       ${g.name}, ${gib(g.totalMemory)}, compute ${g.computeCapability}`,
+        ),
         `CPU threads    ${info.cpuThreads} intra-op, ${info.interopThreads} inter-op (${info.cpuCapability || 'unknown ISA'}); libuv pool ${info.threadPoolSize}`,
         `BLAS           ${info.blas || 'unknown'}${info.mkl ? ' (MKL)' : ''}; oneDNN ${info.onednn ? 'yes' : 'no'}; OpenMP ${info.openmp ? 'yes' : 'no'}`,
         `JPEG decode    ${info.nativeJpeg ? 'native (libjpeg-turbo, PIL-exact)' : 'sharp (built without libjpeg)'}`,
-        `data-parallel  ${Object.entries(info.distributedBackends).filter(([, on]) => on).map(([name]) => name).join(', ') || 'no backend in this build'}`,
+        `data-parallel  ${
+          Object.entries(info.distributedBackends)
+            .filter(([, on]) => on)
+            .map(([name]) => name)
+            .join(', ') || 'no backend in this build'
+        }`,
         `addon          ${info.addonPath}`,
         `built against  ${info.torchRoot}`,
       ];

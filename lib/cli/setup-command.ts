@@ -11,10 +11,10 @@ import type { Command } from 'commander';
 
 import { loadAddon, packageRoot } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
-import { type SetupProgress, formatElapsed } from '../setup/build-addon.js';
+import { formatElapsed, type SetupProgress } from '../setup/build-addon.js';
 import { ensureAddon, nvidiaSmiOutput } from '../setup/ensure-addon.js';
 import { chooseWheel } from '../setup/install-libtorch.js';
-import { type AddonSearch, SETUP_COMMAND, locateAddon } from '../setup/locate-addon.js';
+import { type AddonSearch, locateAddon, SETUP_COMMAND } from '../setup/locate-addon.js';
 import { driverCudaVersion } from '../setup/torch-wheel.js';
 
 /** Exit code of a command that needed the addon and found none (the message names `setup`). */
@@ -24,9 +24,12 @@ export const ADDON_MISSING_EXIT = 3;
 export function describeSearch(search: AddonSearch, loaded?: { path: string; error?: string }): string[] {
   const lines: string[] = [];
   lines.push('LibTorch candidates (first usable is used; $LIBTORCH / $Torch_DIR win when set):');
-  if (search.candidates.length === 0) lines.push('  none found ($LIBTORCH, $Torch_DIR, Python torch, .deps/torch-cpu, user cache, system prefixes)');
+  if (search.candidates.length === 0)
+    lines.push('  none found ($LIBTORCH, $Torch_DIR, Python torch, .deps/torch-cpu, user cache, system prefixes)');
   for (const c of search.candidates) {
-    lines.push(`  ${c === search.libtorch ? '*' : '-'} ${c.version} (${c.variant}) ${c.root}  [${c.source}]${c.problem ? `  ${c.problem}` : ''}`);
+    lines.push(
+      `  ${c === search.libtorch ? '*' : '-'} ${c.version} (${c.variant}) ${c.root}  [${c.source}]${c.problem ? `  ${c.problem}` : ''}`,
+    );
   }
   lines.push('Addon:');
   if (search.locations.length === 0) lines.push('  none to load');
@@ -47,9 +50,14 @@ function progressDisplay(): { onProgress: (e: SetupProgress) => void; stop: () =
       if (e.phase === 'compile' && e.total) {
         if (tty) {
           if (!bar) {
-            bar = new cliProgress.SingleBar({
-              format: 'vpt-native setup: compiling {bar} {value}/{total} steps | {elapsed_s}', stream: process.stderr, hideCursor: true,
-            }, cliProgress.Presets.shades_classic);
+            bar = new cliProgress.SingleBar(
+              {
+                format: 'vpt-native setup: compiling {bar} {value}/{total} steps | {elapsed_s}',
+                stream: process.stderr,
+                hideCursor: true,
+              },
+              cliProgress.Presets.shades_classic,
+            );
             bar.start(e.total, 0, { elapsed_s: formatElapsed(e.elapsedMs) });
           }
           bar.setTotal(e.total);
@@ -58,7 +66,9 @@ function progressDisplay(): { onProgress: (e: SetupProgress) => void; stop: () =
           const tenth = Math.floor(((e.done ?? 0) / e.total) * 10);
           if (tenth !== lastTenth || e.done === e.total) {
             lastTenth = tenth;
-            process.stderr.write(`vpt-native setup: compiling [${e.done}/${e.total}] ${formatElapsed(e.elapsedMs)}  ${e.message.replace(/^\[[^\]]*\]\s*/, '').slice(0, 100)}\n`);
+            process.stderr.write(
+              `vpt-native setup: compiling [${e.done}/${e.total}] ${formatElapsed(e.elapsedMs)}  ${e.message.replace(/^\[[^\]]*\]\s*/, '').slice(0, 100)}\n`,
+            );
           }
         }
         return;
@@ -67,7 +77,9 @@ function progressDisplay(): { onProgress: (e: SetupProgress) => void; stop: () =
       bar = undefined;
       process.stderr.write(`vpt-native setup: ${e.message}\n`);
     },
-    stop() { bar?.stop(); },
+    stop() {
+      bar?.stop();
+    },
   };
 }
 
@@ -87,9 +99,12 @@ async function runSetup(opts: { yes?: boolean; cuda?: boolean; force?: boolean }
   const display = progressDisplay();
   try {
     const result = await ensureAddon({
-      ...opts, onProgress: display.onProgress, ...(interactive() ? { confirm: ask } : {}),
+      ...opts,
+      onProgress: display.onProgress,
+      ...(interactive() ? { confirm: ask } : {}),
     });
-    if (!result.built) process.stderr.write(`vpt-native setup: the addon is already there: ${result.path} (--force rebuilds it)\n`);
+    if (!result.built)
+      process.stderr.write(`vpt-native setup: the addon is already there: ${result.path} (--force rebuilds it)\n`);
   } finally {
     display.stop();
   }
@@ -98,21 +113,29 @@ async function runSetup(opts: { yes?: boolean; cuda?: boolean; force?: boolean }
 export function registerSetupCommand(program: Command): void {
   program
     .command('setup')
-    .description('make the native addon loadable: find (or install) a LibTorch and compile the addon for it, with progress')
+    .description(
+      'make the native addon loadable: find (or install) a LibTorch and compile the addon for it, with progress',
+    )
     .option('--check', 'only say what is there and what would be used; change nothing')
     .option('-y, --yes', 'install a LibTorch with pip without asking, when none is found')
-    .option('--cuda', "install the CUDA LibTorch matching the driver's CUDA version (nvidia-smi) instead of the CPU one")
+    .option(
+      '--cuda',
+      "install the CUDA LibTorch matching the driver's CUDA version (nvidia-smi) instead of the CPU one",
+    )
     .option('--force', 'rebuild even when an addon loads already')
-    .addHelpText('after', [
-      '',
-      'The addon is built into $XDG_CACHE_HOME/vpt-native/<version>-<platform>-<arch>-torch<version>-<variant>/',
-      '(default ~/.cache); a LibTorch installed by setup goes to $XDG_CACHE_HOME/vpt-native/libtorch/<variant>/.',
-      '',
-      'Examples:',
-      '  $ npx vpt-native setup --check',
-      '  $ npx vpt-native setup --yes',
-      '  $ npx vpt-native setup --yes --cuda',
-    ].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The addon is built into $XDG_CACHE_HOME/vpt-native/<version>-<platform>-<arch>-torch<version>-<variant>/',
+        '(default ~/.cache); a LibTorch installed by setup goes to $XDG_CACHE_HOME/vpt-native/libtorch/<variant>/.',
+        '',
+        'Examples:',
+        '  $ npx vpt-native setup --check',
+        '  $ npx vpt-native setup --yes',
+        '  $ npx vpt-native setup --yes --cuda',
+      ].join('\n'),
+    )
     .action(async (opts: { check?: boolean; yes?: boolean; cuda?: boolean; force?: boolean }) => {
       if (opts.check) {
         const search = locateAddon(packageRoot);
@@ -129,7 +152,8 @@ export function registerSetupCommand(program: Command): void {
           ...describeSearch(search, loaded),
         ];
         if (loaded && !loaded.error) lines.push(`Ready: loads ${loaded.path}`);
-        else if (search.libtorch && !search.libtorch.problem) lines.push(`setup would compile the addon against ${search.libtorch.root} into ${search.cacheDir}`);
+        else if (search.libtorch && !search.libtorch.problem)
+          lines.push(`setup would compile the addon against ${search.libtorch.root} into ${search.cacheDir}`);
         else {
           const smi = opts.cuda ? nvidiaSmiOutput() : '';
           let wheel: string;
@@ -138,7 +162,9 @@ export function registerSetupCommand(program: Command): void {
           } catch (error) {
             wheel = `(none: ${(error as Error).message})`;
           }
-          lines.push(`setup would install ${wheel}${opts.cuda ? ` (driver CUDA ${driverCudaVersion(smi) ?? 'unknown'})` : ''} with pip, after asking (--yes), then compile the addon`);
+          lines.push(
+            `setup would install ${wheel}${opts.cuda ? ` (driver CUDA ${driverCudaVersion(smi) ?? 'unknown'})` : ''} with pip, after asking (--yes), then compile the addon`,
+          );
         }
         process.stdout.write(`${lines.join('\n')}\n`);
         return;

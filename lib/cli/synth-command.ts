@@ -6,7 +6,10 @@ import { synthesizeCub } from '../data/synth.js';
 export function registerSynthCommand(program: Command): void {
   program
     .command('synth')
-    .argument('<dir>', 'folder to write (images/, images.txt, train_test_split.txt, image_class_labels.txt, classes.txt)')
+    .argument(
+      '<dir>',
+      'folder to write (images/, images.txt, train_test_split.txt, image_class_labels.txt, classes.txt)',
+    )
     .description('write a synthetic dataset with visually learnable classes, in the raw CUB layout')
     .option('--classes <n>', 'classes, 2..50 (10)', Number)
     .option('--images-per-class <n>', 'images per class (30)', Number)
@@ -15,15 +18,29 @@ export function registerSynthCommand(program: Command): void {
     .option('--seed <n>', 'seed (0)', Number)
     .option('--force', 'write into a folder holding a dataset synth did not make')
     .addHelpText('after', '\nExample:\n  $ vpt-native synth data/synth && vpt-native prepare-cub data/synth')
-    .action(async (dir: string, f: { classes?: number; imagesPerClass?: number; imageSize?: number; trainFraction?: number; seed?: number; force?: boolean }) => {
-      const r = await synthesizeCub(dir, {
-        ...(f.classes !== undefined ? { classes: f.classes } : {}),
-        ...(f.imagesPerClass !== undefined ? { imagesPerClass: f.imagesPerClass } : {}),
-        ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
-        ...(f.trainFraction !== undefined ? { trainFraction: f.trainFraction } : {}),
-        ...(f.seed !== undefined ? { seed: f.seed } : {}),
-        force: f.force === true,
-      });
-      process.stdout.write(`${r.images} images of ${r.classes} classes in ${r.root}\nnext: vpt-native prepare-cub ${dir}\n`);
-    });
+    .action(
+      async (
+        dir: string,
+        f: {
+          classes?: number;
+          imagesPerClass?: number;
+          imageSize?: number;
+          trainFraction?: number;
+          seed?: number;
+          force?: boolean;
+        },
+      ) => {
+        const r = await synthesizeCub(dir, {
+          ...(f.classes !== undefined ? { classes: f.classes } : {}),
+          ...(f.imagesPerClass !== undefined ? { imagesPerClass: f.imagesPerClass } : {}),
+          ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
+          ...(f.trainFraction !== undefined ? { trainFraction: f.trainFraction } : {}),
+          ...(f.seed !== undefined ? { seed: f.seed } : {}),
+          force: f.force === true,
+        });
+        process.stdout.write(
+          `${r.images} images of ${r.classes} classes in ${r.root}\nnext: vpt-native prepare-cub ${dir}\n`,
+        );
+      },
+    );
 }

@@ -1,16 +1,16 @@
 /** `vpt-native train`: flags, config files (see lib/config/config-sources.ts), progress. */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { resolveCliConfig } from '../config/config-sources.js';
-import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig } from '../config/train-config.js';
+import { type ResolvedTrainConfig, resolveTrainConfig, type TrainConfig } from '../config/train-config.js';
 import { openDataset } from '../data/dataset.js';
-import { ErrorCode, VptError } from '../errors.js';
-import { checkDistributedOptions, train } from '../train/train.js';
-import { createReporter } from './progress-reporter.js';
-import { ExitCode } from './exit-codes.js';
-import { withInterrupt } from './interrupt.js';
 import { distributedFromEnv } from '../distributed/environment.js';
 import { launchLocalWorkers } from '../distributed/local-launcher.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { checkDistributedOptions, train } from '../train/train.js';
+import { ExitCode } from './exit-codes.js';
+import { withInterrupt } from './interrupt.js';
+import { createReporter } from './progress-reporter.js';
 
 const num = (v: string) => Number(v);
 
@@ -43,23 +43,30 @@ async function runLocalWorkers(nproc: number): Promise<void> {
   const failed: string[] = [];
   const codes: Array<number | null> = [];
   const code = await launchLocalWorkers({
-    nproc, argv: workerArgv(), graceSeconds: 10,
+    nproc,
+    argv: workerArgv(),
+    graceSeconds: 10,
     onExit: (rank, exit, signal) => {
       codes.push(exit);
       if (exit !== 0) failed.push(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${exit}`}`);
     },
   });
-  if (code === ExitCode.Interrupted) throw new DOMException('the workers stopped; the state was saved to last.state.safetensors', 'AbortError');
+  if (code === ExitCode.Interrupted)
+    throw new DOMException('the workers stopped; the state was saved to last.state.safetensors', 'AbortError');
   // Every worker refused the options (each printed why; the launcher checked all but the
   // data-parallel ones, which train() checks per rank): a usage error, exit 2, as without --nproc.
-  if (codes.every((c) => c === ExitCode.Usage)) throw new VptError(ErrorCode.Option, `every worker refused the options (${failed.join('; ')})`);
+  if (codes.every((c) => c === ExitCode.Usage))
+    throw new VptError(ErrorCode.Option, `every worker refused the options (${failed.join('; ')})`);
   if (code !== 0) throw new VptError(ErrorCode.Distributed, `data-parallel training failed: ${failed.join('; ')}`);
 }
 
 /** `--backbone-dtype fp32|bf16`, stored as TrainConfig's 'float32' | 'bfloat16'. */
 function backboneDtypeOption(): Option {
   const dtypes: Record<string, 'float32' | 'bfloat16'> = { fp32: 'float32', bf16: 'bfloat16' };
-  return new Option('--backbone-dtype <dtype>', 'frozen backbone weights in fp32, or bf16: half the memory, backbone runs in bf16; not with --transfer full (fp32)')
+  return new Option(
+    '--backbone-dtype <dtype>',
+    'frozen backbone weights in fp32, or bf16: half the memory, backbone runs in bf16; not with --transfer full (fp32)',
+  )
     .choices(Object.keys(dtypes))
     .argParser((v: string) => {
       const dtype = dtypes[v];
@@ -86,8 +93,19 @@ function addTrainFlags(cmd: Command): Command {
     .option('--momentum <x>', 'SGD momentum (0.9)', num)
     .option('--weight-decay <x>', 'weight decay (1e-4)', num)
     .option('--clip-grad-norm <x>', 'clip gradients to this global norm', num)
-    .addOption(new Option('--schedule-unit <unit>', 'lr schedule per step, or per epoch as VPT (step)').choices(['step', 'epoch']))
-    .addOption(new Option('--transfer <mode>', 'prompt | linear (head only) | full (fine-tuning)').choices(['prompt', 'linear', 'full']))
+    .addOption(
+      new Option('--schedule-unit <unit>', 'lr schedule per step, or per epoch as VPT (step)').choices([
+        'step',
+        'epoch',
+      ]),
+    )
+    .addOption(
+      new Option('--transfer <mode>', 'prompt | linear (head only) | full (fine-tuning)').choices([
+        'prompt',
+        'linear',
+        'full',
+      ]),
+    )
     .option('--prompt-tokens <n>', 'prompt tokens (5)', num)
     .option('--deep', 'VPT-deep: new prompts before every block')
     .option('--no-deep', 'VPT-shallow (default)')
@@ -101,21 +119,41 @@ function addTrainFlags(cmd: Command): Command {
     .option('--no-cache-features', 'linear probing without augmentation: recompute backbone features every epoch')
     .option('--crop-size <px>', 'crop size (224); the backbone position embedding is resampled to it', num)
     .option('--device <device>', 'cpu, cuda or cuda:N (default: CUDA when available)')
-    .addOption(new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']))
+    .addOption(
+      new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']),
+    )
     .addOption(backboneDtypeOption())
     .option('--checkpoint-blocks', 'activation checkpointing: recompute frozen blocks in backward (less memory)')
-    .option('--no-checkpoint-blocks', 'keep the frozen blocks\' activations for backward (default)')
-    .option('--fused-layer-norm', 'fuse each residual add with the LayerNorm after it and the prompt insertion (less memory)')
+    .option('--no-checkpoint-blocks', "keep the frozen blocks' activations for backward (default)")
+    .option(
+      '--fused-layer-norm',
+      'fuse each residual add with the LayerNorm after it and the prompt insertion (less memory)',
+    )
     .option('--no-fused-layer-norm', 'run each residual add, LayerNorm and prompt insertion as its own op (default)')
-    .option('--cuda-graphs', 'CUDA: replay the train step as a captured CUDA graph (eager, with a notice, where it cannot be)')
+    .option(
+      '--cuda-graphs',
+      'CUDA: replay the train step as a captured CUDA graph (eager, with a notice, where it cannot be)',
+    )
     .option('--no-cuda-graphs', 'run every train step eagerly (default)')
     .option('--seed <n>', 'seed for init, dropout and data order (42)', num)
     .option('--workers <n>', 'image decode workers (all cores)', num)
     .option('--eval-batch-size <n>', 'evaluation batch size (= batch size)', num)
-    .addOption(new Option('--on-bad-image <policy>', 'what to do with unreadable images (error)').choices(['error', 'skip']))
+    .addOption(
+      new Option('--on-bad-image <policy>', 'what to do with unreadable images (error)').choices(['error', 'skip']),
+    )
     .option('--resume <state>', 'continue from a last.state.safetensors')
-    .addOption(new Option('--dist-backend <name>', 'data-parallel backend: auto = nccl on CUDA, gloo on CPU (auto)').choices(['auto', 'gloo', 'nccl']))
-    .option('--dist-timeout <s>', 'data-parallel: a rank that died or hangs stops the others after this many seconds (1800)', num);
+    .addOption(
+      new Option('--dist-backend <name>', 'data-parallel backend: auto = nccl on CUDA, gloo on CPU (auto)').choices([
+        'auto',
+        'gloo',
+        'nccl',
+      ]),
+    )
+    .option(
+      '--dist-timeout <s>',
+      'data-parallel: a rank that died or hangs stops the others after this many seconds (1800)',
+      num,
+    );
 }
 
 /**
@@ -131,12 +169,19 @@ export function commandLineFlags(cmd: Command): Record<string, unknown> {
  * VPT_OPTION naming the option when it cannot), with DATA.NUMBER_CLASSES of a --vpt-config
  * checked against the dataset.
  */
-export async function checkTrainConfig(config: TrainConfig, numberClasses: number | undefined, vptConfig: unknown): Promise<ResolvedTrainConfig> {
+export async function checkTrainConfig(
+  config: TrainConfig,
+  numberClasses: number | undefined,
+  vptConfig: unknown,
+): Promise<ResolvedTrainConfig> {
   const resolved = resolveTrainConfig(config);
   if (numberClasses !== undefined) {
     const found = (await openDataset(resolved.data)).numClasses;
     if (found !== numberClasses) {
-      throw new VptError(ErrorCode.Option, `${String(vptConfig)}: DATA.NUMBER_CLASSES is ${numberClasses} but ${resolved.data} has ${found} classes`);
+      throw new VptError(
+        ErrorCode.Option,
+        `${String(vptConfig)}: DATA.NUMBER_CLASSES is ${numberClasses} but ${resolved.data} has ${found} classes`,
+      );
     }
   }
   return resolved;
@@ -149,9 +194,15 @@ export function registerTrainCommand(program: Command): void {
     .option('--vpt-config <file>', "the original VPT repo's yacs YAML (e.g. configs/prompt/cub.yaml)")
     .option('--quiet', 'print nothing but errors and the final line')
     .option('--json', 'print machine-readable progress events, one JSON object per line')
-    .option('--nproc <n>', 'data-parallel: start N local worker processes (as torchrun --nproc-per-node N); --batch-size is the global batch', positiveInteger)
+    .option(
+      '--nproc <n>',
+      'data-parallel: start N local worker processes (as torchrun --nproc-per-node N); --batch-size is the global batch',
+      positiveInteger,
+    )
     .option('--force', 'replace a run already in --out (without it such a folder is refused; --resume continues it)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ vpt-native train --data data/CUB_200_2011 --weights models/vit_base_patch16_224.augreg_in21k \\
       --out runs/cub-deep --deep --prompt-tokens 10 --base-lr 0.25
@@ -160,12 +211,15 @@ Examples:
   $ vpt-native train --resume runs/cub-deep/last.state.safetensors --config runs/cub-deep/config.json
   $ vpt-native train --nproc 4 --device cuda --config cub.yaml --out runs/cub-4gpu
   $ torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend static --node-rank 0 \\
-      --master-addr node0 --master-port 29500 --no-python npx vpt-native train --config cub.yaml`)
+      --master-addr node0 --master-port 29500 --no-python npx vpt-native train --config cub.yaml`,
+    )
     .action(async (_parsed: Record<string, unknown>, cmd: Command) => {
       const flags = commandLineFlags(cmd);
       const launcher = typeof flags.nproc === 'number' && flags.nproc > 1 && !process.env.WORLD_SIZE;
       const { config, notes, numberClasses } = await resolveCliConfig(flags);
-      const printNotes = () => { for (const note of notes) process.stderr.write(`vpt-native: ${note}\n`); };
+      const printNotes = () => {
+        for (const note of notes) process.stderr.write(`vpt-native: ${note}\n`);
+      };
       // Every rank resolves the same config: rank 0 prints the notes; a launcher only when no rank will.
       const isMain = (distributedFromEnv()?.rank ?? 0) === 0;
       if (isMain && !launcher) printNotes();
@@ -186,8 +240,13 @@ Examples:
         return;
       }
       const report = createReporter(flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto');
-      const result = await withInterrupt((signal) => train(config, { onProgress: report, signal, overwrite: flags.force === true }));
+      const result = await withInterrupt((signal) =>
+        train(config, { onProgress: report, signal, overwrite: flags.force === true }),
+      );
       // Every rank returns the same result; one line is enough.
-      if (flags.quiet && isMain) process.stdout.write(`best val top-1 ${result.bestValTop1 ?? 'n/a'} (epoch ${result.bestEpoch}); files in ${resolved.out}\n`);
+      if (flags.quiet && isMain)
+        process.stdout.write(
+          `best val top-1 ${result.bestValTop1 ?? 'n/a'} (epoch ${result.bestEpoch}); files in ${resolved.out}\n`,
+        );
     });
 }

@@ -17,9 +17,14 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
   try {
     value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new VptError(ErrorCode.Option, `config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`, { cause: error });
+    throw new VptError(
+      ErrorCode.Option,
+      `config file ${path} is not valid ${extname(path) === '.json' ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new VptError(ErrorCode.Option, `config file ${path} must hold a mapping of settings`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new VptError(ErrorCode.Option, `config file ${path} must hold a mapping of settings`);
   return value as Record<string, unknown>;
 }

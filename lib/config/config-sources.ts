@@ -20,7 +20,8 @@ export async function resolveCliConfig(
     const imported = await importVptConfig(flags.vptConfig);
     merged = { ...imported.config };
     numberClasses = imported.numberClasses;
-    if (imported.unsupported.length) notes.push(`${flags.vptConfig}: not honored by vpt-native: ${imported.unsupported.join(', ')}`);
+    if (imported.unsupported.length)
+      notes.push(`${flags.vptConfig}: not honored by vpt-native: ${imported.unsupported.join(', ')}`);
   }
   if (typeof flags.config === 'string') merged = { ...merged, ...(await readConfigFile(flags.config)) };
   for (const [key, value] of Object.entries(flags)) {
@@ -28,4 +29,3 @@ export async function resolveCliConfig(
   }
   return { config: merged as TrainConfig, notes, ...(numberClasses ? { numberClasses } : {}) };
 }
-

@@ -6,84 +6,97 @@ import { z } from 'zod';
 
 import { parseOptions } from '../util/validate.js';
 
-export const trainConfigSchema = z.strictObject({
-  /** Dataset root: `images/` + `train.json` / `val.json` / `test.json`. */
-  data: z.string().min(1),
-  /** Backbone: a `.safetensors` / `.npz` file or a folder with `model.safetensors` + `config.json`. */
-  weights: z.string().min(1),
-  /** timm architecture name when the weights carry no config.json. */
-  arch: z.string().min(1).optional(),
-  /** Run folder (created; files in it are replaced atomically). */
-  out: z.string().min(1),
-  epochs: z.int().min(1).default(100),
-  /** Linear warmup before the cosine decay; fewer than `epochs` (or 0). */
-  warmupEpochs: z.int().min(0).default(10),
-  /** The global batch: in a data-parallel run each of the N ranks trains on batchSize / N of it. */
-  batchSize: z.int().min(1).default(128),
-  /** The learning rate is baseLr x batchSize / 256. */
-  baseLr: z.number().positive().default(0.25),
-  optimizer: z.enum(['sgd', 'adamw']).default('sgd'),
-  momentum: z.number().min(0).lt(1).default(0.9),
-  weightDecay: z.number().min(0).default(1e-4),
-  clipGradNorm: z.number().positive().optional(),
-  /** 'step': warmup + cosine per optimizer step; 'epoch': VPT's per-epoch steps (epoch 0 at lr 0). */
-  scheduleUnit: z.enum(['step', 'epoch']).default('step'),
-  transfer: z.enum(['prompt', 'linear', 'full']).default('prompt'),
-  promptTokens: z.int().min(1).max(4096).default(5),
-  deep: z.boolean().default(false),
-  promptDropout: z.number().min(0).lt(1).default(0),
-  /** Prompt dimension with a projection to the model width; 0 = no projection. */
-  promptProject: z.int().min(0).default(0),
-  /** Hidden Linear+ReLU layers in the head. */
-  mlpLayers: z.int().min(0).max(16).default(0),
-  classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
-  cropSize: z.int().min(8).default(224),
-  /** Random crop + flip for training; off trains on the eval view (resize + center crop). */
-  augment: z.boolean().default(true),
-  /** Linear probing without augmentation: compute backbone features once, then train the head on them. */
-  cacheFeatures: z.boolean().default(true),
-  device: z.string().regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"').optional(),
-  /** Default: bf16 on CUDA, fp32 on CPU. */
-  precision: z.enum(['fp32', 'bf16']).optional(),
-  /** Frozen backbone weights in bfloat16: half the memory, the backbone runs in bf16 (not with transfer 'full'). */
-  backboneDtype: z.enum(['float32', 'bfloat16']).default('float32'),
-  seed: z.int().min(0).max(2 ** 32 - 1).default(42),
-  /** Activation checkpointing of the frozen blocks: less memory for large batches / many prompts. */
-  checkpointBlocks: z.boolean().default(false),
-  /** Residual adds fused with the LayerNorm after them and the deep-prompt insertion (createModel's option): less memory, off by default. */
-  fusedLayerNorm: z.boolean().default(false),
-  /**
-   * CUDA: capture the fixed-shape train step as a CUDA graph after 3 eager steps and replay it
-   * (fewer kernel launches). Where it cannot be (CPU, prompt dropout, checkpointBlocks,
-   * data-parallel, a failed capture) training goes on eagerly and a notice says why.
-   */
-  cudaGraphs: z.boolean().default(false),
-  /**
-   * Images decoded at once; default: `defaultDecodeWorkers(2)` (lib/data/loader.ts), the libuv
-   * thread pool (UV_THREADPOOL_SIZE, else 4) less the 2 threads kept for model calls, at most
-   * twice the CPU count, at least 1. The CLI sizes the pool to the CPU count + 2 (at most 64),
-   * so there it is one per core (at most 62); through the API at libuv's default pool, 2.
-   */
-  workers: z.int().min(1).optional(),
-  evalBatchSize: z.int().min(1).optional(),
-  onBadImage: z.enum(['error', 'skip']).default('error'),
-  /** Data-parallel backend: 'auto' is NCCL on CUDA, Gloo on CPU. */
-  distBackend: z.enum(['auto', 'gloo', 'nccl']).default('auto'),
-  /** Data-parallel: seconds after which a rank that died or hangs stops the others with VPT_DISTRIBUTED. */
-  distTimeout: z.number().positive().max(7 * 24 * 3600).default(1800),
-  /** Path of a `last.state.safetensors` to continue from. */
-  resume: z.string().min(1).optional(),
-}).superRefine((c, ctx) => {
-  // zod runs this even when a field failed its own check: judge only valid epoch counts.
-  const valid = Number.isInteger(c.epochs) && c.epochs >= 1 && Number.isInteger(c.warmupEpochs);
-  if (valid && c.warmupEpochs > 0 && c.warmupEpochs >= c.epochs) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['warmupEpochs'],
-      message: `${c.warmupEpochs} warmup epochs leave none of the ${c.epochs} epochs for the cosine decay; set warmupEpochs below epochs (e.g. --warmup-epochs 0)`,
-    });
-  }
-});
+export const trainConfigSchema = z
+  .strictObject({
+    /** Dataset root: `images/` + `train.json` / `val.json` / `test.json`. */
+    data: z.string().min(1),
+    /** Backbone: a `.safetensors` / `.npz` file or a folder with `model.safetensors` + `config.json`. */
+    weights: z.string().min(1),
+    /** timm architecture name when the weights carry no config.json. */
+    arch: z.string().min(1).optional(),
+    /** Run folder (created; files in it are replaced atomically). */
+    out: z.string().min(1),
+    epochs: z.int().min(1).default(100),
+    /** Linear warmup before the cosine decay; fewer than `epochs` (or 0). */
+    warmupEpochs: z.int().min(0).default(10),
+    /** The global batch: in a data-parallel run each of the N ranks trains on batchSize / N of it. */
+    batchSize: z.int().min(1).default(128),
+    /** The learning rate is baseLr x batchSize / 256. */
+    baseLr: z.number().positive().default(0.25),
+    optimizer: z.enum(['sgd', 'adamw']).default('sgd'),
+    momentum: z.number().min(0).lt(1).default(0.9),
+    weightDecay: z.number().min(0).default(1e-4),
+    clipGradNorm: z.number().positive().optional(),
+    /** 'step': warmup + cosine per optimizer step; 'epoch': VPT's per-epoch steps (epoch 0 at lr 0). */
+    scheduleUnit: z.enum(['step', 'epoch']).default('step'),
+    transfer: z.enum(['prompt', 'linear', 'full']).default('prompt'),
+    promptTokens: z.int().min(1).max(4096).default(5),
+    deep: z.boolean().default(false),
+    promptDropout: z.number().min(0).lt(1).default(0),
+    /** Prompt dimension with a projection to the model width; 0 = no projection. */
+    promptProject: z.int().min(0).default(0),
+    /** Hidden Linear+ReLU layers in the head. */
+    mlpLayers: z.int().min(0).max(16).default(0),
+    classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
+    cropSize: z.int().min(8).default(224),
+    /** Random crop + flip for training; off trains on the eval view (resize + center crop). */
+    augment: z.boolean().default(true),
+    /** Linear probing without augmentation: compute backbone features once, then train the head on them. */
+    cacheFeatures: z.boolean().default(true),
+    device: z
+      .string()
+      .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
+      .optional(),
+    /** Default: bf16 on CUDA, fp32 on CPU. */
+    precision: z.enum(['fp32', 'bf16']).optional(),
+    /** Frozen backbone weights in bfloat16: half the memory, the backbone runs in bf16 (not with transfer 'full'). */
+    backboneDtype: z.enum(['float32', 'bfloat16']).default('float32'),
+    seed: z
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(42),
+    /** Activation checkpointing of the frozen blocks: less memory for large batches / many prompts. */
+    checkpointBlocks: z.boolean().default(false),
+    /** Residual adds fused with the LayerNorm after them and the deep-prompt insertion (createModel's option): less memory, off by default. */
+    fusedLayerNorm: z.boolean().default(false),
+    /**
+     * CUDA: capture the fixed-shape train step as a CUDA graph after 3 eager steps and replay it
+     * (fewer kernel launches). Where it cannot be (CPU, prompt dropout, checkpointBlocks,
+     * data-parallel, a failed capture) training goes on eagerly and a notice says why.
+     */
+    cudaGraphs: z.boolean().default(false),
+    /**
+     * Images decoded at once; default: `defaultDecodeWorkers(2)` (lib/data/loader.ts), the libuv
+     * thread pool (UV_THREADPOOL_SIZE, else 4) less the 2 threads kept for model calls, at most
+     * twice the CPU count, at least 1. The CLI sizes the pool to the CPU count + 2 (at most 64),
+     * so there it is one per core (at most 62); through the API at libuv's default pool, 2.
+     */
+    workers: z.int().min(1).optional(),
+    evalBatchSize: z.int().min(1).optional(),
+    onBadImage: z.enum(['error', 'skip']).default('error'),
+    /** Data-parallel backend: 'auto' is NCCL on CUDA, Gloo on CPU. */
+    distBackend: z.enum(['auto', 'gloo', 'nccl']).default('auto'),
+    /** Data-parallel: seconds after which a rank that died or hangs stops the others with VPT_DISTRIBUTED. */
+    distTimeout: z
+      .number()
+      .positive()
+      .max(7 * 24 * 3600)
+      .default(1800),
+    /** Path of a `last.state.safetensors` to continue from. */
+    resume: z.string().min(1).optional(),
+  })
+  .superRefine((c, ctx) => {
+    // zod runs this even when a field failed its own check: judge only valid epoch counts.
+    const valid = Number.isInteger(c.epochs) && c.epochs >= 1 && Number.isInteger(c.warmupEpochs);
+    if (valid && c.warmupEpochs > 0 && c.warmupEpochs >= c.epochs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['warmupEpochs'],
+        message: `${c.warmupEpochs} warmup epochs leave none of the ${c.epochs} epochs for the cosine decay; set warmupEpochs below epochs (e.g. --warmup-epochs 0)`,
+      });
+    }
+  });
 
 /** What `train()` accepts. */
 export type TrainConfig = z.input<typeof trainConfigSchema>;

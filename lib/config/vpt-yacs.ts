@@ -18,34 +18,83 @@ const TRANSFER: Record<string, TrainConfig['transfer']> = { prompt: 'prompt', li
 
 /** yacs key -> how it maps onto TrainConfig. */
 const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> = {
-  'MODEL.PROMPT.NUM_TOKENS': (v, o) => { o.promptTokens = v as number; },
-  'MODEL.PROMPT.DEEP': (v, o) => { o.deep = v as boolean; },
-  'MODEL.PROMPT.DROPOUT': (v, o) => { o.promptDropout = v as number; },
-  'MODEL.PROMPT.PROJECT': (v, o) => { o.promptProject = (v as number) > 0 ? (v as number) : 0; },
+  'MODEL.PROMPT.NUM_TOKENS': (v, o) => {
+    o.promptTokens = v as number;
+  },
+  'MODEL.PROMPT.DEEP': (v, o) => {
+    o.deep = v as boolean;
+  },
+  'MODEL.PROMPT.DROPOUT': (v, o) => {
+    o.promptDropout = v as number;
+  },
+  'MODEL.PROMPT.PROJECT': (v, o) => {
+    // biome-ignore lint/complexity/useMathMinMax: Math.max would keep a NaN (YAML .nan); this maps it to 0
+    o.promptProject = (v as number) > 0 ? (v as number) : 0;
+  },
   'MODEL.TRANSFER_TYPE': (v, o) => {
     const t = TRANSFER[String(v)];
-    if (!t) throw new VptError(ErrorCode.Option, `MODEL.TRANSFER_TYPE "${String(v)}" is not supported (prompt, linear, end2end)`);
+    if (!t)
+      throw new VptError(
+        ErrorCode.Option,
+        `MODEL.TRANSFER_TYPE "${String(v)}" is not supported (prompt, linear, end2end)`,
+      );
     o.transfer = t;
   },
-  'MODEL.MLP_NUM': (v, o) => { o.mlpLayers = v as number; },
-  'SOLVER.BASE_LR': (v, o) => { o.baseLr = v as number; },
-  'SOLVER.WEIGHT_DECAY': (v, o) => { o.weightDecay = v as number; },
-  'SOLVER.MOMENTUM': (v, o) => { o.momentum = v as number; },
-  'SOLVER.OPTIMIZER': (v, o) => { o.optimizer = String(v).toLowerCase() as TrainConfig['optimizer']; },
-  'SOLVER.TOTAL_EPOCH': (v, o) => { o.epochs = v as number; },
-  'SOLVER.WARMUP_EPOCH': (v, o) => { o.warmupEpochs = v as number; },
-  'DATA.BATCH_SIZE': (v, o) => { o.batchSize = v as number; },
-  'DATA.CROPSIZE': (v, o) => { o.cropSize = v as number; },
-  'DATA.CLASS_WEIGHTS_TYPE': (v, o) => { o.classWeights = v as TrainConfig['classWeights']; },
-  'DATA.DATAPATH': (v, o) => { if (v) o.data = String(v); },
-  'OUTPUT_DIR': (v, o) => { if (v) o.out = String(v); },
-  'SEED': (v, o) => { if (v !== null && v !== undefined) o.seed = v as number; },
+  'MODEL.MLP_NUM': (v, o) => {
+    o.mlpLayers = v as number;
+  },
+  'SOLVER.BASE_LR': (v, o) => {
+    o.baseLr = v as number;
+  },
+  'SOLVER.WEIGHT_DECAY': (v, o) => {
+    o.weightDecay = v as number;
+  },
+  'SOLVER.MOMENTUM': (v, o) => {
+    o.momentum = v as number;
+  },
+  'SOLVER.OPTIMIZER': (v, o) => {
+    o.optimizer = String(v).toLowerCase() as TrainConfig['optimizer'];
+  },
+  'SOLVER.TOTAL_EPOCH': (v, o) => {
+    o.epochs = v as number;
+  },
+  'SOLVER.WARMUP_EPOCH': (v, o) => {
+    o.warmupEpochs = v as number;
+  },
+  'DATA.BATCH_SIZE': (v, o) => {
+    o.batchSize = v as number;
+  },
+  'DATA.CROPSIZE': (v, o) => {
+    o.cropSize = v as number;
+  },
+  'DATA.CLASS_WEIGHTS_TYPE': (v, o) => {
+    o.classWeights = v as TrainConfig['classWeights'];
+  },
+  'DATA.DATAPATH': (v, o) => {
+    if (v) o.data = String(v);
+  },
+  OUTPUT_DIR: (v, o) => {
+    if (v) o.out = String(v);
+  },
+  SEED: (v, o) => {
+    if (v !== null && v !== undefined) o.seed = v as number;
+  },
 };
 
 /** Keys that are bookkeeping of the original code: whatever their value, the result is the same here. */
 const NEUTRAL = new Set([
-  'NUM_GPUS', 'NUM_SHARDS', 'RUN_N_TIMES', 'DBG', 'CUDNN_BENCHMARK', 'SOLVER.LOG_EVERY_N', 'DATA.NUM_WORKERS',
-  'DATA.PIN_MEMORY', 'DATA.NAME', 'DATA.NUMBER_CLASSES', 'MODEL.SAVE_CKPT', 'MODEL.MODEL_ROOT',
+  'NUM_GPUS',
+  'NUM_SHARDS',
+  'RUN_N_TIMES',
+  'DBG',
+  'CUDNN_BENCHMARK',
+  'SOLVER.LOG_EVERY_N',
+  'DATA.NUM_WORKERS',
+  'DATA.PIN_MEMORY',
+  'DATA.NAME',
+  'DATA.NUMBER_CLASSES',
+  'MODEL.SAVE_CKPT',
+  'MODEL.MODEL_ROOT',
 ]);
 
 const isFalse = (v: unknown) => v === false || v === 'False';
@@ -106,9 +155,12 @@ async function loadWithBase(path: string, seen: Set<string>): Promise<Yacs> {
   try {
     doc = parseYaml(await readFile(full, 'utf8'));
   } catch (error) {
-    throw new VptError(ErrorCode.Option, `cannot read VPT config ${full}: ${(error as Error).message}`, { cause: error });
+    throw new VptError(ErrorCode.Option, `cannot read VPT config ${full}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new VptError(ErrorCode.Option, `VPT config ${full} is not a mapping`);
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc))
+    throw new VptError(ErrorCode.Option, `VPT config ${full} is not a mapping`);
   const { _BASE_: base, ...rest } = doc as Yacs;
   const parent = typeof base === 'string' ? await loadWithBase(resolve(dirname(full), base), seen) : {};
   return merge(parent, rest);
@@ -118,14 +170,19 @@ function merge(a: Yacs, b: Yacs): Yacs {
   const out: Yacs = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const prev = out[k];
-    out[k] = prev && v && typeof prev === 'object' && typeof v === 'object' && !Array.isArray(v) ? merge(prev as Yacs, v as Yacs) : v;
+    out[k] =
+      prev && v && typeof prev === 'object' && typeof v === 'object' && !Array.isArray(v)
+        ? merge(prev as Yacs, v as Yacs)
+        : v;
   }
   return out;
 }
 
 function flatten(node: Yacs, prefix = ''): Array<[string, unknown]> {
   return Object.entries(node).flatMap(([k, v]) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? flatten(v as Yacs, `${prefix}${k}.`) : [[`${prefix}${k}`, v] as [string, unknown]],
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? flatten(v as Yacs, `${prefix}${k}.`)
+      : [[`${prefix}${k}`, v] as [string, unknown]],
   );
 }
 
@@ -143,7 +200,7 @@ export async function importVptConfig(path: string): Promise<VptYacsImport> {
   const epochs = typeof config.epochs === 'number' ? config.epochs : DEFAULT_EPOCHS;
   for (const [key, value] of flat) {
     const neutralAt = NEUTRAL_AT[key];
-    const honored = MAPPING[key] !== undefined || NEUTRAL.has(key) || (neutralAt !== undefined && neutralAt(value, epochs));
+    const honored = MAPPING[key] !== undefined || NEUTRAL.has(key) || neutralAt?.(value, epochs);
     if (!honored) unsupported.push(key);
   }
   return { config, unsupported, ...(numberClasses ? { numberClasses } : {}) };

@@ -52,14 +52,24 @@ async function checkImageFiles(imagesDir: string, images: CubImage[], root: stri
   const missing: string[] = [];
   for (let i = 0; i < images.length; i += STAT_BATCH) {
     const chunk = images.slice(i, i + STAT_BATCH);
-    const found = await Promise.all(chunk.map((im) => stat(join(imagesDir, im.path)).then((s) => s.isFile(), () => false)));
+    const found = await Promise.all(
+      chunk.map((im) =>
+        stat(join(imagesDir, im.path)).then(
+          (s) => s.isFile(),
+          () => false,
+        ),
+      ),
+    );
     found.forEach((ok, j) => {
       if (!ok) missing.push(`images.txt:${chunk[j]!.line}: images/${chunk[j]!.path} does not exist`);
     });
   }
   if (missing.length > 0) {
     const shown = missing.slice(0, 20).join('\n  ');
-    throw new VptError(ErrorCode.Data, `${root}: ${missing.length} image file(s) missing:\n  ${shown}${missing.length > 20 ? '\n  ...' : ''}`);
+    throw new VptError(
+      ErrorCode.Data,
+      `${root}: ${missing.length} image file(s) missing:\n  ${shown}${missing.length > 20 ? '\n  ...' : ''}`,
+    );
   }
 }
 
@@ -92,11 +102,17 @@ function emptyValSplit(training: CubImage[], fraction: number): VptError {
   const largest = largestClassSize(training);
   const why = `valFraction ${fraction} would give 0 val images (round(n * ${fraction}) is 0 for every class of the training split`;
   if (largest === 0) {
-    return new VptError(ErrorCode.Option, `Invalid option "valFraction": ${why}, and no class has 2 training images, so no fraction gives a val split)`);
+    return new VptError(
+      ErrorCode.Option,
+      `Invalid option "valFraction": ${why}, and no class has 2 training images, so no fraction gives a val split)`,
+    );
   }
   // round(n * f) >= 1 needs n * f >= 0.5; rounded up to 3 decimals.
   const smallest = Math.ceil((0.5 / largest) * 1000) / 1000;
-  return new VptError(ErrorCode.Option, `Invalid option "valFraction": ${why}; the largest has ${largest} images); use at least ${smallest}`);
+  return new VptError(
+    ErrorCode.Option,
+    `Invalid option "valFraction": ${why}; the largest has ${largest} images); use at least ${smallest}`,
+  );
 }
 
 /** The split files' contents: `{ "<path>": <class id> }` in images.txt order. */
@@ -133,8 +149,14 @@ export async function convertCub(
     const val = stratifiedValIds(training, o.valFraction, o.seed);
     if (val.size === 0) throw emptyValSplit(training, o.valFraction);
     splits
-      .set('train', training.filter((im) => !val.has(im.id)))
-      .set('val', training.filter((im) => val.has(im.id)))
+      .set(
+        'train',
+        training.filter((im) => !val.has(im.id)),
+      )
+      .set(
+        'val',
+        training.filter((im) => val.has(im.id)),
+      )
       .set('test', official);
   }
 
@@ -143,12 +165,27 @@ export async function convertCub(
   const files = [...splits.keys()].map((name) => join(outDir, `${name}.json`));
   // A test.json beside a default conversion's val.json (also the official test split) is stale.
   const stale = splits.has('test') ? [] : [join(outDir, 'test.json')];
-  const exists = async (list: string[]) => (await Promise.all(list.map((f) => stat(f).then(() => f, () => null)))).filter((f) => f !== null);
+  const exists = async (list: string[]) =>
+    (
+      await Promise.all(
+        list.map((f) =>
+          stat(f).then(
+            () => f,
+            () => null,
+          ),
+        ),
+      )
+    ).filter((f) => f !== null);
   if (!o.force) {
     const existing = await exists([...files, ...stale]);
     if (existing.length > 0) {
-      const staleNote = stale.some((f) => existing.includes(f)) ? ` (a default conversion removes ${stale[0]}: it would repeat val.json, the official test split)` : '';
-      throw new VptError(ErrorCode.Io, `${existing.join(', ')} already exist(s); pass --force (force: true) to overwrite${staleNote}`);
+      const staleNote = stale.some((f) => existing.includes(f))
+        ? ` (a default conversion removes ${stale[0]}: it would repeat val.json, the official test split)`
+        : '';
+      throw new VptError(
+        ErrorCode.Io,
+        `${existing.join(', ')} already exist(s); pass --force (force: true) to overwrite${staleNote}`,
+      );
     }
   }
   const counts: Record<string, number> = {};
@@ -159,7 +196,11 @@ export async function convertCub(
   const removed = await exists(stale);
   for (const f of removed) {
     await rm(f).catch((error: unknown) => {
-      throw new VptError(ErrorCode.Io, `cannot remove the stale ${f} (it repeats val.json, the official test split): ${(error as Error).message}`, { cause: error });
+      throw new VptError(
+        ErrorCode.Io,
+        `cannot remove the stale ${f} (it repeats val.json, the official test split): ${(error as Error).message}`,
+        { cause: error },
+      );
     });
   }
   return { counts, files, removed };

@@ -102,7 +102,9 @@ async function readText(path: string, required: boolean): Promise<string | null>
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     throw new VptError(
       missing ? ErrorCode.Data : ErrorCode.Io,
-      missing ? `${path} is missing: is this a CUB_200_2011 folder?` : `cannot read ${path}: ${(error as Error).message}`,
+      missing
+        ? `${path} is missing: is this a CUB_200_2011 folder?`
+        : `cannot read ${path}: ${(error as Error).message}`,
       { cause: error },
     );
   }
@@ -145,21 +147,34 @@ export async function readCubMetadata(root: string): Promise<CubMetadata> {
     const reason = unsafeKeyReason(row.value);
     if (reason) problems.add('images.txt', row.line, `path ${JSON.stringify(row.value)} is unsafe: ${reason}`);
     const earlier = lineOfPath.get(row.value);
-    if (earlier !== undefined) problems.add('images.txt', row.line, `path ${row.value} is listed twice (first on line ${earlier})`);
+    if (earlier !== undefined)
+      problems.add('images.txt', row.line, `path ${row.value} is listed twice (first on line ${earlier})`);
     else lineOfPath.set(row.value, row.line);
   }
   for (const row of split.values()) {
-    if (row.value !== '0' && row.value !== '1') problems.add('train_test_split.txt', row.line, `is_training must be 1 or 0, got ${JSON.stringify(row.value)}`);
+    if (row.value !== '0' && row.value !== '1')
+      problems.add('train_test_split.txt', row.line, `is_training must be 1 or 0, got ${JSON.stringify(row.value)}`);
   }
   const classIds = classes ? [...classes.keys()].sort((a, b) => a - b) : [];
   for (const row of labels.values()) {
     if (!isId(row.value)) {
-      problems.add('image_class_labels.txt', row.line, `class id ${JSON.stringify(row.value)} is not a positive integer`);
+      problems.add(
+        'image_class_labels.txt',
+        row.line,
+        `class id ${JSON.stringify(row.value)} is not a positive integer`,
+      );
     } else if (classes && !classes.has(Number(row.value))) {
-      problems.add('image_class_labels.txt', row.line, `class id ${row.value} is not in classes.txt (ids ${classIds[0]}..${classIds[classIds.length - 1]})`);
+      problems.add(
+        'image_class_labels.txt',
+        row.line,
+        `class id ${row.value} is not in classes.txt (ids ${classIds[0]}..${classIds[classIds.length - 1]})`,
+      );
     }
   }
-  for (const [file, rows] of [['train_test_split.txt', split], ['image_class_labels.txt', labels]] as const) {
+  for (const [file, rows] of [
+    ['train_test_split.txt', split],
+    ['image_class_labels.txt', labels],
+  ] as const) {
     for (const row of images.values()) {
       if (!rows.has(row.id)) problems.add(file, null, `no row for image id ${row.id} (images.txt:${row.line})`);
     }

@@ -76,7 +76,10 @@ async function readSplit(file: string): Promise<Array<[string, number]> | null> 
   const entries = Object.entries(json as Record<string, unknown>);
   const bad = entries.filter(([, id]) => !(Number.isSafeInteger(id) && (id as number) >= 0));
   if (bad.length > 0) {
-    throw dataError(file, bad.map(([key, id]) => `"${key}": class id ${JSON.stringify(id)} is not a non-negative integer`));
+    throw dataError(
+      file,
+      bad.map(([key, id]) => `"${key}": class id ${JSON.stringify(id)} is not a non-negative integer`),
+    );
   }
   if (entries.length === 0) throw new VptError(ErrorCode.Data, `${file} holds no images`);
   return entries as Array<[string, number]>;
@@ -122,8 +125,12 @@ async function readClassNames(root: string): Promise<Map<number, string> | null>
 export async function openDataset(root: string): Promise<Dataset> {
   const absRoot = resolve(root);
   const imagesDir = join(absRoot, 'images');
-  const isDir = await stat(imagesDir).then((s) => s.isDirectory(), () => false);
-  if (!isDir) throw new VptError(ErrorCode.Data, `${absRoot} has no images/ folder; a VPT dataset keeps its images there`);
+  const isDir = await stat(imagesDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir)
+    throw new VptError(ErrorCode.Data, `${absRoot} has no images/ folder; a VPT dataset keeps its images there`);
   const realImagesDir = await realpath(imagesDir);
 
   const raw = new Map<SplitName, Array<[string, number]>>();
@@ -133,7 +140,10 @@ export async function openDataset(root: string): Promise<Dataset> {
   }
   const train = raw.get('train');
   if (!train) {
-    throw new VptError(ErrorCode.Data, `${absRoot} has no train.json (for CUB-200-2011, run \`vpt-native prepare-cub ${root}\` first)`);
+    throw new VptError(
+      ErrorCode.Data,
+      `${absRoot} has no train.json (for CUB-200-2011, run \`vpt-native prepare-cub ${root}\` first)`,
+    );
   }
 
   const classIds = [...new Set(train.map(([, id]) => id))].sort((a, b) => a - b);
@@ -145,9 +155,17 @@ export async function openDataset(root: string): Promise<Dataset> {
     const file = join(absRoot, `${name}.json`);
     const unknown = entries.filter(([, id]) => !labelOf.has(id));
     if (unknown.length > 0) {
-      throw dataError(file, unknown.map(([key, id]) => `"${key}": class id ${id} does not occur in train.json`));
+      throw dataError(
+        file,
+        unknown.map(([key, id]) => `"${key}": class id ${id} does not occur in train.json`),
+      );
     }
-    const paths = await resolveKeys(file, imagesDir, realImagesDir, entries.map(([key]) => key));
+    const paths = await resolveKeys(
+      file,
+      imagesDir,
+      realImagesDir,
+      entries.map(([key]) => key),
+    );
     splits[name] = entries.map(([key, id], i) => ({ key, path: paths[i]!, label: labelOf.get(id)! }));
   }
 

@@ -27,8 +27,8 @@ import { readFile } from 'node:fs/promises';
 
 import sharp, { type OutputInfo } from 'sharp';
 
-import { type NativeJpegResult, loadAddon } from '../binding.js';
-import { ErrorCode, VptError, callNative, invalidOption } from '../errors.js';
+import { loadAddon, type NativeJpegResult } from '../binding.js';
+import { callNative, ErrorCode, invalidOption, VptError } from '../errors.js';
 import { resizedSize } from './vpt-transforms.js';
 
 /** Decoded pixels: (height, width, 3) RGB, row-major. */
@@ -77,7 +77,11 @@ async function readSource(path: string): Promise<Buffer> {
   } catch (error) {
     if (error instanceof VptError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw bad(path, code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'a folder, not a file' : (error as Error).message, error);
+    throw bad(
+      path,
+      code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'a folder, not a file' : (error as Error).message,
+      error,
+    );
   }
 }
 
@@ -94,7 +98,8 @@ export async function decodeResized(path: string, shorter: number, options: Deco
   if (decoder === 'sharp') return decodeWithSharp(path, await readSource(path), shorter);
   const decodeJpegFile = nativeJpegDecoder();
   if (!decodeJpegFile) {
-    if (decoder === 'native') throw cannotNative(path, 'this build of the addon has no JPEG decoder (libjpeg was not found when it was built)');
+    if (decoder === 'native')
+      throw cannotNative(path, 'this build of the addon has no JPEG decoder (libjpeg was not found when it was built)');
     return decodeWithSharp(path, await readSource(path), shorter);
   }
   let result: NativeJpegResult;
@@ -106,7 +111,11 @@ export async function decodeResized(path: string, shorter: number, options: Deco
   }
   if ('pixels' in result) return { data: result.pixels, width: result.width, height: result.height };
   if (decoder === 'native') throw cannotNative(path, result.declined);
-  return decodeWithSharp(path, Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength), shorter);
+  return decodeWithSharp(
+    path,
+    Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength),
+    shorter,
+  );
 }
 
 function cannotNative(path: string, why: string): VptError {
@@ -150,20 +159,38 @@ async function decodeWithSharp(path: string, bytes: Buffer, shorter: number): Pr
     if (!oriented.width || !oriented.height) throw new Error('no image dimensions');
     const target = resizedSize(oriented.width, oriented.height, shorter);
     const upscale = target.width > oriented.width;
-    const decoder = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true }).autoOrient().toColourspace('srgb').removeAlpha();
+    const decoder = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true })
+      .autoOrient()
+      .toColourspace('srgb')
+      .removeAlpha();
     let image: DecodedImage;
     if (upscale) {
       const padded = await decoder
-        .extend({ top: UPSCALE_BORDER, bottom: UPSCALE_BORDER, left: UPSCALE_BORDER, right: UPSCALE_BORDER, extendWith: 'copy' })
+        .extend({
+          top: UPSCALE_BORDER,
+          bottom: UPSCALE_BORDER,
+          left: UPSCALE_BORDER,
+          right: UPSCALE_BORDER,
+          extendWith: 'copy',
+        })
         .raw({ depth: 'uchar' })
         .toBuffer({ resolveWithObject: true });
       image = await enlarge(padded.data, padded.info, oriented.width, oriented.height, target);
     } else {
-      const resized = target.width === oriented.width ? decoder : decoder.resize({ ...target, fit: 'fill', kernel: 'linear' });
+      const resized =
+        target.width === oriented.width ? decoder : decoder.resize({ ...target, fit: 'fill', kernel: 'linear' });
       const { data, info } = await resized.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-      image = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+      image = {
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        width: info.width,
+        height: info.height,
+      };
     }
-    if (image.width !== target.width || image.height !== target.height || image.data.length !== target.width * target.height * 3) {
+    if (
+      image.width !== target.width ||
+      image.height !== target.height ||
+      image.data.length !== target.width * target.height * 3
+    ) {
       throw new Error(`decoded to ${image.width}x${image.height}, expected ${target.width}x${target.height} RGB`);
     }
     return image;
@@ -187,11 +214,17 @@ async function enlarge(
   const sx = target.width / width;
   const sy = target.height / height;
   const { data, info: out } = await sharp(padded, { raw: { width: info.width, height: info.height, channels: 3 } })
-    .affine([[sx, 0], [0, sy]], {
-      interpolator: 'bilinear',
-      odx: -sx * UPSCALE_BORDER + 0.5 * (sx - 1),
-      ody: -sy * UPSCALE_BORDER + 0.5 * (sy - 1),
-    })
+    .affine(
+      [
+        [sx, 0],
+        [0, sy],
+      ],
+      {
+        interpolator: 'bilinear',
+        odx: -sx * UPSCALE_BORDER + 0.5 * (sx - 1),
+        ody: -sy * UPSCALE_BORDER + 0.5 * (sy - 1),
+      },
+    )
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
   if (out.channels !== 3 || out.width < target.width || out.height < target.height) {
@@ -199,6 +232,7 @@ async function enlarge(
   }
   const pixels = new Uint8Array(target.width * target.height * 3);
   const row = target.width * 3;
-  for (let y = 0; y < target.height; y++) pixels.set(data.subarray(y * out.width * 3, y * out.width * 3 + row), y * row);
+  for (let y = 0; y < target.height; y++)
+    pixels.set(data.subarray(y * out.width * 3, y * out.width * 3 + row), y * row);
   return { data: pixels, width: target.width, height: target.height };
 }

@@ -43,14 +43,30 @@ export type CacheFileStatus = 'absent' | 'loaded' | 'other-resize' | 'unreadable
  * await writeImageCacheFile('cache/cub-train-256.vptcache', 256, cache.entries());
  * ```
  */
-export async function writeImageCacheFile(file: string, resize: number, entries: Iterable<[string, DecodedImage]>): Promise<void> {
-  const header: { format: string; version: number; resize: number; entries: FileEntry[] } = { format: FORMAT, version: VERSION, resize, entries: [] };
+export async function writeImageCacheFile(
+  file: string,
+  resize: number,
+  entries: Iterable<[string, DecodedImage]>,
+): Promise<void> {
+  const header: { format: string; version: number; resize: number; entries: FileEntry[] } = {
+    format: FORMAT,
+    version: VERSION,
+    resize,
+    entries: [],
+  };
   const pixels: Uint8Array[] = [];
   let offset = 0;
   const list = [...entries];
   for (let i = 0; i < list.length; i += STAT_BATCH) {
     const chunk = list.slice(i, i + STAT_BATCH);
-    const stamps = await Promise.all(chunk.map(([path]) => stat(path).then((s) => s, () => null)));
+    const stamps = await Promise.all(
+      chunk.map(([path]) =>
+        stat(path).then(
+          (s) => s,
+          () => null,
+        ),
+      ),
+    );
     chunk.forEach(([path, image], j) => {
       const s = stamps[j];
       if (!s) return;
@@ -69,9 +85,12 @@ export async function writeImageCacheFile(file: string, resize: number, entries:
 function isEntry(e: unknown, dataBytes: number): e is FileEntry {
   const x = e as FileEntry;
   return (
-    x !== null && typeof x === 'object' && typeof x.path === 'string' &&
+    x !== null &&
+    typeof x === 'object' &&
+    typeof x.path === 'string' &&
     [x.size, x.width, x.height, x.offset].every((v) => Number.isSafeInteger(v) && v >= 0) &&
-    typeof x.mtimeMs === 'number' && x.offset + x.width * x.height * 3 <= dataBytes
+    typeof x.mtimeMs === 'number' &&
+    x.offset + x.width * x.height * 3 <= dataBytes
   );
 }
 
@@ -95,7 +114,8 @@ export async function readImageCacheFile(
   try {
     const fileBytes = (await handle.stat()).size;
     const head = new Uint8Array(8);
-    if (fileBytes < 8 || (await handle.read(head, 0, 8, 0)).bytesRead !== 8) return { status: 'unreadable', admitted: 0 };
+    if (fileBytes < 8 || (await handle.read(head, 0, 8, 0)).bytesRead !== 8)
+      return { status: 'unreadable', admitted: 0 };
     const headerBytes = Number(new DataView(head.buffer).getBigUint64(0, true));
     if (headerBytes > MAX_HEADER_BYTES || 8 + headerBytes > fileBytes) return { status: 'unreadable', admitted: 0 };
     const json = new Uint8Array(headerBytes);
@@ -107,8 +127,12 @@ export async function readImageCacheFile(
       return { status: 'unreadable', admitted: 0 };
     }
     const dataStart = 8 + headerBytes;
-    if (header.format !== FORMAT || header.version !== VERSION || !Array.isArray(header.entries) ||
-        !header.entries.every((e) => isEntry(e, fileBytes - dataStart))) {
+    if (
+      header.format !== FORMAT ||
+      header.version !== VERSION ||
+      !Array.isArray(header.entries) ||
+      !header.entries.every((e) => isEntry(e, fileBytes - dataStart))
+    ) {
       return { status: 'unreadable', admitted: 0 };
     }
     if (header.resize !== resize) return { status: 'other-resize', admitted: 0 };
@@ -117,7 +141,14 @@ export async function readImageCacheFile(
     let admitted = 0;
     for (let i = 0; i < candidates.length; i += STAT_BATCH) {
       const chunk = candidates.slice(i, i + STAT_BATCH);
-      const stamps = await Promise.all(chunk.map((e) => stat(e.path).then((s) => s, () => null)));
+      const stamps = await Promise.all(
+        chunk.map((e) =>
+          stat(e.path).then(
+            (s) => s,
+            () => null,
+          ),
+        ),
+      );
       for (const [j, e] of chunk.entries()) {
         const s = stamps[j];
         if (!s || s.size !== e.size || s.mtimeMs !== e.mtimeMs) continue;

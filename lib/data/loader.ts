@@ -17,16 +17,15 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 
 import { z } from 'zod';
-
+import { type Shard, shardBatch } from '../distributed/shard.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { parseOptions } from '../util/validate.js';
 import type { Sample } from './dataset.js';
 import { type DecodedImage, decodeResized } from './decode-image.js';
 import type { ImageBatchU8 } from './image-batch.js';
-import { ImageCache, defaultCacheBudget } from './image-cache.js';
+import { defaultCacheBudget, ImageCache } from './image-cache.js';
 import { type CacheFileStatus, readImageCacheFile, writeImageCacheFile } from './image-cache-file.js';
 import { SeededRandom } from './seeded-random.js';
-import { type Shard, shardBatch } from '../distributed/shard.js';
 import { decideCrop, resizeFor } from './vpt-transforms.js';
 
 export type { ImageBatchU8 } from './image-batch.js';
@@ -156,12 +155,25 @@ class Slots {
 
 function checkSamples(samples: Sample[]): void {
   if (!Array.isArray(samples) || samples.length === 0) {
-    throw new VptError(ErrorCode.Option, 'Invalid option "samples": expected a non-empty array of { key, path, label }');
+    throw new VptError(
+      ErrorCode.Option,
+      'Invalid option "samples": expected a non-empty array of { key, path, label }',
+    );
   }
   samples.forEach((s, i) => {
-    const ok = s !== null && typeof s === 'object' && typeof s.key === 'string' && typeof s.path === 'string' &&
-      isAbsolute(s.path) && Number.isSafeInteger(s.label) && s.label >= 0;
-    if (!ok) throw new VptError(ErrorCode.Option, `Invalid option "samples[${i}]": expected { key, path (absolute), label (integer >= 0) }`);
+    const ok =
+      s !== null &&
+      typeof s === 'object' &&
+      typeof s.key === 'string' &&
+      typeof s.path === 'string' &&
+      isAbsolute(s.path) &&
+      Number.isSafeInteger(s.label) &&
+      s.label >= 0;
+    if (!ok)
+      throw new VptError(
+        ErrorCode.Option,
+        `Invalid option "samples[${i}]": expected { key, path (absolute), label (integer >= 0) }`,
+      );
   });
 }
 
@@ -211,14 +223,21 @@ export class Loader {
     this.#stats = { decoded: 0, cacheHits: 0, cachedImages: 0, cachedBytes: 0, cacheFile: null, cacheFileImages: 0 };
     const n = this.#samples.length;
     if (o.dropLast && n < o.batchSize) {
-      throw new VptError(ErrorCode.Option, `Invalid option "batchSize": ${o.batchSize} is more than the ${n} samples, so dropLast would leave no batch`);
+      throw new VptError(
+        ErrorCode.Option,
+        `Invalid option "batchSize": ${o.batchSize} is more than the ${n} samples, so dropLast would leave no batch`,
+      );
     }
     this.batchesPerEpoch = o.dropLast ? Math.floor(n / o.batchSize) : Math.ceil(n / o.batchSize);
     if (o.shard) {
       const { rank, worldSize } = o.shard;
-      if (rank >= worldSize) throw new VptError(ErrorCode.Option, `Invalid option "shard": rank ${rank} of a world of ${worldSize}`);
+      if (rank >= worldSize)
+        throw new VptError(ErrorCode.Option, `Invalid option "shard": rank ${rank} of a world of ${worldSize}`);
       if (o.batchSize % worldSize !== 0 || !(o.dropLast || n % o.batchSize === 0)) {
-        throw new VptError(ErrorCode.Option, `Invalid option "batchSize": the global batch ${o.batchSize} must divide evenly over ${worldSize} ranks, with dropLast unless it divides the ${n} samples`);
+        throw new VptError(
+          ErrorCode.Option,
+          `Invalid option "batchSize": the global batch ${o.batchSize} must divide evenly over ${worldSize} ranks, with dropLast unless it divides the ${n} samples`,
+        );
       }
     }
   }

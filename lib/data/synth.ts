@@ -101,7 +101,8 @@ function renderImage(c: number, size: number, rng: SeededRandom): Uint8Array {
   const pixels = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {
     for (let x = 0; x < size; x++) {
-      const dx = (x + 0.5 - cx) / radius, dy = (y + 0.5 - cy) / radius;
+      const dx = (x + 0.5 - cx) / radius,
+        dy = (y + 0.5 - cy) / radius;
       const colour = inside(style.shape, cos * dx + sin * dy, -sin * dx + cos * dy) ? foreground : background;
       for (let k = 0; k < 3; k++) {
         pixels[(y * size + x) * 3 + k] = Math.max(0, Math.min(255, colour[k]! + Math.round((rng.next() - 0.5) * 24)));
@@ -113,10 +114,19 @@ function renderImage(c: number, size: number, rng: SeededRandom): Uint8Array {
 
 /** Refuses a folder holding a dataset synth did not make (unless forced); clears one it did. */
 async function prepareFolder(root: string, force: boolean): Promise<void> {
-  const marker = await readFile(join(root, MARKER), 'utf8').then(() => true, () => false);
-  const hasDataset = await stat(join(root, 'images.txt')).then(() => true, () => false);
+  const marker = await readFile(join(root, MARKER), 'utf8').then(
+    () => true,
+    () => false,
+  );
+  const hasDataset = await stat(join(root, 'images.txt')).then(
+    () => true,
+    () => false,
+  );
   if (hasDataset && !marker && !force) {
-    throw new VptError(ErrorCode.Io, `${root} already holds a dataset that synth did not make; choose an empty folder or pass --force (force: true)`);
+    throw new VptError(
+      ErrorCode.Io,
+      `${root} already holds a dataset that synth did not make; choose an empty folder or pass --force (force: true)`,
+    );
   }
   if (marker) await rm(join(root, 'images'), { recursive: true, force: true });
   await mkdir(join(root, 'images'), { recursive: true });
@@ -131,13 +141,19 @@ async function prepareFolder(root: string, force: boolean): Promise<void> {
  * await convertCub(root);
  * ```
  */
-export async function synthesizeCub(dir: string, opts: SynthOptions = {}): Promise<{ root: string; classes: number; images: number }> {
+export async function synthesizeCub(
+  dir: string,
+  opts: SynthOptions = {},
+): Promise<{ root: string; classes: number; images: number }> {
   const o = parseOptions(optionsSchema, opts, 'synthesizeCub');
   const root = resolve(dir);
   await prepareFolder(root, o.force);
 
   const nTrain = Math.min(o.imagesPerClass - 1, Math.max(1, Math.round(o.imagesPerClass * o.trainFraction)));
-  const imageLines: string[] = [], splitLines: string[] = [], labelLines: string[] = [], classLines: string[] = [];
+  const imageLines: string[] = [],
+    splitLines: string[] = [],
+    labelLines: string[] = [],
+    classLines: string[] = [];
   const jobs: Array<{ path: string; c: number; j: number }> = [];
   for (let c = 0; c < o.classes; c++) {
     const { name } = classStyle(c);
@@ -155,11 +171,15 @@ export async function synthesizeCub(dir: string, opts: SynthOptions = {}): Promi
   }
 
   for (let i = 0; i < jobs.length; i += WRITE_BATCH) {
-    await Promise.all(jobs.slice(i, i + WRITE_BATCH).map(async ({ path, c, j }) => {
-      const pixels = renderImage(c, o.imageSize, new SeededRandom(o.seed, c, j));
-      const jpeg = await sharp(pixels, { raw: { width: o.imageSize, height: o.imageSize, channels: 3 } }).jpeg({ quality: JPEG_QUALITY }).toBuffer();
-      await writeFileAtomic(join(root, 'images', path), [jpeg]);
-    }));
+    await Promise.all(
+      jobs.slice(i, i + WRITE_BATCH).map(async ({ path, c, j }) => {
+        const pixels = renderImage(c, o.imageSize, new SeededRandom(o.seed, c, j));
+        const jpeg = await sharp(pixels, { raw: { width: o.imageSize, height: o.imageSize, channels: 3 } })
+          .jpeg({ quality: JPEG_QUALITY })
+          .toBuffer();
+        await writeFileAtomic(join(root, 'images', path), [jpeg]);
+      }),
+    );
   }
 
   const text = (lines: string[]) => [new TextEncoder().encode(`${lines.join('\n')}\n`)];
@@ -167,7 +187,15 @@ export async function synthesizeCub(dir: string, opts: SynthOptions = {}): Promi
   await writeFileAtomic(join(root, 'train_test_split.txt'), text(splitLines));
   await writeFileAtomic(join(root, 'image_class_labels.txt'), text(labelLines));
   await writeFileAtomic(join(root, 'classes.txt'), text(classLines));
-  const made = { format: 'vpt-native-synth', version: 1, classes: o.classes, imagesPerClass: o.imagesPerClass, imageSize: o.imageSize, seed: o.seed, trainFraction: o.trainFraction };
+  const made = {
+    format: 'vpt-native-synth',
+    version: 1,
+    classes: o.classes,
+    imagesPerClass: o.imagesPerClass,
+    imageSize: o.imageSize,
+    seed: o.seed,
+    trainFraction: o.trainFraction,
+  };
   await writeFileAtomic(join(root, MARKER), text([JSON.stringify(made, null, 2)]));
   return { root, classes: o.classes, images: jobs.length };
 }

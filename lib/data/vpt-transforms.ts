@@ -55,7 +55,13 @@ export interface CropDecision {
  * The crop (and flip) of one image: uniform RandomCrop offsets and a fair coin for training,
  * the centre without flip otherwise.
  */
-export function decideCrop(width: number, height: number, crop: number, train: boolean, rng: SeededRandom): CropDecision {
+export function decideCrop(
+  width: number,
+  height: number,
+  crop: number,
+  train: boolean,
+  rng: SeededRandom,
+): CropDecision {
   if (!train) return { top: centerCropOffset(height, crop), left: centerCropOffset(width, crop), flip: false };
   const top = rng.int(height - crop + 1);
   const left = rng.int(width - crop + 1);

@@ -19,13 +19,24 @@ export interface RandomBackboneOptions {
 }
 
 /** The demo's tiny ViT: vit_tiny's family, shrunk to run a minute-long CPU demo. */
-export const DEMO_BACKBONE: RandomBackboneOptions = { embedDim: 96, depth: 4, numHeads: 3, patchSize: 8, imgSize: 32, seed: 0 };
+export const DEMO_BACKBONE: RandomBackboneOptions = {
+  embedDim: 96,
+  depth: 4,
+  numHeads: 3,
+  patchSize: 8,
+  imgSize: 32,
+  seed: 0,
+};
 
 /** Seeded standard normals (xorshift32 + Box-Muller). */
 function normals(n: number, seed: number): Float32Array {
-  let s = (seed >>> 0) || 0x9e3779b9;
+  let s = seed >>> 0 || 0x9e3779b9;
   const uniform = () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return (s + 0.5) / 2 ** 32;
   };
   const out = new Float32Array(n);
@@ -41,11 +52,16 @@ function normals(n: number, seed: number): Float32Array {
 /** Writes `dir/model.safetensors` + `dir/config.json`; returns `dir`. */
 export async function writeRandomBackbone(dir: string, o: RandomBackboneOptions = DEMO_BACKBONE): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const D = o.embedDim, H = 4 * D, P = (o.imgSize / o.patchSize) ** 2;
+  const D = o.embedDim,
+    H = 4 * D,
+    P = (o.imgSize / o.patchSize) ** 2;
   let seed = o.seed * 7919 + 1;
   const tensors: HostTensor[] = [];
   const normal = (name: string, shape: number[], std: number) => {
-    const data = normals(shape.reduce((a, b) => a * b, 1), seed++).map((x) => Math.max(-2, Math.min(2, x)) * std);
+    const data = normals(
+      shape.reduce((a, b) => a * b, 1),
+      seed++,
+    ).map((x) => Math.max(-2, Math.min(2, x)) * std);
     tensors.push({ name, shape, data });
   };
   const fill = (name: string, shape: number[], value: number) =>
@@ -76,7 +92,12 @@ export async function writeRandomBackbone(dir: string, o: RandomBackboneOptions 
     architecture: 'vit_tiny_patch16_224',
     num_classes: 0,
     model_args: { embed_dim: D, depth: o.depth, num_heads: o.numHeads, patch_size: o.patchSize, img_size: o.imgSize },
-    pretrained_cfg: { tag: 'random_init', input_size: [3, o.imgSize, o.imgSize], mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+    pretrained_cfg: {
+      tag: 'random_init',
+      input_size: [3, o.imgSize, o.imgSize],
+      mean: [0.5, 0.5, 0.5],
+      std: [0.5, 0.5, 0.5],
+    },
   };
   await writeFileAtomic(join(dir, 'config.json'), [Buffer.from(`${JSON.stringify(config, null, 2)}\n`)]);
   return dir;

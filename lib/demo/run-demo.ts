@@ -69,11 +69,20 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       seed,
     },
     // The demo folder is the demo's own: a second demo replaces the first one's run.
-    { overwrite: true, ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.signal ? { signal: o.signal } : {}) },
+    {
+      overwrite: true,
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    },
   );
   const evaluation = await evaluate({ run, split: 'val' });
   const val = (await openDataset(data)).splits.val ?? [];
   const picks = val.filter((_, i) => i % Math.max(1, Math.floor(val.length / 4)) === 0).slice(0, 4);
-  const predictions = await predict({ weights, checkpoint: result.files.best, images: picks.map((s) => s.path), topK: 3 });
+  const predictions = await predict({
+    weights,
+    checkpoint: result.files.best,
+    images: picks.map((s) => s.path),
+    topK: 3,
+  });
   return { data, weights, run, train: result, evaluation, predictions };
 }

@@ -22,11 +22,17 @@ function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number,
   const raw = env[name];
   if (raw === undefined || raw === '') {
     if (fallback !== undefined) return fallback;
-    throw new VptError(ErrorCode.Option, `Environment variable ${name} is not set; data-parallel runs need RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (as torchrun sets them)`);
+    throw new VptError(
+      ErrorCode.Option,
+      `Environment variable ${name} is not set; data-parallel runs need RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (as torchrun sets them)`,
+    );
   }
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new VptError(ErrorCode.Option, `Environment variable ${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`);
+    throw new VptError(
+      ErrorCode.Option,
+      `Environment variable ${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`,
+    );
   }
   return n;
 }

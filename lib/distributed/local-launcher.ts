@@ -28,7 +28,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -63,14 +65,21 @@ export async function launchLocalWorkers(options: LaunchOptions): Promise<number
         detached: true,
         env: {
           ...baseEnv,
-          RANK: String(rank), WORLD_SIZE: String(nproc), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(nproc),
-          MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port),
+          RANK: String(rank),
+          WORLD_SIZE: String(nproc),
+          LOCAL_RANK: String(rank),
+          LOCAL_WORLD_SIZE: String(nproc),
+          MASTER_ADDR: '127.0.0.1',
+          MASTER_PORT: String(port),
           OMP_NUM_THREADS: baseEnv.OMP_NUM_THREADS ?? threads,
         },
       });
       children.push(child);
       return new Promise<void>((resolve) => {
-        child.once('error', () => { firstFailure ??= 1; resolve(); });
+        child.once('error', () => {
+          firstFailure ??= 1;
+          resolve();
+        });
         child.once('exit', (code, signal) => {
           options.onExit?.(rank, code, signal);
           if (code !== 0) {

@@ -3,8 +3,8 @@
  * CUDA), the same engine torch.distributed runs on. Models attach to it for data-parallel
  * training; evaluation sums its counters through it.
  */
-import { type NativeProcessGroup, loadAddon } from '../binding.js';
-import { ErrorCode, VptError, callNative } from '../errors.js';
+import { loadAddon, type NativeProcessGroup } from '../binding.js';
+import { callNative, ErrorCode, VptError } from '../errors.js';
 import type { DistributedEnvironment } from './environment.js';
 
 export interface JoinOptions extends DistributedEnvironment {
@@ -49,7 +49,10 @@ export class ProcessGroup {
    */
   static async join(options: JoinOptions): Promise<ProcessGroup> {
     if (!(options.timeoutSeconds > 0)) {
-      throw new VptError(ErrorCode.Option, `Invalid option "distTimeout": expected a positive number of seconds, got ${String(options.timeoutSeconds)}`);
+      throw new VptError(
+        ErrorCode.Option,
+        `Invalid option "distTimeout": expected a positive number of seconds, got ${String(options.timeoutSeconds)}`,
+      );
     }
     const { addon } = loadAddon();
     const native = new addon.NativeProcessGroup();

@@ -23,7 +23,10 @@ function checkShard({ rank, worldSize }: Shard): void {
 export function shardBatch<T>(batch: readonly T[], shard: Shard): T[] {
   checkShard(shard);
   if (batch.length % shard.worldSize !== 0) {
-    throw new VptError(ErrorCode.Option, `A batch of ${batch.length} cannot be split evenly over ${shard.worldSize} ranks`);
+    throw new VptError(
+      ErrorCode.Option,
+      `A batch of ${batch.length} cannot be split evenly over ${shard.worldSize} ranks`,
+    );
   }
   const b = batch.length / shard.worldSize;
   return batch.slice(shard.rank * b, (shard.rank + 1) * b);

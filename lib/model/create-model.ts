@@ -2,10 +2,10 @@
  * `createModel`: validated options -> checkpoint -> timm architecture -> native model with the
  * backbone loaded (and a trainable state, when given).
  */
-import { type NativeModel, loadAddon } from '../binding.js';
-import { ErrorCode, VptError, callNative } from '../errors.js';
+import { loadAddon, type NativeModel } from '../binding.js';
+import { callNative, ErrorCode, VptError } from '../errors.js';
 import { runtimeInfo } from '../runtime-info.js';
-import { type VitArchitecture, checkArchitectureAgainstWeights, resolveArchitecture } from '../weights/architecture.js';
+import { checkArchitectureAgainstWeights, resolveArchitecture, type VitArchitecture } from '../weights/architecture.js';
 import { type Checkpoint, openCheckpoint } from '../weights/checkpoint.js';
 import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights.js';
 import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
@@ -84,9 +84,15 @@ async function loadBackbone(
   checkpoint: Checkpoint,
   fallbacks: ModelFallbacks,
 ): Promise<{ architecture: VitArchitecture; imageSize: number; native: NativeModel }> {
-  rejectTransformersTensors(checkpoint.entries.map((e) => e.name), resolved.weightsPath);
+  rejectTransformersTensors(
+    checkpoint.entries.map((e) => e.name),
+    resolved.weightsPath,
+  );
   const architecture = resolveArchitecture({
-    arch: o.arch, config: resolved.config, configPath: resolved.configPath, inferred: fallbacks.arch ?? checkpoint.inferredArch,
+    arch: o.arch,
+    config: resolved.config,
+    configPath: resolved.configPath,
+    inferred: fallbacks.arch ?? checkpoint.inferredArch,
   });
   checkArchitectureAgainstWeights(architecture, checkpoint.shape, resolved.weightsPath);
   const imageSize = o.imageSize ?? architecture.imgSize;
@@ -131,7 +137,8 @@ const WEIGHTS_ERRORS = new Set<string>([ErrorCode.Weights, ErrorCode.Arch, Error
  * prefixed with the weights file, which the native side does not know by name.
  */
 function namingWeights(error: unknown, weightsPath: string): unknown {
-  if (!(error instanceof VptError) || !WEIGHTS_ERRORS.has(error.code) || error.message.startsWith(weightsPath)) return error;
+  if (!(error instanceof VptError) || !WEIGHTS_ERRORS.has(error.code) || error.message.startsWith(weightsPath))
+    return error;
   const named = new VptError(error.code, `${weightsPath}: ${error.message}`, { cause: error });
   if (error.stack) named.stack = error.stack.replace(error.message, named.message);
   return named;

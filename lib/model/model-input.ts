@@ -42,7 +42,9 @@ export type ModelInput = ImageBatchF32 | ImageBatchU8 | StagedBatch;
  * Arguments of a batch method in the current form, `(input, ...rest)`, or in the deprecated
  * one that passed the float pixels and their shape as two arguments, `(images, shape, ...rest)`.
  */
-export type InputArgs<Rest extends unknown[]> = [input: ModelInput, ...rest: Rest] | [images: Float32Array, shape: ImageShape, ...rest: Rest];
+export type InputArgs<Rest extends unknown[]> =
+  | [input: ModelInput, ...rest: Rest]
+  | [images: Float32Array, shape: ImageShape, ...rest: Rest];
 
 /**
  * Turns the deprecated `(images, shape, ...rest)` form into `({ pixels: images, shape }, ...rest)`;

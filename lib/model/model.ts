@@ -2,17 +2,38 @@
  * `Model`: a prompted ViT living in native memory. Every heavy method runs off the JS thread
  * and returns a Promise; errors are VptErrors with a stable `code`.
  */
-import { type NativeGraphStatus, type NativeImageBatchU8, type NativeModel, type NativeOptimizerConfig, type NativeStagedBatch, type NativeTensor, type NativeTrainStepResult, loadAddon } from '../binding.js';
-import { type ImageBatchU8, checkImageBatchU8 } from '../data/image-batch.js';
+import {
+  loadAddon,
+  type NativeGraphStatus,
+  type NativeImageBatchU8,
+  type NativeModel,
+  type NativeOptimizerConfig,
+  type NativeStagedBatch,
+  type NativeTensor,
+  type NativeTrainStepResult,
+} from '../binding.js';
+import { checkImageBatchU8, type ImageBatchU8 } from '../data/image-batch.js';
 import type { ProcessGroup } from '../distributed/process-group.js';
-import { ErrorCode, VptError, callNative, callNativeSync } from '../errors.js';
-import type { VitArchitecture } from '../weights/architecture.js';
+import { callNative, callNativeSync, ErrorCode, VptError } from '../errors.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
-import { type ImageBatchF32, type ImageShape, type InputArgs, type ModelInput, currentInputArgs } from './model-input.js';
+import type { VitArchitecture } from '../weights/architecture.js';
+import {
+  currentInputArgs,
+  type ImageBatchF32,
+  type ImageShape,
+  type InputArgs,
+  type ModelInput,
+} from './model-input.js';
 import type { PromptOptions } from './options.js';
 import { StagedBatch } from './staged-batch.js';
+import {
+  readTrainableState,
+  TRAINABLE_FORMAT,
+  TRAINABLE_VERSION,
+  type TrainableMetadata,
+  writeTrainableState,
+} from './trainable-state.js';
 import { readTrainingState, writeTrainingState } from './training-state.js';
-import { type TrainableMetadata, TRAINABLE_FORMAT, TRAINABLE_VERSION, readTrainableState, writeTrainableState } from './trainable-state.js';
 
 export type { ImageBatchF32, ImageShape, ModelInput } from './model-input.js';
 
@@ -193,7 +214,11 @@ export class Model {
     const native = this.#alive();
     const { tensors, metadata } = await readTrainableState(path, this.#metadata());
     await callNative(() => native.importTrainable(tensors));
-    if (!this.#spec.classNames && Array.isArray(metadata.classNames) && metadata.classNames.length === this.#spec.numClasses) {
+    if (
+      !this.#spec.classNames &&
+      Array.isArray(metadata.classNames) &&
+      metadata.classNames.length === this.#spec.numClasses
+    ) {
       this.#spec.classNames = metadata.classNames;
     }
   }
@@ -240,8 +265,15 @@ export class Model {
   setClassWeights(weights: Float32Array | null): void {
     const native = this.#alive();
     if (weights !== null) {
-      if (!(weights instanceof Float32Array) || weights.length !== this.#spec.numClasses || !weights.every((w) => Number.isFinite(w) && w >= 0)) {
-        throw new VptError(ErrorCode.Option, `Invalid option "classWeights": expected a Float32Array of ${this.#spec.numClasses} finite weights >= 0`);
+      if (
+        !(weights instanceof Float32Array) ||
+        weights.length !== this.#spec.numClasses ||
+        !weights.every((w) => Number.isFinite(w) && w >= 0)
+      ) {
+        throw new VptError(
+          ErrorCode.Option,
+          `Invalid option "classWeights": expected a Float32Array of ${this.#spec.numClasses} finite weights >= 0`,
+        );
       }
     }
     callNativeSync(() => native.setClassWeights(weights));
@@ -380,16 +412,22 @@ export class Model {
    * @deprecated Pass the pixels and their shape as one `ImageBatchF32`:
    * `evaluate({ pixels: images, shape }, labels, options)`. This form keeps working through 0.x.
    */
-  evaluate(images: Float32Array, shape: ImageShape, labels: Int32Array, options?: EvaluateBatchOptions): Promise<EvaluateResult>;
+  evaluate(
+    images: Float32Array,
+    shape: ImageShape,
+    labels: Int32Array,
+    options?: EvaluateBatchOptions,
+  ): Promise<EvaluateResult>;
   async evaluate(...args: InputArgs<[labels: Int32Array, options?: EvaluateBatchOptions]>): Promise<EvaluateResult> {
     const [input, labels, options] = currentInputArgs(args);
     const native = this.#alive();
     const x = this.#input(input);
     this.#checkLabels(labels, x.n);
     const keepLogits = options?.logits === true;
-    const r = x.kind === 'f32'
-      ? await callNative(() => native.evaluate(x.pixels, x.shape, labels, keepLogits))
-      : await callNative(() => native.evaluateU8(this.#deviceBatch(x), labels, keepLogits));
+    const r =
+      x.kind === 'f32'
+        ? await callNative(() => native.evaluate(x.pixels, x.shape, labels, keepLogits))
+        : await callNative(() => native.evaluateU8(this.#deviceBatch(x), labels, keepLogits));
     return { ...r, top1: r.correct1 / r.count, top5: r.correct5 / r.count };
   }
 
@@ -518,18 +556,27 @@ export class Model {
    * argument that got past this check to the native layer. A wrong type or count is VPT_SHAPE.
    */
   #checkLabels(labels: Int32Array, n: number): void {
-    if (!(labels instanceof Int32Array)) throw new VptError(ErrorCode.Shape, 'labels must be an Int32Array of class indices');
-    if (labels.length !== n) throw new VptError(ErrorCode.Shape, `got ${labels.length} labels for a batch of ${n} images`);
+    if (!(labels instanceof Int32Array))
+      throw new VptError(ErrorCode.Shape, 'labels must be an Int32Array of class indices');
+    if (labels.length !== n)
+      throw new VptError(ErrorCode.Shape, `got ${labels.length} labels for a batch of ${n} images`);
     const C = this.#spec.numClasses;
     const bad = labels.findIndex((y) => y < 0 || y >= C);
-    if (bad >= 0) throw new VptError(ErrorCode.Option, `Invalid option "labels[${bad}]": expected a class index in 0..${C - 1}, got ${labels[bad]}`);
+    if (bad >= 0)
+      throw new VptError(
+        ErrorCode.Option,
+        `Invalid option "labels[${bad}]": expected a class index in 0..${C - 1}, got ${labels[bad]}`,
+      );
   }
 
   /** Checks a batch against the model (shape, crops, owner) and tells its form. */
   #input(input: ModelInput): CheckedInput {
     if (input instanceof StagedBatch) {
       if (input.owner !== this) {
-        throw new VptError(ErrorCode.Option, 'Invalid option "input": the staged batch was uploaded by another model (stage it with this model\'s upload())');
+        throw new VptError(
+          ErrorCode.Option,
+          'Invalid option "input": the staged batch was uploaded by another model (stage it with this model\'s upload())',
+        );
       }
       return { kind: 'staged', staged: input, n: input.size };
     }
@@ -558,8 +605,13 @@ export class Model {
     checkImageBatchU8(batch, this.#spec.imageSize);
     const a = this.#spec.architecture;
     return {
-      pixels: batch.pixels, shape: [...batch.shape], crops: batch.crops, flips: batch.flips,
-      cropSize: batch.cropSize, mean: a.mean, std: a.std,
+      pixels: batch.pixels,
+      shape: [...batch.shape],
+      crops: batch.crops,
+      flips: batch.flips,
+      cropSize: batch.cropSize,
+      mean: a.mean,
+      std: a.std,
     };
   }
 
@@ -568,14 +620,22 @@ export class Model {
       throw new VptError(ErrorCode.Shape, 'images must be a Float32Array of normalized NCHW pixels');
     }
     const s = this.#spec.imageSize;
-    const ok = Array.isArray(shape) && shape.length === 4 && shape.every((d) => Number.isSafeInteger(d) && d > 0) &&
-      shape[1] === 3 && shape[2] === s && shape[3] === s;
+    const ok =
+      Array.isArray(shape) &&
+      shape.length === 4 &&
+      shape.every((d) => Number.isSafeInteger(d) && d > 0) &&
+      shape[1] === 3 &&
+      shape[2] === s &&
+      shape[3] === s;
     if (!ok) {
       throw new VptError(ErrorCode.Shape, `images have shape [${String(shape)}]; this model needs [n, 3, ${s}, ${s}]`);
     }
     const expected = shape[0] * 3 * s * s;
     if (images.length !== expected) {
-      throw new VptError(ErrorCode.Shape, `images hold ${images.length} floats but shape [${shape.join(', ')}] needs ${expected}`);
+      throw new VptError(
+        ErrorCode.Shape,
+        `images hold ${images.length} floats but shape [${shape.join(', ')}] needs ${expected}`,
+      );
     }
   }
 

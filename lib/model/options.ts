@@ -27,7 +27,11 @@ const createModelSchema = z
       .string()
       .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
       .optional(),
-    seed: z.int().min(0).max(2 ** 32 - 1).default(0),
+    seed: z
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0),
     precision: z.enum(['fp32', 'bf16']).default('fp32'),
     /**
      * Storage of the frozen backbone's weights: 'bfloat16' halves their memory and runs the
@@ -48,23 +52,46 @@ const createModelSchema = z
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */
-    onDownloadProgress: z.custom<(p: DownloadProgress) => void>((v) => typeof v === 'function', 'expected a function').optional(),
+    onDownloadProgress: z
+      .custom<(p: DownloadProgress) => void>((v) => typeof v === 'function', 'expected a function')
+      .optional(),
   })
   .superRefine((o, ctx) => {
     if (o.transfer === 'full' && o.checkpointBlocks) {
-      ctx.addIssue({ code: 'custom', path: ['checkpointBlocks'], message: 'activation checkpointing is for frozen backbones (transfer "prompt" or "linear")' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['checkpointBlocks'],
+        message: 'activation checkpointing is for frozen backbones (transfer "prompt" or "linear")',
+      });
     }
     if (o.checkpointBlocks && o.fusedLayerNorm) {
-      ctx.addIssue({ code: 'custom', path: ['fusedLayerNorm'], message: 'recomputed blocks (checkpointBlocks) run unfused: use one of checkpointBlocks and fusedLayerNorm' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fusedLayerNorm'],
+        message: 'recomputed blocks (checkpointBlocks) run unfused: use one of checkpointBlocks and fusedLayerNorm',
+      });
     }
     if (o.transfer === 'full' && o.backboneDtype === 'bfloat16') {
-      ctx.addIssue({ code: 'custom', path: ['backboneDtype'], message: 'a bfloat16 backbone must be frozen: full fine-tuning trains the backbone in float32 (use transfer "prompt" or "linear", or backboneDtype "float32")' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backboneDtype'],
+        message:
+          'a bfloat16 backbone must be frozen: full fine-tuning trains the backbone in float32 (use transfer "prompt" or "linear", or backboneDtype "float32")',
+      });
     }
     if (o.transfer === 'linear' && o.prompt) {
-      ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'linear probing trains the head only: leave "prompt" unset or null' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prompt'],
+        message: 'linear probing trains the head only: leave "prompt" unset or null',
+      });
     }
     if (o.classNames && o.classNames.length !== o.numClasses) {
-      ctx.addIssue({ code: 'custom', path: ['classNames'], message: `has ${o.classNames.length} names but numClasses is ${o.numClasses}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['classNames'],
+        message: `has ${o.classNames.length} names but numClasses is ${o.numClasses}`,
+      });
     }
   });
 
@@ -79,7 +106,9 @@ export interface PromptOptions {
 }
 
 /** Options after validation and defaults. */
-export type ResolvedModelOptions = Omit<z.output<typeof createModelSchema>, 'prompt'> & { prompt: PromptOptions | null };
+export type ResolvedModelOptions = Omit<z.output<typeof createModelSchema>, 'prompt'> & {
+  prompt: PromptOptions | null;
+};
 
 /** Validates `createModel` options and fills in VPT's defaults. */
 export function resolveModelOptions(options: unknown): ResolvedModelOptions {

@@ -54,7 +54,11 @@ export async function readTrainableState(
 }
 
 /** Parses `__metadata__.vpt` of `path` and checks it against the model's (see readTrainableState). */
-export function checkTrainableMetadata(path: string, metadata: Record<string, string>, model: TrainableMetadata): TrainableMetadata {
+export function checkTrainableMetadata(
+  path: string,
+  metadata: Record<string, string>,
+  model: TrainableMetadata,
+): TrainableMetadata {
   let meta: Partial<TrainableMetadata>;
   try {
     meta = JSON.parse(metadata.vpt ?? 'null') as Partial<TrainableMetadata>;
@@ -62,10 +66,16 @@ export function checkTrainableMetadata(path: string, metadata: Record<string, st
     throw new VptError(ErrorCode.Shape, `${path}: __metadata__.vpt is not valid JSON`);
   }
   if (!meta || meta.format !== TRAINABLE_FORMAT) {
-    throw new VptError(ErrorCode.Shape, `${path} is not a vpt-native trainable-state file (no __metadata__.vpt with format "${TRAINABLE_FORMAT}")`);
+    throw new VptError(
+      ErrorCode.Shape,
+      `${path} is not a vpt-native trainable-state file (no __metadata__.vpt with format "${TRAINABLE_FORMAT}")`,
+    );
   }
   if ((meta.version ?? 0) > TRAINABLE_VERSION) {
-    throw new VptError(ErrorCode.Shape, `${path} has trainable-state version ${meta.version}; this vpt-native reads up to ${TRAINABLE_VERSION}`);
+    throw new VptError(
+      ErrorCode.Shape,
+      `${path} has trainable-state version ${meta.version}; this vpt-native reads up to ${TRAINABLE_VERSION}`,
+    );
   }
   const fields: Array<[string, unknown, unknown]> = [
     ['embedDim', meta.embedDim, model.embedDim],

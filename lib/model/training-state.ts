@@ -7,7 +7,7 @@
 import type { NativeOptimizerConfig, NativeTrainingState } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
-import { type TrainableMetadata, checkTrainableMetadata } from './trainable-state.js';
+import { checkTrainableMetadata, type TrainableMetadata } from './trainable-state.js';
 
 export const TRAINING_FORMAT = 'vpt-native.training';
 
@@ -55,7 +55,10 @@ export async function readTrainingState(
     train = null;
   }
   if (!train || train.format !== TRAINING_FORMAT || typeof train.rng !== 'string' || !train.optimizer) {
-    throw new VptError(ErrorCode.Training, `${path} is not a vpt-native training-state file (no __metadata__.train); a trainable-state file holds no optimizer state`);
+    throw new VptError(
+      ErrorCode.Training,
+      `${path} is not a vpt-native training-state file (no __metadata__.train); a trainable-state file holds no optimizer state`,
+    );
   }
   checkTrainableMetadata(path, metadata, model);
   return {

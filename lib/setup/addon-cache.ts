@@ -8,7 +8,7 @@
  *
  * Pure path and naming logic plus directory listing; lib/setup/locate-addon.ts decides.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -20,7 +20,12 @@ export const ADDON_FILE = 'vpt_native.node';
 export const PACKAGE_SCOPE = '@vpt-native';
 
 /** `0.1.0-linux-x64-torch2.13.0-cpu`: one cache entry per vpt-native version, platform, LibTorch version and variant. */
-export function addonCacheKey(version: string, build: LibTorchBuild, platform: string = process.platform, arch: string = process.arch): string {
+export function addonCacheKey(
+  version: string,
+  build: LibTorchBuild,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): string {
   return `${version}-${platform}-${arch}-torch${build.version}-${build.variant}`;
 }
 
@@ -33,7 +38,9 @@ export function addonCacheDir(key: string, env: NodeJS.ProcessEnv = process.env)
 export function listCachedAddons(env: NodeJS.ProcessEnv = process.env): string[] {
   const root = userCacheRoot(env);
   if (!existsSync(root)) return [];
-  return readdirSync(root).filter((key) => existsSync(join(root, key, ADDON_FILE))).sort();
+  return readdirSync(root)
+    .filter((key) => existsSync(join(root, key, ADDON_FILE)))
+    .sort();
 }
 
 /** `2.13.0` -> `2.13`. */
@@ -48,7 +55,11 @@ export function majorMinor(version: string): string {
  * prebuiltPackageName({ version: '2.13.0', variant: 'cu130' }, 'linux', 'x64'); // '@vpt-native/linux-x64-torch2.13-cu130'
  * ```
  */
-export function prebuiltPackageName(build: LibTorchBuild, platform: string = process.platform, arch: string = process.arch): string {
+export function prebuiltPackageName(
+  build: LibTorchBuild,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): string {
   return `${PACKAGE_SCOPE}/${platform}-${arch}-torch${majorMinor(build.version)}-${build.variant}`;
 }
 
@@ -66,7 +77,11 @@ export interface PrebuiltPackage {
  * The `@vpt-native/<platform>-<arch>-*` packages Node's resolution would find from
  * `packageRoot` (its own node_modules, then each parent's), the nearest of each name first.
  */
-export function installedPackages(packageRoot: string, platform: string = process.platform, arch: string = process.arch): PrebuiltPackage[] {
+export function installedPackages(
+  packageRoot: string,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): PrebuiltPackage[] {
   const require = createRequire(join(packageRoot, 'package.json'));
   const dirs = require.resolve.paths(`${PACKAGE_SCOPE}/x`) ?? [];
   const seen = new Set<string>();
@@ -79,11 +94,19 @@ export function installedPackages(packageRoot: string, platform: string = proces
       if (seen.has(name) || !entry.startsWith(`${platform}-${arch}-`)) continue;
       const dir = join(scope, entry);
       try {
-        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { vptNative?: { torchVersion?: string; variant?: string; file?: string } };
+        const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+          vptNative?: { torchVersion?: string; variant?: string; file?: string };
+        };
         const meta = pkg.vptNative;
         if (!meta?.torchVersion || !meta.variant) continue;
         seen.add(name);
-        out.push({ name, dir, torchVersion: meta.torchVersion, variant: meta.variant, file: join(dir, meta.file ?? ADDON_FILE) });
+        out.push({
+          name,
+          dir,
+          torchVersion: meta.torchVersion,
+          variant: meta.variant,
+          file: join(dir, meta.file ?? ADDON_FILE),
+        });
       } catch {
         // not a vpt-native prebuilt package
       }
@@ -96,7 +119,12 @@ export function installedPackages(packageRoot: string, platform: string = proces
  * The installed package that serves `libtorch`: same variant and LibTorch major.minor (patch
  * releases keep LibTorch's C++ ABI), the exact release preferred.
  */
-export function selectPackage(packages: readonly PrebuiltPackage[], libtorch: LibTorchBuild): PrebuiltPackage | undefined {
-  const fits = packages.filter((p) => p.variant === libtorch.variant && majorMinor(p.torchVersion) === majorMinor(libtorch.version));
+export function selectPackage(
+  packages: readonly PrebuiltPackage[],
+  libtorch: LibTorchBuild,
+): PrebuiltPackage | undefined {
+  const fits = packages.filter(
+    (p) => p.variant === libtorch.variant && majorMinor(p.torchVersion) === majorMinor(libtorch.version),
+  );
   return fits.find((p) => p.torchVersion === libtorch.version) ?? fits[0];
 }

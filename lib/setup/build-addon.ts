@@ -40,23 +40,37 @@ export function formatElapsed(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-interface BuildInfo { torchVersion: string; torchRoot: string; cuda: boolean }
+interface BuildInfo {
+  torchVersion: string;
+  torchRoot: string;
+  cuda: boolean;
+}
 
 function readBuildInfo(folder: string): BuildInfo {
   const file = join(folder, 'vpt-build.json');
-  if (!existsSync(file)) throw new VptError(ErrorCode.Addon, `${file} is missing: ${folder} is not a finished vpt-native build`);
+  if (!existsSync(file))
+    throw new VptError(ErrorCode.Addon, `${file} is missing: ${folder} is not a finished vpt-native build`);
   return JSON.parse(readFileSync(file, 'utf8')) as BuildInfo;
 }
 
 /** Runs cmake-js for the package at `packageRoot` into `out`, against `libtorch`. */
-async function compile(packageRoot: string, libtorch: FoundLibTorch, out: string, report: (p: Omit<SetupProgress, 'elapsedMs'>) => void): Promise<void> {
+async function compile(
+  packageRoot: string,
+  libtorch: FoundLibTorch,
+  out: string,
+  report: (p: Omit<SetupProgress, 'elapsedMs'>) => void,
+): Promise<void> {
   const cmakeJs = createRequire(join(packageRoot, 'package.json')).resolve('cmake-js/bin/cmake-js');
   const jobs = process.env.CMAKE_BUILD_PARALLEL_LEVEL ?? String(Math.max(1, availableParallelism()));
   const env: NodeJS.ProcessEnv = { ...process.env, LIBTORCH: libtorch.root };
   delete env.Torch_DIR;
   const tail: string[] = [];
   await new Promise<void>((done, fail) => {
-    const child = spawn(process.execPath, [cmakeJs, 'compile', '--out', out, '--parallel', jobs], { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cmakeJs, 'compile', '--out', out, '--parallel', jobs], {
+      cwd: packageRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let pending = '';
     const onData = (chunk: Buffer) => {
       pending += chunk.toString('utf8');
@@ -67,7 +81,8 @@ async function compile(packageRoot: string, libtorch: FoundLibTorch, out: string
         if (tail.length > 40) tail.shift();
         const p = parseBuildProgress(line);
         if (p) report({ phase: 'compile', message: line.trim(), ...p });
-        else if (/vpt-native: LibTorch|Configuring done|Generating done/.test(line)) report({ phase: 'configure', message: line.replace(/^--\s*/, '').trim() });
+        else if (/vpt-native: LibTorch|Configuring done|Generating done/.test(line))
+          report({ phase: 'configure', message: line.replace(/^--\s*/, '').trim() });
       }
     };
     child.stdout.on('data', onData);
@@ -75,7 +90,13 @@ async function compile(packageRoot: string, libtorch: FoundLibTorch, out: string
     child.on('error', fail);
     child.on('close', (code) => {
       if (code === 0) done();
-      else fail(new VptError(ErrorCode.Addon, `compiling the addon failed (cmake-js exited ${code}); its last lines:\n${tail.map((l) => `  ${l}`).join('\n')}`));
+      else
+        fail(
+          new VptError(
+            ErrorCode.Addon,
+            `compiling the addon failed (cmake-js exited ${code}); its last lines:\n${tail.map((l) => `  ${l}`).join('\n')}`,
+          ),
+        );
     });
   });
 }
@@ -93,7 +114,8 @@ export async function buildAddon(options: {
 }): Promise<string> {
   const { packageRoot, libtorch, dest } = options;
   const started = Date.now();
-  const report = (p: Omit<SetupProgress, 'elapsedMs'>) => options.onProgress?.({ ...p, elapsedMs: Date.now() - started });
+  const report = (p: Omit<SetupProgress, 'elapsedMs'>) =>
+    options.onProgress?.({ ...p, elapsedMs: Date.now() - started });
   const staging = `${dest}.build-${process.pid}`;
   const entry = `${dest}.new-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -102,8 +124,12 @@ export async function buildAddon(options: {
     let built = staging;
     if (options.from) {
       built = resolve(options.from);
-      report({ phase: 'configure', message: `VPT_SETUP_BUILD_FROM: taking the build in ${built} instead of compiling` });
-      if (!existsSync(join(built, 'Release', ADDON_FILE))) throw new VptError(ErrorCode.Addon, `VPT_SETUP_BUILD_FROM=${options.from} holds no Release/${ADDON_FILE}`);
+      report({
+        phase: 'configure',
+        message: `VPT_SETUP_BUILD_FROM: taking the build in ${built} instead of compiling`,
+      });
+      if (!existsSync(join(built, 'Release', ADDON_FILE)))
+        throw new VptError(ErrorCode.Addon, `VPT_SETUP_BUILD_FROM=${options.from} holds no Release/${ADDON_FILE}`);
       report({ phase: 'compile', message: `[1/1] copying ${join(built, 'Release', ADDON_FILE)}`, done: 1, total: 1 });
     } else {
       mkdirSync(staging, { recursive: true });
@@ -111,15 +137,31 @@ export async function buildAddon(options: {
       await compile(packageRoot, libtorch, staging, report);
     }
     const info = readBuildInfo(built);
-    if (!info.torchVersion.startsWith(libtorch.version) || (info.cuda ? libtorch.variant === 'cpu' : libtorch.variant !== 'cpu')) {
-      throw new VptError(ErrorCode.Addon, `the build in ${built} is for LibTorch ${info.torchVersion} (${info.cuda ? 'CUDA' : 'CPU'}), not ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`);
+    if (
+      !info.torchVersion.startsWith(libtorch.version) ||
+      (info.cuda ? libtorch.variant === 'cpu' : libtorch.variant !== 'cpu')
+    ) {
+      throw new VptError(
+        ErrorCode.Addon,
+        `the build in ${built} is for LibTorch ${info.torchVersion} (${info.cuda ? 'CUDA' : 'CPU'}), not ${libtorch.version} (${libtorch.variant}) at ${libtorch.root}`,
+      );
     }
     mkdirSync(entry, { recursive: true });
     copyFileSync(join(built, 'Release', ADDON_FILE), join(entry, ADDON_FILE));
     copyFileSync(join(built, 'vpt-build.json'), join(entry, 'vpt-build.json'));
-    writeFileSync(join(entry, 'setup.json'), `${JSON.stringify({
-      libtorch, builtAt: new Date().toISOString(), elapsedMs: Date.now() - started, from: options.from ? built : undefined,
-    }, null, 2)}\n`);
+    writeFileSync(
+      join(entry, 'setup.json'),
+      `${JSON.stringify(
+        {
+          libtorch,
+          builtAt: new Date().toISOString(),
+          elapsedMs: Date.now() - started,
+          from: options.from ? built : undefined,
+        },
+        null,
+        2,
+      )}\n`,
+    );
     rmSync(dest, { recursive: true, force: true });
     renameSync(entry, dest);
     return join(dest, ADDON_FILE);

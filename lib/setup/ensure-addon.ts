@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 
 import { loadAddon, packageRoot } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
-import { type TorchWheel } from './torch-wheel.js';
-import { type SetupProgress, buildAddon, formatElapsed } from './build-addon.js';
+import { cachedTorchDir } from '../prebuild.js';
+import { buildAddon, formatElapsed, type SetupProgress } from './build-addon.js';
 import { chooseWheel, installWheel, pipCommand } from './install-libtorch.js';
 import { type AddonSearch, locateAddon } from './locate-addon.js';
-import { cachedTorchDir } from '../prebuild.js';
+import type { TorchWheel } from './torch-wheel.js';
 
 export type { SetupProgress } from './build-addon.js';
 
@@ -55,7 +55,8 @@ function wantsCuda(search: AddonSearch, cuda: boolean): boolean {
  */
 export async function ensureAddon(options: EnsureAddonOptions = {}): Promise<EnsureAddonResult> {
   const started = Date.now();
-  const report = (p: Omit<SetupProgress, 'elapsedMs'>) => options.onProgress?.({ ...p, elapsedMs: Date.now() - started });
+  const report = (p: Omit<SetupProgress, 'elapsedMs'>) =>
+    options.onProgress?.({ ...p, elapsedMs: Date.now() - started });
   if (!options.force) {
     try {
       const { path } = loadAddon();
@@ -68,38 +69,71 @@ export async function ensureAddon(options: EnsureAddonOptions = {}): Promise<Ens
   }
   let search = locateAddon(packageRoot);
   let installedLibTorch = false;
-  const explicit = search.libtorch && (search.libtorch.source === 'LIBTORCH' || search.libtorch.source === 'Torch_DIR') ? search.libtorch : undefined;
+  const explicit =
+    search.libtorch && (search.libtorch.source === 'LIBTORCH' || search.libtorch.source === 'Torch_DIR')
+      ? search.libtorch
+      : undefined;
   if (explicit && (explicit.problem || wantsCuda(search, Boolean(options.cuda)))) {
-    throw new VptError(ErrorCode.Addon, `${explicit.source} points at LibTorch ${explicit.version} (${explicit.variant}) at ${explicit.root}, which ${explicit.problem ? `is ${explicit.problem}` : 'is a CPU build and --cuda was asked'}; unset ${explicit.source} or point it at a suitable LibTorch`);
+    throw new VptError(
+      ErrorCode.Addon,
+      `${explicit.source} points at LibTorch ${explicit.version} (${explicit.variant}) at ${explicit.root}, which ${explicit.problem ? `is ${explicit.problem}` : 'is a CPU build and --cuda was asked'}; unset ${explicit.source} or point it at a suitable LibTorch`,
+    );
   }
   if (!search.libtorch || search.libtorch.problem || wantsCuda(search, Boolean(options.cuda))) {
     const wheel: TorchWheel = chooseWheel(Boolean(options.cuda));
     const target = cachedTorchDir(wheel.variant);
-    const why = !search.libtorch ? 'No LibTorch was found' : search.libtorch.problem ? `The LibTorch found (${search.libtorch.version} at ${search.libtorch.root}) is ${search.libtorch.problem}` : 'A CUDA LibTorch was asked for';
+    const why = !search.libtorch
+      ? 'No LibTorch was found'
+      : search.libtorch.problem
+        ? `The LibTorch found (${search.libtorch.version} at ${search.libtorch.root}) is ${search.libtorch.problem}`
+        : 'A CUDA LibTorch was asked for';
     const question = `${why}. Install ${wheel.spec} (${wheel.withDeps ? 'a few GB with its CUDA libraries' : 'about 200 MB'}) into ${target} with pip?`;
     const consent = options.yes || (options.confirm ? await options.confirm(question) : false);
     if (!consent) {
-      throw new VptError(ErrorCode.Addon, [
-        `${why}; installing one needs your consent.`,
-        `  ${SETUP_HINT(options.cuda)}    (installs ${wheel.spec} into ${target} and builds the addon)`,
-        '  or install a LibTorch >= 2.4 yourself and set LIBTORCH=/path/to/libtorch',
-      ].join('\n'));
+      throw new VptError(
+        ErrorCode.Addon,
+        [
+          `${why}; installing one needs your consent.`,
+          `  ${SETUP_HINT(options.cuda)}    (installs ${wheel.spec} into ${target} and builds the addon)`,
+          '  or install a LibTorch >= 2.4 yourself and set LIBTORCH=/path/to/libtorch',
+        ].join('\n'),
+      );
     }
-    report({ phase: 'install', message: `installing ${wheel.spec} into ${target}: ${pipCommand(wheel, target).join(' ')}` });
+    report({
+      phase: 'install',
+      message: `installing ${wheel.spec} into ${target}: ${pipCommand(wheel, target).join(' ')}`,
+    });
     const root = await installWheel(wheel, process.env, options.pipOutput ?? 'inherit');
     installedLibTorch = true;
     search = locateAddon(packageRoot);
     if (search.libtorch?.root !== root) {
-      report({ phase: 'libtorch', message: `note: ${search.libtorch ? `${search.libtorch.root} (from ${search.libtorch.source}) comes first` : 'the installed LibTorch was not found'}; set LIBTORCH=${root} to use the one just installed` });
+      report({
+        phase: 'libtorch',
+        message: `note: ${search.libtorch ? `${search.libtorch.root} (from ${search.libtorch.source}) comes first` : 'the installed LibTorch was not found'}; set LIBTORCH=${root} to use the one just installed`,
+      });
     }
   }
   const libtorch = search.libtorch;
-  if (!libtorch || libtorch.problem || !search.cacheDir) throw new VptError(ErrorCode.Addon, search.problem?.message ?? 'no usable LibTorch');
-  report({ phase: 'libtorch', message: `LibTorch ${libtorch.version} (${libtorch.variant}) at ${libtorch.root} (from ${libtorch.source})` });
-  const path = await buildAddon({ packageRoot, libtorch, dest: search.cacheDir, from: process.env.VPT_SETUP_BUILD_FROM || undefined, onProgress: options.onProgress });
+  if (!libtorch || libtorch.problem || !search.cacheDir)
+    throw new VptError(ErrorCode.Addon, search.problem?.message ?? 'no usable LibTorch');
+  report({
+    phase: 'libtorch',
+    message: `LibTorch ${libtorch.version} (${libtorch.variant}) at ${libtorch.root} (from ${libtorch.source})`,
+  });
+  const path = await buildAddon({
+    packageRoot,
+    libtorch,
+    dest: search.cacheDir,
+    from: process.env.VPT_SETUP_BUILD_FROM || undefined,
+    onProgress: options.onProgress,
+  });
   const loaded = loadAddon();
   report({ phase: 'done', message: `ready in ${formatElapsed(Date.now() - started)}: ${loaded.path}` });
-  if (loaded.path !== path) report({ phase: 'done', message: `note: ${loaded.path} loaded rather than ${path} (it comes first in the search order)` });
+  if (loaded.path !== path)
+    report({
+      phase: 'done',
+      message: `note: ${loaded.path} loaded rather than ${path} (it comes first in the search order)`,
+    });
   return { path: loaded.path, built: true, installedLibTorch, elapsedMs: Date.now() - started };
 }
 

@@ -37,7 +37,12 @@ export interface TorchWheel {
 
 /** The CPU wheel. */
 export function cpuWheel(): TorchWheel {
-  return { spec: `torch==${TORCH_VERSION}+cpu`, variant: 'cpu', indexUrl: 'https://download.pytorch.org/whl/cpu', withDeps: false };
+  return {
+    spec: `torch==${TORCH_VERSION}+cpu`,
+    variant: 'cpu',
+    indexUrl: 'https://download.pytorch.org/whl/cpu',
+    withDeps: false,
+  };
 }
 
 /** The driver's newest supported CUDA ("CUDA Version: 12.8" in nvidia-smi's header), or undefined. */
@@ -45,7 +50,10 @@ export function driverCudaVersion(nvidiaSmi: string): string | undefined {
   return /CUDA Version\s*:\s*(\d+\.\d+)/.exec(nvidiaSmi)?.[1];
 }
 
-const cudaNumber = (v: string) => { const [a = 0, b = 0] = v.split('.').map(Number); return a * 100 + b; };
+const cudaNumber = (v: string) => {
+  const [a = 0, b = 0] = v.split('.').map(Number);
+  return a * 100 + b;
+};
 
 /**
  * The CUDA wheel for a driver whose nvidia-smi printed `nvidiaSmi`; throws a message saying
@@ -56,17 +64,25 @@ const cudaNumber = (v: string) => { const [a = 0, b = 0] = v.split('.').map(Numb
  * ```
  */
 export function cudaWheel(nvidiaSmi: string, override?: string): TorchWheel {
-  const make = (tag: string): TorchWheel => ({ spec: `torch==${TORCH_VERSION}+${tag}`, variant: tag, indexUrl: `https://download.pytorch.org/whl/${tag}`, withDeps: true });
+  const make = (tag: string): TorchWheel => ({
+    spec: `torch==${TORCH_VERSION}+${tag}`,
+    variant: tag,
+    indexUrl: `https://download.pytorch.org/whl/${tag}`,
+    withDeps: true,
+  });
   if (override) {
     if (!/^cu\d+$/.test(override)) throw new Error(`VPT_TORCH_CUDA=${override}: expected a wheel tag such as cu128`);
     return make(override);
   }
   const driver = driverCudaVersion(nvidiaSmi);
-  if (!driver) throw new Error('nvidia-smi did not report a CUDA version (is the NVIDIA driver installed and a GPU visible?)');
+  if (!driver)
+    throw new Error('nvidia-smi did not report a CUDA version (is the NVIDIA driver installed and a GPU visible?)');
   const wheel = CUDA_WHEELS.find((w) => cudaNumber(w.cuda) <= cudaNumber(driver));
   if (!wheel) {
     const oldest = CUDA_WHEELS[CUDA_WHEELS.length - 1]!;
-    throw new Error(`the NVIDIA driver supports CUDA ${driver}, older than every torch ${TORCH_VERSION} CUDA wheel (the oldest needs CUDA ${oldest.cuda}); update the driver, or run setup without --cuda for the CPU LibTorch`);
+    throw new Error(
+      `the NVIDIA driver supports CUDA ${driver}, older than every torch ${TORCH_VERSION} CUDA wheel (the oldest needs CUDA ${oldest.cuda}); update the driver, or run setup without --cuda for the CPU LibTorch`,
+    );
   }
   return make(wheel.tag);
 }

@@ -35,7 +35,8 @@ export class Checkpoints {
   async saveAndAbort(step: number, epoch: number, batch: number, stats: EpochStats): Promise<DOMException> {
     const partial = stats.partial();
     const rankRng = await this.#gatherRngStates();
-    if (this.#isMain) await this.#saveState({ step, epoch, batch, partial, config: this.#c, ...(rankRng ? { rankRng } : {}) });
+    if (this.#isMain)
+      await this.#saveState({ step, epoch, batch, partial, config: this.#c, ...(rankRng ? { rankRng } : {}) });
     return abortError();
   }
 
@@ -63,12 +64,15 @@ export class Checkpoints {
    * fills its slot of a zeroed buffer and the buffers are summed.
    */
   async #gatherRngStates(): Promise<string[] | undefined> {
-    const model = this.#model, group = this.#group;
+    const model = this.#model,
+      group = this.#group;
     if (!group) return undefined;
     const own = model.rngState();
     const all = new Float64Array(own.length * group.worldSize);
     all.set(own, own.length * group.rank);
     const sums = await group.allReduceSum(all);
-    return Array.from({ length: group.worldSize }, (_, r) => Buffer.from(Uint8Array.from(sums.subarray(r * own.length, (r + 1) * own.length))).toString('base64'));
+    return Array.from({ length: group.worldSize }, (_, r) =>
+      Buffer.from(Uint8Array.from(sums.subarray(r * own.length, (r + 1) * own.length))).toString('base64'),
+    );
   }
 }

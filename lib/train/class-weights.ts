@@ -15,18 +15,22 @@ export type ClassWeighting = 'none' | 'inv' | 'inv_sqrt';
  * ```
  */
 export function computeClassWeights(labels: ArrayLike<number>, numClasses: number, mode: ClassWeighting): Float32Array {
-  if (!['none', 'inv', 'inv_sqrt'].includes(mode)) throw invalidOption('classWeights', '"none", "inv" or "inv_sqrt"', mode);
+  if (!['none', 'inv', 'inv_sqrt'].includes(mode))
+    throw invalidOption('classWeights', '"none", "inv" or "inv_sqrt"', mode);
   const weights = new Float32Array(numClasses);
   if (mode === 'none') return weights.fill(1);
   const counts = new Float64Array(numClasses);
   for (let i = 0; i < labels.length; i++) {
     const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= numClasses) throw invalidOption(`labels[${i}]`, `an integer in 0..${numClasses - 1}`, y);
+    if (!Number.isInteger(y) || y < 0 || y >= numClasses)
+      throw invalidOption(`labels[${i}]`, `an integer in 0..${numClasses - 1}`, y);
     counts[y]!++;
   }
   const power = mode === 'inv' ? -1 : -0.5;
   const raw = Array.from(counts, (c) => (c > 0 ? c ** power : 0));
   const sum = raw.reduce((a, b) => a + b, 0);
-  raw.forEach((w, c) => { weights[c] = sum > 0 ? (w * numClasses) / sum : 0; });
+  raw.forEach((w, c) => {
+    weights[c] = sum > 0 ? (w * numClasses) / sum : 0;
+  });
   return weights;
 }

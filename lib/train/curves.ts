@@ -13,7 +13,8 @@ interface Point {
 }
 
 function points(history: EpochMetrics[]): { loss: Point[]; accuracy: Point[] } {
-  const loss: Point[] = [], accuracy: Point[] = [];
+  const loss: Point[] = [],
+    accuracy: Point[] = [];
   for (const m of history) {
     const add = (list: Point[], series: string, value: number | undefined) => {
       if (value !== undefined && Number.isFinite(value)) list.push({ epoch: m.epoch, series, value });
@@ -60,6 +61,8 @@ export async function renderCurvesSvg(history: EpochMetrics[]): Promise<string> 
 
 /** Writes `curves.png` (atomically). */
 export async function drawCurves(path: string, history: EpochMetrics[]): Promise<void> {
-  const png = await sharp(Buffer.from(await renderCurvesSvg(history))).png().toBuffer();
+  const png = await sharp(Buffer.from(await renderCurvesSvg(history)))
+    .png()
+    .toBuffer();
   await writeFileAtomic(path, [png]);
 }

@@ -58,13 +58,23 @@ export class EpochStats {
   }
 
   /** The epoch's metrics.jsonl line (`epoch` 0-based; the line says epoch + 1). */
-  metrics(epoch: number, step: number, lr: number, evaluated: Partial<Record<'val' | 'test', SplitMetrics>>): EpochMetrics {
+  metrics(
+    epoch: number,
+    step: number,
+    lr: number,
+    evaluated: Partial<Record<'val' | 'test', SplitMetrics>>,
+  ): EpochMetrics {
     const { lossSum, correct, images, skipped } = this;
     return {
       epoch: epoch + 1,
       step,
       lr,
-      train: { loss: images ? lossSum / images : NaN, top1: images ? correct / images : NaN, imagesPerSecond: images / this.trainSeconds, skippedSteps: skipped },
+      train: {
+        loss: images ? lossSum / images : NaN,
+        top1: images ? correct / images : NaN,
+        imagesPerSecond: images / this.trainSeconds,
+        skippedSteps: skipped,
+      },
       ...evaluated,
       seconds: this.seconds(),
     };

@@ -17,8 +17,16 @@ export interface LoaderEvaluation extends SplitMetrics {
  * rank evaluates its shard (see shardSamples) and the counters are summed over the ranks, so
  * every rank returns the metrics of the whole split; `predictions` stay this rank's.
  */
-export async function evaluateLoader(model: Model, loader: Loader | undefined, numClasses: number, group?: ProcessGroup): Promise<LoaderEvaluation> {
-  let lossSum = 0, correct1 = 0, correct5 = 0, count = 0;
+export async function evaluateLoader(
+  model: Model,
+  loader: Loader | undefined,
+  numClasses: number,
+  group?: ProcessGroup,
+): Promise<LoaderEvaluation> {
+  let lossSum = 0,
+    correct1 = 0,
+    correct5 = 0,
+    count = 0;
   let hits = new Float64Array(numClasses);
   let totals = new Float64Array(numClasses);
   const predictions = new Map<string, number>();

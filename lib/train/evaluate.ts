@@ -1,20 +1,31 @@
 /** `evaluate()`: accuracy of a tuned checkpoint on a dataset split. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
+import type { TrainConfig } from '../config/train-config.js';
 import { openDataset } from '../data/dataset.js';
 import { Loader } from '../data/loader.js';
-import type { TrainConfig } from '../config/train-config.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { evaluateLoader } from './evaluate-loader.js';
 import { loadTrainedModel } from './trained-model.js';
 
 export type EvaluateOptions =
-  | { data: string; weights: string; checkpoint: string; split?: 'train' | 'val' | 'test'; arch?: string; device?: string; batchSize?: number }
+  | {
+      data: string;
+      weights: string;
+      checkpoint: string;
+      split?: 'train' | 'val' | 'test';
+      arch?: string;
+      device?: string;
+      batchSize?: number;
+    }
   /** A run folder: its config.json names the data and weights; its best.safetensors is evaluated. */
   | { run: string; split?: 'train' | 'val' | 'test'; device?: string; batchSize?: number }
   /** The config a run was trained with: its `out` folder's best.safetensors is evaluated. */
-  | (Pick<TrainConfig, 'data' | 'weights' | 'out' | 'arch'> & { split?: 'train' | 'val' | 'test'; device?: string; batchSize?: number });
+  | (Pick<TrainConfig, 'data' | 'weights' | 'out' | 'arch'> & {
+      split?: 'train' | 'val' | 'test';
+      device?: string;
+      batchSize?: number;
+    });
 
 export interface EvaluationResult {
   split: string;
@@ -41,9 +52,13 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     try {
       config = JSON.parse(await readFile(join(options.run, 'config.json'), 'utf8')) as typeof config;
     } catch (error) {
-      throw new VptError(ErrorCode.Io, `${options.run} is not a run folder (config.json unreadable: ${(error as Error).message})`);
+      throw new VptError(
+        ErrorCode.Io,
+        `${options.run} is not a run folder (config.json unreadable: ${(error as Error).message})`,
+      );
     }
-    if (!config.data || !config.weights) throw new VptError(ErrorCode.Option, `${join(options.run, 'config.json')} names no data or weights`);
+    if (!config.data || !config.weights)
+      throw new VptError(ErrorCode.Option, `${join(options.run, 'config.json')} names no data or weights`);
     ({ data, weights } = config as { data: string; weights: string });
     arch = config.arch;
     checkpoint = join(options.run, 'best.safetensors');
@@ -57,8 +72,18 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
   const dataset = await openDataset(data);
   const samples = dataset.splits[split];
   if (!samples?.length) throw new VptError(ErrorCode.Option, `Invalid option "split": ${data} has no ${split} split`);
-  const { model, metadata } = await loadTrainedModel({ weights, checkpoint, ...(arch ? { arch } : {}), ...(options.device ? { device: options.device } : {}) });
-  const loader = new Loader(samples, { batchSize: options.batchSize ?? 64, train: false, cropSize: metadata.imageSize, shuffle: false });
+  const { model, metadata } = await loadTrainedModel({
+    weights,
+    checkpoint,
+    ...(arch ? { arch } : {}),
+    ...(options.device ? { device: options.device } : {}),
+  });
+  const loader = new Loader(samples, {
+    batchSize: options.batchSize ?? 64,
+    train: false,
+    cropSize: metadata.imageSize,
+    shuffle: false,
+  });
   try {
     const r = await evaluateLoader(model, loader, metadata.numClasses);
     return {

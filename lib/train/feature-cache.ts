@@ -30,7 +30,8 @@ export class FeatureCache {
     const n = batch.labels.length;
     const features = await model.features(batch.images);
     const dim = features.length / n;
-    for (const [k, key] of batch.keys.entries()) this.#features.set(this.#index.get(key)!, features.slice(k * dim, (k + 1) * dim));
+    for (const [k, key] of batch.keys.entries())
+      this.#features.set(this.#index.get(key)!, features.slice(k * dim, (k + 1) * dim));
     return features;
   }
 }

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 
 import { Loader } from '../data/loader.js';
-import { ErrorCode, VptError, invalidOption } from '../errors.js';
+import { ErrorCode, invalidOption, VptError } from '../errors.js';
 import { loadTrainedModel } from './trained-model.js';
 
 export interface PredictOptions {
@@ -35,7 +35,12 @@ export async function predict(o: PredictOptions): Promise<Prediction[]> {
   if (!Number.isSafeInteger(topK) || topK < 1) throw invalidOption('topK', 'an integer >= 1', o.topK);
   const { model, metadata } = await loadTrainedModel(o);
   const samples = o.images.map((p) => ({ key: p, path: resolve(p), label: 0 }));
-  const loader = new Loader(samples, { batchSize: o.batchSize ?? 32, train: false, cropSize: metadata.imageSize, shuffle: false });
+  const loader = new Loader(samples, {
+    batchSize: o.batchSize ?? 32,
+    train: false,
+    cropSize: metadata.imageSize,
+    shuffle: false,
+  });
   const C = metadata.numClasses;
   const names = metadata.classNames ?? Array.from({ length: C }, (_, i) => String(i));
   const out: Prediction[] = [];
@@ -47,7 +52,8 @@ export async function predict(o: PredictOptions): Promise<Prediction[]> {
         const max = Math.max(...row);
         const exp = row.map((x) => Math.exp(x - max));
         const sum = exp.reduce((a, b) => a + b, 0);
-        const top = exp.map((e, label) => ({ label, name: names[label] ?? String(label), prob: e / sum }))
+        const top = exp
+          .map((e, label) => ({ label, name: names[label] ?? String(label), prob: e / sum }))
           .sort((a, b) => b.prob - a.prob)
           .slice(0, Math.min(topK, C));
         out.push({ path: key, top });
@@ -68,7 +74,12 @@ export async function predict(o: PredictOptions): Promise<Prediction[]> {
  * file and what is wrong with it.
  */
 function badImageError(error: unknown): unknown {
-  if (error instanceof VptError && error.code === ErrorCode.Data && error.cause instanceof VptError && error.cause.code === ErrorCode.Data) {
+  if (
+    error instanceof VptError &&
+    error.code === ErrorCode.Data &&
+    error.cause instanceof VptError &&
+    error.cause.code === ErrorCode.Data
+  ) {
     return error.cause;
   }
   return error;

@@ -19,7 +19,9 @@ export async function* prefetchUploads<T extends { images: ImageBatchU8 }>(
 ): AsyncGenerator<T & { staged: Promise<StagedBatch> }> {
   const it = source[Symbol.asyncIterator]();
   const fetch = () =>
-    handled(it.next().then((r) => (r.done ? undefined : { ...r.value, staged: handled(model.upload(r.value.images)) })));
+    handled(
+      it.next().then((r) => (r.done ? undefined : { ...r.value, staged: handled(model.upload(r.value.images)) })),
+    );
   try {
     let next = fetch();
     for (;;) {

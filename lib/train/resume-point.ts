@@ -10,9 +10,25 @@ import { readSafetensorsHeader } from '../weights/safetensors.js';
 
 /** Settings that shape what a run computes: a resumed run keeps the saved ones. */
 export const RUN_SETTINGS = [
-  'epochs', 'warmupEpochs', 'batchSize', 'baseLr', 'optimizer', 'momentum', 'weightDecay', 'clipGradNorm',
-  'scheduleUnit', 'transfer', 'promptTokens', 'deep', 'promptDropout', 'promptProject', 'mlpLayers',
-  'classWeights', 'cropSize', 'augment', 'seed',
+  'epochs',
+  'warmupEpochs',
+  'batchSize',
+  'baseLr',
+  'optimizer',
+  'momentum',
+  'weightDecay',
+  'clipGradNorm',
+  'scheduleUnit',
+  'transfer',
+  'promptTokens',
+  'deep',
+  'promptDropout',
+  'promptProject',
+  'mlpLayers',
+  'classWeights',
+  'cropSize',
+  'augment',
+  'seed',
 ] as const satisfies ReadonlyArray<keyof ResolvedTrainConfig>;
 
 /** Train statistics of an epoch interrupted part-way. */
@@ -48,7 +64,7 @@ async function savedPosition(path: string): Promise<RunPosition | undefined> {
     const train = JSON.parse(metadata.train ?? 'null') as { run?: RunPosition } | null;
     return train?.run && typeof train.run === 'object' ? train.run : undefined;
   } catch {
-    return undefined;  // not a training-state file: loadState says so
+    return undefined; // not a training-state file: loadState says so
   }
 }
 
@@ -70,7 +86,9 @@ export function withSavedSettings(config: TrainConfig, saved: ResolvedTrainConfi
 /** Refuses a resume whose run-defining settings differ from the saved run's, naming each. */
 export function checkSameRun(c: ResolvedTrainConfig, saved: ResolvedTrainConfig, path: string): void {
   const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
-  const differ = RUN_SETTINGS.filter((k) => show(c[k]) !== show(saved[k])).map((k) => `${k}: ${show(saved[k])} in the saved run, ${show(c[k])} now`);
+  const differ = RUN_SETTINGS.filter((k) => show(c[k]) !== show(saved[k])).map(
+    (k) => `${k}: ${show(saved[k])} in the saved run, ${show(c[k])} now`,
+  );
   if (differ.length) {
     throw new VptError(
       ErrorCode.Option,
@@ -94,13 +112,28 @@ export interface ResumePoint {
  * `saveState` without a run record) count it from the steps, which holds when no batch was
  * ever left out.
  */
-export function resumePoint(position: RunPosition | undefined, steps: number, stepsPerEpoch: number, epochs: number, path: string): ResumePoint {
+export function resumePoint(
+  position: RunPosition | undefined,
+  steps: number,
+  stepsPerEpoch: number,
+  epochs: number,
+  path: string,
+): ResumePoint {
   const step = typeof position?.step === 'number' ? position.step : steps;
   const explicit = Number.isInteger(position?.epoch) && Number.isInteger(position?.batch);
   const epoch = explicit ? position!.epoch! : Math.floor(step / stepsPerEpoch);
   const batch = explicit ? position!.batch! : step - epoch * stepsPerEpoch;
   if (epoch >= epochs) {
-    throw new VptError(ErrorCode.Option, `Invalid option "resume": ${path} is the state after the last of the run's ${epochs} epochs; nothing is left to train`);
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "resume": ${path} is the state after the last of the run's ${epochs} epochs; nothing is left to train`,
+    );
   }
-  return { epoch, batch, step, ...(position?.partial ? { partial: position.partial } : {}), ...(position?.rankRng ? { rankRng: position.rankRng } : {}) };
+  return {
+    epoch,
+    batch,
+    step,
+    ...(position?.partial ? { partial: position.partial } : {}),
+    ...(position?.rankRng ? { rankRng: position.rankRng } : {}),
+  };
 }

@@ -54,13 +54,22 @@ export class RunFolder {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (error) {
-      throw new VptError(ErrorCode.Io, `cannot create run folder ${this.dir}: ${(error as Error).message}`, { cause: error });
+      throw new VptError(ErrorCode.Io, `cannot create run folder ${this.dir}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
   /** The run files present in the folder now. */
   async existing(): Promise<string[]> {
-    const present = await Promise.all(Object.values(this.files).map((f) => access(f).then(() => f, () => undefined)));
+    const present = await Promise.all(
+      Object.values(this.files).map((f) =>
+        access(f).then(
+          () => f,
+          () => undefined,
+        ),
+      ),
+    );
     return present.filter((f): f is string => f !== undefined);
   }
 
@@ -81,7 +90,9 @@ export class RunFolder {
     try {
       await Promise.all(Object.values(this.files).map((f) => rm(f, { force: true })));
     } catch (error) {
-      throw new VptError(ErrorCode.Io, `cannot clear the run folder ${this.dir}: ${(error as Error).message}`, { cause: error });
+      throw new VptError(ErrorCode.Io, `cannot clear the run folder ${this.dir}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
@@ -101,12 +112,15 @@ export class RunFolder {
     } catch {
       return [];
     }
-    return text.split('\n').filter((l) => l.trim()).map((l, i) => {
-      try {
-        return JSON.parse(l) as EpochMetrics;
-      } catch {
-        throw new VptError(ErrorCode.Io, `${this.files.metrics}: line ${i + 1} is not valid JSON`);
-      }
-    });
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l, i) => {
+        try {
+          return JSON.parse(l) as EpochMetrics;
+        } catch {
+          throw new VptError(ErrorCode.Io, `${this.files.metrics}: line ${i + 1} is not valid JSON`);
+        }
+      });
   }
 }

@@ -9,7 +9,10 @@ export class RunHistory {
 
   private constructor(epochs: EpochMetrics[]) {
     this.epochs = epochs;
-    this.best = epochs.reduce<EpochMetrics | undefined>((b, m) => (m.val && (!b?.val || m.val.top1 > b.val.top1) ? m : b), undefined);
+    this.best = epochs.reduce<EpochMetrics | undefined>(
+      (b, m) => (m.val && (!b?.val || m.val.top1 > b.val.top1) ? m : b),
+      undefined,
+    );
   }
 
   /**

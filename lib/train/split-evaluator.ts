@@ -18,7 +18,13 @@ export class SplitEvaluator {
   readonly #group: ProcessGroup | undefined;
   readonly #onProgress: OnProgress;
 
-  constructor(model: Model, loaders: EvalLoaders, numClasses: number, group: ProcessGroup | undefined, onProgress: OnProgress) {
+  constructor(
+    model: Model,
+    loaders: EvalLoaders,
+    numClasses: number,
+    group: ProcessGroup | undefined,
+    onProgress: OnProgress,
+  ) {
     this.#model = model;
     this.#loaders = loaders;
     this.#numClasses = numClasses;
@@ -32,7 +38,12 @@ export class SplitEvaluator {
     for (const split of ['val', 'test'] as const) {
       if (!(split in this.#loaders)) continue;
       this.#onProgress?.({ type: 'evaluate', epoch, split });
-      const { loss, top1, top5, count } = await evaluateLoader(this.#model, this.#loaders[split], this.#numClasses, this.#group);
+      const { loss, top1, top5, count } = await evaluateLoader(
+        this.#model,
+        this.#loaders[split],
+        this.#numClasses,
+        this.#group,
+      );
       evaluated[split] = { loss, top1, top5, count };
     }
     return evaluated;

@@ -36,7 +36,8 @@ export class TrainBatches {
 
   /** The batches of epoch `epoch`: from cached features when every one is cached, else from the loader. */
   async *epoch(epoch: number): AsyncGenerator<TrainBatch> {
-    const model = this.#model, cache = this.#cache;
+    const model = this.#model,
+      cache = this.#cache;
     if (cache) {
       const dim = model.info().embedDim;
       const cached = this.#loader.batchOrder(epoch).map((members) => cache.batch(members, this.#samples, dim));

@@ -4,9 +4,14 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-
-import { type Dataset, type Sample, openDataset } from '../data/dataset.js';
-import { Loader, defaultDecodeWorkers } from '../data/loader.js';
+import {
+  type ResolvedTrainConfig,
+  resolveTrainConfig,
+  scaledLearningRate,
+  type TrainConfig,
+} from '../config/train-config.js';
+import { type Dataset, openDataset, type Sample } from '../data/dataset.js';
+import { defaultDecodeWorkers, Loader } from '../data/loader.js';
 import { type DistributedEnvironment, distributedFromEnv } from '../distributed/environment.js';
 import { ProcessGroup } from '../distributed/process-group.js';
 import { shardSamples } from '../distributed/shard.js';
@@ -14,23 +19,29 @@ import { ErrorCode, VptError } from '../errors.js';
 import { createModel } from '../model/create-model.js';
 import type { Model } from '../model/model.js';
 import { runtimeInfo } from '../runtime-info.js';
-import { type ResolvedTrainConfig, type TrainConfig, resolveTrainConfig, scaledLearningRate } from '../config/train-config.js';
+import type { DownloadProgress } from '../weights/hub.js';
 import { Checkpoints } from './checkpoints.js';
 import { computeClassWeights } from './class-weights.js';
 import { EpochStats } from './epoch-stats.js';
 import { FeatureCache } from './feature-cache.js';
 import { GraphNotices } from './graph-notices.js';
 import type { OnProgress, ProgressEvent } from './progress-event.js';
-import { type ResumePoint, type RunPosition, checkSameRun, resumePoint, savedRunConfig, withSavedSettings } from './resume-point.js';
+import {
+  checkSameRun,
+  type ResumePoint,
+  type RunPosition,
+  resumePoint,
+  savedRunConfig,
+  withSavedSettings,
+} from './resume-point.js';
 import { RunFolder } from './run-folder.js';
 import { RunHistory } from './run-history.js';
 import { RunTotals } from './run-totals.js';
-import { type Schedule, learningRateAt } from './schedule.js';
+import { learningRateAt, type Schedule } from './schedule.js';
 import { type EvalLoaders, SplitEvaluator } from './split-evaluator.js';
-import { StopRequest, abortError } from './stop-request.js';
+import { abortError, StopRequest } from './stop-request.js';
 import { TrainBatches } from './train-batches.js';
 import type { TrainResult } from './train-result.js';
-import type { DownloadProgress } from '../weights/hub.js';
 
 export type { ProgressEvent } from './progress-event.js';
 export type { TrainResult } from './train-result.js';
@@ -68,7 +79,10 @@ export interface TrainOptions {
  */
 export async function train(config: TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
   // A resume takes the settings it leaves unset from the state file, and refuses other values.
-  const resumeFrom = typeof (config as { resume?: unknown } | null)?.resume === 'string' ? (config as { resume: string }).resume : undefined;
+  const resumeFrom =
+    typeof (config as { resume?: unknown } | null)?.resume === 'string'
+      ? (config as { resume: string }).resume
+      : undefined;
   const saved = resumeFrom ? await savedRunConfig(resumeFrom) : undefined;
   const c = absolutePaths(resolveTrainConfig(saved ? withSavedSettings(config, saved) : config));
   if (saved) checkSameRun(c, saved, c.resume!);
@@ -98,7 +112,20 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   const precision = c.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32');
   const group = dist ? await joinGroup(c, dist, device) : undefined;
   try {
-    return await trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal, overwrite: !!options.overwrite });
+    return await trainOnDevice({
+      c,
+      dataset,
+      trainSamples,
+      device,
+      precision,
+      group,
+      isMain,
+      run,
+      started,
+      onProgress,
+      signal,
+      overwrite: !!options.overwrite,
+    });
   } finally {
     group?.dispose();
   }
@@ -121,10 +148,16 @@ function absolutePaths(c: ResolvedTrainConfig): ResolvedTrainConfig {
 /** Options a data-parallel run cannot take; checked before anything is written. */
 export function checkDistributedOptions(c: ResolvedTrainConfig, dist: Pick<DistributedEnvironment, 'worldSize'>): void {
   if (c.batchSize % dist.worldSize !== 0) {
-    throw new VptError(ErrorCode.Option, `Invalid option "batchSize": the global batch ${c.batchSize} must divide evenly over ${dist.worldSize} ranks`);
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "batchSize": the global batch ${c.batchSize} must divide evenly over ${dist.worldSize} ranks`,
+    );
   }
   if (c.onBadImage === 'skip') {
-    throw new VptError(ErrorCode.Option, 'Invalid option "onBadImage": \'skip\' is not supported in data-parallel training (a rank whose whole batch is skipped would leave the others waiting); fix or remove the bad images, or train in one process');
+    throw new VptError(
+      ErrorCode.Option,
+      'Invalid option "onBadImage": \'skip\' is not supported in data-parallel training (a rank whose whole batch is skipped would leave the others waiting); fix or remove the bad images, or train in one process',
+    );
   }
 }
 
@@ -154,13 +187,29 @@ interface DeviceRun {
   overwrite: boolean;
 }
 
-async function trainOnDevice({ c, dataset, trainSamples, device, precision, group, isMain, run, started, onProgress, signal, overwrite }: DeviceRun): Promise<TrainResult> {
+async function trainOnDevice({
+  c,
+  dataset,
+  trainSamples,
+  device,
+  precision,
+  group,
+  isMain,
+  run,
+  started,
+  onProgress,
+  signal,
+  overwrite,
+}: DeviceRun): Promise<TrainResult> {
   const model = await createModel({
     weights: c.weights,
     ...(c.arch ? { arch: c.arch } : {}),
     numClasses: dataset.numClasses,
     imageSize: c.cropSize,
-    prompt: c.transfer === 'prompt' ? { tokens: c.promptTokens, deep: c.deep, dropout: c.promptDropout, project: c.promptProject } : null,
+    prompt:
+      c.transfer === 'prompt'
+        ? { tokens: c.promptTokens, deep: c.deep, dropout: c.promptDropout, project: c.promptProject }
+        : null,
     transfer: c.transfer,
     mlpLayers: c.mlpLayers,
     device,
@@ -176,13 +225,29 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
   const loaders: Loader[] = [];
   try {
     if (c.classWeights !== 'none') {
-      model.setClassWeights(computeClassWeights(trainSamples.map((s) => s.label), dataset.numClasses, c.classWeights));
+      model.setClassWeights(
+        computeClassWeights(
+          trainSamples.map((s) => s.label),
+          dataset.numClasses,
+          c.classWeights,
+        ),
+      );
     }
     // Two pool threads stay free of decoding: one for the step, one for the next batch's upload.
-    const common = { cropSize: c.cropSize, seed: c.seed, onBadImage: c.onBadImage, workers: c.workers ?? defaultDecodeWorkers(2) };
+    const common = {
+      cropSize: c.cropSize,
+      seed: c.seed,
+      onBadImage: c.onBadImage,
+      workers: c.workers ?? defaultDecodeWorkers(2),
+    };
     const shard = group ? { rank: group.rank, worldSize: group.worldSize } : undefined;
     const trainLoader = new Loader(trainSamples, {
-      ...common, batchSize: c.batchSize, train: c.augment, shuffle: true, dropLast: !!shard || trainSamples.length >= c.batchSize, ...(shard ? { shard } : {}),
+      ...common,
+      batchSize: c.batchSize,
+      train: c.augment,
+      shuffle: true,
+      dropLast: !!shard || trainSamples.length >= c.batchSize,
+      ...(shard ? { shard } : {}),
     });
     loaders.push(trainLoader);
     const evalLoaders: EvalLoaders = {};
@@ -192,7 +257,9 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
       // Each rank evaluates its own samples; evaluateLoader sums the counters over ranks.
       const samples = shard ? shardSamples(all, shard) : all;
       const batchSize = c.evalBatchSize ?? (shard ? c.batchSize / shard.worldSize : c.batchSize);
-      evalLoaders[split] = samples.length ? new Loader(samples, { ...common, batchSize, train: false, shuffle: false }) : undefined;
+      evalLoaders[split] = samples.length
+        ? new Loader(samples, { ...common, batchSize, train: false, shuffle: false })
+        : undefined;
       if (evalLoaders[split]) loaders.push(evalLoaders[split]);
     }
     model.configureOptimizer({
@@ -208,9 +275,16 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
     let resumed: ResumePoint | undefined;
     if (c.resume) {
       const state = await model.loadState(c.resume);
-      resumed = resumePoint(state.run as RunPosition | undefined, state.step + state.nonfiniteTotal, stepsPerEpoch, c.epochs, c.resume);
+      resumed = resumePoint(
+        state.run as RunPosition | undefined,
+        state.step + state.nonfiniteTotal,
+        stepsPerEpoch,
+        c.epochs,
+        c.resume,
+      );
       // Each rank continues its own dropout stream (the state file holds rank 0's in its rng).
-      if (group && resumed.rankRng?.length === group.worldSize) model.setRngState(new Uint8Array(Buffer.from(resumed.rankRng[group.rank]!, 'base64')));
+      if (group && resumed.rankRng?.length === group.worldSize)
+        model.setRngState(new Uint8Array(Buffer.from(resumed.rankRng[group.rank]!, 'base64')));
     }
     // Every input has been checked: the run folder is written from here on.
     if (isMain) {
@@ -220,8 +294,26 @@ async function trainOnDevice({ c, dataset, trainSamples, device, precision, grou
     }
     // One view per image and a frozen backbone: its features never change, so compute them once.
     // (Not data-parallel: a rank's samples change every epoch, so its cache would never fill.)
-    const featureCache = c.transfer === 'linear' && !c.augment && c.cacheFeatures && !group ? new FeatureCache(trainSamples) : undefined;
-    const result = await runEpochs({ c, model, run, trainLoader, trainSamples, evalLoaders, numClasses: dataset.numClasses, started, onProgress, signal, device, precision, featureCache, group, isMain, resumed });
+    const featureCache =
+      c.transfer === 'linear' && !c.augment && c.cacheFeatures && !group ? new FeatureCache(trainSamples) : undefined;
+    const result = await runEpochs({
+      c,
+      model,
+      run,
+      trainLoader,
+      trainSamples,
+      evalLoaders,
+      numClasses: dataset.numClasses,
+      started,
+      onProgress,
+      signal,
+      device,
+      precision,
+      featureCache,
+      group,
+      isMain,
+      resumed,
+    });
     // No rank leaves (closing its connections) while another still reduces.
     await group?.barrier();
     return result;
@@ -255,7 +347,13 @@ interface RunContext {
 async function runEpochs(ctx: RunContext): Promise<TrainResult> {
   const { c, model, run, trainLoader, onProgress, group, isMain, resumed } = ctx;
   const stepsPerEpoch = trainLoader.batchesPerEpoch;
-  const schedule: Schedule = { baseLr: scaledLearningRate(c), unit: c.scheduleUnit, warmupEpochs: c.warmupEpochs, epochs: c.epochs, stepsPerEpoch };
+  const schedule: Schedule = {
+    baseLr: scaledLearningRate(c),
+    unit: c.scheduleUnit,
+    warmupEpochs: c.warmupEpochs,
+    epochs: c.epochs,
+    stepsPerEpoch,
+  };
   const batches = new TrainBatches(model, trainLoader, ctx.trainSamples, ctx.featureCache);
   const evaluator = new SplitEvaluator(model, ctx.evalLoaders, ctx.numClasses, group, onProgress);
   const checkpoints = new Checkpoints(model, run, c, group, isMain);
@@ -266,8 +364,16 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
   const startEpoch = resumed?.epoch ?? 0;
   let step = resumed?.step ?? 0;
   onProgress?.({
-    type: 'start', epochs: c.epochs, startEpoch, stepsPerEpoch, trainImages: stepsPerEpoch * c.batchSize, device: ctx.device,
-    precision: ctx.precision, trainableParams: model.info().trainableParams, out: run.dir, worldSize: group?.worldSize ?? 1,
+    type: 'start',
+    epochs: c.epochs,
+    startEpoch,
+    stepsPerEpoch,
+    trainImages: stepsPerEpoch * c.batchSize,
+    device: ctx.device,
+    precision: ctx.precision,
+    trainableParams: model.info().trainableParams,
+    out: run.dir,
+    worldSize: group?.worldSize ?? 1,
   });
 
   for (let epoch = startEpoch; epoch < c.epochs; epoch++) {
@@ -275,7 +381,8 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
     // carry over, so it reports what an uninterrupted epoch would.
     const skipBatches = epoch === startEpoch ? (resumed?.batch ?? 0) : 0;
     const stats = new EpochStats(skipBatches > 0 ? resumed?.partial : undefined);
-    let batchIndex = 0, lr = 0;
+    let batchIndex = 0,
+      lr = 0;
     for await (const batch of batches.epoch(epoch)) {
       if (batchIndex++ < skipBatches) continue;
       // Stop (abort signal): save the state and end here; a data-parallel rank votes instead.
@@ -290,9 +397,19 @@ async function runEpochs(ctx: RunContext): Promise<TrainResult> {
       // Log.
       graphs.afterStep(r, step);
       stats.add(r);
-      onProgress?.({ type: 'step', epoch, step, stepInEpoch: batchIndex, stepsPerEpoch, loss: r.loss, lr, imagesPerSecond: stats.imagesPerSecond() });
+      onProgress?.({
+        type: 'step',
+        epoch,
+        step,
+        stepInEpoch: batchIndex,
+        stepsPerEpoch,
+        loss: r.loss,
+        lr,
+        imagesPerSecond: stats.imagesPerSecond(),
+      });
       // Data-parallel stop vote: every rank stops after this same step (after the epoch's last, once its files are written).
-      if (stop.afterStep(r, batchIndex < stepsPerEpoch)) throw await checkpoints.saveAndAbort(step, epoch, batchIndex, stats);
+      if (stop.afterStep(r, batchIndex < stepsPerEpoch))
+        throw await checkpoints.saveAndAbort(step, epoch, batchIndex, stats);
     }
     stats.endTraining();
     totals.add(stats);

@@ -1,8 +1,9 @@
 /** Rebuilds a tuned model from a backbone and a trainable-state file (its metadata says how). */
+
+import { ErrorCode, VptError } from '../errors.js';
 import { createModelWithFallbacks } from '../model/create-model.js';
 import type { Model } from '../model/model.js';
 import type { TrainableMetadata } from '../model/trainable-state.js';
-import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensorsHeader } from '../weights/safetensors.js';
 
 export interface TrainedModelOptions {
@@ -35,20 +36,26 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
     meta = null;
   }
   if (!meta || typeof meta.numClasses !== 'number') {
-    throw new VptError(ErrorCode.Shape, `${o.checkpoint} is not a vpt-native trainable-state file (no __metadata__.vpt)`);
+    throw new VptError(
+      ErrorCode.Shape,
+      `${o.checkpoint} is not a vpt-native trainable-state file (no __metadata__.vpt)`,
+    );
   }
-  const model = await createModelWithFallbacks({
-    weights: o.weights,
-    ...(o.arch ? { arch: o.arch } : {}),
-    numClasses: meta.numClasses,
-    imageSize: meta.imageSize,
-    prompt: meta.prompt,
-    transfer: meta.transfer,
-    mlpLayers: meta.headHiddenLayers,
-    ...(meta.classNames ? { classNames: meta.classNames } : {}),
-    ...(o.device ? { device: o.device } : {}),
-    ...(o.precision ? { precision: o.precision } : {}),
-    trainable: o.checkpoint,
-  }, typeof meta.arch === 'string' && meta.arch ? { arch: meta.arch } : {});
+  const model = await createModelWithFallbacks(
+    {
+      weights: o.weights,
+      ...(o.arch ? { arch: o.arch } : {}),
+      numClasses: meta.numClasses,
+      imageSize: meta.imageSize,
+      prompt: meta.prompt,
+      transfer: meta.transfer,
+      mlpLayers: meta.headHiddenLayers,
+      ...(meta.classNames ? { classNames: meta.classNames } : {}),
+      ...(o.device ? { device: o.device } : {}),
+      ...(o.precision ? { precision: o.precision } : {}),
+      trainable: o.checkpoint,
+    },
+    typeof meta.arch === 'string' && meta.arch ? { arch: meta.arch } : {},
+  );
   return { model, metadata: meta };
 }

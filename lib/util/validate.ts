@@ -3,7 +3,7 @@
  * and, for a misspelled key, suggest the closest valid one.
  */
 import { closest } from 'fastest-levenshtein';
-import { z } from 'zod';
+import type { z } from 'zod';
 
 import { ErrorCode, VptError } from '../errors.js';
 

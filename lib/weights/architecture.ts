@@ -94,45 +94,80 @@ const int = (v: unknown, key: string, where: string, min = 1): number => {
 /** An integer, or timm's (n, n) pair of one (img_size / patch_size may be tuples). */
 const square = (v: unknown, key: string, where: string): number => {
   if (Array.isArray(v) && v.length === 2) {
-    if (v[0] !== v[1]) throw new VptError(ErrorCode.Arch, `${where}: ${key} ${JSON.stringify(v)} is not square; vpt-native handles square images and patches only`);
+    if (v[0] !== v[1])
+      throw new VptError(
+        ErrorCode.Arch,
+        `${where}: ${key} ${JSON.stringify(v)} is not square; vpt-native handles square images and patches only`,
+      );
     return int(v[0], key, where);
   }
   return int(v, key, where);
 };
 const bool = (v: unknown, key: string, where: string): boolean => {
-  if (typeof v !== 'boolean') throw new VptError(ErrorCode.Arch, `${where}: ${key} must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean')
+    throw new VptError(ErrorCode.Arch, `${where}: ${key} must be true or false, got ${JSON.stringify(v)}`);
   return v;
 };
 /** An argument accepted only at timm's default, which leaves the model as vpt-native computes it. */
-const only = (value: unknown, why: string): ModelArgHandler => (_a, v, k, w) => {
-  if (v !== value) throw new VptError(ErrorCode.Arch, `${w}: ${k}=${JSON.stringify(v)} is not supported by vpt-native (only ${JSON.stringify(value)}: ${why})`);
-};
+const only =
+  (value: unknown, why: string): ModelArgHandler =>
+  (_a, v, k, w) => {
+    if (v !== value)
+      throw new VptError(
+        ErrorCode.Arch,
+        `${w}: ${k}=${JSON.stringify(v)} is not supported by vpt-native (only ${JSON.stringify(value)}: ${why})`,
+      );
+  };
 const INFERENCE_ONLY = 'vpt-native does not apply training-time dropout to the backbone';
 
 /** timm `model_args` keys and how each one changes the architecture. */
 const MODEL_ARGS: Record<string, ModelArgHandler> = {
-  embed_dim: (a, v, k, w) => { a.embedDim = int(v, k, w); },
-  depth: (a, v, k, w) => { a.depth = int(v, k, w); },
-  num_heads: (a, v, k, w) => { a.numHeads = int(v, k, w); },
-  patch_size: (a, v, k, w) => { a.patchSize = square(v, k, w); },
-  img_size: (a, v, k, w) => { a.imgSize = square(v, k, w); },
-  in_chans: (a, v, k, w) => { a.inChans = int(v, k, w); },
+  embed_dim: (a, v, k, w) => {
+    a.embedDim = int(v, k, w);
+  },
+  depth: (a, v, k, w) => {
+    a.depth = int(v, k, w);
+  },
+  num_heads: (a, v, k, w) => {
+    a.numHeads = int(v, k, w);
+  },
+  patch_size: (a, v, k, w) => {
+    a.patchSize = square(v, k, w);
+  },
+  img_size: (a, v, k, w) => {
+    a.imgSize = square(v, k, w);
+  },
+  in_chans: (a, v, k, w) => {
+    a.inChans = int(v, k, w);
+  },
   mlp_ratio: (a, v, k, w) => {
     if (typeof v !== 'number' || !(v > 0)) throw new VptError(ErrorCode.Arch, `${w}: ${k} must be a positive number`);
     a.mlpRatio = v;
   },
-  qkv_bias: (a, v, k, w) => { a.qkvBias = bool(v, k, w); },
-  class_token: (a, v, k, w) => { a.classToken = bool(v, k, w); },
-  reg_tokens: (a, v, k, w) => { a.regTokens = int(v, k, w, 0); },
-  no_embed_class: (a, v, k, w) => { a.noEmbedClass = bool(v, k, w); },
+  qkv_bias: (a, v, k, w) => {
+    a.qkvBias = bool(v, k, w);
+  },
+  class_token: (a, v, k, w) => {
+    a.classToken = bool(v, k, w);
+  },
+  reg_tokens: (a, v, k, w) => {
+    a.regTokens = int(v, k, w, 0);
+  },
+  no_embed_class: (a, v, k, w) => {
+    a.noEmbedClass = bool(v, k, w);
+  },
   // timm: LayerScale when init_values is truthy; the checkpoint's ls*.gamma replace the init value.
   init_values: (a, v, k, w) => {
-    if (v !== null && typeof v !== 'number') throw new VptError(ErrorCode.Arch, `${w}: ${k} must be a number or null, got ${JSON.stringify(v)}`);
+    if (v !== null && typeof v !== 'number')
+      throw new VptError(ErrorCode.Arch, `${w}: ${k} must be a number or null, got ${JSON.stringify(v)}`);
     a.layerScale = v !== null && v !== 0;
   },
-  fc_norm: (a, v, k, w) => { if (v !== null) a.fcNorm = bool(v, k, w); },
+  fc_norm: (a, v, k, w) => {
+    if (v !== null) a.fcNorm = bool(v, k, w);
+  },
   global_pool: (a, v, k, w) => {
-    if (v !== 'token' && v !== 'avg') throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported (token, avg)`);
+    if (v !== 'token' && v !== 'avg')
+      throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported (token, avg)`);
     a.globalPool = v;
   },
   // The classifier is replaced by the task head, so its size and dropout are irrelevant; the
@@ -159,7 +194,9 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
 };
 
 function triple(v: unknown): [number, number, number] | undefined {
-  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number') ? (v as [number, number, number]) : undefined;
+  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number')
+    ? (v as [number, number, number])
+    : undefined;
 }
 
 /**
@@ -167,7 +204,12 @@ function triple(v: unknown): [number, number, number] | undefined {
  * name `inferred` from the weights file. When both `arch` and a config are given, they must
  * name the same model.
  */
-export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; configPath?: string; inferred?: string }): VitArchitecture {
+export function resolveArchitecture(opts: {
+  arch?: string;
+  config?: TimmConfig;
+  configPath?: string;
+  inferred?: string;
+}): VitArchitecture {
   const where = opts.configPath ?? 'config.json';
   const configArch = opts.config?.architecture;
   if (opts.config && configArch !== undefined && typeof configArch !== 'string') {
@@ -175,7 +217,10 @@ export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; 
   }
   const name = opts.arch ?? (configArch as string | undefined) ?? opts.inferred;
   if (!name) {
-    throw new VptError(ErrorCode.Arch, 'the architecture is unknown: put timm\'s config.json beside the weights or pass the "arch" option');
+    throw new VptError(
+      ErrorCode.Arch,
+      'the architecture is unknown: put timm\'s config.json beside the weights or pass the "arch" option',
+    );
   }
   if (opts.arch && configArch && opts.arch.split('.')[0] !== (configArch as string).split('.')[0]) {
     throw new VptError(ErrorCode.Arch, `arch "${opts.arch}" contradicts ${where}, which says "${String(configArch)}"`);
@@ -185,18 +230,25 @@ export function resolveArchitecture(opts: { arch?: string; config?: TimmConfig; 
   if (!cfg) return a;
   if (cfg.global_pool !== undefined) MODEL_ARGS.global_pool!(a, cfg.global_pool, 'global_pool', where);
   const args = cfg.model_args ?? {};
-  if (typeof args !== 'object' || Array.isArray(args)) throw new VptError(ErrorCode.Arch, `${where}: model_args must be an object`);
+  if (typeof args !== 'object' || Array.isArray(args))
+    throw new VptError(ErrorCode.Arch, `${where}: model_args must be an object`);
   for (const [key, value] of Object.entries(args)) {
     const handler = MODEL_ARGS[key];
     if (!handler) {
-      throw new VptError(ErrorCode.Arch, `${where}: model_args.${key} is not supported by vpt-native (supported: ${Object.keys(MODEL_ARGS).join(', ')})`);
+      throw new VptError(
+        ErrorCode.Arch,
+        `${where}: model_args.${key} is not supported by vpt-native (supported: ${Object.keys(MODEL_ARGS).join(', ')})`,
+      );
     }
     handler(a, value, `model_args.${key}`, where);
   }
   // timm: fc_norm=None means "norm after pooling when pooling averages".
   if (args.fc_norm === undefined || args.fc_norm === null) a.fcNorm = a.globalPool === 'avg';
   if (!a.classToken && a.globalPool === 'token') {
-    throw new VptError(ErrorCode.Arch, `${where}: model_args.class_token=false needs global_pool "avg" (token pooling reads the class token)`);
+    throw new VptError(
+      ErrorCode.Arch,
+      `${where}: model_args.class_token=false needs global_pool "avg" (token pooling reads the class token)`,
+    );
   }
   if (a.embedDim % a.numHeads !== 0) {
     throw new VptError(ErrorCode.Arch, `${where}: embed_dim ${a.embedDim} is not divisible by num_heads ${a.numHeads}`);
@@ -245,12 +297,24 @@ export function timmCheckpointShape(entries: NativeTensorEntry[]): CheckpointSha
  */
 export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: CheckpointShape, weightsPath: string): void {
   const expected: Record<string, number | boolean> = {
-    embed_dim: a.embedDim, in_chans: a.inChans, patch_size: a.patchSize, depth: a.depth, num_heads: a.numHeads,
-    mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio), class_token: a.classToken, reg_tokens: a.regTokens,
+    embed_dim: a.embedDim,
+    in_chans: a.inChans,
+    patch_size: a.patchSize,
+    depth: a.depth,
+    num_heads: a.numHeads,
+    mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio),
+    class_token: a.classToken,
+    reg_tokens: a.regTokens,
   };
   const found: Record<string, number | boolean | undefined> = {
-    embed_dim: shape.embedDim, in_chans: shape.inChans, patch_size: shape.patchSize, depth: shape.depth, num_heads: shape.numHeads,
-    mlp_hidden: shape.mlpHidden, class_token: shape.classToken, reg_tokens: shape.regTokens,
+    embed_dim: shape.embedDim,
+    in_chans: shape.inChans,
+    patch_size: shape.patchSize,
+    depth: shape.depth,
+    num_heads: shape.numHeads,
+    mlp_hidden: shape.mlpHidden,
+    class_token: shape.classToken,
+    reg_tokens: shape.regTokens,
   };
   const wrong = Object.keys(expected).filter((k) => found[k] !== undefined && found[k] !== expected[k]);
   if (wrong.length > 0) {

@@ -39,7 +39,14 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
     try {
       const { entries, shape } = googleBackbone(npz.entries, path, npz.others);
       const inferredArch = archFromGoogleFileName(path, shape);
-      return { path, dataPath: npz.dataPath, entries, shape, ...(inferredArch ? { inferredArch } : {}), close: npz.close };
+      return {
+        path,
+        dataPath: npz.dataPath,
+        entries,
+        shape,
+        ...(inferredArch ? { inferredArch } : {}),
+        close: npz.close,
+      };
     } catch (error) {
       await npz.close();
       throw error;
@@ -50,7 +57,10 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
   const entries = header.entries.filter((e) => !e.name.startsWith('head.'));
   const nonFloat = entries.filter((e) => !FLOAT_DTYPES.has(e.dtype));
   if (nonFloat.length > 0) {
-    throw new VptError(ErrorCode.Weights, `${path}: tensors with non-float dtypes: ${nonFloat.map((e) => `${e.name} (${e.dtype})`).join(', ')}`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `${path}: tensors with non-float dtypes: ${nonFloat.map((e) => `${e.name} (${e.dtype})`).join(', ')}`,
+    );
   }
   return { path, dataPath: path, entries, shape: timmCheckpointShape(entries), close: async () => undefined };
 }

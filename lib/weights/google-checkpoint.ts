@@ -39,15 +39,25 @@ function isBackboneArray(name: string, prefix: string): boolean {
  * are among these.
  * @throws VptError (VPT_WEIGHTS) when no `embedding/kernel` is found, or a backbone array is not a float array
  */
-export function googleBackbone(arrays: NativeTensorEntry[], path: string, others: readonly NpzOtherArray[] = []): GoogleBackbone {
+export function googleBackbone(
+  arrays: NativeTensorEntry[],
+  path: string,
+  others: readonly NpzOtherArray[] = [],
+): GoogleBackbone {
   const names = new Set([...arrays, ...others].map((a) => a.name));
   const prefix = PREFIXES.find((p) => names.has(`${p}embedding/kernel`));
   if (prefix === undefined) {
-    throw new VptError(ErrorCode.Weights, `${path} has no "embedding/kernel" array (nor under opt/target/ or params/): not a Google ViT checkpoint`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `${path} has no "embedding/kernel" array (nor under opt/target/ or params/): not a Google ViT checkpoint`,
+    );
   }
   const unreadable = others.find((a) => isBackboneArray(a.name, prefix));
   if (unreadable) {
-    throw new VptError(ErrorCode.Weights, `${path}: array "${unreadable.name}" has dtype '${unreadable.descr}'; only little-endian float16/32/64 arrays are supported`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `${path}: array "${unreadable.name}" has dtype '${unreadable.descr}'; only little-endian float16/32/64 arrays are supported`,
+    );
   }
   const entries = arrays
     .filter((a) => isBackboneArray(a.name, prefix))
@@ -65,7 +75,9 @@ function googleCheckpointShape(entries: NativeTensorEntry[]): CheckpointShape {
   const pos = byName.get('Transformer/posembed_input/pos_embedding') ?? byName.get('pos_embedding'); // (1, T, D)
   if (pos?.length === 3) shape.posTokens = pos[1];
   const block0 = 'Transformer/encoderblock_0/';
-  const query = byName.get(`${block0}MultiHeadDotProductAttention_1/query/kernel`) ?? byName.get(`${block0}MultiHeadDotProductAttention_0/query/kernel`);
+  const query =
+    byName.get(`${block0}MultiHeadDotProductAttention_1/query/kernel`) ??
+    byName.get(`${block0}MultiHeadDotProductAttention_0/query/kernel`);
   if (query?.length === 3) shape.numHeads = query[1]; // (D, H, hd)
   const fc1 = byName.get(`${block0}MlpBlock_3/Dense_0/kernel`) ?? byName.get(`${block0}MlpBlock_0/Dense_0/kernel`);
   if (fc1?.length === 2) shape.mlpHidden = fc1[1]; // (D, M)

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, sep } from 'node:path';
 
@@ -48,7 +48,9 @@ export function looksLikeLocalPath(weights: string): boolean {
   if (/^\.{1,2}([/\\]|$)/.test(weights) || isAbsolute(weights) || weights.startsWith('~')) return true;
   if (WEIGHTS_EXTENSION.test(weights)) return true;
   const first = weights.split(/[/\\]/)[0]!;
-  return weights.length > first.length && first !== '' && statSync(first, { throwIfNoEntry: false })?.isDirectory() === true;
+  return (
+    weights.length > first.length && first !== '' && statSync(first, { throwIfNoEntry: false })?.isDirectory() === true
+  );
 }
 
 /** True for `org/name` ids that are not an existing local path nor look like one. */
@@ -133,11 +135,15 @@ async function verifyBlob(pointer: string, file: string): Promise<void> {
   const etag = basename(blob);
   let actual: string | undefined;
   if (/^[0-9a-f]{64}$/.test(etag)) actual = await digest(blob, 'sha256');
-  else if (/^[0-9a-f]{40}$/.test(etag)) actual = await digest(blob, 'sha1', Buffer.from(`blob ${(await stat(blob)).size}\0`));
+  else if (/^[0-9a-f]{40}$/.test(etag))
+    actual = await digest(blob, 'sha1', Buffer.from(`blob ${(await stat(blob)).size}\0`));
   if (actual !== undefined && actual !== etag) {
     await rm(pointer, { force: true });
     await rm(blob, { force: true });
-    throw new VptError(ErrorCode.Weights, `download of ${file} failed its integrity check (expected ${etag}, got ${actual}); it was removed, try again`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `download of ${file} failed its integrity check (expected ${etag}, got ${actual}); it was removed, try again`,
+    );
   }
 }
 
@@ -149,14 +155,20 @@ function progressFetch(file: string, onProgress?: (p: DownloadProgress) => void)
     if (!onProgress || ranged || !response.body || (init?.method ?? 'GET') !== 'GET') return response;
     const total = Number(response.headers.get('content-length')) || null;
     let received = 0;
-    const counted = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        received += chunk.byteLength;
-        onProgress({ file, received, total });
-        controller.enqueue(chunk);
-      },
-    }));
-    return new Response(counted, { status: response.status, statusText: response.statusText, headers: response.headers });
+    const counted = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          received += chunk.byteLength;
+          onProgress({ file, received, total });
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(counted, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
   };
 }
 
@@ -173,7 +185,10 @@ export async function resolveHubWeights(id: string, options: HubOptions = {}): P
   if (cached) return cached;
   if (hubOffline()) {
     const name = env('HF_HUB_OFFLINE') !== undefined ? 'HF_HUB_OFFLINE' : 'TRANSFORMERS_OFFLINE';
-    throw new VptError(ErrorCode.Io, `${id} is not in the Hugging Face cache (${hubCacheDir()}) and ${name}=${process.env[name]} forbids downloading it`);
+    throw new VptError(
+      ErrorCode.Io,
+      `${id} is not in the Hugging Face cache (${hubCacheDir()}) and ${name}=${process.env[name]} forbids downloading it`,
+    );
   }
   const hubUrl = env('HF_ENDPOINT') ?? 'https://huggingface.co';
   const cacheDir = hubCacheDir();
@@ -199,7 +214,13 @@ export async function resolveHubWeights(id: string, options: HubOptions = {}): P
 }
 
 /** Downloads one file into the cache (or finds it there) and verifies it; returns its snapshot path. */
-async function downloadOne(id: string, file: string, cacheDir: string, hubUrl: string, options: HubOptions): Promise<string> {
+async function downloadOne(
+  id: string,
+  file: string,
+  cacheDir: string,
+  hubUrl: string,
+  options: HubOptions,
+): Promise<string> {
   let pointer: string;
   try {
     pointer = await downloadFileToCacheDir({
@@ -212,7 +233,9 @@ async function downloadOne(id: string, file: string, cacheDir: string, hubUrl: s
       ...(process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {}),
     });
   } catch (error) {
-    throw new VptError(ErrorCode.Io, `cannot download ${file} of ${id} from ${hubUrl}: ${(error as Error).message}`, { cause: error });
+    throw new VptError(ErrorCode.Io, `cannot download ${file} of ${id} from ${hubUrl}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   await verifyBlob(pointer, file);
   return pointer;

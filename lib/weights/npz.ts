@@ -82,47 +82,68 @@ interface NpyHeader {
  */
 function parseNpyHeader(bytes: Uint8Array, where: string): NpyHeader | undefined {
   if (bytes.length < 10) return undefined;
-  if (!NPY_MAGIC.equals(bytes.subarray(0, 6))) throw new VptError(ErrorCode.Weights, `${where} is not a .npy array (bad magic)`);
+  if (!NPY_MAGIC.equals(bytes.subarray(0, 6)))
+    throw new VptError(ErrorCode.Weights, `${where} is not a .npy array (bad magic)`);
   const major = bytes[6]!;
-  if (major < 1 || major > 3) throw new VptError(ErrorCode.Weights, `${where} has unsupported .npy version ${major}.${bytes[7]}`);
+  if (major < 1 || major > 3)
+    throw new VptError(ErrorCode.Weights, `${where} has unsupported .npy version ${major}.${bytes[7]}`);
   const lengthBytes = major === 1 ? 2 : 4;
   if (bytes.length < 8 + lengthBytes) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const textLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   if (textLength > MAX_NPY_HEADER_BYTES) {
-    throw new VptError(ErrorCode.Weights, `${where} has a ${textLength}-byte .npy header, above the ${MAX_NPY_HEADER_BYTES}-byte limit`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `${where} has a ${textLength}-byte .npy header, above the ${MAX_NPY_HEADER_BYTES}-byte limit`,
+    );
   }
   const headerBytes = 8 + lengthBytes + textLength;
   if (bytes.length < headerBytes) return undefined;
   let text: string;
   try {
-    text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(bytes.subarray(8 + lengthBytes, headerBytes));
+    text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(
+      bytes.subarray(8 + lengthBytes, headerBytes),
+    );
   } catch {
     throw new VptError(ErrorCode.Weights, `${where} has a .npy header that is not valid text`);
   }
   const fields = parseHeaderDict(text, where);
   const keys = Object.keys(fields).sort().join(',');
   if (keys !== 'descr,fortran_order,shape') {
-    throw new VptError(ErrorCode.Weights, `${where} has .npy header keys {${keys}}; expected descr, fortran_order and shape`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `${where} has .npy header keys {${keys}}; expected descr, fortran_order and shape`,
+    );
   }
   const { descr, fortran_order: fortranOrder, shape } = fields;
-  if (typeof descr !== 'string') throw new VptError(ErrorCode.Weights, `${where} is a structured array; only float arrays are supported`);
+  if (typeof descr !== 'string')
+    throw new VptError(ErrorCode.Weights, `${where} is a structured array; only float arrays are supported`);
   if (descr.includes('O')) {
-    throw new VptError(ErrorCode.Weights, `${where} is an object array, stored as a pickle; vpt-native never unpickles (only float arrays are supported)`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `${where} is an object array, stored as a pickle; vpt-native never unpickles (only float arrays are supported)`,
+    );
   }
   const other = OTHER_DESCR.exec(descr);
-  const type = FLOAT_DESCRS[descr] ?? (other ? { dtype: descr, bytes: Number(other[2]) * (other[1] === 'U' ? 4 : 1) } : undefined);
-  if (!type) throw new VptError(ErrorCode.Weights, `${where} has dtype '${descr}'; only little-endian float16/32/64 arrays are supported`);
+  const type =
+    FLOAT_DESCRS[descr] ?? (other ? { dtype: descr, bytes: Number(other[2]) * (other[1] === 'U' ? 4 : 1) } : undefined);
+  if (!type)
+    throw new VptError(
+      ErrorCode.Weights,
+      `${where} has dtype '${descr}'; only little-endian float16/32/64 arrays are supported`,
+    );
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
     throw new VptError(ErrorCode.Weights, `${where} has an invalid shape ${JSON.stringify(shape)}`);
   }
-  if (typeof fortranOrder !== 'boolean') throw new VptError(ErrorCode.Weights, `${where} has a non-boolean fortran_order`);
+  if (typeof fortranOrder !== 'boolean')
+    throw new VptError(ErrorCode.Weights, `${where} has a non-boolean fortran_order`);
   const dims = shape as number[];
   if (fortranOrder && dims.filter((d) => d > 1).length > 1) {
     throw new VptError(ErrorCode.Weights, `${where} is stored in Fortran (column-major) order; save it C-contiguous`);
   }
   const dataBytes = dims.reduce((n, d) => n * BigInt(d), BigInt(type.bytes));
-  if (dataBytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new VptError(ErrorCode.Weights, `${where} has a shape too large to address`);
+  if (dataBytes > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new VptError(ErrorCode.Weights, `${where} has a shape too large to address`);
   return { dtype: type.dtype, float: descr in FLOAT_DESCRS, shape: dims, headerBytes, dataBytes: Number(dataBytes) };
 }
 
@@ -134,8 +155,14 @@ function parseHeaderDict(text: string, where: string): Record<string, HeaderValu
   const fail = (): never => {
     throw new VptError(ErrorCode.Weights, `${where} has a malformed .npy header ${JSON.stringify(text.slice(0, 120))}`);
   };
-  const space = () => { while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++; };
-  const expect = (c: string) => { space(); if (text[i] !== c) fail(); i++; };
+  const space = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const expect = (c: string) => {
+    space();
+    if (text[i] !== c) fail();
+    i++;
+  };
   const value = (depth: number): HeaderValue => {
     space();
     const c = text[i];
@@ -153,15 +180,25 @@ function parseHeaderDict(text: string, where: string): Record<string, HeaderValu
       const items: HeaderValue[] = [];
       for (;;) {
         space();
-        if (text[i] === close) { i++; return items; }
+        if (text[i] === close) {
+          i++;
+          return items;
+        }
         items.push(value(depth + 1));
         space();
         if (text[i] === ',') i++;
         else if (text[i] !== close) fail();
       }
     }
-    for (const [word, v] of [['True', true], ['False', false], ['None', null]] as const) {
-      if (text.startsWith(word, i)) { i += word.length; return v; }
+    for (const [word, v] of [
+      ['True', true],
+      ['False', false],
+      ['None', null],
+    ] as const) {
+      if (text.startsWith(word, i)) {
+        i += word.length;
+        return v;
+      }
     }
     const m = /^-?\d{1,16}L?/.exec(text.slice(i, i + 18));
     if (!m) return fail();
@@ -172,7 +209,10 @@ function parseHeaderDict(text: string, where: string): Record<string, HeaderValu
   expect('{');
   for (;;) {
     space();
-    if (text[i] === '}') { i++; break; }
+    if (text[i] === '}') {
+      i++;
+      break;
+    }
     const key = value(1);
     if (typeof key !== 'string' || out.has(key)) return fail();
     expect(':');
@@ -235,10 +275,16 @@ async function listMembers(zip: ZipFile, path: string): Promise<Member[]> {
       keys.add(key);
       if (entry.isEncrypted()) throw bad(path, `array "${key}" is encrypted`);
       if (entry.compressionMethod !== STORED && entry.compressionMethod !== DEFLATED) {
-        throw bad(path, `array "${key}" uses zip compression method ${entry.compressionMethod} (only stored and deflated are read)`);
+        throw bad(
+          path,
+          `array "${key}" uses zip compression method ${entry.compressionMethod} (only stored and deflated are read)`,
+        );
       }
       if (entry.compressionMethod === STORED && entry.compressedSize !== entry.uncompressedSize) {
-        throw bad(path, `array "${key}" is stored with ${entry.compressedSize} bytes but claims ${entry.uncompressedSize}`);
+        throw bad(
+          path,
+          `array "${key}" is stored with ${entry.compressedSize} bytes but claims ${entry.uncompressedSize}`,
+        );
       }
       members.push({ key, entry });
     }
@@ -283,7 +329,14 @@ async function storedMembers(zip: ZipFile, members: Member[], path: string): Pro
       const head = new Uint8Array(Math.min(m.entry.uncompressedSize, 12 + MAX_NPY_HEADER_BYTES));
       const { bytesRead } = await handle.read(head, 0, head.length, start);
       const header = memberHeader(head.subarray(0, bytesRead), m, path) ?? cutShort(m, path);
-      if (header.float) entries.push({ name: m.key, dtype: header.dtype, shape: header.shape, offset: start + header.headerBytes, nbytes: header.dataBytes });
+      if (header.float)
+        entries.push({
+          name: m.key,
+          dtype: header.dtype,
+          shape: header.shape,
+          offset: start + header.headerBytes,
+          nbytes: header.dataBytes,
+        });
       else others.push({ name: m.key, descr: header.dtype, shape: header.shape });
     }
   } finally {
@@ -351,7 +404,8 @@ async function inflateMember(
     throw bad(path, `array "${m.key}" cannot be inflated (${(error as Error).message})`);
   }
   header ??= cutShort(m, path);
-  if (written !== header.dataBytes) throw bad(path, `array "${m.key}" inflates to ${written} data bytes, its shape needs ${header.dataBytes}`);
+  if (written !== header.dataBytes)
+    throw bad(path, `array "${m.key}" inflates to ${written} data bytes, its shape needs ${header.dataBytes}`);
   if (!header.float) return { name: m.key, descr: header.dtype, shape: header.shape };
   return { name: m.key, dtype: header.dtype, shape: header.shape, offset, nbytes: header.dataBytes };
 }

@@ -36,7 +36,11 @@ async function hubFolder(id: string, hub: HubOptions): Promise<string> {
     return await resolveHubWeights(id, hub);
   } catch (error) {
     if (!(error instanceof VptError) || error.code !== ErrorCode.Io) throw error;
-    throw new VptError(ErrorCode.Io, `${error.message} (read as a Hugging Face hub id: no local file or folder ${resolve(id)} exists either)`, { cause: error });
+    throw new VptError(
+      ErrorCode.Io,
+      `${error.message} (read as a Hugging Face hub id: no local file or folder ${resolve(id)} exists either)`,
+      { cause: error },
+    );
   }
 }
 
@@ -63,7 +67,10 @@ export async function resolveWeights(weights: string, hub: HubOptions = {}): Pro
   }
   const ext = extname(weightsPath).toLowerCase();
   if (ext !== '.safetensors' && ext !== '.npz') {
-    throw new VptError(ErrorCode.Weights, `${basename(weightsPath)}: unsupported weights format "${ext || '(no extension)'}" (expected .safetensors or .npz)`);
+    throw new VptError(
+      ErrorCode.Weights,
+      `${basename(weightsPath)}: unsupported weights format "${ext || '(no extension)'}" (expected .safetensors or .npz)`,
+    );
   }
   const configPath = join(dirname(weightsPath), 'config.json');
   if ((await kind(configPath)) !== 'file') return { weightsPath };
@@ -71,7 +78,9 @@ export async function resolveWeights(weights: string, hub: HubOptions = {}): Pro
   try {
     config = JSON.parse(await readFile(configPath, 'utf8'));
   } catch (error) {
-    throw new VptError(ErrorCode.Arch, `${configPath} is not valid JSON: ${(error as Error).message}`, { cause: error });
+    throw new VptError(ErrorCode.Arch, `${configPath} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new VptError(ErrorCode.Arch, `${configPath} is not a JSON object`);

@@ -13,8 +13,21 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, F8_E4M3: 1, F8_E5M2: 1,
-  I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 
 /** Dtypes vpt-native can load as weights (converted to float32). */
@@ -45,14 +58,19 @@ function bad(path: string, what: string): VptError {
  * @param fileSize total file size in bytes
  */
 export function parseSafetensorsHeader(path: string, head: Uint8Array, fileSize: number): SafetensorsHeader {
-  if (fileSize < 8 || head.length < 8) throw bad(path, 'not a safetensors file (shorter than its 8-byte header length)');
+  if (fileSize < 8 || head.length < 8)
+    throw bad(path, 'not a safetensors file (shorter than its 8-byte header length)');
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw bad(path, `header length ${headerLength} is above the ${MAX_HEADER_BYTES}-byte limit (corrupt or not safetensors)`);
+    throw bad(
+      path,
+      `header length ${headerLength} is above the ${MAX_HEADER_BYTES}-byte limit (corrupt or not safetensors)`,
+    );
   }
   const n = Number(headerLength);
-  if (8 + n > fileSize) throw bad(path, `header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  if (8 + n > fileSize)
+    throw bad(path, `header length ${n} runs past the end of the ${fileSize}-byte file (truncated?)`);
   if (head.length < 8 + n) throw bad(path, 'header bytes missing');
   let json: unknown;
   try {
@@ -68,7 +86,8 @@ export function parseSafetensorsHeader(path: string, head: Uint8Array, fileSize:
   const entries: SafetensorsEntry[] = [];
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(path, '__metadata__ is not an object');
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw bad(path, '__metadata__ is not an object');
       for (const [k, v] of Object.entries(value)) {
         if (typeof v !== 'string') throw bad(path, `__metadata__ key "${k}" is not a string`);
         metadata[k] = v;
@@ -89,12 +108,18 @@ export function parseSafetensorsHeader(path: string, head: Uint8Array, fileSize:
     }
     const [begin, end] = offsets as [number, number];
     if (begin > end || end > dataSize) {
-      throw bad(path, `tensor "${name}" data_offsets [${begin}, ${end}] are out of bounds (data section is ${dataSize} bytes)`);
+      throw bad(
+        path,
+        `tensor "${name}" data_offsets [${begin}, ${end}] are out of bounds (data section is ${dataSize} bytes)`,
+      );
     }
     const shape = info.shape as number[];
     const expected = shape.reduce((a, d) => a * d, 1) * DTYPE_BYTES[info.dtype]!;
     if (expected !== end - begin) {
-      throw bad(path, `tensor "${name}" shape [${shape.join(', ')}] ${info.dtype} needs ${expected} bytes, data_offsets give ${end - begin}`);
+      throw bad(
+        path,
+        `tensor "${name}" shape [${shape.join(', ')}] ${info.dtype} needs ${expected} bytes, data_offsets give ${end - begin}`,
+      );
     }
     entries.push({ name, dtype: info.dtype, shape, offset: dataStart + begin, nbytes: end - begin });
   }
@@ -103,11 +128,17 @@ export function parseSafetensorsHeader(path: string, head: Uint8Array, fileSize:
   let cursor = dataStart;
   for (const e of sorted) {
     if (e.offset !== cursor) {
-      throw bad(path, e.offset < cursor ? `tensor "${e.name}" overlaps another tensor` : `gap of ${e.offset - cursor} bytes before tensor "${e.name}"`);
+      throw bad(
+        path,
+        e.offset < cursor
+          ? `tensor "${e.name}" overlaps another tensor`
+          : `gap of ${e.offset - cursor} bytes before tensor "${e.name}"`,
+      );
     }
     cursor += e.nbytes;
   }
-  if (cursor !== fileSize) throw bad(path, `${fileSize - cursor} bytes after the last tensor are not covered by the header`);
+  if (cursor !== fileSize)
+    throw bad(path, `${fileSize - cursor} bytes after the last tensor are not covered by the header`);
   return { path, metadata, entries };
 }
 
@@ -137,13 +168,16 @@ export interface HostTensor {
 }
 
 /** Reads a whole (small) safetensors file, converting float tensors to float32. */
-export async function readSafetensors(path: string): Promise<{ metadata: Record<string, string>; tensors: Map<string, HostTensor> }> {
+export async function readSafetensors(
+  path: string,
+): Promise<{ metadata: Record<string, string>; tensors: Map<string, HostTensor> }> {
   const header = await readSafetensorsHeader(path);
   const handle = await openForReading(path);
   const tensors = new Map<string, HostTensor>();
   try {
     for (const e of header.entries) {
-      if (!FLOAT_DTYPES.has(e.dtype)) throw bad(path, `tensor "${e.name}" has dtype ${e.dtype}; only F32, F16, BF16 and F64 are supported`);
+      if (!FLOAT_DTYPES.has(e.dtype))
+        throw bad(path, `tensor "${e.name}" has dtype ${e.dtype}; only F32, F16, BF16 and F64 are supported`);
       const bytes = new Uint8Array(e.nbytes);
       const { bytesRead } = await handle.read(bytes, 0, e.nbytes, e.offset);
       if (bytesRead !== e.nbytes) throw bad(path, `tensor "${e.name}" is cut short (file truncated?)`);
@@ -156,7 +190,11 @@ export async function readSafetensors(path: string): Promise<{ metadata: Record<
 }
 
 /** Writes float32 tensors (sorted by name) and string metadata atomically. */
-export async function writeSafetensors(path: string, tensors: HostTensor[], metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: HostTensor[],
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -164,7 +202,10 @@ export async function writeSafetensors(path: string, tensors: HostTensor[], meta
   for (const t of sorted) {
     const numel = t.shape.reduce((a, d) => a * d, 1);
     if (numel !== t.data.length) {
-      throw new VptError(ErrorCode.Shape, `tensor "${t.name}" has ${t.data.length} values but shape [${t.shape.join(', ')}]`);
+      throw new VptError(
+        ErrorCode.Shape,
+        `tensor "${t.name}" has ${t.data.length} values but shape [${t.shape.join(', ')}]`,
+      );
     }
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;

@@ -8,11 +8,12 @@ import { ErrorCode, VptError } from '../errors.js';
 
 /** What to use instead, appended to every refusal. */
 const USE_TIMM =
-  'vpt-native does not read transformers checkpoints; use timm\'s weights of the model instead ' +
-  '(a hub id such as timm/vit_base_patch16_224.augreg_in21k, or a folder with timm\'s model.safetensors + config.json)';
+  "vpt-native does not read transformers checkpoints; use timm's weights of the model instead " +
+  "(a hub id such as timm/vit_base_patch16_224.augreg_in21k, or a folder with timm's model.safetensors + config.json)";
 
 /** Tensor names only a transformers ViT has (`vit.` prefixes them in the task models). */
-const TRANSFORMERS_TENSOR = /^(?:vit\.)?(?:embeddings\.(?:patch_embeddings|cls_token|position_embeddings)|encoder\.layer\.\d+\.)/;
+const TRANSFORMERS_TENSOR =
+  /^(?:vit\.)?(?:embeddings\.(?:patch_embeddings|cls_token|position_embeddings)|encoder\.layer\.\d+\.)/;
 
 /**
  * Refuses a transformers `config.json` (one with an `architectures` list or a `model_type`, and
@@ -21,10 +22,15 @@ const TRANSFORMERS_TENSOR = /^(?:vit\.)?(?:embeddings\.(?:patch_embeddings|cls_t
  */
 export function rejectTransformersConfig(config: Record<string, unknown>, configPath: string): void {
   if (typeof config.architecture === 'string') return;
-  const classes = Array.isArray(config.architectures) ? config.architectures.filter((c): c is string => typeof c === 'string') : [];
+  const classes = Array.isArray(config.architectures)
+    ? config.architectures.filter((c): c is string => typeof c === 'string')
+    : [];
   if (classes.length === 0 && typeof config.model_type !== 'string') return;
   const what = classes.length > 0 ? classes.join(', ') : `model_type "${String(config.model_type)}"`;
-  throw new VptError(ErrorCode.Arch, `${configPath} is a Hugging Face transformers config (${what}), not a timm one: ${USE_TIMM}`);
+  throw new VptError(
+    ErrorCode.Arch,
+    `${configPath} is a Hugging Face transformers config (${what}), not a timm one: ${USE_TIMM}`,
+  );
 }
 
 /**

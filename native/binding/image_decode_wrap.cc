@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "data/jpeg_decode.h"
 #include "binding/js_args.h"
 #include "binding/promise_worker.h"
+#include "data/jpeg_decode.h"
 
 namespace vpt {
 

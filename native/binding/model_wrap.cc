@@ -103,7 +103,8 @@ Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool u8, ImageO
   Napi::Env env = info.Env();
   auto m = model(env);
   return guard_sync(env, [&]() -> Napi::Value {
-    require(info.Length() == (u8 ? 1u : 2u), u8 ? "expected (batch)" : "expected (images: Float32Array, shape: number[])");
+    require(info.Length() == (u8 ? 1u : 2u),
+            u8 ? "expected (batch)" : "expected (images: Float32Array, shape: number[])");
     ImageInput in;
     read_image_input(info, u8, in);
     auto result = std::make_shared<at::Tensor>();
@@ -122,9 +123,13 @@ Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool u8, ImageO
 }
 
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) { return RunImages(info, false, ImageOutput::Logits); }
-Napi::Value ModelWrap::Features(const Napi::CallbackInfo& info) { return RunImages(info, false, ImageOutput::Features); }
+Napi::Value ModelWrap::Features(const Napi::CallbackInfo& info) {
+  return RunImages(info, false, ImageOutput::Features);
+}
 Napi::Value ModelWrap::ForwardU8(const Napi::CallbackInfo& info) { return RunImages(info, true, ImageOutput::Logits); }
-Napi::Value ModelWrap::PreprocessU8(const Napi::CallbackInfo& info) { return RunImages(info, true, ImageOutput::Preprocessed); }
+Napi::Value ModelWrap::PreprocessU8(const Napi::CallbackInfo& info) {
+  return RunImages(info, true, ImageOutput::Preprocessed);
+}
 
 Napi::Value ModelWrap::ExportTrainable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -158,7 +163,6 @@ std::shared_ptr<Trainer> ModelWrap::trainer(Napi::Env env) const {
   }
   return trainer_;
 }
-
 
 Napi::Value ModelWrap::ConfigureOptimizer(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -264,8 +268,9 @@ Napi::Value ModelWrap::RunTrainStep(const Napi::CallbackInfo& info, bool u8, boo
   auto t = trainer(env);
   return guard_sync(env, [&]() -> Napi::Value {
     ImageInput in;
-    require(info.Length() == (u8 ? 2u : 3u), u8 ? "expected (batch, labels: Int32Array)"
-                                              : "expected (images or features: Float32Array, shape: number[], labels: Int32Array)");
+    require(info.Length() == (u8 ? 2u : 3u),
+            u8 ? "expected (batch, labels: Int32Array)"
+               : "expected (images or features: Float32Array, shape: number[], labels: Int32Array)");
     const size_t next = read_image_input(info, u8, in);
     at::Tensor labels = labels_of(info[next]);
     auto result = std::make_shared<TrainStepResult>();
@@ -333,7 +338,8 @@ Napi::Value ModelWrap::RunEvaluate(const Napi::CallbackInfo& info, bool u8) {
   auto m = model(env);
   return guard_sync(env, [&]() -> Napi::Value {
     ImageInput in;
-    require(info.Length() == (u8 ? 3u : 4u), u8 ? "expected (batch, labels, keepLogits)" : "expected (images, shape, labels, keepLogits)");
+    require(info.Length() == (u8 ? 3u : 4u),
+            u8 ? "expected (batch, labels, keepLogits)" : "expected (images, shape, labels, keepLogits)");
     const size_t next = read_image_input(info, u8, in);
     at::Tensor labels = labels_of(info[next]);
     const bool keep_logits = info[next + 1].ToBoolean().Value();
@@ -446,7 +452,8 @@ Napi::Value ModelWrap::ExportBackbone(const Napi::CallbackInfo& info) {
       env, {Value()},
       [m, result]() {
         std::lock_guard<std::mutex> lock(m->mutex());
-        for (auto& t : m->backbone_tensors()) (*result)[t.name] = t.slot->detach().to(at::kCPU, at::kFloat).contiguous();
+        for (auto& t : m->backbone_tensors())
+          (*result)[t.name] = t.slot->detach().to(at::kCPU, at::kFloat).contiguous();
       },
       [result](Napi::Env env) -> Napi::Value { return tensors_to_js(env, *result); });
 }

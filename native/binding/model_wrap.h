@@ -7,10 +7,10 @@
 
 #include <memory>
 
-#include "distributed/process_group.h"
 #include "binding/promise_worker.h"
-#include "runtime/serial_thread.h"
+#include "distributed/process_group.h"
 #include "model/prompted_vit.h"
+#include "runtime/serial_thread.h"
 #include "train/trainer.h"
 
 namespace vpt {

@@ -30,13 +30,13 @@ GroupOptions parse_options(const Napi::Object& o) {
 
 Napi::Function ProcessGroupWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeProcessGroup",
-                                    {
-                                        InstanceMethod<&ProcessGroupWrap::Join>("join"),
-                                        InstanceMethod<&ProcessGroupWrap::AllReduceSum>("allReduceSum"),
-                                        InstanceMethod<&ProcessGroupWrap::Barrier>("barrier"),
-                                        InstanceMethod<&ProcessGroupWrap::Dispose>("dispose"),
-                                        StaticMethod<&ProcessGroupWrap::Backends>("backends"),
-                                    });
+                     {
+                         InstanceMethod<&ProcessGroupWrap::Join>("join"),
+                         InstanceMethod<&ProcessGroupWrap::AllReduceSum>("allReduceSum"),
+                         InstanceMethod<&ProcessGroupWrap::Barrier>("barrier"),
+                         InstanceMethod<&ProcessGroupWrap::Dispose>("dispose"),
+                         StaticMethod<&ProcessGroupWrap::Backends>("backends"),
+                     });
 }
 
 ProcessGroupWrap::ProcessGroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcessGroupWrap>(info) {
@@ -50,7 +50,8 @@ ProcessGroupWrap* ProcessGroupWrap::From(const Napi::Value& value) {
 
 std::shared_ptr<DistributedGroup> ProcessGroupWrap::group(Napi::Env env) const {
   if (!group_) {
-    throw Napi::Error(env, PromiseWorker::MakeError(env, {kErrDisposed, "the process group is not joined or was disposed"}));
+    throw Napi::Error(env,
+                      PromiseWorker::MakeError(env, {kErrDisposed, "the process group is not joined or was disposed"}));
   }
   return group_;
 }

@@ -43,9 +43,9 @@ Napi::Float32Array to_float32_array(Napi::Env env, const at::Tensor& t) {
 FloatView image_batch(const Napi::CallbackInfo& info, std::vector<int64_t>& shape) {
   FloatView images = float_view(info[0], "images");
   shape = shape_of(info[1], "shape");
-  require(static_cast<size_t>(numel_of(shape)) == images.length,
-          "images hold " + std::to_string(images.length) + " floats but shape " + shape_string(shape) + " needs " +
-              std::to_string(numel_of(shape)));
+  require(static_cast<size_t>(numel_of(shape)) == images.length, "images hold " + std::to_string(images.length) +
+                                                                     " floats but shape " + shape_string(shape) +
+                                                                     " needs " + std::to_string(numel_of(shape)));
   return images;
 }
 

@@ -3,8 +3,8 @@
 // @throw vpt::Error VPT_ARGUMENT naming the argument when a value has the wrong type or size.
 #pragma once
 
-#include <napi.h>
 #include <ATen/ATen.h>
+#include <napi.h>
 
 #include <cstddef>
 #include <memory>

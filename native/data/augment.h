@@ -20,8 +20,7 @@ struct Normalization {
 
 // Checks every crop window against the image on the host (an out-of-range index on a GPU
 // would abort the CUDA context) and throws VPT_SHAPE naming the image.
-void check_crop_windows(const at::Tensor& pixels, const at::Tensor& crops, const at::Tensor& flips,
-                        int64_t crop_size);
+void check_crop_windows(const at::Tensor& pixels, const at::Tensor& crops, const at::Tensor& flips, int64_t crop_size);
 
 // Crop, flip, to float, normalize; the arithmetic order is torchvision's (x / 255, then
 // (x - mean) / std), so the result equals ToTensor + Normalize of the same crop bit for bit.

@@ -68,9 +68,7 @@ Taps bilinear_taps(int in_size, int out_size) {
   return taps;
 }
 
-inline uint8_t clip8(int32_t sum) {
-  return static_cast<uint8_t>(std::clamp(sum >> kPrecisionBits, 0, 255));
-}
+inline uint8_t clip8(int32_t sum) { return static_cast<uint8_t>(std::clamp(sum >> kPrecisionBits, 0, 255)); }
 
 // The taps of every output pixel as one fixed-length window of `n` source pixels that stays
 // inside the row: the window starts earlier where needed and the extra taps weigh zero.
@@ -90,7 +88,8 @@ FixedTaps fixed_taps(const Taps& taps, int in_size) {
     const int start = std::min(taps.first[i], in_size - f.n);
     f.first[i] = start;
     for (int t = 0; t < taps.count[i]; ++t) {
-      f.weights[static_cast<size_t>(i) * f.n + taps.first[i] - start + t] = taps.weights[static_cast<size_t>(i) * taps.max_taps + t];
+      f.weights[static_cast<size_t>(i) * f.n + taps.first[i] - start + t] =
+          taps.weights[static_cast<size_t>(i) * taps.max_taps + t];
     }
   }
   return f;
@@ -117,21 +116,35 @@ template <int N>
 }
 
 // (rows, width, 3) -> (rows, out_width, 3), reading source rows row0 .. row0 + rows - 1.
-VPT_VECTOR_CLONES void resample_rows(const uint8_t* src, int width, int row0, int rows, const Taps& taps,
-                                     uint8_t* dst, int out_width) {
+VPT_VECTOR_CLONES void resample_rows(const uint8_t* src, int width, int row0, int rows, const Taps& taps, uint8_t* dst,
+                                     int out_width) {
   const FixedTaps f = fixed_taps(taps, width);
   for (int y = 0; y < rows; ++y) {
     const uint8_t* in = src + static_cast<size_t>(row0 + y) * width * 3;
     uint8_t* out = dst + static_cast<size_t>(y) * out_width * 3;
     // Shrinking by s reads up to about 2s + 1 taps: 6 covers shrinking by up to 2.5x.
     switch (f.n) {
-      case 1: resample_row<1>(in, f, out, out_width); break;
-      case 2: resample_row<2>(in, f, out, out_width); break;
-      case 3: resample_row<3>(in, f, out, out_width); break;
-      case 4: resample_row<4>(in, f, out, out_width); break;
-      case 5: resample_row<5>(in, f, out, out_width); break;
-      case 6: resample_row<6>(in, f, out, out_width); break;
-      default: resample_row<0>(in, f, out, out_width); break;
+      case 1:
+        resample_row<1>(in, f, out, out_width);
+        break;
+      case 2:
+        resample_row<2>(in, f, out, out_width);
+        break;
+      case 3:
+        resample_row<3>(in, f, out, out_width);
+        break;
+      case 4:
+        resample_row<4>(in, f, out, out_width);
+        break;
+      case 5:
+        resample_row<5>(in, f, out, out_width);
+        break;
+      case 6:
+        resample_row<6>(in, f, out, out_width);
+        break;
+      default:
+        resample_row<0>(in, f, out, out_width);
+        break;
     }
   }
 }
@@ -157,8 +170,7 @@ VPT_VECTOR_CLONES void resample_columns(const uint8_t* src, int width, int row0,
 
 }  // namespace
 
-void resize_bilinear_like_pil(const uint8_t* src, int width, int height, uint8_t* dst, int out_width,
-                              int out_height) {
+void resize_bilinear_like_pil(const uint8_t* src, int width, int height, uint8_t* dst, int out_width, int out_height) {
   const bool horizontal = out_width != width;
   const bool vertical = out_height != height;
   if (!horizontal && !vertical) {

@@ -14,7 +14,6 @@
 namespace vpt {
 
 // Resizes `src` (height x width RGB, row-major) to `dst` (out_height x out_width RGB).
-void resize_bilinear_like_pil(const uint8_t* src, int width, int height, uint8_t* dst, int out_width,
-                              int out_height);
+void resize_bilinear_like_pil(const uint8_t* src, int width, int height, uint8_t* dst, int out_width, int out_height);
 
 }  // namespace vpt

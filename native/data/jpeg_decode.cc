@@ -11,8 +11,11 @@
 #include <cstdio>  // jpeglib.h needs FILE
 #include <cstring>
 
+// jpeglib.h needs <cstdio> before it, and jerror.h needs jpeglib.h before it.
+// clang-format off
 #include <jpeglib.h>
-#include <jerror.h>  // after jpeglib.h, which it needs
+#include <jerror.h>
+// clang-format on
 
 #include "data/image_resample.h"
 
@@ -167,14 +170,22 @@ struct Walk {
 Walk orientation_walk(int orientation, long width, long height) {
   const long last_row = (height - 1) * width, last_col = width - 1;
   switch (orientation) {
-    case 2: return {last_col, -1, width};                 // mirrored
-    case 3: return {last_row + last_col, -1, -width};     // rotated 180
-    case 4: return {last_row, 1, -width};                 // flipped vertically
-    case 5: return {0, width, 1};                         // transposed
-    case 6: return {last_row, -width, 1};                 // rotate 90 clockwise to display
-    case 7: return {last_row + last_col, -width, -1};     // transversed
-    case 8: return {last_col, width, -1};                 // rotate 90 counter-clockwise to display
-    default: return {0, 1, width};
+    case 2:
+      return {last_col, -1, width};  // mirrored
+    case 3:
+      return {last_row + last_col, -1, -width};  // rotated 180
+    case 4:
+      return {last_row, 1, -width};  // flipped vertically
+    case 5:
+      return {0, width, 1};  // transposed
+    case 6:
+      return {last_row, -width, 1};  // rotate 90 clockwise to display
+    case 7:
+      return {last_row + last_col, -width, -1};  // transversed
+    case 8:
+      return {last_col, width, -1};  // rotate 90 counter-clockwise to display
+    default:
+      return {0, 1, width};
   }
 }
 

@@ -10,8 +10,8 @@
 #include <map>
 #include <mutex>
 
-#include "runtime/cuda_device_index.h"
 #include "data/staged_upload.h"
+#include "runtime/cuda_device_index.h"
 
 namespace vpt {
 

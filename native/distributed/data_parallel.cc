@@ -7,8 +7,7 @@ namespace {
 
 constexpr int64_t kStatSlots = 4;  // loss * B, correct, B, stop
 
-at::Tensor flatten_into(const std::vector<at::Tensor>& tensors, const at::Device& device, double scale,
-                        int64_t extra) {
+at::Tensor flatten_into(const std::vector<at::Tensor>& tensors, const at::Device& device, double scale, int64_t extra) {
   std::vector<at::Tensor> parts;
   parts.reserve(tensors.size() + 1);
   for (const auto& t : tensors) parts.push_back(t.detach().reshape({-1}).to(device, at::kFloat) * scale);

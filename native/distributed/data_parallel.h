@@ -13,8 +13,8 @@
 
 #include <vector>
 
-#include "model/named_tensor.h"
 #include "distributed/process_group.h"
+#include "model/named_tensor.h"
 
 namespace vpt {
 

@@ -2,7 +2,6 @@
 #include "distributed/process_group.h"
 
 #include <sstream>
-
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -31,8 +30,8 @@ bool nccl_available() {
 namespace {
 
 std::string where(const GroupOptions& o) {
-  return "rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) + ", store " + o.master_addr +
-         ":" + std::to_string(o.master_port);
+  return "rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) + ", store " + o.master_addr + ":" +
+         std::to_string(o.master_port);
 }
 
 std::string seconds(std::chrono::milliseconds ms) {
@@ -76,8 +75,8 @@ std::shared_ptr<DistributedGroup> DistributedGroup::connect(const GroupOptions& 
   } catch (const Error&) {
     throw;
   } catch (const c10::Error& e) {
-    throw Error(kErrDistributed, "could not join the process group (" + where(options) +
-                                     "): " + compat::message_without_backtrace(e));
+    throw Error(kErrDistributed,
+                "could not join the process group (" + where(options) + "): " + compat::message_without_backtrace(e));
   } catch (const std::exception& e) {
     throw Error(kErrDistributed, "could not join the process group (" + where(options) + "): " + e.what());
   }
@@ -103,8 +102,7 @@ void DistributedGroup::wait(const char* what, const std::function<void()>& colle
     collective();
   } catch (const c10::Error& e) {
     throw Error(kErrDistributed, std::string(what) + " failed on " + where(options_) +
-                                     " (another rank died, hung past the " +
-                                     seconds(options_.timeout) +
+                                     " (another rank died, hung past the " + seconds(options_.timeout) +
                                      " s timeout, or lost its connection): " + compat::message_without_backtrace(e));
   } catch (const std::exception& e) {
     throw Error(kErrDistributed, std::string(what) + " failed on " + where(options_) + ": " + e.what());

@@ -6,14 +6,14 @@
 // waits at most `timeout`: a rank that died or hangs surfaces as VPT_DISTRIBUTED on the others.
 #pragma once
 
-#include <torch/csrc/distributed/c10d/Backend.hpp>
-#include <torch/csrc/distributed/c10d/Store.hpp>
 #include <ATen/ATen.h>
 
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
 namespace vpt {
 
@@ -24,8 +24,8 @@ struct GroupOptions {
   int master_port = 29500;
   std::string backend = "gloo";  // "gloo" | "nccl"
   std::chrono::milliseconds timeout{std::chrono::minutes(30)};
-  std::string gloo_interface;    // GLOO_SOCKET_IFNAME; empty: the interface that reaches MASTER_ADDR
-  int cuda_device = 0;           // NCCL: this rank's GPU (LOCAL_RANK)
+  std::string gloo_interface;  // GLOO_SOCKET_IFNAME; empty: the interface that reaches MASTER_ADDR
+  int cuda_device = 0;         // NCCL: this rank's GPU (LOCAL_RANK)
 };
 
 // Which backends this build of the addon contains.

@@ -12,8 +12,8 @@ c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10
   auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
   // As torch.distributed: GLOO_SOCKET_IFNAME names the interface; otherwise use the address
   // that reaches the store on a single machine, and this host's name across machines.
-  const bool loopback = options.master_addr == "127.0.0.1" || options.master_addr == "localhost" ||
-                        options.master_addr == "::1";
+  const bool loopback =
+      options.master_addr == "127.0.0.1" || options.master_addr == "localhost" || options.master_addr == "::1";
   if (!options.gloo_interface.empty()) {
     gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(options.gloo_interface));
   } else if (loopback) {

@@ -2,9 +2,9 @@
 // in CUDA builds that found nccl.h (the pip torch's nvidia-nccl wheel ships it).
 #ifdef VPT_WITH_NCCL
 #include <c10/cuda/CUDAFunctions.h>
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 
 #include <cstdlib>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 
 #include "distributed/process_group.h"
 

@@ -167,8 +167,8 @@ bool add_layer_norm_fused_on(const at::Device& device) {
 #endif
 }
 
-AddNorm add_layer_norm_reference(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
-                                 int64_t rows_start, const at::Tensor& weight, const at::Tensor& bias, double eps,
+AddNorm add_layer_norm_reference(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows, int64_t rows_start,
+                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
                                  at::ScalarType normed_dtype) {
   at::Tensor sum = r.defined() ? x + r : x;
   if (rows.defined()) {
@@ -186,8 +186,8 @@ bool add_layer_norm_uses_kernels(const at::Tensor& x, const at::Tensor& r, const
          (!r.defined() || (float_or_bf16(r.scalar_type()) && r.sizes() == x.sizes())) &&
          (!rows.defined() || (rows.scalar_type() == at::kFloat && rows.dim() == 3 && rows.size(0) == x.size(0) &&
                               rows.size(2) == x.size(2))) &&
-         weight.defined() && bias.defined() && weight.scalar_type() == at::kFloat &&
-         bias.scalar_type() == at::kFloat && float_or_bf16(normed_dtype);
+         weight.defined() && bias.defined() && weight.scalar_type() == at::kFloat && bias.scalar_type() == at::kFloat &&
+         float_or_bf16(normed_dtype);
 }
 
 AddNorm add_layer_norm(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows, int64_t rows_start,
@@ -195,9 +195,8 @@ AddNorm add_layer_norm(const at::Tensor& x, const at::Tensor& r, const at::Tenso
   if (!add_layer_norm_uses_kernels(x, r, rows, weight, bias, normed_dtype)) {
     return add_layer_norm_reference(x, r, rows, rows_start, weight, bias, eps, normed_dtype);
   }
-  TORCH_CHECK(!rows.defined() || (rows_start >= 0 && rows_start + rows.size(1) <= x.size(1)),
-              "add_layer_norm: rows [", rows_start, ", ", rows_start + (rows.defined() ? rows.size(1) : 0),
-              ") outside ", x.size(1), " tokens");
+  TORCH_CHECK(!rows.defined() || (rows_start >= 0 && rows_start + rows.size(1) <= x.size(1)), "add_layer_norm: rows [",
+              rows_start, ", ", rows_start + (rows.defined() ? rows.size(1) : 0), ") outside ", x.size(1), " tokens");
   variable_list out = AddLayerNormFunction::apply(x, r.defined() ? r : absent(x), rows.defined() ? rows : absent(x),
                                                   weight.contiguous(), bias.contiguous(), rows_start, eps,
                                                   static_cast<int64_t>(normed_dtype));

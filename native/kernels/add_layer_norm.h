@@ -27,8 +27,8 @@ AddNorm add_layer_norm(const at::Tensor& x, const at::Tensor& r, const at::Tenso
                        const at::Tensor& weight, const at::Tensor& bias, double eps, at::ScalarType normed_dtype);
 
 // The same from ATen ops (add, cat, layer_norm, cast): what the kernels are tested against.
-AddNorm add_layer_norm_reference(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
-                                 int64_t rows_start, const at::Tensor& weight, const at::Tensor& bias, double eps,
+AddNorm add_layer_norm_reference(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows, int64_t rows_start,
+                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
                                  at::ScalarType normed_dtype);
 
 // Whether this build has fused kernels for `device` (all CPU builds; CUDA builds compiled with

@@ -94,8 +94,7 @@ AddLayerNormCheck run_case(const Case& c, const at::Device& device, at::Generato
     return g;  // sum, normed, d x, d weight, d bias, [d r], [d rows]
   };
   const constexpr double kEps = 1e-6;
-  const std::vector<at::Tensor> fused =
-      run(add_layer_norm(x, r_leaf, rows, kRowsStart, weight, bias, kEps, c.normed));
+  const std::vector<at::Tensor> fused = run(add_layer_norm(x, r_leaf, rows, kRowsStart, weight, bias, kEps, c.normed));
   const std::vector<at::Tensor> reference =
       run(add_layer_norm_reference(x, r_leaf, rows, kRowsStart, weight, bias, kEps, c.normed));
 

@@ -6,10 +6,10 @@
 // binding/add_layer_norm_check_wrap.h).
 #pragma once
 
+#include <ATen/ATen.h>
+
 #include <string>
 #include <vector>
-
-#include <ATen/ATen.h>
 
 namespace vpt {
 

@@ -122,7 +122,9 @@ VPT_INLINE void backward_rows(const AddNormBackward& a, int64_t begin, int64_t e
 }
 
 // One clone set per dtype combination.
-VPT_ROW_CLONES void forward_f32_f32(const AddNormForward& a, int64_t b, int64_t e) { forward_rows<float, float>(a, b, e); }
+VPT_ROW_CLONES void forward_f32_f32(const AddNormForward& a, int64_t b, int64_t e) {
+  forward_rows<float, float>(a, b, e);
+}
 VPT_ROW_CLONES void forward_f32_bf16(const AddNormForward& a, int64_t b, int64_t e) {
   forward_rows<float, c10::BFloat16>(a, b, e);
 }
@@ -133,7 +135,9 @@ VPT_ROW_CLONES void forward_bf16_bf16(const AddNormForward& a, int64_t b, int64_
   forward_rows<c10::BFloat16, c10::BFloat16>(a, b, e);
 }
 VPT_ROW_CLONES void backward_f32(const AddNormBackward& a, int64_t b, int64_t e) { backward_rows<float>(a, b, e); }
-VPT_ROW_CLONES void backward_bf16(const AddNormBackward& a, int64_t b, int64_t e) { backward_rows<c10::BFloat16>(a, b, e); }
+VPT_ROW_CLONES void backward_bf16(const AddNormBackward& a, int64_t b, int64_t e) {
+  backward_rows<c10::BFloat16>(a, b, e);
+}
 
 template <typename Fn>
 void for_rows(int64_t rows, Fn fn) {
@@ -146,18 +150,24 @@ void add_norm_forward_cpu(const AddNormForward& a) {
   const bool r_bf16 = a.r != nullptr && a.r_dtype == Dtype::BFloat16;
   const bool y_bf16 = a.normed_dtype == Dtype::BFloat16;
   for_rows(a.batch * a.tokens, [&](int64_t begin, int64_t end) {
-    if (r_bf16 && y_bf16) forward_bf16_bf16(a, begin, end);
-    else if (r_bf16) forward_bf16_f32(a, begin, end);
-    else if (y_bf16) forward_f32_bf16(a, begin, end);
-    else forward_f32_f32(a, begin, end);
+    if (r_bf16 && y_bf16)
+      forward_bf16_bf16(a, begin, end);
+    else if (r_bf16)
+      forward_bf16_f32(a, begin, end);
+    else if (y_bf16)
+      forward_f32_bf16(a, begin, end);
+    else
+      forward_f32_f32(a, begin, end);
   });
 }
 
 void add_norm_backward_cpu(const AddNormBackward& a) {
   const bool g_bf16 = a.grad_normed != nullptr && a.grad_dtype == Dtype::BFloat16;
   for_rows(a.batch * a.tokens, [&](int64_t begin, int64_t end) {
-    if (g_bf16) backward_bf16(a, begin, end);
-    else backward_f32(a, begin, end);
+    if (g_bf16)
+      backward_bf16(a, begin, end);
+    else
+      backward_f32(a, begin, end);
   });
 }
 

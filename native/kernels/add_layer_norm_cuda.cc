@@ -16,8 +16,8 @@ namespace {
 
 void check_launch(int status, const char* what) {
   if (status != 0) {
-    throw Error(kErrTorch, std::string(what) + " failed to launch: " +
-                               cudaGetErrorString(static_cast<cudaError_t>(status)));
+    throw Error(kErrTorch,
+                std::string(what) + " failed to launch: " + cudaGetErrorString(static_cast<cudaError_t>(status)));
   }
 }
 

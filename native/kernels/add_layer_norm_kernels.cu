@@ -29,7 +29,7 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 template <int kPer, typename TR, typename TY>
-__global__ void __launch_bounds__(kWarp * kRowsPerBlock) forward_kernel(AddNormForward a) {
+__global__ void __launch_bounds__(kWarp* kRowsPerBlock) forward_kernel(AddNormForward a) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.y;
   if (row >= a.batch * a.tokens) return;  // whole warps exit together
   const int lane = threadIdx.x;
@@ -73,7 +73,7 @@ __global__ void __launch_bounds__(kWarp * kRowsPerBlock) forward_kernel(AddNormF
 }
 
 template <int kPer, typename TG>
-__global__ void __launch_bounds__(kWarp * kRowsPerBlock) backward_kernel(AddNormBackward a) {
+__global__ void __launch_bounds__(kWarp* kRowsPerBlock) backward_kernel(AddNormBackward a) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.y;
   if (row >= a.batch * a.tokens) return;
   const int lane = threadIdx.x;
@@ -121,11 +121,16 @@ dim3 grid_for(int64_t rows) { return dim3(static_cast<unsigned>((rows + kRowsPer
 template <typename Fn>
 void with_per_lane(int64_t dim, Fn fn) {
   const int64_t per = (dim + kWarp - 1) / kWarp;
-  if (per <= 8) fn(std::integral_constant<int, 8>{});
-  else if (per <= 16) fn(std::integral_constant<int, 16>{});
-  else if (per <= 24) fn(std::integral_constant<int, 24>{});
-  else if (per <= 32) fn(std::integral_constant<int, 32>{});
-  else fn(std::integral_constant<int, kCudaMaxDim / kWarp>{});
+  if (per <= 8)
+    fn(std::integral_constant<int, 8>{});
+  else if (per <= 16)
+    fn(std::integral_constant<int, 16>{});
+  else if (per <= 24)
+    fn(std::integral_constant<int, 24>{});
+  else if (per <= 32)
+    fn(std::integral_constant<int, 32>{});
+  else
+    fn(std::integral_constant<int, kCudaMaxDim / kWarp>{});
 }
 
 }  // namespace
@@ -139,10 +144,14 @@ int add_norm_forward_cuda(const AddNormForward& a, void* stream) {
   auto* s = static_cast<cudaStream_t>(stream);
   with_per_lane(a.dim, [&](auto per) {
     constexpr int kPer = decltype(per)::value;
-    if (r_bf16 && y_bf16) forward_kernel<kPer, __nv_bfloat16, __nv_bfloat16><<<grid_for(rows), block, 0, s>>>(a);
-    else if (r_bf16) forward_kernel<kPer, __nv_bfloat16, float><<<grid_for(rows), block, 0, s>>>(a);
-    else if (y_bf16) forward_kernel<kPer, float, __nv_bfloat16><<<grid_for(rows), block, 0, s>>>(a);
-    else forward_kernel<kPer, float, float><<<grid_for(rows), block, 0, s>>>(a);
+    if (r_bf16 && y_bf16)
+      forward_kernel<kPer, __nv_bfloat16, __nv_bfloat16><<<grid_for(rows), block, 0, s>>>(a);
+    else if (r_bf16)
+      forward_kernel<kPer, __nv_bfloat16, float><<<grid_for(rows), block, 0, s>>>(a);
+    else if (y_bf16)
+      forward_kernel<kPer, float, __nv_bfloat16><<<grid_for(rows), block, 0, s>>>(a);
+    else
+      forward_kernel<kPer, float, float><<<grid_for(rows), block, 0, s>>>(a);
   });
   return static_cast<int>(cudaGetLastError());
 }
@@ -155,8 +164,10 @@ int add_norm_backward_cuda(const AddNormBackward& a, void* stream) {
   auto* s = static_cast<cudaStream_t>(stream);
   with_per_lane(a.dim, [&](auto per) {
     constexpr int kPer = decltype(per)::value;
-    if (g_bf16) backward_kernel<kPer, __nv_bfloat16><<<grid_for(rows), block, 0, s>>>(a);
-    else backward_kernel<kPer, float><<<grid_for(rows), block, 0, s>>>(a);
+    if (g_bf16)
+      backward_kernel<kPer, __nv_bfloat16><<<grid_for(rows), block, 0, s>>>(a);
+    else
+      backward_kernel<kPer, float><<<grid_for(rows), block, 0, s>>>(a);
   });
   return static_cast<int>(cudaGetLastError());
 }

@@ -21,33 +21,33 @@ enum class Dtype : int { Float32, BFloat16 };
 
 struct AddNormForward {
   int64_t batch = 0, tokens = 0, dim = 0;
-  const float* x = nullptr;        // (B, T, D)
-  const void* r = nullptr;         // (B, T, D) in r_dtype, or null
+  const float* x = nullptr;  // (B, T, D)
+  const void* r = nullptr;   // (B, T, D) in r_dtype, or null
   Dtype r_dtype = Dtype::Float32;
-  const float* rows = nullptr;     // (B, n, D) with batch stride rows_batch_stride (0: shared), or null
+  const float* rows = nullptr;  // (B, n, D) with batch stride rows_batch_stride (0: shared), or null
   int64_t rows_start = 0, rows_count = 0, rows_batch_stride = 0;
-  const float* weight = nullptr;   // (D)
-  const float* bias = nullptr;     // (D)
+  const float* weight = nullptr;  // (D)
+  const float* bias = nullptr;    // (D)
   float eps = 1e-6f;
-  float* sum = nullptr;            // (B, T, D)
-  void* normed = nullptr;          // (B, T, D) in normed_dtype
+  float* sum = nullptr;    // (B, T, D)
+  void* normed = nullptr;  // (B, T, D) in normed_dtype
   Dtype normed_dtype = Dtype::Float32;
-  float* mean = nullptr;           // (B * T)
-  float* rstd = nullptr;           // (B * T)
+  float* mean = nullptr;  // (B * T)
+  float* rstd = nullptr;  // (B * T)
 };
 
 struct AddNormBackward {
   int64_t batch = 0, tokens = 0, dim = 0;
   const void* grad_normed = nullptr;  // (B, T, D) in grad_dtype, or null (zero)
   Dtype grad_dtype = Dtype::Float32;
-  const float* grad_sum = nullptr;    // (B, T, D), or null (zero)
-  const float* sum = nullptr;         // saved s
+  const float* grad_sum = nullptr;  // (B, T, D), or null (zero)
+  const float* sum = nullptr;       // saved s
   const float* mean = nullptr;
   const float* rstd = nullptr;
   const float* weight = nullptr;
   int64_t rows_start = 0, rows_count = 0;
-  float* grad_in = nullptr;           // (B, T, D): the gradient of x and of r
-  float* grad_rows = nullptr;         // (B, n, D) contiguous, or null when the rows need no gradient
+  float* grad_in = nullptr;    // (B, T, D): the gradient of x and of r
+  float* grad_rows = nullptr;  // (B, n, D) contiguous, or null when the rows need no gradient
 };
 
 void add_norm_forward_cpu(const AddNormForward& a);

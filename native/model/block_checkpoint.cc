@@ -43,7 +43,8 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
 at::Tensor checkpointed_block(const VisionTransformer& vit, int64_t index, const at::Tensor& x, int64_t queries,
                               c10::DeviceType device, bool bf16) {
   if (!at::GradMode::is_enabled() || !x.requires_grad()) return vit.block_forward(index, x, queries);
-  return CheckpointedBlock::apply(x, reinterpret_cast<int64_t>(&vit), index, queries, static_cast<int64_t>(device), bf16);
+  return CheckpointedBlock::apply(x, reinterpret_cast<int64_t>(&vit), index, queries, static_cast<int64_t>(device),
+                                  bf16);
 }
 
 }  // namespace vpt

@@ -13,10 +13,10 @@
 namespace vpt {
 
 struct PromptConfig {
-  int64_t tokens = 0;     // N; 0 disables prompting
+  int64_t tokens = 0;  // N; 0 disables prompting
   bool deep = false;
   double dropout = 0.0;
-  int64_t project = 0;    // Pd when > 0
+  int64_t project = 0;  // Pd when > 0
 };
 
 class Prompts {
@@ -42,9 +42,9 @@ class Prompts {
 
   PromptConfig config_;
   int64_t embed_dim_, depth_, patch_size_;
-  at::Tensor prompt_embeddings_;       // (1, N, Pd)
-  at::Tensor deep_prompt_embeddings_;  // (L-1, N, Pd)
-  at::Tensor proj_weight_, proj_bias_; // (D, Pd), (D)
+  at::Tensor prompt_embeddings_;        // (1, N, Pd)
+  at::Tensor deep_prompt_embeddings_;   // (L-1, N, Pd)
+  at::Tensor proj_weight_, proj_bias_;  // (D, Pd), (D)
 };
 
 }  // namespace vpt

@@ -9,10 +9,10 @@
 #include <tuple>
 
 #include "model/block_checkpoint.h"
+#include "model/fit_report.h"
 #include "runtime/compat.h"
 #include "runtime/device_rng.h"
 #include "runtime/errors.h"
-#include "model/fit_report.h"
 
 namespace vpt {
 
@@ -21,8 +21,8 @@ namespace {
 // Names every missing, mis-shaped and unexpected tensor of `tensors` against `slots` in one
 // error; names for which `ignored` returns true may be present without a slot.
 template <typename Ignored>
-void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::string& headline,
-               const char* code, Ignored ignored) {
+void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::string& headline, const char* code,
+               Ignored ignored) {
   std::set<std::string> names;
   FitReport report;
   auto& [missing, misshaped, unexpected] = report;
@@ -32,8 +32,8 @@ void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::s
     if (it == tensors.end()) {
       missing.push_back(t.name);
     } else if (it->second.sizes() != c10::IntArrayRef(t.shape)) {
-      misshaped.push_back(t.name + " " + shape_string(it->second.sizes()) + " (model needs " +
-                          shape_string(t.shape) + ")");
+      misshaped.push_back(t.name + " " + shape_string(it->second.sizes()) + " (model needs " + shape_string(t.shape) +
+                          ")");
     }
   }
   for (const auto& [name, tensor] : tensors) {
@@ -131,8 +131,7 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
   // The residual stream stays fp32 (as under autocast with fp32 weights) when the weights are bf16.
   at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);  // (B, prefix + P, D)
   if (prompts_.enabled()) {
-    x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, rng),
-                 x.narrow(1, prefix, x.size(1) - prefix)},
+    x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, rng), x.narrow(1, prefix, x.size(1) - prefix)},
                 1);  // (B, prefix + N + P, D)
   }
   const bool deep = prompts_.enabled() && prompts_.deep();
@@ -193,9 +192,7 @@ at::Tensor PromptedVit::classify(const at::Tensor& features) {
   return head_.forward(features).to(at::kFloat);
 }
 
-at::Tensor PromptedVit::logits(const at::Tensor& images, bool train) {
-  return classify(features(images, train));
-}
+at::Tensor PromptedVit::logits(const at::Tensor& images, bool train) { return classify(features(images, train)); }
 
 NamedTensors PromptedVit::trainable_tensors() {
   NamedTensors out;

@@ -16,8 +16,8 @@
 
 #include "model/head.h"
 #include "model/prompt.h"
-#include "weights/tensor_file.h"
 #include "model/vit.h"
+#include "weights/tensor_file.h"
 
 namespace vpt {
 

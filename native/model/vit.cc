@@ -58,15 +58,15 @@ TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const
     // The prefix rows (class, registers) are kept; with no_embed_class pos_embed has none.
     const int64_t prefix = config_.no_embed_class ? 0 : config_.num_prefix_tokens();
     if (pos->second.size(1) != prefix + config_.num_patches()) {
-      pos->second = resample_pos_embed(pos->second, prefix, config_.grid(),
-                                       google ? PosEmbedInterpolation::kBilinear : PosEmbedInterpolation::kBicubicAntialias);
+      pos->second =
+          resample_pos_embed(pos->second, prefix, config_.grid(),
+                             google ? PosEmbedInterpolation::kBilinear : PosEmbedInterpolation::kBicubicAntialias);
     }
   }
   return out;
 }
 
-at::Tensor VisionTransformer::layer_norm(const at::Tensor& x, const at::Tensor& w,
-                                         const at::Tensor& b) const {
+at::Tensor VisionTransformer::layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
   return at::layer_norm(x, {config_.embed_dim}, w, b, config_.norm_eps);
 }
 
@@ -163,9 +163,8 @@ AddNorm VisionTransformer::add_norm(const at::Tensor& x, const at::Tensor& r, co
 
 at::Tensor VisionTransformer::pool(const at::Tensor& x, int64_t skip_prefix) const {
   at::Tensor h = config_.fc_norm ? x : layer_norm(x, norm_weight_, norm_bias_);
-  at::Tensor pooled = config_.global_pool == "avg"
-                          ? h.narrow(1, skip_prefix, h.size(1) - skip_prefix).mean(1)
-                          : h.select(1, 0);
+  at::Tensor pooled =
+      config_.global_pool == "avg" ? h.narrow(1, skip_prefix, h.size(1) - skip_prefix).mean(1) : h.select(1, 0);
   return config_.fc_norm ? layer_norm(pooled, fc_norm_weight_, fc_norm_bias_) : pooled;
 }
 

@@ -28,10 +28,10 @@ struct VitConfig {
   bool qkv_bias = true;
   bool class_token = true;
   int64_t reg_tokens = 0;
-  bool no_embed_class = false;     // pos_embed covers patch tokens only
-  bool layer_scale = false;        // ls1.gamma / ls2.gamma present (timm init_values)
+  bool no_embed_class = false;        // pos_embed covers patch tokens only
+  bool layer_scale = false;           // ls1.gamma / ls2.gamma present (timm init_values)
   std::string global_pool = "token";  // "token" | "avg"
-  bool fc_norm = false;            // norm after pooling instead of before
+  bool fc_norm = false;               // norm after pooling instead of before
   double norm_eps = 1e-6;
 
   int64_t grid() const { return img_size / patch_size; }
@@ -43,7 +43,7 @@ struct VitConfig {
 
 struct VitBlock {
   at::Tensor norm1_weight, norm1_bias;
-  at::Tensor qkv_weight, qkv_bias;      // (3D, D): rows [q | k | v], head-major within each
+  at::Tensor qkv_weight, qkv_bias;  // (3D, D): rows [q | k | v], head-major within each
   at::Tensor proj_weight, proj_bias;
   at::Tensor ls1_gamma;
   at::Tensor norm2_weight, norm2_bias;

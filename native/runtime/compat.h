@@ -2,17 +2,15 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <torch/version.h>
 #include <ATen/autocast_mode.h>
+#include <torch/version.h>
 
 #include <string>
 
 namespace vpt::compat {
 
 // LibTorch's message without the C++ backtrace it appends in debug-ish builds.
-inline std::string message_without_backtrace(const c10::Error& e) {
-  return e.what_without_backtrace();
-}
+inline std::string message_without_backtrace(const c10::Error& e) { return e.what_without_backtrace(); }
 
 // Fused attention; the `scale` and `enable_gqa` arguments appeared across 2.1..2.5,
 // so we rely only on the positional prefix every supported version has.

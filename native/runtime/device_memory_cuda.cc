@@ -1,6 +1,6 @@
 // device_memory_cuda.cc — the CUDA caching allocator's statistics; CUDA builds only.
-#include <c10/cuda/CUDACachingAllocator.h>
 #include <ATen/ATen.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <torch/cuda.h>
 
 #include "runtime/device_memory.h"

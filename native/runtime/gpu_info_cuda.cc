@@ -1,7 +1,7 @@
 // gpu_info_cuda.cc — GPU enumeration; compiled only against a CUDA LibTorch.
+#include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <cuda_runtime_api.h>
-#include <ATen/ATen.h>
 #include <torch/cuda.h>
 
 #include "runtime/runtime_info.h"

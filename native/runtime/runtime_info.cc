@@ -1,9 +1,9 @@
 // runtime_info.cc — see runtime_info.h.
 #include "runtime/runtime_info.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
-#include <ATen/ATen.h>
 #include <torch/cuda.h>
 
 #include <regex>

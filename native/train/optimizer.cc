@@ -21,7 +21,8 @@ void Optimizer::prepare(const at::Device& device) {
   const double step_size = c.kind == "sgd" ? c.lr : c.lr / (1.0 - std::pow(c.beta1, t));
   const double sqrt_bc2 = c.kind == "sgd" ? 1.0 : std::sqrt(1.0 - std::pow(c.beta2, t));
   const at::Tensor host = at::tensor({c.lr, step_size, sqrt_bc2}, at::kDouble).to(at::kFloat);
-  if (!hyper_.defined() || hyper_.device() != device) hyper_ = at::empty({3}, at::TensorOptions(device).dtype(at::kFloat));
+  if (!hyper_.defined() || hyper_.device() != device)
+    hyper_ = at::empty({3}, at::TensorOptions(device).dtype(at::kFloat));
   hyper_.copy_(host, /*non_blocking=*/true);  // pageable source: staged at once, no device sync
   created_.clear();
 }
@@ -103,7 +104,8 @@ void Optimizer::import_state(const TensorMap& state, int64_t step, const NamedTe
       if (key.rfind(pre, 0) != 0) continue;
       const std::string name = key.substr(pre.size());
       const NamedTensor* param = nullptr;
-      for (const auto& t : params) if (t.name == name) param = &t;
+      for (const auto& t : params)
+        if (t.name == name) param = &t;
       if (param == nullptr) throw Error(kErrShape, "optimizer state '" + key + "' names no trainable tensor");
       if (tensor.sizes() != param->slot->sizes()) {
         throw Error(kErrShape, "optimizer state '" + key + "' has shape " + shape_string(tensor.sizes()) +

@@ -66,30 +66,32 @@ void StepGraph::run_eager(const std::function<void()>& body) {
 void StepGraph::capture(const std::function<void()>& body) {
   impl_->thread.run([&]() { impl_->graph.reset(); });
   std::unique_ptr<at::cuda::CUDAGraph> graph;
-  impl_->thread.run([&]() { on_stream(impl_->stream, impl_->device, [&]() {
-    graph = std::make_unique<at::cuda::CUDAGraph>();
-    // Thread-local: the loader's and the upload stream's CUDA calls on other threads do not
-    // invalidate the capture; calls that would sync on this thread do.
-    graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
-    try {
-      body();
-    } catch (...) {
+  impl_->thread.run([&]() {
+    on_stream(impl_->stream, impl_->device, [&]() {
+      graph = std::make_unique<at::cuda::CUDAGraph>();
+      // Thread-local: the loader's and the upload stream's CUDA calls on other threads do not
+      // invalidate the capture; calls that would sync on this thread do.
+      graph->capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
       try {
-        graph->capture_end();  // ends the capture and returns the allocator to normal pools
+        body();
       } catch (...) {
+        try {
+          graph->capture_end();  // ends the capture and returns the allocator to normal pools
+        } catch (...) {
+        }
+        (void)cudaGetLastError();
+        graph.reset();
+        throw;
       }
-      (void)cudaGetLastError();
-      graph.reset();
-      throw;
-    }
-    try {
-      graph->capture_end();
-    } catch (...) {
-      (void)cudaGetLastError();
-      graph.reset();
-      throw;
-    }
-  }); });
+      try {
+        graph->capture_end();
+      } catch (...) {
+        (void)cudaGetLastError();
+        graph.reset();
+        throw;
+      }
+    });
+  });
   impl_->graph = std::move(graph);
 }
 

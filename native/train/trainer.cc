@@ -26,8 +26,8 @@ at::Tensor prepare_labels(const at::Tensor& labels, int64_t batch, int64_t num_c
     const at::Tensor host = labels.to(at::kCPU);  // JS labels are host tensors: no device sync
     const int64_t lo = host.min().item<int64_t>(), hi = host.max().item<int64_t>();
     if (lo < 0 || hi >= num_classes) {
-      throw Error(kErrOption, "label " + std::to_string(lo < 0 ? lo : hi) + " is outside 0.." +
-                                    std::to_string(num_classes - 1));
+      throw Error(kErrOption,
+                  "label " + std::to_string(lo < 0 ? lo : hi) + " is outside 0.." + std::to_string(num_classes - 1));
     }
   }
   return labels.to(device, at::kLong, /*non_blocking=*/true);
@@ -66,8 +66,8 @@ TrainStepResult Trainer::step(const at::Tensor& images, const at::Tensor& labels
       const std::vector<int64_t> shape(images.sizes().begin(), images.sizes().end());
       if (!graph_ || !graph_->captured() || shape == graph_shape_) return graph_step(images, y);
       // Another shape (an epoch's last, smaller batch): eager, keeping the graph for the rest.
-      graph_status_.fallback = "batch of shape " + shape_string(shape) + "; the graph was captured for " +
-                               shape_string(graph_shape_);
+      graph_status_.fallback =
+          "batch of shape " + shape_string(shape) + "; the graph was captured for " + shape_string(graph_shape_);
     }
   }
   optimizer_.prepare(m.device());
@@ -81,7 +81,8 @@ TrainStepResult Trainer::step_features(const at::Tensor& features, const at::Ten
   }
   const int64_t D = m.config().vit.embed_dim;
   if (features.dim() != 2 || features.size(1) != D) {
-    throw Error(kErrShape, "features have shape " + shape_string(features.sizes()) + ", expected [n, " + std::to_string(D) + "]");
+    throw Error(kErrShape,
+                "features have shape " + shape_string(features.sizes()) + ", expected [n, " + std::to_string(D) + "]");
   }
   const at::Tensor y = prepare_labels(labels, features.size(0), m.config().num_classes, m.device());
   if (graph_status_.requested) graph_status_.fallback = "steps on cached features (linear probing) are not captured";
@@ -154,7 +155,8 @@ std::string Trainer::graph_unsuitable() const {
   const PromptedVit& m = *model_;
   std::string why = StepGraph::unavailable_reason(m.device());
   if (!why.empty()) return why;
-  if (m.config().prompt.dropout > 0) return "prompt dropout draws from the model's own generator, which a replay would not advance";
+  if (m.config().prompt.dropout > 0)
+    return "prompt dropout draws from the model's own generator, which a replay would not advance";
   if (m.config().checkpoint_blocks) return "activation checkpointing (checkpointBlocks) is not captured";
   if (group_) return "data-parallel steps all-reduce outside the graph";
   return "";

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "train/optimizer.h"
 #include "distributed/process_group.h"
 #include "model/prompted_vit.h"
+#include "train/optimizer.h"
 #include "train/step_graph.h"
 
 namespace vpt {
@@ -39,19 +39,19 @@ struct TrainStepResult {
 };
 
 struct EvalResult {
-  double loss = 0;       // mean unweighted cross-entropy
+  double loss = 0;  // mean unweighted cross-entropy
   int64_t correct1 = 0;
   int64_t correct5 = 0;
   int64_t count = 0;
-  at::Tensor logits;     // (B, C), CPU fp32, when asked for
+  at::Tensor logits;  // (B, C), CPU fp32, when asked for
 };
 
 struct GraphStatus {
   bool requested = false;
-  bool captured = false;   // a graph is captured for the current shape
-  int64_t replays = 0;     // steps replayed since the trainer was configured
+  bool captured = false;  // a graph is captured for the current shape
+  int64_t replays = 0;    // steps replayed since the trainer was configured
   int64_t captures = 0;
-  std::string fallback;    // why the last step ran eagerly although graphs were requested
+  std::string fallback;  // why the last step ran eagerly although graphs were requested
 };
 
 class Trainer {
@@ -68,7 +68,10 @@ class Trainer {
   Optimizer& optimizer() { return optimizer_; }
   int64_t nonfinite_total() const { return nonfinite_total_; }
   int64_t nonfinite_streak() const { return nonfinite_streak_; }
-  void restore_counters(int64_t total, int64_t streak) { nonfinite_total_ = total; nonfinite_streak_ = streak; }
+  void restore_counters(int64_t total, int64_t streak) {
+    nonfinite_total_ = total;
+    nonfinite_streak_ = streak;
+  }
   // Data-parallel training: gradients are averaged over the group's ranks every step.
   void set_group(std::shared_ptr<DistributedGroup> group) { group_ = std::move(group); }
   // The next data-parallel step tells every rank to stop after it (see data_parallel.h).

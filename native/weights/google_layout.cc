@@ -6,14 +6,14 @@
 #include <set>
 #include <sstream>
 
-#include "runtime/errors.h"
 #include "model/fit_report.h"
+#include "runtime/errors.h"
 
 namespace vpt {
 
 namespace {
 
-constexpr int64_t kAnySize = -1;             // a dimension the rule does not fix (pos-embed tokens)
+constexpr int64_t kAnySize = -1;  // a dimension the rule does not fix (pos-embed tokens)
 
 struct Source {
   std::string key;
@@ -80,9 +80,10 @@ std::vector<Rule> rules_for(const VitConfig& c, bool big_vision) {
     const std::string a = g + mha;
     rules.push_back({t + "norm1.weight", {{g + "LayerNorm_0/scale", {D}}}, as_is});
     rules.push_back({t + "norm1.bias", {{g + "LayerNorm_0/bias", {D}}}, as_is});
-    rules.push_back({t + "attn.qkv.weight",
-                     {{a + "query/kernel", {D, H, hd}}, {a + "key/kernel", {D, H, hd}}, {a + "value/kernel", {D, H, hd}}},
-                     qkv_kernel});
+    rules.push_back(
+        {t + "attn.qkv.weight",
+         {{a + "query/kernel", {D, H, hd}}, {a + "key/kernel", {D, H, hd}}, {a + "value/kernel", {D, H, hd}}},
+         qkv_kernel});
     if (c.qkv_bias) {
       rules.push_back({t + "attn.qkv.bias",
                        {{a + "query/bias", {H, hd}}, {a + "key/bias", {H, hd}}, {a + "value/bias", {H, hd}}},
@@ -129,8 +130,9 @@ TensorMap from_google_layout(const TensorMap& checkpoint, const VitConfig& confi
                 "the Google checkpoint stacks its encoder blocks (Transformer/encoderblock/..., a scanned "
                 "big_vision layout); vpt-native reads per-block keys (Transformer/encoderblock_{i}/...)");
   }
-  const bool big_vision = checkpoint.count("pos_embedding") > 0 ||
-                          checkpoint.count("Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel") > 0;
+  const bool big_vision =
+      checkpoint.count("pos_embedding") > 0 ||
+      checkpoint.count("Transformer/encoderblock_0/MultiHeadDotProductAttention_0/query/kernel") > 0;
   const std::vector<Rule> rules = rules_for(config, big_vision);
 
   std::set<std::string> used;
@@ -143,7 +145,8 @@ TensorMap from_google_layout(const TensorMap& checkpoint, const VitConfig& confi
       if (it == checkpoint.end()) {
         missing.push_back(s.key);
       } else if (!fits(it->second, s.shape)) {
-        misshaped.push_back(s.key + " " + shape_string(it->second.sizes()) + " (model needs " + shape_pattern(s.shape) + ")");
+        misshaped.push_back(s.key + " " + shape_string(it->second.sizes()) + " (model needs " + shape_pattern(s.shape) +
+                            ")");
       }
     }
   }

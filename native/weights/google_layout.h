@@ -12,8 +12,8 @@
 // their (H, hd) biases fused into `attn.qkv`, out (H, hd, D) -> `attn.proj` (D, D).
 #pragma once
 
-#include "weights/tensor_file.h"
 #include "model/vit.h"
+#include "weights/tensor_file.h"
 
 namespace vpt {
 

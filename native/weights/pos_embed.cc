@@ -5,8 +5,8 @@
 #include <cmath>
 #include <string>
 
-#include "runtime/errors.h"
 #include "model/named_tensor.h"
+#include "runtime/errors.h"
 
 namespace vpt {
 
@@ -14,7 +14,8 @@ at::Tensor resample_pos_embed(const at::Tensor& pos_embed, int64_t num_prefix_to
                               PosEmbedInterpolation interpolation) {
   const int64_t D = pos_embed.size(2);
   const int64_t old_tokens = pos_embed.size(1) - num_prefix_tokens;
-  const auto old_grid = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(old_tokens, 0)))));
+  const auto old_grid =
+      static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<int64_t>(old_tokens, 0)))));
   if (old_tokens <= 0 || old_grid * old_grid != old_tokens) {
     throw Error(kErrWeights, "pos_embed " + shape_string(pos_embed.sizes()) + " has " + std::to_string(old_tokens) +
                                  " rows after its " + std::to_string(num_prefix_tokens) +

@@ -12,9 +12,9 @@ namespace vpt {
 
 struct TensorEntry {
   std::string name;
-  std::string dtype;            // "F32" | "F16" | "BF16" | "F64"
+  std::string dtype;  // "F32" | "F16" | "BF16" | "F64"
   std::vector<int64_t> shape;
-  uint64_t offset = 0;          // absolute byte offset in the file
+  uint64_t offset = 0;  // absolute byte offset in the file
   uint64_t nbytes = 0;
 };
 

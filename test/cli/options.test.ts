@@ -20,13 +20,20 @@ import { FIXTURES, tempDir } from '../helpers/common.js';
 const cli = join(packageRoot, 'dist', 'bin', 'launch.cjs');
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => { tmp = await tempDir(); });
-afterAll(async () => { await tmp.cleanup(); });
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 /** Runs the CLI; resolves with its exit code and output, whatever the code. */
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 50_000 });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], {
+      encoding: 'utf8',
+      timeout: 50_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -39,7 +46,11 @@ async function resolveTrainArgs(args: string[]): Promise<ResolvedTrainConfig> {
   const program = new Command().exitOverride();
   registerTrainCommand(program);
   let flags: Record<string, unknown> = {};
-  program.commands.find((c) => c.name() === 'train')!.action((_parsed: unknown, cmd: Command) => { flags = commandLineFlags(cmd); });
+  program.commands
+    .find((c) => c.name() === 'train')!
+    .action((_parsed: unknown, cmd: Command) => {
+      flags = commandLineFlags(cmd);
+    });
   await program.parseAsync(['train', '--data', 'd', '--weights', 'w', '--out', 'o', ...args], { from: 'user' });
   return resolveTrainConfig((await resolveCliConfig(flags)).config);
 }
@@ -48,14 +59,24 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
 
 describe('train: boolean options', () => {
   const defaults = resolveTrainConfig({ data: 'd', weights: 'w', out: 'o' });
-  const booleans = Object.keys(defaults).filter((k) => typeof defaults[k as keyof ResolvedTrainConfig] === 'boolean') as Array<keyof ResolvedTrainConfig>;
+  const booleans = Object.keys(defaults).filter(
+    (k) => typeof defaults[k as keyof ResolvedTrainConfig] === 'boolean',
+  ) as Array<keyof ResolvedTrainConfig>;
 
   it('every boolean config key has both --x and --no-x', () => {
-    expect(booleans.sort()).toEqual(['augment', 'cacheFeatures', 'checkpointBlocks', 'cudaGraphs', 'deep', 'fusedLayerNorm']);
+    expect(booleans.sort()).toEqual([
+      'augment',
+      'cacheFeatures',
+      'checkpointBlocks',
+      'cudaGraphs',
+      'deep',
+      'fusedLayerNorm',
+    ]);
     const program = new Command();
     registerTrainCommand(program);
     const flags = program.commands.find((c) => c.name() === 'train')!.options.map((o) => o.long);
-    for (const key of booleans) expect(flags, key).toEqual(expect.arrayContaining([`--${kebab(key)}`, `--no-${kebab(key)}`]));
+    for (const key of booleans)
+      expect(flags, key).toEqual(expect.arrayContaining([`--${kebab(key)}`, `--no-${kebab(key)}`]));
   });
 
   it('a flag turns a --config value either way; without one the file (else the default) holds', async () => {
@@ -93,12 +114,42 @@ describe('train --nproc', () => {
     expect(r.stderr.match(/"warmupEpochs": 10 warmup epochs leave none of the 2 epochs/g), r.stderr).toHaveLength(1);
     expect(r.stderr).not.toContain('every worker refused');
     expect(existsSync(out)).toBe(false);
-    const bad = await run(['train', '--nproc', '2', '--vpt-config', join(FIXTURES, 'vpt-configs', 'cub.yaml'), '--data', 'd', '--weights', 'w', '--out', out, '--batch-size', '0']);
+    const bad = await run([
+      'train',
+      '--nproc',
+      '2',
+      '--vpt-config',
+      join(FIXTURES, 'vpt-configs', 'cub.yaml'),
+      '--data',
+      'd',
+      '--weights',
+      'w',
+      '--out',
+      out,
+      '--batch-size',
+      '0',
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.match(/option "batchSize"/g), bad.stderr).toHaveLength(1);
     expect(bad.stderr.match(/not honored by vpt-native: MODEL\.PROMPT\.DEEP_SHARED/g), bad.stderr).toHaveLength(1);
     // Refused only by a data-parallel run: a global batch that does not divide over the ranks.
-    const uneven = await run(['train', '--nproc', '2', '--data', 'd', '--weights', 'w', '--out', out, '--epochs', '2', '--warmup-epochs', '0', '--batch-size', '3']);
+    const uneven = await run([
+      'train',
+      '--nproc',
+      '2',
+      '--data',
+      'd',
+      '--weights',
+      'w',
+      '--out',
+      out,
+      '--epochs',
+      '2',
+      '--warmup-epochs',
+      '0',
+      '--batch-size',
+      '3',
+    ]);
     expect(uneven.code).toBe(2);
     expect(uneven.stderr.match(/global batch 3 must divide evenly over 2 ranks/g), uneven.stderr).toHaveLength(1);
     expect(uneven.stderr).not.toContain('every worker refused');
@@ -108,7 +159,11 @@ describe('train --nproc', () => {
 
 describe('demo: numeric flags', () => {
   it.each([
-    ['--epochs', '0'], ['--epochs', 'abc'], ['--epochs', '1.5'], ['--seed', '-1'], ['--seed', ''],
+    ['--epochs', '0'],
+    ['--epochs', 'abc'],
+    ['--epochs', '1.5'],
+    ['--seed', '-1'],
+    ['--seed', ''],
   ])('%s %j is a usage error naming the flag', async (flag, value) => {
     const out = join(tmp.dir, 'demo-refused');
     const r = await run(['demo', '--out', out, '--quiet', flag, value]);

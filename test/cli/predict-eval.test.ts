@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -39,18 +38,47 @@ beforeAll(async () => {
   // A run folder that was moved: its config names data and weights that are no longer there.
   run = join(tmp.dir, 'run');
   await mkdir(run);
-  await writeFile(join(run, 'config.json'), JSON.stringify({ data: join(tmp.dir, 'moved-data'), weights: join(tmp.dir, 'moved.safetensors'), out: run }));
+  await writeFile(
+    join(run, 'config.json'),
+    JSON.stringify({ data: join(tmp.dir, 'moved-data'), weights: join(tmp.dir, 'moved.safetensors'), out: run }),
+  );
   await copyFile(tunedA, join(run, 'best.safetensors'));
 }, 120_000);
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 describe('vpt-native predict', () => {
-  it('rebuilds a backbone without config.json from the checkpoint\'s arch, or from --arch', async () => {
-    const plain = await vpt(['predict', '--weights', weights, '--checkpoint', tunedA, '--device', 'cpu', '--json', image]);
+  it("rebuilds a backbone without config.json from the checkpoint's arch, or from --arch", async () => {
+    const plain = await vpt([
+      'predict',
+      '--weights',
+      weights,
+      '--checkpoint',
+      tunedA,
+      '--device',
+      'cpu',
+      '--json',
+      image,
+    ]);
     expect(plain.stderr).toBe('');
     expect(plain.code).toBe(0);
     expect(JSON.parse(plain.stdout)[0].top).toHaveLength(3);
-    const named = await vpt(['predict', '--weights', weights, '--checkpoint', tunedA, '--arch', ARCH, '--top-k', '2', '--device', 'cpu', '--json', image]);
+    const named = await vpt([
+      'predict',
+      '--weights',
+      weights,
+      '--checkpoint',
+      tunedA,
+      '--arch',
+      ARCH,
+      '--top-k',
+      '2',
+      '--device',
+      'cpu',
+      '--json',
+      image,
+    ]);
     expect(named.code).toBe(0);
     expect(JSON.parse(named.stdout)[0].top).toHaveLength(2);
     expect((await vpt(['predict', '--help'])).stdout).toMatch(/--arch <name>/);
@@ -93,13 +121,17 @@ describe('vpt-native eval', () => {
     const explicitB = await result(['--data', data, '--weights', weights, '--checkpoint', tunedB]);
     expect(explicitA.loss).not.toBe(explicitB.loss);
     expect(await result(['--run', run, '--data', data, '--weights', weights])).toEqual(explicitA);
-    expect(await result(['--run', run, '--data', data, '--weights', weights, '--checkpoint', tunedB, '--arch', ARCH])).toEqual(explicitB);
+    expect(
+      await result(['--run', run, '--data', data, '--weights', weights, '--checkpoint', tunedB, '--arch', ARCH]),
+    ).toEqual(explicitB);
   }, 180_000);
 
   it('a run folder used as it is still reads its own data and weights', async () => {
     const r = await vpt(['eval', '--run', run, '--device', 'cpu']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(join(tmp.dir, 'moved-data'));
-    expect((await vpt(['eval', '--help'])).stdout).toMatch(/--checkpoint <file>\s+trainable-state file \(with --run: instead of its\s+best\.safetensors/);
+    expect((await vpt(['eval', '--help'])).stdout).toMatch(
+      /--checkpoint <file>\s+trainable-state file \(with --run: instead of its\s+best\.safetensors/,
+    );
   });
 });

@@ -10,20 +10,39 @@ import { learningRateAt } from '../../lib/train/schedule.js';
 import { FIXTURES, tempDir } from '../helpers/common.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => { tmp = await tempDir(); });
-afterAll(async () => { await tmp.cleanup(); });
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 const required = { data: 'd', weights: 'w', out: 'o' };
 
 describe('train config', () => {
   it('fills in the VPT recipe defaults', () => {
     const c = resolveTrainConfig(required);
-    expect(c).toMatchObject({ epochs: 100, warmupEpochs: 10, batchSize: 128, optimizer: 'sgd', momentum: 0.9, weightDecay: 1e-4, promptTokens: 5, deep: false, promptDropout: 0, promptProject: 0, cropSize: 224, transfer: 'prompt' });
+    expect(c).toMatchObject({
+      epochs: 100,
+      warmupEpochs: 10,
+      batchSize: 128,
+      optimizer: 'sgd',
+      momentum: 0.9,
+      weightDecay: 1e-4,
+      promptTokens: 5,
+      deep: false,
+      promptDropout: 0,
+      promptProject: 0,
+      cropSize: 224,
+      transfer: 'prompt',
+    });
     expect(scaledLearningRate({ ...c, baseLr: 0.5, batchSize: 64 })).toBe(0.125);
   });
 
   it('unknown or misspelled keys suggest the closest valid key', () => {
-    expect(() => resolveTrainConfig({ ...required, epocs: 3 })).toThrow(/unknown option "epocs" \(did you mean "epochs"\?\)/);
+    expect(() => resolveTrainConfig({ ...required, epocs: 3 })).toThrow(
+      /unknown option "epocs" \(did you mean "epochs"\?\)/,
+    );
     expect(() => resolveTrainConfig({ ...required, promptToken: 3 })).toThrow(/did you mean "promptTokens"/);
     expect(() => resolveTrainConfig({ ...required, batchSize: 0 })).toThrow(/"batchSize"/);
     expect(() => resolveTrainConfig({ data: 'd', out: 'o' })).toThrow(/"weights"/);
@@ -41,21 +60,32 @@ describe('train config', () => {
       deep: undefined,
     });
     const c = resolveTrainConfig(config);
-    expect(c.epochs).toBe(30);           // flag over file
-    expect(c.batchSize).toBe(16);        // file over vpt-config
+    expect(c.epochs).toBe(30); // flag over file
+    expect(c.batchSize).toBe(16); // file over vpt-config
     expect(c.baseLr).toBe(0.5);
-    expect(c.data).toBe('from-file');    // file over vpt-config's DATAPATH
-    expect(c.promptTokens).toBe(10);     // vpt-config over defaults
+    expect(c.data).toBe('from-file'); // file over vpt-config's DATAPATH
+    expect(c.promptTokens).toBe(10); // vpt-config over defaults
     expect(c.deep).toBe(true);
-    expect(c.warmupEpochs).toBe(10);     // from _BASE_
+    expect(c.warmupEpochs).toBe(10); // from _BASE_
     expect(notes.join()).toContain('MODEL.PROMPT.DEEP_SHARED');
   });
 
   it('imports the original VPT yacs config with _BASE_, listing what it cannot honor', async () => {
     const r = await importVptConfig(join(FIXTURES, 'vpt-configs', 'cub.yaml'));
     expect(r.config).toEqual({
-      transfer: 'prompt', optimizer: 'sgd', momentum: 0.9, weightDecay: 0.001, warmupEpochs: 10, epochs: 100, batchSize: 128,
-      data: '/data/CUB_200_2011', promptTokens: 10, deep: true, promptDropout: 0.1, promptProject: 0, baseLr: 0.25,
+      transfer: 'prompt',
+      optimizer: 'sgd',
+      momentum: 0.9,
+      weightDecay: 0.001,
+      warmupEpochs: 10,
+      epochs: 100,
+      batchSize: 128,
+      data: '/data/CUB_200_2011',
+      promptTokens: 10,
+      deep: true,
+      promptDropout: 0.1,
+      promptProject: 0,
+      baseLr: 0.25,
     });
     expect(r.unsupported).toEqual(['MODEL.PROMPT.DEEP_SHARED']);
     expect(r.numberClasses).toBe(200);
@@ -64,23 +94,69 @@ describe('train config', () => {
   it("VPT's defaults are neutral; any other value of a key that changes the model or recipe is listed", async () => {
     expect((await importVptConfig(join(FIXTURES, 'vpt-configs', 'base-prompt.yaml'))).unsupported).toEqual([]);
     const defaults = join(tmp.dir, 'vpt-defaults.yaml');
-    await writeFile(defaults, [
-      'MODEL:', '  TYPE: "vit"', '  WEIGHT_PATH: ""', '  LINEAR:', '    MLP_SIZES: []',
-      '  PROMPT:', '    LOCATION: "prepend"', '    INITIATION: "random"', '    VIT_POOL_TYPE: "original"', '    DEEP_SHARED: False',
-      'SOLVER:', '  SCHEDULER: "cosine"', '  LOSS: "softmax"', '  WEIGHT_DECAY_BIAS: 0', '  PATIENCE: 300', '  TOTAL_EPOCH: 100',
-      'DATA:', '  MULTILABEL: False', '  FEATURE: "sup_vitb16_imagenet21k"',
-    ].join('\n'));
+    await writeFile(
+      defaults,
+      [
+        'MODEL:',
+        '  TYPE: "vit"',
+        '  WEIGHT_PATH: ""',
+        '  LINEAR:',
+        '    MLP_SIZES: []',
+        '  PROMPT:',
+        '    LOCATION: "prepend"',
+        '    INITIATION: "random"',
+        '    VIT_POOL_TYPE: "original"',
+        '    DEEP_SHARED: False',
+        'SOLVER:',
+        '  SCHEDULER: "cosine"',
+        '  LOSS: "softmax"',
+        '  WEIGHT_DECAY_BIAS: 0',
+        '  PATIENCE: 300',
+        '  TOTAL_EPOCH: 100',
+        'DATA:',
+        '  MULTILABEL: False',
+        '  FEATURE: "sup_vitb16_imagenet21k"',
+      ].join('\n'),
+    );
     expect((await importVptConfig(defaults)).unsupported).toEqual([]);
     const others = join(tmp.dir, 'vpt-others.yaml');
-    await writeFile(others, [
-      'MODEL:', '  TYPE: "ssl-vit"', '  WEIGHT_PATH: "ckpt.pth"', '  LINEAR:', '    MLP_SIZES: [512]',
-      '  PROMPT:', '    LOCATION: "pad"', '    INITIATION: "final-cls"', '    VIT_POOL_TYPE: "img_pool"',
-      'SOLVER:', '  SCHEDULER: "constant"', '  LOSS: "sigmoid"', '  WEIGHT_DECAY_BIAS: 0.0001', '  PATIENCE: 5', '  TOTAL_EPOCH: 100',
-      'DATA:', '  MULTILABEL: True', '  FEATURE: "mae_vitb16"', '  NAME: "CUB"', '  NUM_WORKERS: 8',
-    ].join('\n'));
+    await writeFile(
+      others,
+      [
+        'MODEL:',
+        '  TYPE: "ssl-vit"',
+        '  WEIGHT_PATH: "ckpt.pth"',
+        '  LINEAR:',
+        '    MLP_SIZES: [512]',
+        '  PROMPT:',
+        '    LOCATION: "pad"',
+        '    INITIATION: "final-cls"',
+        '    VIT_POOL_TYPE: "img_pool"',
+        'SOLVER:',
+        '  SCHEDULER: "constant"',
+        '  LOSS: "sigmoid"',
+        '  WEIGHT_DECAY_BIAS: 0.0001',
+        '  PATIENCE: 5',
+        '  TOTAL_EPOCH: 100',
+        'DATA:',
+        '  MULTILABEL: True',
+        '  FEATURE: "mae_vitb16"',
+        '  NAME: "CUB"',
+        '  NUM_WORKERS: 8',
+      ].join('\n'),
+    );
     expect((await importVptConfig(others)).unsupported.sort()).toEqual([
-      'DATA.FEATURE', 'DATA.MULTILABEL', 'MODEL.LINEAR.MLP_SIZES', 'MODEL.PROMPT.INITIATION', 'MODEL.PROMPT.LOCATION',
-      'MODEL.PROMPT.VIT_POOL_TYPE', 'MODEL.TYPE', 'MODEL.WEIGHT_PATH', 'SOLVER.LOSS', 'SOLVER.PATIENCE', 'SOLVER.SCHEDULER',
+      'DATA.FEATURE',
+      'DATA.MULTILABEL',
+      'MODEL.LINEAR.MLP_SIZES',
+      'MODEL.PROMPT.INITIATION',
+      'MODEL.PROMPT.LOCATION',
+      'MODEL.PROMPT.VIT_POOL_TYPE',
+      'MODEL.TYPE',
+      'MODEL.WEIGHT_PATH',
+      'SOLVER.LOSS',
+      'SOLVER.PATIENCE',
+      'SOLVER.SCHEDULER',
       'SOLVER.WEIGHT_DECAY_BIAS',
     ]);
   });
@@ -89,13 +165,17 @@ describe('train config', () => {
     expect(() => resolveTrainConfig({ ...required, epochs: 2 })).toThrow(
       'train config: option "warmupEpochs": 10 warmup epochs leave none of the 2 epochs for the cosine decay; set warmupEpochs below epochs (e.g. --warmup-epochs 0)',
     );
-    expect(() => resolveTrainConfig({ ...required, epochs: 10 })).toThrow(/"warmupEpochs": 10 warmup epochs leave none of the 10 epochs/);
+    expect(() => resolveTrainConfig({ ...required, epochs: 10 })).toThrow(
+      /"warmupEpochs": 10 warmup epochs leave none of the 10 epochs/,
+    );
     expect(() => resolveTrainConfig({ ...required, epochs: 1, warmupEpochs: 1 })).toThrow(/"warmupEpochs"/);
     expect(resolveTrainConfig({ ...required, epochs: 11 }).warmupEpochs).toBe(10);
     expect(resolveTrainConfig({ ...required, epochs: 1, warmupEpochs: 0 }).epochs).toBe(1);
     // A field that is wrong on its own is reported as such, not as a warmup problem.
     expect(() => resolveTrainConfig({ ...required, epochs: 0 })).toThrow(/^train config: option "epochs": [^;]*$/);
-    expect(() => resolveTrainConfig({ ...required, epochs: Number.NaN })).toThrow(/^train config: option "epochs": [^;]*$/);
+    expect(() => resolveTrainConfig({ ...required, epochs: Number.NaN })).toThrow(
+      /^train config: option "epochs": [^;]*$/,
+    );
   });
 });
 
@@ -114,6 +194,6 @@ describe('learning-rate schedule', () => {
     expect(learningRateAt(e, 4)).toBe(0);
     expect(learningRateAt(e, 5)).toBeCloseTo(0.5);
     expect(learningRateAt(e, 10)).toBeCloseTo(1);
-    expect(learningRateAt(e, 30)).toBeCloseTo(0.5 * (1 + Math.cos(Math.PI * 4 / 8)));
+    expect(learningRateAt(e, 30)).toBeCloseTo(0.5 * (1 + Math.cos((Math.PI * 4) / 8)));
   });
 });

@@ -8,17 +8,20 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { openDataset } from '../../lib/index.js';
-import { writeJpeg } from '../helpers/data.js';
 import { tempDir } from '../helpers/common.js';
+import { writeJpeg } from '../helpers/data.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {
   tmp = await tempDir();
   await mkdir(join(tmp.dir, 'images'), { recursive: true });
 });
-afterEach(async () => { await tmp.cleanup(); });
+afterEach(async () => {
+  await tmp.cleanup();
+});
 
-const writeSplit = (name: string, entries: Record<string, unknown>) => writeFile(join(tmp.dir, `${name}.json`), JSON.stringify(entries, null, 4));
+const writeSplit = (name: string, entries: Record<string, unknown>) =>
+  writeFile(join(tmp.dir, `${name}.json`), JSON.stringify(entries, null, 4));
 
 describe('openDataset', () => {
   it('maps the sorted class ids of the training split to 0..C-1 for every split', async () => {
@@ -29,7 +32,12 @@ describe('openDataset', () => {
     expect(d.numClasses).toBe(3);
     expect(d.classIds).toEqual([3, 7, 9]);
     expect(d.classNames).toEqual(['3', '7', '9']);
-    expect(d.splits.train!.map((s) => [s.key, s.label])).toEqual([['c/9.jpg', 2], ['a/3.jpg', 0], ['b/7.jpg', 1], ['a/3b.jpg', 0]]);
+    expect(d.splits.train!.map((s) => [s.key, s.label])).toEqual([
+      ['c/9.jpg', 2],
+      ['a/3.jpg', 0],
+      ['b/7.jpg', 1],
+      ['a/3b.jpg', 0],
+    ]);
     expect(d.splits.val!.map((s) => s.label)).toEqual([1, 2]);
     expect(d.splits.test!.map((s) => s.label)).toEqual([0]);
     expect(d.splits.train![0]!.path).toBe(join(tmp.dir, 'images', 'c', '9.jpg'));
@@ -40,23 +48,40 @@ describe('openDataset', () => {
     await writeSplit('val', { 'c.jpg': 1, 'd.jpg': 2 });
     await expect(openDataset(tmp.dir)).rejects.toMatchObject({
       code: 'VPT_DATA',
-      message: expect.stringMatching(/val\.json: 1 problem\(s\):\n {2}"d\.jpg": class id 2 does not occur in train\.json/),
+      message: expect.stringMatching(
+        /val\.json: 1 problem\(s\):\n {2}"d\.jpg": class id 2 does not occur in train\.json/,
+      ),
     });
   });
 
   it('takes class names from classes.txt', async () => {
     await writeSplit('train', { 'a.jpg': 1, 'b.jpg': 2 });
-    await writeFile(join(tmp.dir, 'classes.txt'), '1 001.Black_footed_Albatross\n2 002.Laysan_Albatross\n3 003.Sooty_Albatross\n');
+    await writeFile(
+      join(tmp.dir, 'classes.txt'),
+      '1 001.Black_footed_Albatross\n2 002.Laysan_Albatross\n3 003.Sooty_Albatross\n',
+    );
     expect((await openDataset(tmp.dir)).classNames).toEqual(['001.Black_footed_Albatross', '002.Laysan_Albatross']);
   });
 
   it('explains a missing or malformed split file', async () => {
-    await expect(openDataset(tmp.dir)).rejects.toMatchObject({ code: 'VPT_DATA', message: expect.stringContaining('prepare-cub') });
+    await expect(openDataset(tmp.dir)).rejects.toMatchObject({
+      code: 'VPT_DATA',
+      message: expect.stringContaining('prepare-cub'),
+    });
     await writeFile(join(tmp.dir, 'train.json'), '{"a.jpg": 1,');
-    await expect(openDataset(tmp.dir)).rejects.toMatchObject({ code: 'VPT_DATA', message: expect.stringContaining('train.json is not valid JSON') });
+    await expect(openDataset(tmp.dir)).rejects.toMatchObject({
+      code: 'VPT_DATA',
+      message: expect.stringContaining('train.json is not valid JSON'),
+    });
     await writeSplit('train', { 'a.jpg': 1, 'b.jpg': 'two', 'c.jpg': 1.5 });
-    await expect(openDataset(tmp.dir)).rejects.toMatchObject({ code: 'VPT_DATA', message: expect.stringMatching(/"b\.jpg": class id "two"[\s\S]*"c\.jpg": class id 1\.5/) });
-    await expect(openDataset(join(tmp.dir, 'images'))).rejects.toMatchObject({ code: 'VPT_DATA', message: expect.stringContaining('no images/ folder') });
+    await expect(openDataset(tmp.dir)).rejects.toMatchObject({
+      code: 'VPT_DATA',
+      message: expect.stringMatching(/"b\.jpg": class id "two"[\s\S]*"c\.jpg": class id 1\.5/),
+    });
+    await expect(openDataset(join(tmp.dir, 'images'))).rejects.toMatchObject({
+      code: 'VPT_DATA',
+      message: expect.stringContaining('no images/ folder'),
+    });
   });
 });
 
@@ -71,7 +96,10 @@ describe('path safety', () => {
   for (const [name, key, reason] of unsafe) {
     it(`rejects ${name}`, async () => {
       await writeSplit('train', { 'ok.jpg': 1, [key]: 1 });
-      await expect(openDataset(tmp.dir)).rejects.toMatchObject({ code: 'VPT_DATA', message: expect.stringContaining(`"${key}" is rejected: it`) });
+      await expect(openDataset(tmp.dir)).rejects.toMatchObject({
+        code: 'VPT_DATA',
+        message: expect.stringContaining(`"${key}" is rejected: it`),
+      });
       await expect(openDataset(tmp.dir)).rejects.toThrow(reason);
     });
   }
@@ -81,7 +109,12 @@ describe('path safety', () => {
     await symlink(join(tmp.dir, 'outside', 'secret.jpg'), join(tmp.dir, 'images', 'link.jpg'));
     await symlink(join(tmp.dir, 'outside'), join(tmp.dir, 'images', 'linkdir'));
     await writeSplit('train', { 'link.jpg': 1 });
-    await expect(openDataset(tmp.dir)).rejects.toMatchObject({ code: 'VPT_DATA', message: expect.stringContaining(`"link.jpg" is rejected: it resolves to ${join(tmp.dir, 'outside', 'secret.jpg')}`) });
+    await expect(openDataset(tmp.dir)).rejects.toMatchObject({
+      code: 'VPT_DATA',
+      message: expect.stringContaining(
+        `"link.jpg" is rejected: it resolves to ${join(tmp.dir, 'outside', 'secret.jpg')}`,
+      ),
+    });
     await writeSplit('train', { 'linkdir/secret.jpg': 1 });
     await expect(openDataset(tmp.dir)).rejects.toThrow(/"linkdir\/secret\.jpg" is rejected: it resolves to .*outside/);
     await writeSplit('train', { 'linkdir/not-there.jpg': 1 });

@@ -18,7 +18,15 @@ const JPEG = join(FIXTURES, 'jpeg');
 const hasNativeJpeg = typeof loadAddon().addon.decodeJpegFile === 'function';
 
 interface Golden {
-  images: Record<string, { stored: [number, number]; orientation: number; upright: [number, number]; resized: Record<string, [number, number]> }>;
+  images: Record<
+    string,
+    {
+      stored: [number, number];
+      orientation: number;
+      upright: [number, number];
+      resized: Record<string, [number, number]>;
+    }
+  >;
 }
 let golden: Golden;
 beforeAll(async () => {
@@ -34,7 +42,8 @@ async function goldenPixels(file: string): Promise<{ data: Buffer; width: number
 /** Pixels that differ, and the largest difference, in uint8 levels. */
 function compare(ours: Uint8Array, theirs: Uint8Array): { differing: number; max: number } {
   expect(ours.length).toBe(theirs.length);
-  let differing = 0, max = 0;
+  let differing = 0,
+    max = 0;
   for (let i = 0; i < ours.length; i++) {
     const d = Math.abs(ours[i]! - theirs[i]!);
     if (d) differing++;
@@ -115,10 +124,16 @@ describe.skipIf(!hasNativeJpeg)('libjpeg-turbo decode equals PIL', () => {
     const plain = await readFile(join(JPEG, 'ycc444.jpg'));
     const { dir, cleanup } = await tempDir();
     const upright = await decodeResized(join(JPEG, 'ycc444.jpg'), 120, { decoder: 'native' });
-    for (const [order, orientation] of [['II', 3], ['MM', 6], ['MM', 9]] as const) {
+    for (const [order, orientation] of [
+      ['II', 3],
+      ['MM', 6],
+      ['MM', 9],
+    ] as const) {
       const path = join(dir, `${order}-${orientation}.jpg`);
       await writeFile(path, withExifOrientation(plain, order, orientation));
-      expect((await sharp(path).metadata()).orientation ?? 1, `${order} ${orientation}`).toBe(orientation <= 8 ? orientation : 1);
+      expect((await sharp(path).metadata()).orientation ?? 1, `${order} ${orientation}`).toBe(
+        orientation <= 8 ? orientation : 1,
+      );
       const image = await decodeResized(path, 120, { decoder: 'native' });
       // What the orientation says to do to the stored (upright here) picture: 3 turns it 180
       // degrees, 6 turns it 90 clockwise, 9 is not an orientation and changes nothing.

@@ -44,10 +44,17 @@ beforeAll(async () => {
   await copyFile(join(JPEG, 'ycc420-odd.jpg'), at('good.jpg'));
   await sharp(join(JPEG, 'golden-ycc420-odd.png')).png().toFile(at('good.png'));
   const red = new Uint8Array(60 * 40 * 3).map((_, i) => (i % 3 === 0 ? 220 : 30));
-  await sharp(red, { raw: { width: 60, height: 40, channels: 3 } }).toColourspace('cmyk').jpeg({ quality: 95 }).toFile(at('cmyk.jpg'));
+  await sharp(red, { raw: { width: 60, height: 40, channels: 3 } })
+    .toColourspace('cmyk')
+    .jpeg({ quality: 95 })
+    .toFile(at('cmyk.jpg'));
 });
-afterAll(async () => { await tmp.cleanup(); });
-afterEach(() => { delete process.env.VPT_IMAGE_DECODER; });
+afterAll(async () => {
+  await tmp.cleanup();
+});
+afterEach(() => {
+  delete process.env.VPT_IMAGE_DECODER;
+});
 
 describe('bad images give the same errors on both paths', () => {
   const cases: Array<[string, RegExp]> = [
@@ -61,7 +68,9 @@ describe('bad images give the same errors on both paths', () => {
   ];
   // The fill run ends the scan early; the bogus marker after the last row fails libjpeg, as it
   // fails PIL, while libvips stops reading before it.
-  const nativeCases: Array<[string, RegExp]> = [['corrupt.jpg', /: cannot decode \(Unsupported marker type 0x[0-9a-f]+\)$/]];
+  const nativeCases: Array<[string, RegExp]> = [
+    ['corrupt.jpg', /: cannot decode \(Unsupported marker type 0x[0-9a-f]+\)$/],
+  ];
   for (const decoder of ['auto', 'sharp'] as const) {
     for (const [name, reason] of decoder === 'auto' && hasNativeJpeg ? [...cases, ...nativeCases] : cases) {
       it(`${name}, decoder '${decoder}': VPT_DATA naming the file`, async () => {
@@ -75,27 +84,34 @@ describe('bad images give the same errors on both paths', () => {
   it.skipIf(!hasNativeJpeg)("the native path gives libjpeg's own words for a truncated JPEG", async () => {
     for (const name of ['truncated.jpg', 'no-eoi.jpg']) {
       await expect(decodeResized(files[name]!, 64, { decoder: 'native' })).rejects.toMatchObject({
-        code: 'VPT_DATA', message: expect.stringMatching(/: cannot decode \(Premature end of JPEG file\)$/),
+        code: 'VPT_DATA',
+        message: expect.stringMatching(/: cannot decode \(Premature end of JPEG file\)$/),
       });
     }
   });
 });
 
 describe('corrupt data that libjpeg recovers from decodes, as in PIL', () => {
-  it.skipIf(!hasNativeJpeg)('a stray byte before EOI: the native decode is the clean file\'s, which is PIL\'s', async () => {
-    const [width, height] = [203, 157];
-    const clean = await decodeResized(files['good.jpg']!, height, { decoder: 'native' });
-    const pil = await sharp(join(JPEG, 'golden-ycc420-odd.png')).raw().toBuffer({ resolveWithObject: true });
-    expect([clean.width, clean.height, pil.info.width, pil.info.height]).toEqual([width, height, width, height]);
-    expect(Buffer.compare(clean.data, pil.data)).toBe(0);
-    for (const decoder of ['native', 'auto'] as const) {
-      const stray = await decodeResized(files['stray-byte.jpg']!, height, { decoder });
-      expect([stray.width, stray.height], decoder).toEqual([width, height]);
-      expect(Buffer.compare(stray.data, clean.data), decoder).toBe(0);
-      const resized = await decodeResized(files['stray-byte.jpg']!, 100, { decoder });
-      expect(Buffer.compare(resized.data, (await decodeResized(files['good.jpg']!, 100, { decoder })).data), decoder).toBe(0);
-    }
-  });
+  it.skipIf(!hasNativeJpeg)(
+    "a stray byte before EOI: the native decode is the clean file's, which is PIL's",
+    async () => {
+      const [width, height] = [203, 157];
+      const clean = await decodeResized(files['good.jpg']!, height, { decoder: 'native' });
+      const pil = await sharp(join(JPEG, 'golden-ycc420-odd.png')).raw().toBuffer({ resolveWithObject: true });
+      expect([clean.width, clean.height, pil.info.width, pil.info.height]).toEqual([width, height, width, height]);
+      expect(Buffer.compare(clean.data, pil.data)).toBe(0);
+      for (const decoder of ['native', 'auto'] as const) {
+        const stray = await decodeResized(files['stray-byte.jpg']!, height, { decoder });
+        expect([stray.width, stray.height], decoder).toEqual([width, height]);
+        expect(Buffer.compare(stray.data, clean.data), decoder).toBe(0);
+        const resized = await decodeResized(files['stray-byte.jpg']!, 100, { decoder });
+        expect(
+          Buffer.compare(resized.data, (await decodeResized(files['good.jpg']!, 100, { decoder })).data),
+          decoder,
+        ).toBe(0);
+      }
+    },
+  );
 
   it('a stray byte before EOI: sharp decodes it as the clean file', async () => {
     const stray = await decodeResized(files['stray-byte.jpg']!, 100, { decoder: 'sharp' });
@@ -111,7 +127,8 @@ describe('falling back to sharp', () => {
     expect([auto.width, auto.height]).toEqual([82, 64]);
     expect(Buffer.compare(auto.data, bySharp.data)).toBe(0);
     await expect(decodeResized(files['good.png']!, 64, { decoder: 'native' })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringMatching(/"decoder": 'native' cannot decode .*good\.png: /),
+      code: 'VPT_OPTION',
+      message: expect.stringMatching(/"decoder": 'native' cannot decode .*good\.png: /),
     });
   });
 
@@ -121,18 +138,20 @@ describe('falling back to sharp', () => {
     expect(image.data[0]).toBeGreaterThan(180);
     expect(Math.max(image.data[1]!, image.data[2]!)).toBeLessThan(90);
     await expect(decodeResized(files['cmyk.jpg']!, 40, { decoder: 'native' })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringContaining('its colour space is not grayscale, YCbCr or RGB'),
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('its colour space is not grayscale, YCbCr or RGB'),
     });
   });
 
-  it.skipIf(!hasNativeJpeg)("a lossless JPEG, which this libjpeg does not decode, is left to sharp", async () => {
+  it.skipIf(!hasNativeJpeg)('a lossless JPEG, which this libjpeg does not decode, is left to sharp', async () => {
     const jpeg = await readFile(files['good.jpg']!);
     const path = join(tmp.dir, 'lossless.jpg');
     const relabeled = Buffer.from(jpeg);
     relabeled[jpeg.indexOf(Buffer.from([0xff, 0xc0])) + 1] = 0xc3; // SOF3; its data no longer fits: garbage either way
     await writeFile(path, relabeled);
     await expect(decodeResized(path, 64, { decoder: 'native' })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringContaining('SOF type 0xc3'),
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('SOF type 0xc3'),
     });
     const viaAuto = await decodeResized(path, 64).catch((e: unknown) => e);
     expect(viaAuto).toEqual(await decodeResized(path, 64, { decoder: 'sharp' }).catch((e: unknown) => e));
@@ -144,27 +163,32 @@ describe('falling back to sharp', () => {
     expect(Buffer.compare((result as { file: Uint8Array }).file, await readFile(files['cmyk.jpg']!))).toBe(0);
   });
 
-  it.skipIf(!hasNativeJpeg)("VPT_IMAGE_DECODER=sharp sends JPEGs to sharp, whose resize differs from PIL's by a level or two", async () => {
-    const native = await decodeResized(files['good.jpg']!, 100);
-    process.env.VPT_IMAGE_DECODER = 'sharp';
-    const forced = await decodeResized(files['good.jpg']!, 100);
-    delete process.env.VPT_IMAGE_DECODER;
-    const bySharp = await decodeResized(files['good.jpg']!, 100, { decoder: 'sharp' });
-    expect([forced.width, forced.height]).toEqual([native.width, native.height]);
-    expect(Buffer.compare(forced.data, bySharp.data)).toBe(0);
-    expect(Buffer.compare(forced.data, native.data)).not.toBe(0);
-    let max = 0;
-    for (let i = 0; i < native.data.length; i++) max = Math.max(max, Math.abs(native.data[i]! - forced.data[i]!));
-    expect(max).toBeLessThanOrEqual(3);
-  });
+  it.skipIf(!hasNativeJpeg)(
+    "VPT_IMAGE_DECODER=sharp sends JPEGs to sharp, whose resize differs from PIL's by a level or two",
+    async () => {
+      const native = await decodeResized(files['good.jpg']!, 100);
+      process.env.VPT_IMAGE_DECODER = 'sharp';
+      const forced = await decodeResized(files['good.jpg']!, 100);
+      delete process.env.VPT_IMAGE_DECODER;
+      const bySharp = await decodeResized(files['good.jpg']!, 100, { decoder: 'sharp' });
+      expect([forced.width, forced.height]).toEqual([native.width, native.height]);
+      expect(Buffer.compare(forced.data, bySharp.data)).toBe(0);
+      expect(Buffer.compare(forced.data, native.data)).not.toBe(0);
+      let max = 0;
+      for (let i = 0; i < native.data.length; i++) max = Math.max(max, Math.abs(native.data[i]! - forced.data[i]!));
+      expect(max).toBeLessThanOrEqual(3);
+    },
+  );
 
   it('names a bad decoder option or environment value', async () => {
     await expect(decodeResized(files['good.jpg']!, 64, { decoder: 'libjpeg' as never })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringContaining('Invalid option "decoder"'),
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('Invalid option "decoder"'),
     });
     process.env.VPT_IMAGE_DECODER = 'pil';
     await expect(decodeResized(files['good.jpg']!, 64)).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringContaining('Invalid option "VPT_IMAGE_DECODER"'),
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('Invalid option "VPT_IMAGE_DECODER"'),
     });
   });
 });
@@ -174,9 +198,13 @@ describe.skipIf(!hasNativeJpeg)('native decode runs off the JS thread', () => {
     const [width, height] = [2400, 1800];
     const pixels = new Uint8Array(width * height * 3).map((_, i) => (i * 2654435761) >>> 24);
     const path = join(tmp.dir, 'large.jpg');
-    await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 95 }).toFile(path);
+    await sharp(pixels, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .toFile(path);
     let ticks = 0;
-    const timer = setInterval(() => { ticks++; }, 2);
+    const timer = setInterval(() => {
+      ticks++;
+    }, 2);
     const started = performance.now();
     const pending = addon.decodeJpegFile!({ path, shorter: 256 });
     const callMs = performance.now() - started;
@@ -189,9 +217,11 @@ describe.skipIf(!hasNativeJpeg)('native decode runs off the JS thread', () => {
   });
 
   it('a malformed request is refused on the JS thread with VPT_ARGUMENT', () => {
-    expect(() => addon.decodeJpegFile!({ path: files['good.jpg']!, shorter: 0 }))
-      .toThrow(expect.objectContaining({ code: 'VPT_ARGUMENT', message: expect.stringContaining("'shorter' must be 1..65535") }));
-    expect(() => addon.decodeJpegFile!({ path: 42 as never, shorter: 64 }))
-      .toThrow(expect.objectContaining({ code: 'VPT_ARGUMENT', message: expect.stringContaining("'path' must be a string") }));
+    expect(() => addon.decodeJpegFile!({ path: files['good.jpg']!, shorter: 0 })).toThrow(
+      expect.objectContaining({ code: 'VPT_ARGUMENT', message: expect.stringContaining("'shorter' must be 1..65535") }),
+    );
+    expect(() => addon.decodeJpegFile!({ path: 42 as never, shorter: 64 })).toThrow(
+      expect.objectContaining({ code: 'VPT_ARGUMENT', message: expect.stringContaining("'path' must be a string") }),
+    );
   });
 });

@@ -32,13 +32,17 @@ describe('without a native JPEG decoder', () => {
     expect([auto.width, auto.height]).toEqual([129, 100]);
     expect(Buffer.compare(auto.data, bySharp.data)).toBe(0);
     await expect(decodeResized(path, 100, { decoder: 'native' })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringContaining('has no JPEG decoder'),
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('has no JPEG decoder'),
     });
   });
 
   it('the loader decodes through sharp, orientation included', async () => {
     const names = ['ycc444.jpg', 'gray.jpg', 'orientation-6.jpg'];
-    const loader = new Loader(names.map((name, label) => ({ key: name, path: join(JPEG, name), label })), { batchSize: 3, train: false, cropSize: 32 });
+    const loader = new Loader(
+      names.map((name, label) => ({ key: name, path: join(JPEG, name), label })),
+      { batchSize: 3, train: false, cropSize: 32 },
+    );
     const batches = [];
     for await (const b of loader.epoch(0)) batches.push(b);
     await loader.close();
@@ -53,7 +57,7 @@ describe('without a native JPEG decoder', () => {
     const left = 8;
     expect(Array.from(images.crops.subarray(4, 6))).toEqual([(36 - 32) / 2, 0]);
     for (let y = 0; y < 36; y++) {
-      const row = images.pixels.subarray(((2 * 36 + y) * 36) * 3, ((2 * 36 + y) * 36 + 36) * 3);
+      const row = images.pixels.subarray((2 * 36 + y) * 36 * 3, ((2 * 36 + y) * 36 + 36) * 3);
       const expected = upright.data.subarray((y * 48 + left) * 3, (y * 48 + left + 36) * 3);
       expect(Buffer.compare(row, expected), `row ${y}`).toBe(0);
     }

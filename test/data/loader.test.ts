@@ -8,11 +8,18 @@ import { totalmem } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-import { type Batch, type Dataset, Loader, type LoaderOptions, type Sample, openDataset, resizeFor } from '../../lib/index.js';
 import { defaultCacheBudget, defaultCacheBytes, setDefaultCacheBudget } from '../../lib/data/image-cache.js';
-import { fingerprint, synthDataset } from '../helpers/data.js';
+import {
+  type Batch,
+  type Dataset,
+  Loader,
+  type LoaderOptions,
+  openDataset,
+  resizeFor,
+  type Sample,
+} from '../../lib/index.js';
 import { tempDir } from '../helpers/common.js';
+import { fingerprint, synthDataset } from '../helpers/data.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: Dataset;
@@ -20,10 +27,17 @@ let train: Sample[];
 
 beforeAll(async () => {
   tmp = await tempDir();
-  data = await synthDataset(join(tmp.dir, 'synth'), { classes: 4, imagesPerClass: 6, imageSize: 48, trainFraction: 0.5 });
+  data = await synthDataset(join(tmp.dir, 'synth'), {
+    classes: 4,
+    imagesPerClass: 6,
+    imageSize: 48,
+    trainFraction: 0.5,
+  });
   train = [...data.splits.train!, ...data.splits.val!]; // 24 images
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 const base: LoaderOptions = { batchSize: 5, train: true, cropSize: 32, workers: 2 };
 
@@ -36,8 +50,12 @@ async function collect(loader: Loader, epoch: number): Promise<Batch[]> {
 /** Everything that identifies a batch's content. */
 function summary(batches: Batch[]) {
   return batches.map((b) => ({
-    keys: b.keys, labels: Array.from(b.labels), crops: Array.from(b.images.crops), flips: Array.from(b.images.flips),
-    shape: b.images.shape, pixels: fingerprint(b.images.pixels),
+    keys: b.keys,
+    labels: Array.from(b.labels),
+    crops: Array.from(b.images.crops),
+    flips: Array.from(b.images.flips),
+    shape: b.images.shape,
+    pixels: fingerprint(b.images.pixels),
   }));
 }
 
@@ -46,7 +64,12 @@ describe('order and augmentation', () => {
     const a = new Loader(train, { ...base, seed: 3 });
     const b = new Loader(train, { ...base, seed: 3, workers: 1, prefetchBatches: 1 });
     const c = new Loader(train, { ...base, seed: 4 });
-    const [a0, b0, c0, a1] = [summary(await collect(a, 0)), summary(await collect(b, 0)), summary(await collect(c, 0)), summary(await collect(a, 1))];
+    const [a0, b0, c0, a1] = [
+      summary(await collect(a, 0)),
+      summary(await collect(b, 0)),
+      summary(await collect(c, 0)),
+      summary(await collect(a, 1)),
+    ];
     expect(b0).toEqual(a0);
     expect(c0.map((x) => x.keys)).not.toEqual(a0.map((x) => x.keys));
     expect(a1.map((x) => x.keys)).not.toEqual(a0.map((x) => x.keys));
@@ -127,7 +150,8 @@ describe('epochs', () => {
 
   it('keeps the event loop free while it decodes', async () => {
     const loader = new Loader(train, { ...base, cacheBytes: 0 });
-    let last = performance.now(), worst = 0;
+    let last = performance.now(),
+      worst = 0;
     const timer = setInterval(() => {
       const now = performance.now();
       worst = Math.max(worst, now - last);
@@ -141,11 +165,22 @@ describe('epochs', () => {
   });
 
   it('names misspelled and invalid options', () => {
-    expect(() => new Loader(train, { ...base, batchsize: 4 } as never)).toThrow(expect.objectContaining({ code: 'VPT_OPTION', message: expect.stringContaining('did you mean "batchSize"') }));
-    expect(() => new Loader(train, { ...base, onBadImage: 'ignore' as never })).toThrow(expect.objectContaining({ code: 'VPT_OPTION', message: expect.stringContaining('"onBadImage"') }));
+    expect(() => new Loader(train, { ...base, batchsize: 4 } as never)).toThrow(
+      expect.objectContaining({ code: 'VPT_OPTION', message: expect.stringContaining('did you mean "batchSize"') }),
+    );
+    expect(() => new Loader(train, { ...base, onBadImage: 'ignore' as never })).toThrow(
+      expect.objectContaining({ code: 'VPT_OPTION', message: expect.stringContaining('"onBadImage"') }),
+    );
     expect(() => new Loader([], base)).toThrow(expect.objectContaining({ code: 'VPT_OPTION' }));
-    expect(() => new Loader([{ key: 'a', path: 'relative.jpg', label: 0 }], base)).toThrow(expect.objectContaining({ message: expect.stringContaining('samples[0]') }));
-    expect(() => new Loader(train, { ...base, batchSize: 25, dropLast: true })).toThrow(expect.objectContaining({ code: 'VPT_OPTION', message: expect.stringContaining('dropLast would leave no batch') }));
+    expect(() => new Loader([{ key: 'a', path: 'relative.jpg', label: 0 }], base)).toThrow(
+      expect.objectContaining({ message: expect.stringContaining('samples[0]') }),
+    );
+    expect(() => new Loader(train, { ...base, batchSize: 25, dropLast: true })).toThrow(
+      expect.objectContaining({
+        code: 'VPT_OPTION',
+        message: expect.stringContaining('dropLast would leave no batch'),
+      }),
+    );
   });
 });
 
@@ -159,18 +194,36 @@ describe('bad images', () => {
     await truncate(truncated, Math.floor((await readFile(src)).length / 2));
     await writeFile(join(dir, 'images', 'empty.jpg'), '');
     await writeFile(join(dir, 'images', 'text.jpg'), 'this is not an image');
-    await writeFile(join(dir, 'val.json'), JSON.stringify({ ...Object.fromEntries(data.splits.val!.map((s) => [s.key, data.classIds[s.label]])), 'missing.jpg': 1, 'empty.jpg': 1, 'truncated.jpg': 2, 'text.jpg': 2 }));
+    await writeFile(
+      join(dir, 'val.json'),
+      JSON.stringify({
+        ...Object.fromEntries(data.splits.val!.map((s) => [s.key, data.classIds[s.label]])),
+        'missing.jpg': 1,
+        'empty.jpg': 1,
+        'truncated.jpg': 2,
+        'text.jpg': 2,
+      }),
+    );
     bad = (await openDataset(dir)).splits.val!;
   });
 
   it("'error' (the default) stops with the file and its JSON entry", async () => {
-    const cases: Array<[string, string]> = [['missing.jpg', 'file not found'], ['empty.jpg', 'empty file'], ['truncated.jpg', 'cannot decode'], ['text.jpg', 'cannot decode']];
+    const cases: Array<[string, string]> = [
+      ['missing.jpg', 'file not found'],
+      ['empty.jpg', 'empty file'],
+      ['truncated.jpg', 'cannot decode'],
+      ['text.jpg', 'cannot decode'],
+    ];
     for (const [key, reason] of cases) {
       const sample = bad.find((s) => s.key === key)!;
       const loader = new Loader([bad[0]!, sample], { ...base, train: false });
       await expect(collect(loader, 0)).rejects.toMatchObject({
         code: 'VPT_DATA',
-        message: expect.stringMatching(new RegExp(`^bad image ${sample.path.replace(/[.]/g, '\\.')}: ${reason}.*\\[JSON entry "${key.replace('.', '\\.')}"\\]; onBadImage: 'skip'`)),
+        message: expect.stringMatching(
+          new RegExp(
+            `^bad image ${sample.path.replace(/[.]/g, '\\.')}: ${reason}.*\\[JSON entry "${key.replace('.', '\\.')}"\\]; onBadImage: 'skip'`,
+          ),
+        ),
       });
       await loader.close();
     }
@@ -179,9 +232,16 @@ describe('bad images', () => {
   it("'skip' leaves them out, counts them, and does not retry them", async () => {
     const loader = new Loader(bad, { ...base, train: false, onBadImage: 'skip' });
     const keys = (await collect(loader, 0)).flatMap((b) => b.keys);
-    expect(keys).toEqual(bad.map((s) => s.key).filter((k) => !['missing.jpg', 'empty.jpg', 'truncated.jpg', 'text.jpg'].includes(k)));
+    expect(keys).toEqual(
+      bad.map((s) => s.key).filter((k) => !['missing.jpg', 'empty.jpg', 'truncated.jpg', 'text.jpg'].includes(k)),
+    );
     expect(loader.skipped).toBe(4);
-    expect(loader.badImages.map((b) => b.key).sort()).toEqual(['empty.jpg', 'missing.jpg', 'text.jpg', 'truncated.jpg']);
+    expect(loader.badImages.map((b) => b.key).sort()).toEqual([
+      'empty.jpg',
+      'missing.jpg',
+      'text.jpg',
+      'truncated.jpg',
+    ]);
     expect(loader.badImages.every((b) => b.reason.startsWith(`bad image ${b.path}`))).toBe(true);
     const decoded = loader.stats.decoded;
     await collect(loader, 1);

@@ -10,16 +10,37 @@ import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { OFFICIAL_SPLIT_NOTE, registerPrepareCubCommand } from '../../lib/cli/prepare-cub-command.js';
-import { writeCubTree } from '../helpers/data.js';
 import { tempDir } from '../helpers/common.js';
+import { writeCubTree } from '../helpers/data.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {
   tmp = await tempDir();
   await writeCubTree(tmp.dir, {
-    images: [[1, 'a/1.jpg'], [2, 'a/2.jpg'], [3, 'a/3.jpg'], [4, 'b/1.jpg'], [5, 'b/2.jpg'], [6, 'b/3.jpg']],
-    split: [[1, 1], [2, 1], [3, 0], [4, 1], [5, 1], [6, 0]],
-    labels: [[1, 1], [2, 1], [3, 1], [4, 2], [5, 2], [6, 2]],
+    images: [
+      [1, 'a/1.jpg'],
+      [2, 'a/2.jpg'],
+      [3, 'a/3.jpg'],
+      [4, 'b/1.jpg'],
+      [5, 'b/2.jpg'],
+      [6, 'b/3.jpg'],
+    ],
+    split: [
+      [1, 1],
+      [2, 1],
+      [3, 0],
+      [4, 1],
+      [5, 1],
+      [6, 0],
+    ],
+    labels: [
+      [1, 1],
+      [2, 1],
+      [3, 1],
+      [4, 2],
+      [5, 2],
+      [6, 2],
+    ],
   });
 });
 afterEach(async () => {
@@ -45,11 +66,13 @@ async function prepareCub(...args: string[]): Promise<string> {
 }
 
 describe('prepare-cub tells what val.json is', () => {
-  it('the default conversion prints one line: val.json is the official test split; --val-fraction 0.1 is VPT\'s protocol', async () => {
+  it("the default conversion prints one line: val.json is the official test split; --val-fraction 0.1 is VPT's protocol", async () => {
     const out = await prepareCub(tmp.dir);
     const notes = out.split('\n').filter((line) => line.includes('official test split'));
     expect(notes).toEqual([OFFICIAL_SPLIT_NOTE]);
-    expect(OFFICIAL_SPLIT_NOTE).toMatch(/val\.json is the official test split, so model selection on val is selection on the test set/);
+    expect(OFFICIAL_SPLIT_NOTE).toMatch(
+      /val\.json is the official test split, so model selection on val is selection on the test set/,
+    );
     expect(OFFICIAL_SPLIT_NOTE).toContain('--val-fraction 0.1');
   });
 

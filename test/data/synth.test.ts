@@ -4,7 +4,7 @@
  * (CLI) -> openDataset -> Loader -> uint8 training steps of a tiny ViT.
  */
 import { execFile } from 'node:child_process';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -12,9 +12,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
-import { type Dataset, Loader, convertCub, createModel, synthesizeCub } from '../../lib/index.js';
-import { synthDataset, writeCubTree } from '../helpers/data.js';
+import { convertCub, createModel, type Dataset, Loader, synthesizeCub } from '../../lib/index.js';
 import { TINY_VIT, tempDir } from '../helpers/common.js';
+import { synthDataset, writeCubTree } from '../helpers/data.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'bin', 'launch.cjs');
@@ -25,7 +25,9 @@ beforeAll(async () => {
   tmp = await tempDir();
   data = await synthDataset(join(tmp.dir, 'default'));
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 describe('synthesizeCub', () => {
   it('writes the raw CUB layout with the documented defaults (10 classes x 30 images of 64 px, 80% train)', async () => {
@@ -53,11 +55,14 @@ describe('synthesizeCub', () => {
   });
 
   it('has visually separable classes: nearest class mean of 8x8 thumbnails gets >= 90% of val right', async () => {
-    const thumb = async (path: string) => Float64Array.from(await sharp(path).resize(8, 8, { fit: 'fill' }).raw().toBuffer());
+    const thumb = async (path: string) =>
+      Float64Array.from(await sharp(path).resize(8, 8, { fit: 'fill' }).raw().toBuffer());
     const sums = Array.from({ length: data.numClasses }, () => new Float64Array(192));
     const counts = new Array<number>(data.numClasses).fill(0);
     for (const s of data.splits.train!) {
-      (await thumb(s.path)).forEach((v, i) => { sums[s.label]![i]! += v; });
+      (await thumb(s.path)).forEach((v, i) => {
+        sums[s.label]![i]! += v;
+      });
       counts[s.label]!++;
     }
     const means = sums.map((m, c) => m.map((v) => v / counts[c]!));
@@ -77,28 +82,62 @@ describe('synthesizeCub', () => {
     expect(await readdir(join(root, 'images'))).toHaveLength(2);
     const real = join(tmp.dir, 'real-cub');
     await writeCubTree(real, { images: [[1, 'a/1.jpg']], split: [[1, 1]], labels: [[1, 1]] });
-    await expect(synthesizeCub(real)).rejects.toMatchObject({ code: 'VPT_IO', message: expect.stringContaining('did not make') });
-    await expect(synthesizeCub(root, { classes: 51 })).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('"classes"') });
+    await expect(synthesizeCub(real)).rejects.toMatchObject({
+      code: 'VPT_IO',
+      message: expect.stringContaining('did not make'),
+    });
+    await expect(synthesizeCub(root, { classes: 51 })).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('"classes"'),
+    });
   });
 });
 
 describe('the data path end to end', () => {
   it('vpt-native synth + prepare-cub on the command line', async () => {
     const root = join(tmp.dir, 'cli');
-    const synth = await run(process.execPath, [cli, 'synth', root, '--classes', '3', '--images-per-class', '4', '--image-size', '32']);
+    const synth = await run(process.execPath, [
+      cli,
+      'synth',
+      root,
+      '--classes',
+      '3',
+      '--images-per-class',
+      '4',
+      '--image-size',
+      '32',
+    ]);
     expect(synth.stdout).toContain(`12 images of 3 classes in ${root}`);
     const prep = await run(process.execPath, [cli, 'prepare-cub', root]);
     expect(prep.stdout).toMatch(/train\.json\s+9 images/);
     expect(prep.stdout).toMatch(/val\.json\s+3 images/);
-    const again = await run(process.execPath, [cli, 'prepare-cub', root]).then(() => null, (e: { code: number; stderr: string }) => e);
+    const again = await run(process.execPath, [cli, 'prepare-cub', root]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(again?.code).toBe(1);
     expect(again?.stderr).toMatch(/already exist.*--force.*\[VPT_IO\]/);
-    const vpt = await run(process.execPath, [cli, 'prepare-cub', root, '--val-fraction', '0.25', '--seed', '1', '--force']);
+    const vpt = await run(process.execPath, [
+      cli,
+      'prepare-cub',
+      root,
+      '--val-fraction',
+      '0.25',
+      '--seed',
+      '1',
+      '--force',
+    ]);
     expect(vpt.stdout).toMatch(/train\.json\s+6 images[\s\S]*val\.json\s+3 images[\s\S]*test\.json\s+3 images/);
   });
 
   it('a tiny ViT learns the synthetic classes from Loader batches through the uint8 path', async () => {
-    const model = await createModel({ weights: TINY_VIT, numClasses: data.numClasses, device: 'cpu', transfer: 'full', seed: 0 });
+    const model = await createModel({
+      weights: TINY_VIT,
+      numClasses: data.numClasses,
+      device: 'cpu',
+      transfer: 'full',
+      seed: 0,
+    });
     model.configureOptimizer({ optimizer: 'adamw', lr: 1e-3 });
     const train = new Loader(data.splits.train!, { batchSize: 32, train: true, cropSize: 32, seed: 0, dropLast: true });
     const val = new Loader(data.splits.val!, { batchSize: 60, train: false, cropSize: 32 });
@@ -121,6 +160,8 @@ describe('the data path end to end', () => {
   });
 
   it('convertCub output of synth data passes --check-images', async () => {
-    await expect(convertCub(join(tmp.dir, 'default'), { checkImages: true, force: true })).resolves.toMatchObject({ counts: { train: 240, val: 60 } });
+    await expect(convertCub(join(tmp.dir, 'default'), { checkImages: true, force: true })).resolves.toMatchObject({
+      counts: { train: 240, val: 60 },
+    });
   });
 });

@@ -13,8 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAddon } from '../../lib/binding.js';
 import { decodeResized } from '../../lib/data/decode-image.js';
 import { centerCropOffset, resizedSize } from '../../lib/data/vpt-transforms.js';
-import { type Batch, type ImageBatchU8, Loader, type Model, type Sample, createModel, resizeFor } from '../../lib/index.js';
-import { FIXTURES, TINY_NUM_CLASSES, TINY_VIT, maxAbsDiff, tempDir } from '../helpers/common.js';
+import {
+  type Batch,
+  createModel,
+  type ImageBatchU8,
+  Loader,
+  type Model,
+  resizeFor,
+  type Sample,
+} from '../../lib/index.js';
+import { FIXTURES, maxAbsDiff, TINY_NUM_CLASSES, TINY_VIT, tempDir } from '../helpers/common.js';
 
 const DATA = join(FIXTURES, 'data');
 const NAMES = ['rgb-landscape.jpg', 'gray-portrait.jpg', 'rgba-small.png', 'exif-rotated.jpg'];
@@ -52,7 +60,13 @@ afterAll(() => {
   model32.dispose();
 });
 
-async function batches(loaderSamples: Sample[], train: boolean, cropSize: number, epoch = 0, batchSize = 4): Promise<Batch[]> {
+async function batches(
+  loaderSamples: Sample[],
+  train: boolean,
+  cropSize: number,
+  epoch = 0,
+  batchSize = 4,
+): Promise<Batch[]> {
   const loader = new Loader(loaderSamples, { batchSize, train, cropSize, seed: 11 });
   const out: Batch[] = [];
   for await (const b of loader.epoch(epoch)) out.push(b);
@@ -64,14 +78,17 @@ async function batches(loaderSamples: Sample[], train: boolean, cropSize: number
 function hostPreprocess(b: ImageBatchU8, k: number, mean: number[], std: number[]): Float32Array {
   const [, , W] = b.shape;
   const S = b.cropSize;
-  const top = b.crops[2 * k]!, left = b.crops[2 * k + 1]!;
+  const top = b.crops[2 * k]!,
+    left = b.crops[2 * k + 1]!;
   const out = new Float32Array(3 * S * S);
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < S; y++) {
       for (let x = 0; x < S; x++) {
         const sx = left + (b.flips[k] ? S - 1 - x : x);
         const u8 = b.pixels[((k * b.shape[1] + top + y) * W + sx) * 3 + c]!;
-        out[(c * S + y) * S + x] = Math.fround(Math.fround(Math.fround(u8 / 255) - Math.fround(mean[c]!)) / Math.fround(std[c]!));
+        out[(c * S + y) * S + x] = Math.fround(
+          Math.fround(Math.fround(u8 / 255) - Math.fround(mean[c]!)) / Math.fround(std[c]!),
+        );
       }
     }
   }
@@ -110,9 +127,12 @@ describe('eval preprocessing vs torchvision Resize(256) + CenterCrop(224) + Norm
       const [batch] = await batches([samples[k]!], false, 224);
       const { mean, std } = model224.info();
       const ours = await model224.preprocess(batch!.images);
-      const { data: png, info } = await sharp(join(DATA, `golden-${name.replace(/\.\w+$/, '')}.png`)).raw().toBuffer({ resolveWithObject: true });
+      const { data: png, info } = await sharp(join(DATA, `golden-${name.replace(/\.\w+$/, '')}.png`))
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       expect([info.width, info.height, info.channels]).toEqual([224, 224, 3]);
-      let max = 0, sum = 0;
+      let max = 0,
+        sum = 0;
       for (let c = 0; c < 3; c++) {
         for (let i = 0; i < 224 * 224; i++) {
           const expected = (png[i * 3 + c]! / 255 - mean[c]!) / std[c]!;
@@ -130,7 +150,10 @@ describe('eval preprocessing vs torchvision Resize(256) + CenterCrop(224) + Norm
     const { dir, cleanup } = await tempDir();
     const path = join(dir, 'cmyk.jpg');
     const red = new Uint8Array(300 * 300 * 3).map((_, i) => (i % 3 === 0 ? 220 : 30));
-    await sharp(red, { raw: { width: 300, height: 300, channels: 3 } }).toColourspace('cmyk').jpeg({ quality: 95 }).toFile(path);
+    await sharp(red, { raw: { width: 300, height: 300, channels: 3 } })
+      .toColourspace('cmyk')
+      .jpeg({ quality: 95 })
+      .toFile(path);
     expect((await sharp(path).metadata()).space).toBe('cmyk');
     const image = await decodeResized(path, 256);
     expect(image.data.length).toBe(256 * 256 * 3);
@@ -167,13 +190,25 @@ describe('device crop / flip / normalize equals the host doing the same', () => 
     const [b] = await batches(samples, true, 32);
     const images = hostBatch(b!.images, mean, std);
     const shape = [4, 3, 32, 32] as const;
-    expect(maxAbsDiff(await model32.forward(b!.images), await model32.forward(images, shape))).toBeLessThanOrEqual(NORMALIZE_TOLERANCE);
+    expect(maxAbsDiff(await model32.forward(b!.images), await model32.forward(images, shape))).toBeLessThanOrEqual(
+      NORMALIZE_TOLERANCE,
+    );
     const ev8 = await model32.evaluate(b!.images, b!.labels, { logits: true });
     const ev32 = await model32.evaluate(images, shape, b!.labels, { logits: true });
     expect(ev8.loss).toBeCloseTo(ev32.loss, 6);
     expect(ev8.correct1).toBe(ev32.correct1);
 
-    const twins = await Promise.all([0, 1].map(() => createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', seed: 2, prompt: { tokens: 3, deep: true } })));
+    const twins = await Promise.all(
+      [0, 1].map(() =>
+        createModel({
+          weights: TINY_VIT,
+          numClasses: TINY_NUM_CLASSES,
+          device: 'cpu',
+          seed: 2,
+          prompt: { tokens: 3, deep: true },
+        }),
+      ),
+    );
     for (const m of twins) m.configureOptimizer({ optimizer: 'sgd', lr: 0.1, momentum: 0.9 });
     for (let step = 0; step < 3; step++) {
       const r8 = await twins[0]!.trainStep(b!.images, b!.labels);
@@ -187,10 +222,19 @@ describe('device crop / flip / normalize equals the host doing the same', () => 
   it('rejects batches that do not fit the model', async () => {
     const [b] = await batches(samples, true, 32);
     const images = b!.images;
-    await expect(model224.forward(images)).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('cropSize is 32 but the model runs at 224x224') });
+    await expect(model224.forward(images)).rejects.toMatchObject({
+      code: 'VPT_SHAPE',
+      message: expect.stringContaining('cropSize is 32 but the model runs at 224x224'),
+    });
     const outside = { ...images, crops: Int32Array.from(images.crops, (v, i) => (i === 3 ? 5 : v)) };
-    await expect(model32.forward(outside)).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('image 1: crop at') });
+    await expect(model32.forward(outside)).rejects.toMatchObject({
+      code: 'VPT_SHAPE',
+      message: expect.stringContaining('image 1: crop at'),
+    });
     await expect(model32.forward({ ...images, flips: new Uint8Array(3) })).rejects.toMatchObject({ code: 'VPT_SHAPE' });
-    await expect(model32.evaluate(images, new Int32Array(3))).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('3 labels for a batch of 4') });
+    await expect(model32.evaluate(images, new Int32Array(3))).rejects.toMatchObject({
+      code: 'VPT_SHAPE',
+      message: expect.stringContaining('3 labels for a batch of 4'),
+    });
   });
 });

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { convertCub } from '../../lib/data/convert-cub.js';
 import { type SynthOptions, synthesizeCub } from '../../lib/data/synth.js';
 import { type RandomBackboneOptions, writeRandomBackbone } from '../../lib/demo/random-backbone.js';
-import { createModel, readSafetensors, writeSafetensors, type HostTensor } from '../../lib/index.js';
+import { createModel, type HostTensor, readSafetensors, writeSafetensors } from '../../lib/index.js';
 import { writeJpeg } from './data.js';
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
@@ -35,7 +35,11 @@ export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<v
  * A synthetic CUB-layout dataset in `dir`/CUB_200_2011, converted as real CUB is, and a random
  * tiny timm backbone in `dir`/backbone: what the end-to-end training tests train on.
  */
-export async function syntheticTask(dir: string, synth: SynthOptions, backbone: RandomBackboneOptions): Promise<{ data: string; weights: string }> {
+export async function syntheticTask(
+  dir: string,
+  synth: SynthOptions,
+  backbone: RandomBackboneOptions,
+): Promise<{ data: string; weights: string }> {
   const data = join(dir, 'CUB_200_2011');
   await synthesizeCub(data, synth);
   await convertCub(data);
@@ -63,8 +67,20 @@ export async function archOnlyTask(dir: string): Promise<{ weights: string; imag
 }
 
 /** A 3-class trainable-state file for archOnlyTask's weights (2 shallow prompts), written to `path`. */
-export async function archOnlyCheckpoint(weights: string, path: string, o: { seed: number; classNames?: string[] }): Promise<string> {
-  const model = await createModel({ weights, arch: ARCH_ONLY, numClasses: 3, prompt: { tokens: 2 }, device: 'cpu', seed: o.seed, ...(o.classNames ? { classNames: o.classNames } : {}) });
+export async function archOnlyCheckpoint(
+  weights: string,
+  path: string,
+  o: { seed: number; classNames?: string[] },
+): Promise<string> {
+  const model = await createModel({
+    weights,
+    arch: ARCH_ONLY,
+    numClasses: 3,
+    prompt: { tokens: 2 },
+    device: 'cpu',
+    seed: o.seed,
+    ...(o.classNames ? { classNames: o.classNames } : {}),
+  });
   await model.saveTrainable(path);
   model.dispose();
   return path;
@@ -75,7 +91,11 @@ export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
   let s = seed >>> 0 || 1;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
   }
   return out;
@@ -91,7 +111,15 @@ export async function writeRandomVit(
   const tensors: HostTensor[] = [];
   let seed = 1;
   const add = (name: string, shape: number[], scale = 0.02) =>
-    tensors.push({ name, shape, data: randomFloats(shape.reduce((x, y) => x * y, 1), seed++, scale) });
+    tensors.push({
+      name,
+      shape,
+      data: randomFloats(
+        shape.reduce((x, y) => x * y, 1),
+        seed++,
+        scale,
+      ),
+    });
   add('patch_embed.proj.weight', [D, 3, a.patchSize, a.patchSize]);
   add('patch_embed.proj.bias', [D]);
   add('cls_token', [1, 1, D]);
@@ -117,7 +145,11 @@ export async function writeRandomVit(
 }
 
 /** The image batch and labels of the training fixtures (test/fixtures/generate_training.py). */
-export async function trainingBatch(): Promise<{ images: Float32Array; labels: Int32Array; shape: readonly [number, number, number, number] }> {
+export async function trainingBatch(): Promise<{
+  images: Float32Array;
+  labels: Int32Array;
+  shape: readonly [number, number, number, number];
+}> {
   const g = (await readSafetensors(join(FIXTURES, 'golden_training.safetensors'))).tensors;
   return { images: g.get('images')!.data, labels: Int32Array.from(g.get('labels')!.data), shape: [4, 3, 32, 32] };
 }

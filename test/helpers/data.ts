@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 
 import sharp from 'sharp';
 
-import { type Dataset, convertCub, openDataset, synthesizeCub } from '../../lib/index.js';
+import { convertCub, type Dataset, openDataset, synthesizeCub } from '../../lib/index.js';
 
 /** CUB index files as [id, value] rows; `null` leaves a file out. */
 export interface CubTree {
@@ -15,9 +15,13 @@ export interface CubTree {
 }
 
 /** Writes CUB's index files (lines as given, or raw text for malformed cases). */
-export async function writeCubTree(dir: string, tree: CubTree, raw: Partial<Record<string, string | null>> = {}): Promise<void> {
+export async function writeCubTree(
+  dir: string,
+  tree: CubTree,
+  raw: Partial<Record<string, string | null>> = {},
+): Promise<void> {
   await mkdir(join(dir, 'images'), { recursive: true });
-  const text = (rows: Array<[number, string | number]>) => rows.map(([id, v]) => `${id} ${v}`).join('\n') + '\n';
+  const text = (rows: Array<[number, string | number]>) => `${rows.map(([id, v]) => `${id} ${v}`).join('\n')}\n`;
   const files: Record<string, string | null> = {
     'images.txt': text(tree.images),
     'train_test_split.txt': text(tree.split),
@@ -42,7 +46,12 @@ export async function writeJpeg(path: string, width: number, height: number, see
     }
   }
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg().toBuffer());
+  await writeFile(
+    path,
+    await sharp(pixels, { raw: { width, height, channels: 3 } })
+      .jpeg()
+      .toBuffer(),
+  );
 }
 
 /** A synthetic dataset, converted and opened. */

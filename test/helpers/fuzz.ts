@@ -12,17 +12,29 @@ export const FUZZ_RUNS = Math.max(1000, Number(process.env.VPT_FUZZ_RUNS ?? 1000
 /** xorshift32: a deterministic stream of uint32s. */
 export class Rng {
   #s: number;
-  constructor(seed: number) { this.#s = seed >>> 0 || 1; }
+  constructor(seed: number) {
+    this.#s = seed >>> 0 || 1;
+  }
   next(): number {
     let s = this.#s;
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     this.#s = s;
     return s;
   }
   /** An integer in [0, n). */
-  int(n: number): number { return n <= 0 ? 0 : this.next() % n; }
-  chance(p: number): boolean { return this.next() / 2 ** 32 < p; }
-  pick<T>(items: readonly T[]): T { return items[this.int(items.length)]!; }
+  int(n: number): number {
+    return n <= 0 ? 0 : this.next() % n;
+  }
+  chance(p: number): boolean {
+    return this.next() / 2 ** 32 < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
   bytes(n: number): Uint8Array {
     const out = new Uint8Array(n);
     for (let i = 0; i < n; i++) out[i] = this.next() & 0xff;
@@ -60,21 +72,25 @@ export function mutate(input: Uint8Array, rng: Rng): Uint8Array {
       case 3: // append random bytes
         b = Buffer.concat([b, rng.bytes(1 + rng.int(64))]);
         break;
-      case 4: { // delete a range
+      case 4: {
+        // delete a range
         const n = 1 + rng.int(32);
         b = Buffer.concat([b.subarray(0, at), b.subarray(at + n)]);
         break;
       }
-      case 5: { // insert a copy of another range
+      case 5: {
+        // insert a copy of another range
         const from = rng.int(b.length + 1);
         b = Buffer.concat([b.subarray(0, at), b.subarray(from, from + 1 + rng.int(32)), b.subarray(at)]);
         break;
       }
-      case 6: { // an interesting little-endian 32-bit integer
+      case 6: {
+        // an interesting little-endian 32-bit integer
         if (at + 4 <= b.length) b.writeUInt32LE((rng.chance(0.5) ? rng.pick(INTERESTING) : rng.next()) >>> 0, at);
         break;
       }
-      default: { // another digit, where the text has numbers (JSON offsets, npy shapes)
+      default: {
+        // another digit, where the text has numbers (JSON offsets, npy shapes)
         const digit = b.indexOf(0x30 + rng.int(10), at);
         if (digit >= 0) b[digit] = 0x30 + rng.int(10);
       }
@@ -84,14 +100,20 @@ export function mutate(input: Uint8Array, rng: Rng): Uint8Array {
 }
 
 /** Runs `check`, which must pass or fail with a VptError of one of `codes`; returns its duration. */
-export async function expectCodedOrOk(codes: string[], label: string, check: () => Promise<unknown>): Promise<{ ok: boolean; ms: number }> {
+export async function expectCodedOrOk(
+  codes: string[],
+  label: string,
+  check: () => Promise<unknown>,
+): Promise<{ ok: boolean; ms: number }> {
   const start = performance.now();
   try {
     await check();
     return { ok: true, ms: performance.now() - start };
   } catch (error) {
     if (!(error instanceof VptError) || !codes.includes(error.code)) {
-      expect.fail(`${label}: expected a VptError (${codes.join(' | ')}), got ${String((error as Error)?.stack ?? error)}`);
+      expect.fail(
+        `${label}: expected a VptError (${codes.join(' | ')}), got ${String((error as Error)?.stack ?? error)}`,
+      );
     }
     return { ok: false, ms: performance.now() - start };
   }
@@ -101,7 +123,9 @@ export async function expectCodedOrOk(codes: string[], label: string, check: () 
 export async function peakRssGrowth(run: () => Promise<void>): Promise<number> {
   const before = process.memoryUsage().rss;
   let peak = before;
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 5);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 5);
   try {
     await run();
   } finally {

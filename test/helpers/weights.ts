@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { crc32, deflateRawSync } from 'node:zlib';
 
-import { type ModelInfo, createModel } from '../../lib/index.js';
+import { createModel, type ModelInfo } from '../../lib/index.js';
 import { FIXTURES } from './common.js';
 
 export const VARIANTS = `${FIXTURES}/variants`;
@@ -14,7 +14,12 @@ export const VARIANT_CLASSES = 5;
  * `weights` built at `size` px and run on `images` (n x 3 x size x size): pooled features, or
  * with `deep` the logits of VPT-deep with the variants' `vpt_deep.safetensors`; and the model's info.
  */
-export async function variantOutput(weights: string, size: number, deep: boolean, images: Float32Array): Promise<{ out: Float32Array; info: ModelInfo }> {
+export async function variantOutput(
+  weights: string,
+  size: number,
+  deep: boolean,
+  images: Float32Array,
+): Promise<{ out: Float32Array; info: ModelInfo }> {
   const model = await createModel({
     weights,
     numClasses: VARIANT_CLASSES,
@@ -32,13 +37,17 @@ export async function variantOutput(weights: string, size: number, deep: boolean
 }
 
 /** A `.npy` file: header dict text (numpy's layout unless `header` overrides it) and data. */
-export function npy(shape: number[], data: Uint8Array, opts: { descr?: string; header?: string; version?: 1 | 2 } = {}): Uint8Array {
+export function npy(
+  shape: number[],
+  data: Uint8Array,
+  opts: { descr?: string; header?: string; version?: 1 | 2 } = {},
+): Uint8Array {
   const descr = opts.descr ?? '<f4';
   const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
   let text = opts.header ?? `{'descr': '${descr}', 'fortran_order': False, 'shape': ${dims}, }`;
   const version = opts.version ?? 1;
   const fixed = version === 1 ? 10 : 12;
-  text += ' '.repeat((64 - ((fixed + text.length + 1) % 64)) % 64) + '\n';
+  text += `${' '.repeat((64 - ((fixed + text.length + 1) % 64)) % 64)}\n`;
   const head = Buffer.alloc(fixed);
   Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, version, 0]).copy(head);
   if (version === 1) head.writeUInt16LE(text.length, 8);
@@ -99,5 +108,11 @@ export async function writeNpz(
   arrays: Array<{ name: string; shape: number[]; data: Float32Array }>,
   opts: { compress?: boolean } = {},
 ): Promise<void> {
-  await writeFile(path, zip(arrays.map((a) => ({ name: `${a.name}.npy`, data: npy(a.shape, f32(a.data)) })), opts));
+  await writeFile(
+    path,
+    zip(
+      arrays.map((a) => ({ name: `${a.name}.npy`, data: npy(a.shape, f32(a.data)) })),
+      opts,
+    ),
+  );
 }

@@ -7,20 +7,26 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { type Model, createModel, readSafetensorsHeader, resolveTrainConfig } from '../../lib/index.js';
-import { FIXTURES, TINY_NUM_CLASSES, TINY_VIT, maxAbsDiff, tempDir, trainingBatch } from '../helpers/common.js';
+import { createModel, type Model, readSafetensorsHeader, resolveTrainConfig } from '../../lib/index.js';
+import { FIXTURES, maxAbsDiff, TINY_NUM_CLASSES, TINY_VIT, tempDir, trainingBatch } from '../helpers/common.js';
 
 /** bf16 keeps 8 mantissa bits (relative error ~4e-3 per rounding); the fixture's logits are O(1). */
 const BF16_LOGIT_TOLERANCE = 0.15;
 
 const { images, labels, shape } = await trainingBatch();
 const tmp = await tempDir();
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 async function deepModel(extra: Record<string, unknown> = {}): Promise<Model> {
   return createModel({
-    weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', prompt: { tokens: 5, deep: true },
-    trainable: join(FIXTURES, 'vpt_deep.safetensors'), ...extra,
+    weights: TINY_VIT,
+    numClasses: TINY_NUM_CLASSES,
+    device: 'cpu',
+    prompt: { tokens: 5, deep: true },
+    trainable: join(FIXTURES, 'vpt_deep.safetensors'),
+    ...extra,
   });
 }
 
@@ -42,7 +48,10 @@ describe('bf16 backbone', () => {
     const tensors = await fp32.backboneTensors();
     const numel = (t: { shape: number[] }) => t.shape.reduce((x, y) => x * y, 1);
     const isNorm = (name: string) => name.includes('norm');
-    expect(fp32.info()).toMatchObject({ backboneDtype: 'float32', backboneBytes: tensors.reduce((n, t) => n + 4 * numel(t), 0) });
+    expect(fp32.info()).toMatchObject({
+      backboneDtype: 'float32',
+      backboneBytes: tensors.reduce((n, t) => n + 4 * numel(t), 0),
+    });
     expect(bf16.info()).toMatchObject({
       backboneDtype: 'bfloat16',
       backboneBytes: tensors.reduce((n, t) => n + (isNorm(t.name) ? 4 : 2) * numel(t), 0),
@@ -60,9 +69,16 @@ describe('bf16 backbone', () => {
 
   for (const transfer of ['prompt', 'linear'] as const) {
     it(`trains (${transfer}): the loss falls, the backbone stays frozen, trainable tensors save as F32`, async () => {
-      const model = transfer === 'prompt'
-        ? await deepModel({ backboneDtype: 'bfloat16' })
-        : await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', transfer, backboneDtype: 'bfloat16' });
+      const model =
+        transfer === 'prompt'
+          ? await deepModel({ backboneDtype: 'bfloat16' })
+          : await createModel({
+              weights: TINY_VIT,
+              numClasses: TINY_NUM_CLASSES,
+              device: 'cpu',
+              transfer,
+              backboneDtype: 'bfloat16',
+            });
       const before = await model.backboneTensors();
       model.configureOptimizer({ optimizer: 'adamw', lr: 0.02 });
       const first = (await model.trainStep(images, shape, labels)).loss;
@@ -89,8 +105,16 @@ describe('bf16 backbone', () => {
     await model.trainStep(images, shape, labels);
     const path = join(tmp.dir, 'bf16-to-fp32.safetensors');
     await model.saveTrainable(path);
-    const fp32 = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', prompt: { tokens: 5, deep: true }, trainable: path });
-    expect(maxAbsDiff(await fp32.forward(images, shape), await model.forward(images, shape))).toBeLessThan(BF16_LOGIT_TOLERANCE);
+    const fp32 = await createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      prompt: { tokens: 5, deep: true },
+      trainable: path,
+    });
+    expect(maxAbsDiff(await fp32.forward(images, shape), await model.forward(images, shape))).toBeLessThan(
+      BF16_LOGIT_TOLERANCE,
+    );
     model.dispose();
     fp32.dispose();
   });
@@ -109,10 +133,25 @@ describe('bf16 backbone', () => {
   });
 
   it('full fine-tuning refuses a bf16 backbone, naming the option', async () => {
-    const attempt = createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', transfer: 'full', backboneDtype: 'bfloat16' });
-    await expect(attempt).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('"backboneDtype"') });
-    await expect(createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', backboneDtype: 'float16' as never }))
-      .rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('backboneDtype') });
+    const attempt = createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      transfer: 'full',
+      backboneDtype: 'bfloat16',
+    });
+    await expect(attempt).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('"backboneDtype"'),
+    });
+    await expect(
+      createModel({
+        weights: TINY_VIT,
+        numClasses: TINY_NUM_CLASSES,
+        device: 'cpu',
+        backboneDtype: 'float16' as never,
+      }),
+    ).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('backboneDtype') });
   });
 
   it('the train config carries it, float32 by default', () => {

@@ -7,10 +7,9 @@
 import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
-
-import { type CreateModelOptions, type Model, createModel, readSafetensors } from '../../lib/index.js';
 import { loadAddon } from '../../lib/binding.js';
-import { FIXTURES, TINY_NUM_CLASSES, TINY_VIT, maxAbsDiff, tempDir, trainingBatch } from '../helpers/common.js';
+import { type CreateModelOptions, createModel, type Model, readSafetensors } from '../../lib/index.js';
+import { FIXTURES, maxAbsDiff, TINY_NUM_CLASSES, TINY_VIT, tempDir, trainingBatch } from '../helpers/common.js';
 
 /**
  * fp32: the paths differ in summation order only, ~1e-6 on the logits before training; training
@@ -27,18 +26,28 @@ const BF16_TOLERANCE = 0.06;
 
 const { images, labels, shape } = await trainingBatch();
 const tmp = await tempDir();
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 let saved = 0;
 
 async function deepModel(extra: Partial<CreateModelOptions>): Promise<Model> {
   return createModel({
-    weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', prompt: { tokens: 5, deep: true },
-    trainable: join(FIXTURES, 'vpt_deep.safetensors'), ...extra,
+    weights: TINY_VIT,
+    numClasses: TINY_NUM_CLASSES,
+    device: 'cpu',
+    prompt: { tokens: 5, deep: true },
+    trainable: join(FIXTURES, 'vpt_deep.safetensors'),
+    ...extra,
   });
 }
 
 /** Trains `steps` SGD steps; returns every trainable tensor and the logits after them. */
-async function trained(model: Model, steps: number, lr = 0.1): Promise<{ tensors: Map<string, Float32Array>; logits: Float32Array }> {
+async function trained(
+  model: Model,
+  steps: number,
+  lr = 0.1,
+): Promise<{ tensors: Map<string, Float32Array>; logits: Float32Array }> {
   model.configureOptimizer({ optimizer: 'sgd', lr, momentum: 0.9 });
   for (let i = 0; i < steps; i++) expect((await model.trainStep(images, shape, labels)).skipped).toBe(false);
   const path = join(tmp.dir, `trained-${saved++}.safetensors`);
@@ -53,7 +62,8 @@ async function expectSameTraining(extra: Partial<CreateModelOptions>, steps: num
   const fused = await trained(await deepModel({ ...extra, fusedLayerNorm: true }), steps);
   const unfused = await trained(await deepModel({ ...extra, fusedLayerNorm: false }), steps);
   expect(fused.tensors.size).toBeGreaterThan(0);
-  for (const [name, data] of fused.tensors) expect(maxAbsDiff(data, unfused.tensors.get(name)!), name).toBeLessThanOrEqual(tolerance);
+  for (const [name, data] of fused.tensors)
+    expect(maxAbsDiff(data, unfused.tensors.get(name)!), name).toBeLessThanOrEqual(tolerance);
   expect(maxAbsDiff(fused.logits, unfused.logits), 'logits').toBeLessThanOrEqual(tolerance);
 }
 
@@ -64,7 +74,8 @@ describe('fused add + LayerNorm kernels', () => {
     expect(cases.length).toBeGreaterThanOrEqual(12);
     for (const c of cases) {
       expect(c.fused, `${c.name}: the kernels ran`).toBe(true);
-      for (const [what, diff] of Object.entries(c.maxDiff)) expect(diff, `${c.name}: ${what}`).toBeLessThanOrEqual(c.tolerance);
+      for (const [what, diff] of Object.entries(c.maxDiff))
+        expect(diff, `${c.name}: ${what}`).toBeLessThanOrEqual(c.tolerance);
       expect(c.ok, c.name).toBe(true);
     }
     // The kernels are their own code: in fp32 they round differently from ATen somewhere.
@@ -85,8 +96,14 @@ describe('fusedLayerNorm on and off train alike', () => {
     expect(off.info().fusedLayerNorm).toBe(false);
     on.dispose();
     off.dispose();
-    await expect(deepModel({ fusedLayerNorm: 'yes' as never })).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('fusedLayerNorm') });
-    await expect(deepModel({ fusedLayerNorm: true, checkpointBlocks: true })).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('checkpointBlocks') });
+    await expect(deepModel({ fusedLayerNorm: 'yes' as never })).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('fusedLayerNorm'),
+    });
+    await expect(deepModel({ fusedLayerNorm: true, checkpointBlocks: true })).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('checkpointBlocks'),
+    });
   });
 
   it('VPT-deep, fp32: three SGD steps', async () => {
@@ -94,12 +111,25 @@ describe('fusedLayerNorm on and off train alike', () => {
   });
 
   it('VPT-deep with prompt dropout and a projection: the same masks, the same steps', async () => {
-    await expectSameTraining({ prompt: { tokens: 4, deep: true, dropout: 0.3, project: 16 }, trainable: join(FIXTURES, 'vpt_deep_proj.safetensors') }, 3, FP32_TOLERANCE);
+    await expectSameTraining(
+      {
+        prompt: { tokens: 4, deep: true, dropout: 0.3, project: 16 },
+        trainable: join(FIXTURES, 'vpt_deep_proj.safetensors'),
+      },
+      3,
+      FP32_TOLERANCE,
+    );
   });
 
   it('full fine-tuning: LayerNorm weights get their gradients through the fused op', async () => {
     const run = async (fusedLayerNorm: boolean) => {
-      const model = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', transfer: 'full', fusedLayerNorm });
+      const model = await createModel({
+        weights: TINY_VIT,
+        numClasses: TINY_NUM_CLASSES,
+        device: 'cpu',
+        transfer: 'full',
+        fusedLayerNorm,
+      });
       const before = new Map((await model.backboneTensors()).map((t) => [t.name, t.data]));
       const { tensors } = await trained(model, 2);
       return { before, tensors };
@@ -110,7 +140,9 @@ describe('fusedLayerNorm on and off train alike', () => {
     expect(norms.length).toBeGreaterThan(4);
     for (const name of norms) {
       expect(maxAbsDiff(fused.tensors.get(name)!, fused.before.get(name)!), `${name} moved`).toBeGreaterThan(0);
-      expect(maxAbsDiff(fused.tensors.get(name)!, unfused.tensors.get(name)!), name).toBeLessThanOrEqual(FP32_TOLERANCE);
+      expect(maxAbsDiff(fused.tensors.get(name)!, unfused.tensors.get(name)!), name).toBeLessThanOrEqual(
+        FP32_TOLERANCE,
+      );
     }
   });
 

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { type ImageBatchF32, type ImageBatchU8, type Model, type ModelInput, createModel } from '../../lib/index.js';
-import { TINY_NUM_CLASSES, TINY_VIT, maxAbsDiff, randomFloats } from '../helpers/common.js';
+import { createModel, type ImageBatchF32, type ImageBatchU8, type Model, type ModelInput } from '../../lib/index.js';
+import { maxAbsDiff, randomFloats, TINY_NUM_CLASSES, TINY_VIT } from '../helpers/common.js';
 
 const shape = [4, 3, 32, 32] as const;
 const images = randomFloats(4 * 3 * 32 * 32, 21);
@@ -15,13 +15,23 @@ const labels = Int32Array.from([0, 3, 5, 6]);
 const floats: ImageBatchF32 = { pixels: images, shape };
 
 async function tinyModel(seed = 7): Promise<Model> {
-  return createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', seed, prompt: { tokens: 3, deep: true } });
+  return createModel({
+    weights: TINY_VIT,
+    numClasses: TINY_NUM_CLASSES,
+    device: 'cpu',
+    seed,
+    prompt: { tokens: 3, deep: true },
+  });
 }
 
 function u8Batch(seed: number): ImageBatchU8 {
-  const n = 4, h = 40, w = 36;
+  const n = 4,
+    h = 40,
+    w = 36;
   const pixels = Uint8Array.from(randomFloats(n * h * w * 3, seed), (v) => Math.floor((v + 1) * 127.5) & 255);
-  const crops = Int32Array.from({ length: n * 2 }, (_, i) => (i % 2 === 0 ? (i * 3 + seed) % (h - 32 + 1) : (i * 5 + seed) % (w - 32 + 1)));
+  const crops = Int32Array.from({ length: n * 2 }, (_, i) =>
+    i % 2 === 0 ? (i * 3 + seed) % (h - 32 + 1) : (i * 5 + seed) % (w - 32 + 1),
+  );
   const flips = Uint8Array.from({ length: n }, (_, i) => (i + seed) % 2);
   return { pixels, shape: [n, h, w, 3], crops, flips, cropSize: 32 };
 }
@@ -90,19 +100,38 @@ describe('bad inputs keep their codes in every form', () => {
   it('a bad shape is VPT_SHAPE; a bad label VPT_OPTION; a wrong label count VPT_SHAPE', async () => {
     const m = await tinyModel();
     m.configureOptimizer({ optimizer: 'sgd', lr: 0.1 });
-    await expect(m.forward({ pixels: new Float32Array(3 * 32 * 32), shape: [1, 3, 64, 64] })).rejects.toMatchObject({ code: 'VPT_SHAPE' });
-    await expect(m.forward({ pixels: new Float32Array(10), shape: [1, 3, 32, 32] })).rejects.toMatchObject({ code: 'VPT_SHAPE' });
+    await expect(m.forward({ pixels: new Float32Array(3 * 32 * 32), shape: [1, 3, 64, 64] })).rejects.toMatchObject({
+      code: 'VPT_SHAPE',
+    });
+    await expect(m.forward({ pixels: new Float32Array(10), shape: [1, 3, 32, 32] })).rejects.toMatchObject({
+      code: 'VPT_SHAPE',
+    });
     await expect(m.features({ pixels: images.subarray(1), shape })).rejects.toMatchObject({ code: 'VPT_SHAPE' });
     await expect(m.forward({ ...u8Batch(1), cropSize: 48 })).rejects.toMatchObject({ code: 'VPT_SHAPE' });
     const badLabels = Int32Array.from([0, 1, 7, 2]);
     const staged = await m.upload(u8Batch(2));
     for (const input of [floats, u8Batch(2), staged] as ModelInput[]) {
-      await expect(m.trainStep(input, badLabels)).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('labels[2]') });
-      await expect(m.evaluate(input, badLabels)).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('labels[2]') });
-      await expect(m.trainStep(input, Int32Array.from([0, 1]))).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('2 labels for a batch of 4') });
+      await expect(m.trainStep(input, badLabels)).rejects.toMatchObject({
+        code: 'VPT_OPTION',
+        message: expect.stringContaining('labels[2]'),
+      });
+      await expect(m.evaluate(input, badLabels)).rejects.toMatchObject({
+        code: 'VPT_OPTION',
+        message: expect.stringContaining('labels[2]'),
+      });
+      await expect(m.trainStep(input, Int32Array.from([0, 1]))).rejects.toMatchObject({
+        code: 'VPT_SHAPE',
+        message: expect.stringContaining('2 labels for a batch of 4'),
+      });
     }
-    await expect(m.trainStep(images, shape, badLabels)).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('labels[2]') });
-    await expect(m.evaluate(images, shape, badLabels)).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('labels[2]') });
+    await expect(m.trainStep(images, shape, badLabels)).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('labels[2]'),
+    });
+    await expect(m.evaluate(images, shape, badLabels)).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('labels[2]'),
+    });
     m.dispose();
     await expect(m.forward(floats)).rejects.toMatchObject({ code: 'VPT_DISPOSED' });
     await expect(m.trainStep(floats, labels)).rejects.toMatchObject({ code: 'VPT_DISPOSED' });
@@ -121,7 +150,12 @@ describe('bad inputs keep their codes in every form', () => {
     expect(staged.disposed).toBe(false);
     staged.dispose();
     expect(staged.disposed).toBe(true);
-    for (const call of [() => a.forward(staged), () => a.features(staged), () => a.evaluate(staged, labels), () => a.trainStep(staged, labels)]) {
+    for (const call of [
+      () => a.forward(staged),
+      () => a.features(staged),
+      () => a.evaluate(staged, labels),
+      () => a.trainStep(staged, labels),
+    ]) {
       await expect(call()).rejects.toMatchObject({ code: 'VPT_DISPOSED' });
     }
     a.dispose();

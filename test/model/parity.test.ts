@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 import { createModel, type HostTensor } from '../../lib/index.js';
-import { FIXTURES, TINY_NUM_CLASSES, TINY_VIT, golden, maxAbsDiff } from '../helpers/common.js';
+import { FIXTURES, golden, maxAbsDiff, TINY_NUM_CLASSES, TINY_VIT } from '../helpers/common.js';
 
 const TOLERANCE = 1e-4;
 
@@ -57,8 +57,20 @@ describe('parity with timm', () => {
   }
 
   it('prompts change the output (the test would catch prompts being ignored)', async () => {
-    const shallow = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', trainable: join(FIXTURES, 'vpt_shallow.safetensors'), prompt: { tokens: 5 } });
-    const deep = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', trainable: join(FIXTURES, 'vpt_deep.safetensors'), prompt: { tokens: 5, deep: true } });
+    const shallow = await createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      trainable: join(FIXTURES, 'vpt_shallow.safetensors'),
+      prompt: { tokens: 5 },
+    });
+    const deep = await createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      trainable: join(FIXTURES, 'vpt_deep.safetensors'),
+      prompt: { tokens: 5, deep: true },
+    });
     const a = await shallow.features(images, shape);
     const b = await deep.features(images, shape);
     expect(maxAbsDiff(a, g.get('plain.features')!.data)).toBeGreaterThan(1e-2);

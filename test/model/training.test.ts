@@ -7,8 +7,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type HostTensor, type Model, computeClassWeights, createModel, readSafetensors } from '../../lib/index.js';
-import { FIXTURES, TINY_NUM_CLASSES, TINY_VIT, maxAbsDiff, randomFloats, tempDir } from '../helpers/common.js';
+import { computeClassWeights, createModel, type HostTensor, type Model, readSafetensors } from '../../lib/index.js';
+import { FIXTURES, maxAbsDiff, randomFloats, TINY_NUM_CLASSES, TINY_VIT, tempDir } from '../helpers/common.js';
 
 const ONE_STEP_TOLERANCE = 1e-5;
 const TEN_STEP_TOLERANCE = 1e-4;
@@ -25,7 +25,9 @@ beforeAll(async () => {
   labels = Int32Array.from(g.get('labels')!.data);
   tmp = await tempDir();
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 const PROMPTS = {
   linear: { transfer: 'linear' as const, prompt: null },
@@ -35,7 +37,14 @@ const PROMPTS = {
 };
 
 async function fixtureModel(c: keyof typeof PROMPTS, extra: Record<string, unknown> = {}): Promise<Model> {
-  return createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', trainable: join(FIXTURES, `vpt_${c}.safetensors`), ...PROMPTS[c], ...extra });
+  return createModel({
+    weights: TINY_VIT,
+    numClasses: TINY_NUM_CLASSES,
+    device: 'cpu',
+    trainable: join(FIXTURES, `vpt_${c}.safetensors`),
+    ...PROMPTS[c],
+    ...extra,
+  });
 }
 
 async function expectTensors(model: Model, prefix: string, tolerance: number): Promise<void> {
@@ -71,7 +80,9 @@ describe('gradient parity with PyTorch', () => {
     await model.trainStep(images, shape, labels);
     await expectTensors(model, 'sgd1.deep_proj', ONE_STEP_TOLERANCE);
     model.dispose();
-    await expect(createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, transfer: 'full', checkpointBlocks: true })).rejects.toMatchObject({ code: 'VPT_OPTION' });
+    await expect(
+      createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, transfer: 'full', checkpointBlocks: true }),
+    ).rejects.toMatchObject({ code: 'VPT_OPTION' });
   });
 
   it('activation checkpointing recomputes under the same bf16 autocast (identical steps)', async () => {
@@ -89,7 +100,7 @@ describe('gradient parity with PyTorch', () => {
     for (const [name, t] of plain) expect(maxAbsDiff(t.data, checkpointed.get(name)!.data), name).toBe(0);
   });
 
-  it('class-weighted loss (VPT: sum of weighted CE / batch) gives autograd\'s step', async () => {
+  it("class-weighted loss (VPT: sum of weighted CE / batch) gives autograd's step", async () => {
     const model = await fixtureModel('shallow');
     model.configureOptimizer({ optimizer: 'sgd', lr: 1, momentum: 0 });
     model.setClassWeights(g.get('class_weights')!.data);
@@ -100,7 +111,10 @@ describe('gradient parity with PyTorch', () => {
 
   const tenSteps = [
     { name: 'sgd10', opts: { optimizer: 'sgd' as const, lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 } },
-    { name: 'adamw10', opts: { optimizer: 'adamw' as const, lr: 0.01, betas: [0.9, 0.99] as [number, number], weightDecay: 0.05 } },
+    {
+      name: 'adamw10',
+      opts: { optimizer: 'adamw' as const, lr: 0.01, betas: [0.9, 0.99] as [number, number], weightDecay: 0.05 },
+    },
   ];
   for (const t of tenSteps) {
     it(`ten steps of ${t.opts.optimizer} match torch.optim`, async () => {
@@ -108,7 +122,9 @@ describe('gradient parity with PyTorch', () => {
       model.configureOptimizer(t.opts);
       const losses: number[] = [];
       for (let i = 0; i < 10; i++) losses.push((await model.trainStep(images, shape, labels)).loss);
-      expect(maxAbsDiff(Float32Array.from(losses), g.get(`${t.name}.losses`)!.data)).toBeLessThanOrEqual(TEN_STEP_TOLERANCE);
+      expect(maxAbsDiff(Float32Array.from(losses), g.get(`${t.name}.losses`)!.data)).toBeLessThanOrEqual(
+        TEN_STEP_TOLERANCE,
+      );
       await expectTensors(model, `${t.name}.deep_proj`, TEN_STEP_TOLERANCE);
       model.dispose();
     });
@@ -118,20 +134,32 @@ describe('gradient parity with PyTorch', () => {
 describe('frozen backbone', () => {
   for (const transfer of ['prompt', 'linear'] as const) {
     it(`is bit-identical after 20 steps and holds no gradient buffers (${transfer})`, async () => {
-      const model = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', transfer, ...(transfer === 'prompt' ? { prompt: { tokens: 5, deep: true } } : {}) });
+      const model = await createModel({
+        weights: TINY_VIT,
+        numClasses: TINY_NUM_CLASSES,
+        device: 'cpu',
+        transfer,
+        ...(transfer === 'prompt' ? { prompt: { tokens: 5, deep: true } } : {}),
+      });
       const before = await model.backboneTensors();
       model.configureOptimizer({ optimizer: 'sgd', lr: 0.5, weightDecay: 0.1 });
       for (let i = 0; i < 20; i++) await model.trainStep(images, shape, labels);
       const after = await model.backboneTensors();
       expect(after.map((t) => t.name)).toEqual(before.map((t) => t.name));
-      for (const [i, t] of after.entries()) expect(Buffer.from(t.data.buffer).equals(Buffer.from(before[i]!.data.buffer)), t.name).toBe(true);
+      for (const [i, t] of after.entries())
+        expect(Buffer.from(t.data.buffer).equals(Buffer.from(before[i]!.data.buffer)), t.name).toBe(true);
       expect(model.gradientState()).toEqual({ withGrad: [], backboneRequiresGrad: [] });
       model.dispose();
     });
   }
 
   it('full fine-tuning does change the backbone', async () => {
-    const model = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', transfer: 'full' });
+    const model = await createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      transfer: 'full',
+    });
     const before = await model.backboneTensors();
     model.configureOptimizer({ optimizer: 'sgd', lr: 0.1 });
     await model.trainStep(images, shape, labels);
@@ -152,9 +180,16 @@ describe('learning', () => {
   ];
   for (const m of modes) {
     it(`overfits 8 fixed images: ${m.name}`, async () => {
-      const model = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', seed: 3, ...m.opts });
+      const model = await createModel({
+        weights: TINY_VIT,
+        numClasses: TINY_NUM_CLASSES,
+        device: 'cpu',
+        seed: 3,
+        ...m.opts,
+      });
       model.configureOptimizer({ optimizer: 'adamw', lr: m.lr });
-      let first = 0, last = 0;
+      let first = 0,
+        last = 0;
       for (let i = 0; i < 150; i++) {
         const r = await model.trainStep(eight, [8, 3, 32, 32], eightLabels);
         if (i === 0) first = r.loss;
@@ -173,7 +208,9 @@ describe('learning', () => {
     // counts [3, 1, 2, 0]: inv -> [1/3, 1, 1/2, 0] * 4 / (11/6)
     expect(Array.from(computeClassWeights(split, 4, 'inv'))).toEqual([8 / 11, 24 / 11, 12 / 11, 0].map(Math.fround));
     const s = 1 / Math.sqrt(3) + 1 + 1 / Math.sqrt(2);
-    expect(Array.from(computeClassWeights(split, 4, 'inv_sqrt'))).toEqual([4 / Math.sqrt(3) / s, 4 / s, 4 / Math.sqrt(2) / s, 0].map(Math.fround));
+    expect(Array.from(computeClassWeights(split, 4, 'inv_sqrt'))).toEqual(
+      [4 / Math.sqrt(3) / s, 4 / s, 4 / Math.sqrt(2) / s, 0].map(Math.fround),
+    );
     expect(Array.from(computeClassWeights(split, 4, 'none'))).toEqual([1, 1, 1, 1]);
     expect(() => computeClassWeights([0, 9], 4, 'inv')).toThrow(/labels\[1\]/);
   });
@@ -185,7 +222,14 @@ describe('resume and determinism', () => {
     for (let i = 0; i < steps; i++) out.push((await model.trainStep(images, shape, labels)).loss);
     return out;
   };
-  const fresh = () => createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', seed: 5, prompt: { tokens: 4, deep: true, dropout: 0.2, project: 16 } });
+  const fresh = () =>
+    createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      seed: 5,
+      prompt: { tokens: 4, deep: true, dropout: 0.2, project: 16 },
+    });
   const optim = { optimizer: 'adamw' as const, lr: 0.01, weightDecay: 0.05 };
 
   it('save after 5 steps, reload in a new model, 5 more == 10 uninterrupted (dropout on)', async () => {
@@ -212,7 +256,13 @@ describe('resume and determinism', () => {
   it('the same seed gives identical losses; another seed does not', async () => {
     const a = await fresh();
     const b = await fresh();
-    const c = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', seed: 6, prompt: { tokens: 4, deep: true, dropout: 0.2, project: 16 } });
+    const c = await createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      seed: 6,
+      prompt: { tokens: 4, deep: true, dropout: 0.2, project: 16 },
+    });
     for (const m of [a, b, c]) m.configureOptimizer(optim);
     const [la, lb, lc] = [await run(a, 4), await run(b, 4), await run(c, 4)];
     expect(la).toEqual(lb);
@@ -222,7 +272,9 @@ describe('resume and determinism', () => {
 
   it('a trainable-state file is not a training state', async () => {
     const m = await fresh();
-    await expect(m.loadState(join(FIXTURES, 'vpt_deep_proj.safetensors'))).rejects.toMatchObject({ code: 'VPT_TRAINING' });
+    await expect(m.loadState(join(FIXTURES, 'vpt_deep_proj.safetensors'))).rejects.toMatchObject({
+      code: 'VPT_TRAINING',
+    });
     m.dispose();
   });
 });
@@ -256,7 +308,10 @@ describe('mixed precision', () => {
       error = e;
     }
     expect(results.some((r) => r.skipped)).toBe(true);
-    expect(error).toMatchObject({ code: 'VPT_NONFINITE', message: expect.stringMatching(/3 steps in a row \(last at step \d+\)/) });
+    expect(error).toMatchObject({
+      code: 'VPT_NONFINITE',
+      message: expect.stringMatching(/3 steps in a row \(last at step \d+\)/),
+    });
     model.dispose();
   });
 });
@@ -265,11 +320,19 @@ describe('bad calls', () => {
   it('are rejected with clear errors and codes', async () => {
     const model = await fixtureModel('shallow');
     await expect(model.trainStep(images, shape, labels)).rejects.toMatchObject({ code: 'VPT_TRAINING' });
-    expect(() => model.configureOptimizer({ optimizer: 'lamb' as never, lr: 1 })).toThrow(expect.objectContaining({ code: 'VPT_OPTION', message: expect.stringContaining('"optimizer"') }));
+    expect(() => model.configureOptimizer({ optimizer: 'lamb' as never, lr: 1 })).toThrow(
+      expect.objectContaining({ code: 'VPT_OPTION', message: expect.stringContaining('"optimizer"') }),
+    );
     model.configureOptimizer({ optimizer: 'sgd', lr: 0.1 });
     await expect(model.trainStep(images.subarray(1), shape, labels)).rejects.toMatchObject({ code: 'VPT_SHAPE' });
-    await expect(model.trainStep(images, shape, Int32Array.from([0, 1, 7, 2]))).rejects.toMatchObject({ code: 'VPT_OPTION', message: expect.stringContaining('labels[2]') });
-    await expect(model.trainStep(images, shape, Int32Array.from([0, 1, 2]))).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('3 labels for a batch of 4') });
+    await expect(model.trainStep(images, shape, Int32Array.from([0, 1, 7, 2]))).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('labels[2]'),
+    });
+    await expect(model.trainStep(images, shape, Int32Array.from([0, 1, 2]))).rejects.toMatchObject({
+      code: 'VPT_SHAPE',
+      message: expect.stringContaining('3 labels for a batch of 4'),
+    });
     expect(() => model.setClassWeights(new Float32Array(3))).toThrow(expect.objectContaining({ code: 'VPT_OPTION' }));
     model.dispose();
     await expect(model.trainStep(images, shape, labels)).rejects.toMatchObject({ code: 'VPT_DISPOSED' });

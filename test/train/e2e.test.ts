@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
-import { type EpochMetrics, type TrainConfig, evaluate, predict, readSafetensors, train } from '../../lib/index.js';
+import { type EpochMetrics, evaluate, predict, readSafetensors, type TrainConfig, train } from '../../lib/index.js';
 import { FIXTURES, syntheticTask, tempDir } from '../helpers/common.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -20,23 +20,50 @@ const CLASSES = 5;
 
 beforeAll(async () => {
   tmp = await tempDir();
-  ({ data, weights } = await syntheticTask(tmp.dir, { classes: CLASSES, imagesPerClass: 16, imageSize: 48, seed: 3 },
-    { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 }));
+  ({ data, weights } = await syntheticTask(
+    tmp.dir,
+    { classes: CLASSES, imagesPerClass: 16, imageSize: 48, seed: 3 },
+    { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 },
+  ));
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 const base = (): Omit<TrainConfig, 'out'> => ({
-  data, weights, epochs: 4, warmupEpochs: 1, batchSize: 8, baseLr: 2, deep: true, promptTokens: 4, promptDropout: 0.1,
-  cropSize: 32, device: 'cpu', seed: 7, workers: 1,
+  data,
+  weights,
+  epochs: 4,
+  warmupEpochs: 1,
+  batchSize: 8,
+  baseLr: 2,
+  deep: true,
+  promptTokens: 4,
+  promptDropout: 0.1,
+  cropSize: 32,
+  device: 'cpu',
+  seed: 7,
+  workers: 1,
 });
 
 async function metricsOf(dir: string): Promise<EpochMetrics[]> {
-  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as EpochMetrics);
 }
 
 /** Metrics without wall-clock fields, for exact comparison between runs. */
 function comparable(m: EpochMetrics[]) {
-  return m.map(({ epoch, step, lr, train: t, val, test }) => ({ epoch, step, lr, loss: t.loss, top1: t.top1, val, test }));
+  return m.map(({ epoch, step, lr, train: t, val, test }) => ({
+    epoch,
+    step,
+    lr,
+    loss: t.loss,
+    top1: t.top1,
+    val,
+    test,
+  }));
 }
 
 let reference: EpochMetrics[];
@@ -52,10 +79,20 @@ describe('train()', () => {
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2, 3, 4]);
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
     const best = metrics.reduce((a, b) => (b.val!.top1 > a.val!.top1 ? b : a));
-    expect(summary).toMatchObject({ bestEpoch: best.epoch, bestValTop1: best.val!.top1, lastValTop1: metrics[3]!.val!.top1, epochs: 4 });
+    expect(summary).toMatchObject({
+      bestEpoch: best.epoch,
+      bestValTop1: best.val!.top1,
+      lastValTop1: metrics[3]!.val!.top1,
+      epochs: 4,
+    });
     expect(summary.seconds).toBeGreaterThan(0);
     expect(summary.imagesPerSecond).toBeGreaterThan(0);
-    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({ epochs: 4, batchSize: 8, deep: true, momentum: 0.9 });
+    expect(JSON.parse(await readFile(join(out, 'config.json'), 'utf8'))).toMatchObject({
+      epochs: 4,
+      batchSize: 8,
+      deep: true,
+      momentum: 0.9,
+    });
     expect(events[0]).toBe('start');
     expect(events.at(-1)).toBe('done');
     expect(events.filter((e) => e === 'epoch')).toHaveLength(4);
@@ -70,10 +107,22 @@ describe('train()', () => {
     const out = join(tmp.dir, 'run-abort');
     const controller = new AbortController();
     let steps = 0;
-    const first = train({ ...base(), out }, { signal: controller.signal, onProgress: (e) => { if (e.type === 'step' && ++steps === 13) controller.abort(); } });
+    const first = train(
+      { ...base(), out },
+      {
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.type === 'step' && ++steps === 13) controller.abort();
+        },
+      },
+    );
     await expect(first).rejects.toMatchObject({ name: 'AbortError' });
     const saved = await readSafetensors(join(out, 'last.state.safetensors'));
-    expect(JSON.parse(saved.metadata.train!).run).toMatchObject({ step: 13, partial: { images: 40 }, config: { epochs: 4, deep: true } });
+    expect(JSON.parse(saved.metadata.train!).run).toMatchObject({
+      step: 13,
+      partial: { images: 40 },
+      config: { epochs: 4, deep: true },
+    });
     await train({ ...base(), out, resume: join(out, 'last.state.safetensors') });
     expect(comparable(await metricsOf(out))).toEqual(comparable(reference));
   });
@@ -90,7 +139,13 @@ describe('train()', () => {
     // equal up to float rounding: same accuracies, losses within 1e-6.
     cached.epochs.forEach((m, e) => {
       const p = plain.epochs[e]!;
-      expect([m.epoch, m.step, m.lr, m.train.top1, m.val?.top1]).toEqual([p.epoch, p.step, p.lr, p.train.top1, p.val?.top1]);
+      expect([m.epoch, m.step, m.lr, m.train.top1, m.val?.top1]).toEqual([
+        p.epoch,
+        p.step,
+        p.lr,
+        p.train.top1,
+        p.val?.top1,
+      ]);
       expect(m.train.loss).toBeCloseTo(p.train.loss, 6);
       expect(m.val!.loss).toBeCloseTo(p.val!.loss, 6);
     });
@@ -101,10 +156,18 @@ describe('train()', () => {
     const out = join(tmp.dir, 'run-diverge');
     // Per-epoch schedule: epoch 1 runs at lr 0 (and is evaluated), epoch 2 at 1e36 / 3.
     let best: Buffer | undefined;
-    const diverging = train({ ...base(), out, epochs: 4, warmupEpochs: 3, scheduleUnit: 'epoch', baseLr: 1e36 }, {
-      onProgress: (e) => { if (e.type === 'epoch') best = readFileSync(join(out, 'best.safetensors')); },
+    const diverging = train(
+      { ...base(), out, epochs: 4, warmupEpochs: 3, scheduleUnit: 'epoch', baseLr: 1e36 },
+      {
+        onProgress: (e) => {
+          if (e.type === 'epoch') best = readFileSync(join(out, 'best.safetensors'));
+        },
+      },
+    );
+    await expect(diverging).rejects.toMatchObject({
+      code: 'VPT_NONFINITE',
+      message: expect.stringMatching(/in a row \(last at step \d+\)/),
     });
-    await expect(diverging).rejects.toMatchObject({ code: 'VPT_NONFINITE', message: expect.stringMatching(/in a row \(last at step \d+\)/) });
     expect(best).toBeDefined();
     expect((await readFile(join(out, 'best.safetensors'))).equals(best!)).toBe(true);
     expect((await metricsOf(out)).map((m) => m.epoch)).toEqual([1]);
@@ -119,7 +182,9 @@ describe('train()', () => {
     expect(r.perClass).toHaveLength(CLASSES);
     expect(r.perClass[0]!.name).toMatch(/^001\./);
     const val = JSON.parse(await readFile(join(data, 'val.json'), 'utf8')) as Record<string, number>;
-    const images = Object.keys(val).slice(0, 3).map((k) => join(data, 'images', k));
+    const images = Object.keys(val)
+      .slice(0, 3)
+      .map((k) => join(data, 'images', k));
     const p = await predict({ weights, checkpoint: join(out, 'best.safetensors'), images, topK: 2 });
     expect(p).toHaveLength(3);
     expect(p[0]!.top).toHaveLength(2);
@@ -128,10 +193,17 @@ describe('train()', () => {
   });
 });
 
-function cli(args: string[], onLine?: (line: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  onLine?: (line: string, child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '', pending = '';
+    const child = spawn(process.execPath, [join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '',
+      stderr = '',
+      pending = '';
     child.stdout.on('data', (d: Buffer) => {
       stdout += d;
       pending += d;
@@ -139,16 +211,43 @@ function cli(args: string[], onLine?: (line: string, child: ReturnType<typeof sp
       pending = lines.pop()!;
       for (const l of lines) onLine?.(l, child);
     });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
 const flags = (out: string) => [
-  'train', '--data', data, '--weights', weights, '--out', out, '--epochs', '4', '--warmup-epochs', '1', '--batch-size', '8',
-  '--base-lr', '2', '--deep', '--prompt-tokens', '4', '--prompt-dropout', '0.1', '--crop-size', '32', '--device', 'cpu',
-  '--seed', '7', '--workers', '1',
+  'train',
+  '--data',
+  data,
+  '--weights',
+  weights,
+  '--out',
+  out,
+  '--epochs',
+  '4',
+  '--warmup-epochs',
+  '1',
+  '--batch-size',
+  '8',
+  '--base-lr',
+  '2',
+  '--deep',
+  '--prompt-tokens',
+  '4',
+  '--prompt-dropout',
+  '0.1',
+  '--crop-size',
+  '32',
+  '--device',
+  'cpu',
+  '--seed',
+  '7',
+  '--workers',
+  '1',
 ];
 
 describe('vpt-native train (CLI)', () => {
@@ -171,12 +270,23 @@ describe('vpt-native train (CLI)', () => {
 
   it('shows a live progress bar on a terminal', async () => {
     // `script` runs the CLI on a pseudo-terminal and copies what it draws to stdout.
-    const command = [process.execPath, join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...flags(join(tmp.dir, 'run-tty')), '--epochs', '1', '--warmup-epochs', '0']
-      .map((a) => `'${a}'`).join(' ');
+    const command = [
+      process.execPath,
+      join(packageRoot, 'dist', 'bin', 'launch.cjs'),
+      ...flags(join(tmp.dir, 'run-tty')),
+      '--epochs',
+      '1',
+      '--warmup-epochs',
+      '0',
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
     const drawn = await new Promise<string>((resolve, reject) => {
       const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let text = '';
-      child.stdout.on('data', (d: Buffer) => { text += d; });
+      child.stdout.on('data', (d: Buffer) => {
+        text += d;
+      });
       child.on('error', reject);
       child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}: ${text}`))));
     });
@@ -185,30 +295,79 @@ describe('vpt-native train (CLI)', () => {
     expect(drawn).toContain('epoch 1: train loss');
   });
 
-  it('false booleans from --config survive the negatable flags\' defaults; --[no-]fused-layer-norm go through', async () => {
+  it("false booleans from --config survive the negatable flags' defaults; --[no-]fused-layer-norm go through", async () => {
     const file = join(tmp.dir, 'falses.json');
     await writeFile(file, JSON.stringify({ augment: false, cacheFeatures: false, fusedLayerNorm: false }));
     const fromFile = join(tmp.dir, 'run-falses');
     const a = await cli([...flags(fromFile), '--epochs', '1', '--warmup-epochs', '0', '--config', file, '--quiet']);
     expect(a.code, a.stderr).toBe(0);
-    expect(JSON.parse(await readFile(join(fromFile, 'config.json'), 'utf8'))).toMatchObject({ augment: false, cacheFeatures: false, fusedLayerNorm: false });
+    expect(JSON.parse(await readFile(join(fromFile, 'config.json'), 'utf8'))).toMatchObject({
+      augment: false,
+      cacheFeatures: false,
+      fusedLayerNorm: false,
+    });
     const fromFlag = join(tmp.dir, 'run-unfused');
-    const b = await cli([...flags(fromFlag), '--epochs', '1', '--warmup-epochs', '0', '--no-fused-layer-norm', '--quiet']);
+    const b = await cli([
+      ...flags(fromFlag),
+      '--epochs',
+      '1',
+      '--warmup-epochs',
+      '0',
+      '--no-fused-layer-norm',
+      '--quiet',
+    ]);
     expect(b.code, b.stderr).toBe(0);
-    expect(JSON.parse(await readFile(join(fromFlag, 'config.json'), 'utf8'))).toMatchObject({ augment: true, cacheFeatures: true, fusedLayerNorm: false });
+    expect(JSON.parse(await readFile(join(fromFlag, 'config.json'), 'utf8'))).toMatchObject({
+      augment: true,
+      cacheFeatures: true,
+      fusedLayerNorm: false,
+    });
     const overridden = join(tmp.dir, 'run-fused');
-    const c = await cli([...flags(overridden), '--epochs', '1', '--warmup-epochs', '0', '--config', file, '--fused-layer-norm', '--quiet']);
+    const c = await cli([
+      ...flags(overridden),
+      '--epochs',
+      '1',
+      '--warmup-epochs',
+      '0',
+      '--config',
+      file,
+      '--fused-layer-norm',
+      '--quiet',
+    ]);
     expect(c.code, c.stderr).toBe(0);
-    expect(JSON.parse(await readFile(join(overridden, 'config.json'), 'utf8'))).toMatchObject({ augment: false, fusedLayerNorm: true });
+    expect(JSON.parse(await readFile(join(overridden, 'config.json'), 'utf8'))).toMatchObject({
+      augment: false,
+      fusedLayerNorm: true,
+    });
   });
 
   it('usage errors exit 2 and name the option', async () => {
-    const r = await cli(['train', '--data', data, '--weights', weights, '--out', join(tmp.dir, 'x'), '--batch-size', '0']);
+    const r = await cli([
+      'train',
+      '--data',
+      data,
+      '--weights',
+      weights,
+      '--out',
+      join(tmp.dir, 'x'),
+      '--batch-size',
+      '0',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('"batchSize"');
     const unknown = await cli(['train', '--bogus']);
     expect(unknown.code).toBe(2);
-    const yacs = await cli(['train', '--vpt-config', join(FIXTURES, 'vpt-configs', 'cub.yaml'), '--data', data, '--weights', weights, '--out', join(tmp.dir, 'y')]);
+    const yacs = await cli([
+      'train',
+      '--vpt-config',
+      join(FIXTURES, 'vpt-configs', 'cub.yaml'),
+      '--data',
+      data,
+      '--weights',
+      weights,
+      '--out',
+      join(tmp.dir, 'y'),
+    ]);
     expect(yacs.code).toBe(2);
     expect(yacs.stderr).toContain(`DATA.NUMBER_CLASSES is 200 but ${data} has ${CLASSES} classes`);
     expect(yacs.stderr).toContain('not honored by vpt-native: MODEL.PROMPT.DEEP_SHARED');

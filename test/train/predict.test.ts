@@ -21,7 +21,9 @@ beforeAll(async () => {
   ({ weights, image, data } = await archOnlyTask(tmp.dir));
   checkpoint = await archOnlyCheckpoint(weights, join(tmp.dir, 'tuned.safetensors'), { seed: 1, classNames: CLASSES });
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 describe('the architecture recorded in the checkpoint', () => {
   it('rebuilds the model for predict() when the weights have no config.json and no arch is given', async () => {
@@ -37,8 +39,11 @@ describe('the architecture recorded in the checkpoint', () => {
   });
 
   it('an explicit arch still wins over it', async () => {
-    await expect(predict({ weights, checkpoint, images: [image], arch: 'vit_small_patch16_32', device: 'cpu' })).rejects.toMatchObject({
-      code: 'VPT_ARCH', message: expect.stringContaining('does not hold a vit_small_patch16_32'),
+    await expect(
+      predict({ weights, checkpoint, images: [image], arch: 'vit_small_patch16_32', device: 'cpu' }),
+    ).rejects.toMatchObject({
+      code: 'VPT_ARCH',
+      message: expect.stringContaining('does not hold a vit_small_patch16_32'),
     });
   });
 });
@@ -46,20 +51,26 @@ describe('the architecture recorded in the checkpoint', () => {
 describe('predict() options', () => {
   it('topK must be an integer >= 1', async () => {
     for (const topK of [0, -1, 1.5, Number.NaN, Infinity]) {
-      await expect(predict({ weights, checkpoint, images: [image], topK, device: 'cpu' }), String(topK)).rejects.toMatchObject({
-        code: 'VPT_OPTION', message: expect.stringMatching(/^Invalid option "topK": expected an integer >= 1, got number/),
+      await expect(
+        predict({ weights, checkpoint, images: [image], topK, device: 'cpu' }),
+        String(topK),
+      ).rejects.toMatchObject({
+        code: 'VPT_OPTION',
+        message: expect.stringMatching(/^Invalid option "topK": expected an integer >= 1, got number/),
       });
     }
   });
 
-  it('topK lists that many classes, at most the checkpoint\'s', async () => {
+  it("topK lists that many classes, at most the checkpoint's", async () => {
     expect((await predict({ weights, checkpoint, images: [image], topK: 1, device: 'cpu' }))[0]!.top).toHaveLength(1);
     expect((await predict({ weights, checkpoint, images: [image], topK: 10, device: 'cpu' }))[0]!.top).toHaveLength(3);
   });
 
-  it('a missing image is named, without the dataset loader\'s JSON entry and onBadImage hint', async () => {
+  it("a missing image is named, without the dataset loader's JSON entry and onBadImage hint", async () => {
     const missing = join(tmp.dir, 'no-such-bird.jpg');
-    const error = await predict({ weights, checkpoint, images: [image, missing], device: 'cpu' }).catch((e: unknown) => e as Error & { code: string });
+    const error = await predict({ weights, checkpoint, images: [image, missing], device: 'cpu' }).catch(
+      (e: unknown) => e as Error & { code: string },
+    );
     expect(error.code).toBe('VPT_DATA');
     expect(error.message).toBe(`bad image ${missing}: file not found`);
     expect(error.message).not.toMatch(/JSON entry|onBadImage/);

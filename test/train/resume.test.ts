@@ -11,8 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { convertCub } from '../../lib/data/convert-cub.js';
 import { synthesizeCub } from '../../lib/data/synth.js';
-import { type EpochMetrics, type TrainConfig, VptError, createModel, readSafetensors, train, writeSafetensors } from '../../lib/index.js';
-import { TINY_NUM_CLASSES, TINY_VIT, randomFloats, syntheticTask, tempDir } from '../helpers/common.js';
+import {
+  createModel,
+  type EpochMetrics,
+  readSafetensors,
+  type TrainConfig,
+  train,
+  VptError,
+  writeSafetensors,
+} from '../../lib/index.js';
+import { randomFloats, syntheticTask, TINY_NUM_CLASSES, TINY_VIT, tempDir } from '../helpers/common.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -20,33 +28,64 @@ let weights: string;
 
 beforeAll(async () => {
   tmp = await tempDir();
-  ({ data, weights } = await syntheticTask(tmp.dir, { classes: 3, imagesPerClass: 8, imageSize: 40, seed: 5 },
-    { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 }));
+  ({ data, weights } = await syntheticTask(
+    tmp.dir,
+    { classes: 3, imagesPerClass: 8, imageSize: 40, seed: 5 },
+    { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
+  ));
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 const base = (): Omit<TrainConfig, 'out'> => ({
-  data, weights, epochs: 3, warmupEpochs: 1, batchSize: 4, baseLr: 1, deep: true, promptTokens: 2, promptDropout: 0.1,
-  cropSize: 32, device: 'cpu', seed: 3, workers: 1,
+  data,
+  weights,
+  epochs: 3,
+  warmupEpochs: 1,
+  batchSize: 4,
+  baseLr: 1,
+  deep: true,
+  promptTokens: 2,
+  promptDropout: 0.1,
+  cropSize: 32,
+  device: 'cpu',
+  seed: 3,
+  workers: 1,
 });
 
 async function metricsOf(dir: string): Promise<EpochMetrics[]> {
-  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as EpochMetrics);
 }
 
-const comparable = (m: EpochMetrics[]) => m.map(({ epoch, step, lr, train: t, val }) => ({ epoch, step, lr, loss: t.loss, top1: t.top1, val }));
+const comparable = (m: EpochMetrics[]) =>
+  m.map(({ epoch, step, lr, train: t, val }) => ({ epoch, step, lr, loss: t.loss, top1: t.top1, val }));
 
 /** Trains `config`, aborting right before step `at` (1-based) runs; the state is saved then. */
 async function trainUntil(config: TrainConfig, at: number): Promise<void> {
   const controller = new AbortController();
-  const run = train(config, { signal: controller.signal, onProgress: (e) => { if (e.type === 'step' && e.step === at - 1) controller.abort(); } });
+  const run = train(config, {
+    signal: controller.signal,
+    onProgress: (e) => {
+      if (e.type === 'step' && e.step === at - 1) controller.abort();
+    },
+  });
   await expect(run).rejects.toMatchObject({ name: 'AbortError' });
 }
 
 describe('the run folder', () => {
   it('config.json holds absolute paths, so the run works from any directory', async () => {
     const out = join(tmp.dir, 'run-relative');
-    await train({ ...base(), data: relative(process.cwd(), data), out: relative(process.cwd(), out), epochs: 1, warmupEpochs: 0 });
+    await train({
+      ...base(),
+      data: relative(process.cwd(), data),
+      out: relative(process.cwd(), out),
+      epochs: 1,
+      warmupEpochs: 0,
+    });
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as TrainConfig;
     for (const key of ['data', 'weights', 'out'] as const) expect(isAbsolute(config[key]), key).toBe(true);
     expect(config.data).toBe(data);
@@ -56,15 +95,23 @@ describe('the run folder', () => {
     const out = join(tmp.dir, 'run-relative');
     const before = await readFile(join(out, 'config.json'));
     await expect(train({ ...base(), out, epochs: 1, warmupEpochs: 0 })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringMatching(/"out": .* holds a run already \(config\.json, metrics\.jsonl, summary\.json/),
+      code: 'VPT_OPTION',
+      message: expect.stringMatching(/"out": .* holds a run already \(config\.json, metrics\.jsonl, summary\.json/),
     });
     expect((await readFile(join(out, 'config.json'))).equals(before)).toBe(true);
 
     const summary = join(out, 'summary.json');
     const controller = new AbortController();
-    const replacing = train({ ...base(), out, epochs: 2, warmupEpochs: 0, seed: 9 }, {
-      overwrite: true, signal: controller.signal, onProgress: (e) => { if (e.type === 'step' && e.step === 2) controller.abort(); },
-    });
+    const replacing = train(
+      { ...base(), out, epochs: 2, warmupEpochs: 0, seed: 9 },
+      {
+        overwrite: true,
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.type === 'step' && e.step === 2) controller.abort();
+        },
+      },
+    );
     await expect(replacing).rejects.toMatchObject({ name: 'AbortError' });
     // The old run's summary is gone with it; the new run has not finished.
     await expect(stat(summary)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -74,11 +121,17 @@ describe('the run folder', () => {
   it('a run that fails on its inputs writes nothing', async () => {
     const out = join(tmp.dir, 'run-relative');
     const before = await readFile(join(out, 'config.json'));
-    await expect(train({ ...base(), out, data: join(tmp.dir, 'no-such-data') }, { overwrite: true })).rejects.toMatchObject({ code: 'VPT_DATA' });
-    await expect(train({ ...base(), out, checkpointBlocks: true, fusedLayerNorm: true }, { overwrite: true })).rejects.toMatchObject({ code: 'VPT_OPTION' });
+    await expect(
+      train({ ...base(), out, data: join(tmp.dir, 'no-such-data') }, { overwrite: true }),
+    ).rejects.toMatchObject({ code: 'VPT_DATA' });
+    await expect(
+      train({ ...base(), out, checkpointBlocks: true, fusedLayerNorm: true }, { overwrite: true }),
+    ).rejects.toMatchObject({ code: 'VPT_OPTION' });
     expect((await readFile(join(out, 'config.json'))).equals(before)).toBe(true);
     const fresh = join(tmp.dir, 'run-never');
-    await expect(train({ ...base(), out: fresh, data: join(tmp.dir, 'no-such-data') })).rejects.toMatchObject({ code: 'VPT_DATA' });
+    await expect(train({ ...base(), out: fresh, data: join(tmp.dir, 'no-such-data') })).rejects.toMatchObject({
+      code: 'VPT_DATA',
+    });
     await expect(stat(fresh)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
@@ -95,7 +148,10 @@ describe('resume', () => {
     await trainUntil({ ...base(), out }, 5);
     const resume = join(out, 'last.state.safetensors');
     await expect(train({ ...base(), out, resume, epochs: 5, baseLr: 0.5 })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringMatching(/"resume":[\s\S]*epochs: 3 in the saved run, 5 now\n {2}baseLr: 1 in the saved run, 0\.5 now/),
+      code: 'VPT_OPTION',
+      message: expect.stringMatching(
+        /"resume":[\s\S]*epochs: 3 in the saved run, 5 now\n {2}baseLr: 1 in the saved run, 0\.5 now/,
+      ),
     });
     // Only what says where things are: every run-defining setting comes from the state file.
     await train({ data, weights, out, resume, device: 'cpu', workers: 1 });
@@ -106,7 +162,8 @@ describe('resume', () => {
     const out = join(tmp.dir, 'run-straight');
     const summary = await readFile(join(out, 'summary.json'));
     await expect(train({ ...base(), out, resume: join(out, 'last.state.safetensors') })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringContaining('after the last of the run\'s 3 epochs'),
+      code: 'VPT_OPTION',
+      message: expect.stringContaining("after the last of the run's 3 epochs"),
     });
     expect((await readFile(join(out, 'summary.json'))).equals(summary)).toBe(true);
   });
@@ -125,9 +182,9 @@ describe('resume', () => {
     const expected = await metricsOf(full);
     expect(expected.map((m) => m.epoch)).toEqual([1, 2, 3]);
 
-    const steps = expected[0]!.step;  // steps of one epoch: one fewer than its batches
+    const steps = expected[0]!.step; // steps of one epoch: one fewer than its batches
     const out = join(tmp.dir, 'run-bad-resumed');
-    await trainUntil({ ...config, out }, steps + 2);  // early in epoch 2
+    await trainUntil({ ...config, out }, steps + 2); // early in epoch 2
     await train({ ...config, out, resume: join(out, 'last.state.safetensors') });
     const resumed = await metricsOf(out);
     expect(resumed.every((m) => Number.isFinite(m.train.loss))).toBe(true);
@@ -137,7 +194,13 @@ describe('resume', () => {
 
 describe('loadState', () => {
   it('a state that does not fit leaves tensors, optimizer and generator as they were', async () => {
-    const model = await createModel({ weights: TINY_VIT, numClasses: TINY_NUM_CLASSES, device: 'cpu', seed: 1, prompt: { tokens: 3, deep: true, dropout: 0.1 } });
+    const model = await createModel({
+      weights: TINY_VIT,
+      numClasses: TINY_NUM_CLASSES,
+      device: 'cpu',
+      seed: 1,
+      prompt: { tokens: 3, deep: true, dropout: 0.1 },
+    });
     model.configureOptimizer({ optimizer: 'sgd', lr: 0.1, momentum: 0.9 });
     const shape = [2, 3, 32, 32] as [number, number, number, number];
     await model.trainStep(randomFloats(2 * 3 * 32 * 32, 1), shape, Int32Array.from([0, 1]));
@@ -146,14 +209,21 @@ describe('loadState', () => {
 
     // Another model's state, with every trainable tensor changed and one momentum buffer of the wrong shape.
     const { metadata, tensors } = await readSafetensors(good);
-    const broken = [...tensors.values()].map((t) => (t.name.startsWith('optim.')
-      ? (t.name === 'optim.momentum.head.bias' ? { ...t, shape: [t.data.length - 1], data: t.data.subarray(1) } : t)
-      : { ...t, data: new Float32Array(t.data.length).fill(123) }));
+    const broken = [...tensors.values()].map((t) =>
+      t.name.startsWith('optim.')
+        ? t.name === 'optim.momentum.head.bias'
+          ? { ...t, shape: [t.data.length - 1], data: t.data.subarray(1) }
+          : t
+        : { ...t, data: new Float32Array(t.data.length).fill(123) },
+    );
     const bad = join(tmp.dir, 'bad.state.safetensors');
     await writeSafetensors(bad, broken, metadata);
     model.configureOptimizer({ optimizer: 'adamw', lr: 0.5 });
     await model.loadState(good);
-    await expect(model.loadState(bad)).rejects.toMatchObject({ code: 'VPT_SHAPE', message: expect.stringContaining('optim.momentum.head.bias') });
+    await expect(model.loadState(bad)).rejects.toMatchObject({
+      code: 'VPT_SHAPE',
+      message: expect.stringContaining('optim.momentum.head.bias'),
+    });
 
     const after = join(tmp.dir, 'after.state.safetensors');
     await model.saveState(after);
@@ -181,7 +251,7 @@ describe('loadState', () => {
 });
 
 describe('head initialisation', () => {
-  it('follows VPT\'s MLP head: weights N(0, 2 / out_features), hidden biases U(+-1/sqrt(D)), last bias 0', async () => {
+  it("follows VPT's MLP head: weights N(0, 2 / out_features), hidden biases U(+-1/sqrt(D)), last bias 0", async () => {
     const numClasses = 200;
     const model = await createModel({ weights: TINY_VIT, numClasses, device: 'cpu', seed: 4, mlpLayers: 1 });
     const path = join(tmp.dir, 'head.safetensors');
@@ -197,7 +267,7 @@ describe('head initialisation', () => {
     expect(std(hidden) / Math.sqrt(2 / D)).toBeLessThan(1.1);
     const hb = t.get('head.layers.0.bias')!.data;
     expect(Math.max(...hb.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(D));
-    expect(std(hb)).toBeGreaterThan(0.4 / Math.sqrt(D));  // uniform: std = bound / sqrt(3)
+    expect(std(hb)).toBeGreaterThan(0.4 / Math.sqrt(D)); // uniform: std = bound / sqrt(3)
     expect(t.get('head.bias')!.data.every((v) => v === 0)).toBe(true);
     model.dispose();
   });

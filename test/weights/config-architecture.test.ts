@@ -4,9 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { resolveArchitecture } from '../../lib/weights/architecture.js';
 
 const resolve = (model_args: Record<string, unknown>, global_pool?: string) =>
-  resolveArchitecture({ config: { architecture: 'vit_base_patch16_224', model_args, ...(global_pool ? { global_pool } : {}) }, configPath: 'config.json' });
+  resolveArchitecture({
+    config: { architecture: 'vit_base_patch16_224', model_args, ...(global_pool ? { global_pool } : {}) },
+    configPath: 'config.json',
+  });
 const refused = (model_args: Record<string, unknown>, message: RegExp) =>
-  expect(() => resolve(model_args)).toThrow(expect.objectContaining({ code: 'VPT_ARCH', message: expect.stringMatching(message) }));
+  expect(() => resolve(model_args)).toThrow(
+    expect.objectContaining({ code: 'VPT_ARCH', message: expect.stringMatching(message) }),
+  );
 
 describe('timm model_args', () => {
   it('pooling: global_pool and fc_norm as timm resolves them (fc_norm=None means "with avg")', () => {
@@ -27,8 +32,22 @@ describe('timm model_args', () => {
   });
 
   it('qkv_bias, class_token, reg_tokens, no_embed_class, mlp_ratio', () => {
-    expect(resolve({ qkv_bias: false, class_token: false, global_pool: 'avg', reg_tokens: 4, no_embed_class: true, mlp_ratio: 2.5 })).toMatchObject({
-      qkvBias: false, classToken: false, globalPool: 'avg', regTokens: 4, noEmbedClass: true, mlpRatio: 2.5,
+    expect(
+      resolve({
+        qkv_bias: false,
+        class_token: false,
+        global_pool: 'avg',
+        reg_tokens: 4,
+        no_embed_class: true,
+        mlp_ratio: 2.5,
+      }),
+    ).toMatchObject({
+      qkvBias: false,
+      classToken: false,
+      globalPool: 'avg',
+      regTokens: 4,
+      noEmbedClass: true,
+      mlpRatio: 2.5,
     });
     refused({ class_token: false }, /class_token=false needs global_pool "avg"/);
     refused({ reg_tokens: -1 }, /model_args\.reg_tokens must be an integer >= 0/);
@@ -36,15 +55,36 @@ describe('timm model_args', () => {
     refused({ qkv_bias: 'yes' }, /model_args\.qkv_bias must be true or false/);
   });
 
-  it('arguments that leave the model unchanged are accepted at any value or at timm\'s default only', () => {
-    expect(() => resolve({
-      drop_rate: 0.1, weight_init: 'jax', fix_init: true, qk_norm: false, proj_bias: true, pre_norm: false, final_norm: true,
-      pos_embed: 'learn', dynamic_img_size: false, drop_path_rate: 0, attn_drop_rate: 0, pool_include_prefix: false,
-    })).not.toThrow();
-    refused({ qk_norm: true }, /model_args\.qk_norm=true is not supported by vpt-native \(only false: no q\/k LayerNorm/);
+  it("arguments that leave the model unchanged are accepted at any value or at timm's default only", () => {
+    expect(() =>
+      resolve({
+        drop_rate: 0.1,
+        weight_init: 'jax',
+        fix_init: true,
+        qk_norm: false,
+        proj_bias: true,
+        pre_norm: false,
+        final_norm: true,
+        pos_embed: 'learn',
+        dynamic_img_size: false,
+        drop_path_rate: 0,
+        attn_drop_rate: 0,
+        pool_include_prefix: false,
+      }),
+    ).not.toThrow();
+    refused(
+      { qk_norm: true },
+      /model_args\.qk_norm=true is not supported by vpt-native \(only false: no q\/k LayerNorm/,
+    );
     refused({ pre_norm: true }, /model_args\.pre_norm=true is not supported/);
-    refused({ drop_path_rate: 0.1 }, /model_args\.drop_path_rate=0\.1 is not supported by vpt-native \(only 0: vpt-native does not apply training-time dropout/);
+    refused(
+      { drop_path_rate: 0.1 },
+      /model_args\.drop_path_rate=0\.1 is not supported by vpt-native \(only 0: vpt-native does not apply training-time dropout/,
+    );
     refused({ dynamic_img_size: true }, /model_args\.dynamic_img_size=true .*use the imageSize option/);
-    refused({ act_layer: 'gelu_tanh' }, /model_args\.act_layer is not supported by vpt-native \(supported: .*init_values/);
+    refused(
+      { act_layer: 'gelu_tanh' },
+      /model_args\.act_layer is not supported by vpt-native \(supported: .*init_values/,
+    );
   });
 });

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createModel, readSafetensors, readSafetensorsHeader } from '../../lib/index.js';
 import { parseSafetensorsHeader } from '../../lib/weights/safetensors.js';
-import { FUZZ_RUNS, FUZZ_SEED, Rng, expectCodedOrOk, mutate, peakRssGrowth } from '../helpers/fuzz.js';
 import { FIXTURES, tempDir } from '../helpers/common.js';
+import { expectCodedOrOk, FUZZ_RUNS, FUZZ_SEED, mutate, peakRssGrowth, Rng } from '../helpers/fuzz.js';
 import { VARIANTS } from '../helpers/weights.js';
 
 /** Inputs also loaded natively through createModel (each builds a model), per run. */
@@ -19,8 +19,12 @@ const NATIVE_LOADS = 150;
 const DTYPES = ['F32', 'F16', 'BF16', 'F64', 'I32', 'U8', 'BOOL', 'F8_E4M3', 'F99', '', 'f32'];
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
-beforeAll(async () => { tmp = await tempDir(); });
-afterAll(async () => { await tmp.cleanup(); });
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 function safetensors(header: unknown, data: Uint8Array, length?: bigint): Uint8Array {
   const json = Buffer.from(JSON.stringify(header));
@@ -35,12 +39,17 @@ function randomFile(rng: Rng): Uint8Array {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (let i = rng.int(6); i > 0; i--) {
-    const shape = Array.from({ length: rng.int(4) }, () => (rng.chance(0.9) ? rng.int(6) : rng.pick([-1, 2 ** 53, 1.5, 'x', 2 ** 31])));
+    const shape = Array.from({ length: rng.int(4) }, () =>
+      rng.chance(0.9) ? rng.int(6) : rng.pick([-1, 2 ** 53, 1.5, 'x', 2 ** 31]),
+    );
     const dtype = rng.pick(DTYPES);
     const nbytes = rng.chance(0.8) ? (shape as number[]).reduce((a, d) => a * d, 1) * 4 : rng.int(64);
-    const offsets = rng.chance(0.85) ? [offset, offset + nbytes] : rng.pick([[0], [5, 2], [-4, 4], [0, 2 ** 60], 'x', null]);
-    header[rng.chance(0.9) ? `t${i}` : rng.pick(['', '__proto__', 'constructor', 'a'.repeat(300)])] =
-      rng.chance(0.95) ? { dtype, shape, data_offsets: offsets } : rng.pick([null, 1, [], 'x']);
+    const offsets = rng.chance(0.85)
+      ? [offset, offset + nbytes]
+      : rng.pick([[0], [5, 2], [-4, 4], [0, 2 ** 60], 'x', null]);
+    header[rng.chance(0.9) ? `t${i}` : rng.pick(['', '__proto__', 'constructor', 'a'.repeat(300)])] = rng.chance(0.95)
+      ? { dtype, shape, data_offsets: offsets }
+      : rng.pick([null, 1, [], 'x']);
     offset += Number.isSafeInteger(nbytes) && nbytes <= 4096 ? nbytes : 0;
   }
   if (rng.chance(0.2)) header.__metadata__ = rng.pick([{ k: 'v' }, { k: 1 }, [], null, 'x']);
@@ -102,7 +111,9 @@ describe('safetensors fuzzing', () => {
       }
     });
 
-    console.log(`safetensors fuzz (seed ${FUZZ_SEED}): ${JSON.stringify(stats)}, peak RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB`);
+    console.log(
+      `safetensors fuzz (seed ${FUZZ_SEED}): ${JSON.stringify(stats)}, peak RSS growth ${(growth / 2 ** 20).toFixed(1)} MiB`,
+    );
     expect(stats.inputs).toBeGreaterThanOrEqual(2000);
     expect(stats.accepted).toBeGreaterThan(0);
     expect(stats.nativeLoads).toBeGreaterThan(0);

@@ -34,8 +34,12 @@ describe("a Google .npz at another image size resamples as timm's npz loader (bi
     for (const size of SIZES) {
       it(`${file}.npz at ${size} px: features and deep-prompt logits`, async () => {
         const weights = join(VARIANTS, 'google', `${file}.npz`);
-        expect(maxAbsDiff(await run(weights, size, false), reference.get(`${file}@${size}.features`)!.data)).toBeLessThanOrEqual(TOLERANCE);
-        expect(maxAbsDiff(await run(weights, size, true), reference.get(`${file}@${size}.deep.logits`)!.data)).toBeLessThanOrEqual(TOLERANCE);
+        expect(
+          maxAbsDiff(await run(weights, size, false), reference.get(`${file}@${size}.features`)!.data),
+        ).toBeLessThanOrEqual(TOLERANCE);
+        expect(
+          maxAbsDiff(await run(weights, size, true), reference.get(`${file}@${size}.deep.logits`)!.data),
+        ).toBeLessThanOrEqual(TOLERANCE);
       });
     }
   }
@@ -47,7 +51,9 @@ describe("a Google .npz at another image size resamples as timm's npz loader (bi
     expect(maxAbsDiff(npz, safetensors)).toBeGreaterThan(10 * TOLERANCE);
   });
 
-  it('at the checkpoint\'s own size nothing is resampled: the .npz equals the .safetensors', async () => {
-    expect(maxAbsDiff(await run(join(VARIANTS, 'google', 'vit_jax.npz'), 32, false), golden.get('base.features')!.data)).toBeLessThanOrEqual(TOLERANCE);
+  it("at the checkpoint's own size nothing is resampled: the .npz equals the .safetensors", async () => {
+    expect(
+      maxAbsDiff(await run(join(VARIANTS, 'google', 'vit_jax.npz'), 32, false), golden.get('base.features')!.data),
+    ).toBeLessThanOrEqual(TOLERANCE);
   });
 });

@@ -10,14 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../lib/index.js';
 import { readNpz } from '../../lib/weights/npz.js';
 import { tempDir } from '../helpers/common.js';
-import { VARIANTS, f32, npy, writeNpz, zip } from '../helpers/weights.js';
+import { f32, npy, VARIANTS, writeNpz, zip } from '../helpers/weights.js';
 
 const base = { numClasses: 5, device: 'cpu', prompt: null } as const;
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let count = 0;
-beforeAll(async () => { tmp = await tempDir(); });
-afterAll(async () => { await tmp.cleanup(); });
+beforeAll(async () => {
+  tmp = await tempDir();
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 /** A fresh folder holding `name` (written by `write`) and the base variant's config.json. */
 async function weightsFile(name: string, write: (path: string) => Promise<void>): Promise<string> {
@@ -30,7 +34,10 @@ async function weightsFile(name: string, write: (path: string) => Promise<void>)
 }
 
 const rejects = (path: string, code: string, message: RegExp) =>
-  expect(createModel({ ...base, weights: path })).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+  expect(createModel({ ...base, weights: path })).rejects.toMatchObject({
+    code,
+    message: expect.stringMatching(message),
+  });
 
 describe('hostile .safetensors', () => {
   let bytes: Buffer;
@@ -60,8 +67,16 @@ describe('hostile .safetensors', () => {
   });
 
   it('a header length past the end of the file, or above 100 MB', async () => {
-    await rejects(await edited(() => undefined, { length: BigInt(bytes.length) }), 'VPT_WEIGHTS', /header length \d+ runs past the end of the \d+-byte file/);
-    await rejects(await edited(() => undefined, { length: 2n ** 62n }), 'VPT_WEIGHTS', /header length 4611686018427387904 is above the 104857600-byte limit/);
+    await rejects(
+      await edited(() => undefined, { length: BigInt(bytes.length) }),
+      'VPT_WEIGHTS',
+      /header length \d+ runs past the end of the \d+-byte file/,
+    );
+    await rejects(
+      await edited(() => undefined, { length: 2n ** 62n }),
+      'VPT_WEIGHTS',
+      /header length 4611686018427387904 is above the 104857600-byte limit/,
+    );
   });
 
   it('a header that is not JSON', async () => {
@@ -74,17 +89,48 @@ describe('hostile .safetensors', () => {
   });
 
   it('offsets out of bounds, overlapping, or not covering the data', async () => {
-    await rejects(await edited((h) => { h['norm.bias']!.data_offsets[1] += 1e9; }), 'VPT_WEIGHTS', /tensor "norm\.bias" data_offsets .* are out of bounds/);
+    await rejects(
+      await edited((h) => {
+        h['norm.bias']!.data_offsets[1] += 1e9;
+      }),
+      'VPT_WEIGHTS',
+      /tensor "norm\.bias" data_offsets .* are out of bounds/,
+    );
     // norm.bias grown over norm.weight, which follows it.
-    const grown = (h: typeof header) => { h['norm.bias']!.shape = [64]; h['norm.bias']!.data_offsets[1] = h['norm.weight']!.data_offsets[1]; };
+    const grown = (h: typeof header) => {
+      h['norm.bias']!.shape = [64];
+      h['norm.bias']!.data_offsets[1] = h['norm.weight']!.data_offsets[1];
+    };
     await rejects(await edited(grown), 'VPT_WEIGHTS', /tensor "norm\.weight" overlaps another tensor/);
-    await rejects(await edited(() => undefined, { data: Buffer.concat([bytes.subarray(dataStart), Buffer.alloc(16)]) }), 'VPT_WEIGHTS', /16 bytes after the last tensor are not covered/);
+    await rejects(
+      await edited(() => undefined, { data: Buffer.concat([bytes.subarray(dataStart), Buffer.alloc(16)]) }),
+      'VPT_WEIGHTS',
+      /16 bytes after the last tensor are not covered/,
+    );
   });
 
   it('an unknown dtype, a non-float dtype, a shape that does not match the byte count', async () => {
-    await rejects(await edited((h) => { h.cls_token!.dtype = 'F12'; }), 'VPT_WEIGHTS', /tensor "cls_token" has unknown dtype "F12"/);
-    await rejects(await edited((h) => { h.cls_token!.dtype = 'I32'; }), 'VPT_WEIGHTS', /non-float dtypes: cls_token \(I32\)/);
-    await rejects(await edited((h) => { h.cls_token!.shape = [1, 2, 32]; }), 'VPT_WEIGHTS', /tensor "cls_token" shape \[1, 2, 32\] F32 needs 256 bytes, data_offsets give 128/);
+    await rejects(
+      await edited((h) => {
+        h.cls_token!.dtype = 'F12';
+      }),
+      'VPT_WEIGHTS',
+      /tensor "cls_token" has unknown dtype "F12"/,
+    );
+    await rejects(
+      await edited((h) => {
+        h.cls_token!.dtype = 'I32';
+      }),
+      'VPT_WEIGHTS',
+      /non-float dtypes: cls_token \(I32\)/,
+    );
+    await rejects(
+      await edited((h) => {
+        h.cls_token!.shape = [1, 2, 32];
+      }),
+      'VPT_WEIGHTS',
+      /tensor "cls_token" shape \[1, 2, 32\] F32 needs 256 bytes, data_offsets give 128/,
+    );
   });
 
   it('a position embedding that is no square grid is named', async () => {
@@ -110,33 +156,59 @@ describe('hostile .npz', () => {
   beforeAll(async () => {
     const npz = await readNpz(join(VARIANTS, 'google', 'vit_jax.npz'));
     const bytes = await readFile(npz.dataPath);
-    arrays = npz.entries.map((e) => ({ name: e.name, shape: e.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset + e.offset, bytes.byteOffset + e.offset + e.nbytes)) }));
+    arrays = npz.entries.map((e) => ({
+      name: e.name,
+      shape: e.shape,
+      data: new Float32Array(bytes.buffer.slice(bytes.byteOffset + e.offset, bytes.byteOffset + e.offset + e.nbytes)),
+    }));
     await npz.close();
   });
   const OUT = 'Transformer/encoderblock_0/MultiHeadDotProductAttention_1/out/kernel';
 
   /** The fixture's arrays, edited, as an npz (plus raw extra members). */
   const npzWith = (edit: (a: typeof arrays) => typeof arrays, extra: Array<{ name: string; data: Uint8Array }> = []) =>
-    weightsFile('model.npz', (path) => writeFile(path, zip([
-      ...edit(arrays.map((a) => ({ ...a }))).map((a) => ({ name: `${a.name}.npy`, data: npy(a.shape, f32(a.data)) })),
-      ...extra,
-    ])));
+    weightsFile('model.npz', (path) =>
+      writeFile(
+        path,
+        zip([
+          ...edit(arrays.map((a) => ({ ...a }))).map((a) => ({
+            name: `${a.name}.npy`,
+            data: npy(a.shape, f32(a.data)),
+          })),
+          ...extra,
+        ]),
+      ),
+    );
   const member = (name: string, data: Uint8Array) => [{ name, data }];
 
   it('not a zip, or a truncated one', async () => {
-    await rejects(await weightsFile('model.npz', (p) => writeFile(p, 'definitely not a zip file')), 'VPT_WEIGHTS', /not a readable \.npz \(zip\) archive, truncated or corrupt/);
+    await rejects(
+      await weightsFile('model.npz', (p) => writeFile(p, 'definitely not a zip file')),
+      'VPT_WEIGHTS',
+      /not a readable \.npz \(zip\) archive, truncated or corrupt/,
+    );
     const full = await readFile(join(VARIANTS, 'google', 'vit_jax.npz'));
-    await rejects(await weightsFile('model.npz', (p) => writeFile(p, full.subarray(0, full.length >> 1))), 'VPT_WEIGHTS', /not a readable \.npz \(zip\) archive, truncated or corrupt/);
+    await rejects(
+      await weightsFile('model.npz', (p) => writeFile(p, full.subarray(0, full.length >> 1))),
+      'VPT_WEIGHTS',
+      /not a readable \.npz \(zip\) archive, truncated or corrupt/,
+    );
   });
 
   it('an array whose data is shorter than its shape says', async () => {
     const short = npy([32, 2, 16], new Uint8Array(100));
-    await rejects(await npzWith((a) => a.filter((x) => x.name !== OUT), member(`${OUT}.npy`, short)), 'VPT_WEIGHTS', new RegExp(`array "${OUT}" shape \\[32, 2, 16\\] F32 needs 4096 bytes, the member holds 100`));
+    await rejects(
+      await npzWith((a) => a.filter((x) => x.name !== OUT), member(`${OUT}.npy`, short)),
+      'VPT_WEIGHTS',
+      new RegExp(`array "${OUT}" shape \\[32, 2, 16\\] F32 needs 4096 bytes, the member holds 100`),
+    );
   });
 
   it('missing, mis-shaped and unexpected keys are named in Google terms, in one error', async () => {
     const path = await npzWith((a) => [
-      ...a.filter((x) => x.name !== 'Transformer/encoderblock_1/MlpBlock_3/Dense_1/bias').map((x) => (x.name === OUT ? { ...x, shape: [32, 2, 16] } : x)),
+      ...a
+        .filter((x) => x.name !== 'Transformer/encoderblock_1/MlpBlock_3/Dense_1/bias')
+        .map((x) => (x.name === OUT ? { ...x, shape: [32, 2, 16] } : x)),
       { name: 'MAPHead_0/probe', shape: [1, 1, 32], data: new Float32Array(32) },
     ]);
     const error = await createModel({ ...base, weights: path }).catch((e: unknown) => e as Error & { code: string });
@@ -159,41 +231,89 @@ describe('hostile .npz', () => {
     // An object array's payload is a pickle stream; this one would run `os.system` if loaded.
     const pickle = Buffer.from("cos\nsystem\n(S'echo pwned'\ntR.", 'latin1');
     const path = await npzWith((a) => a, member('evil.npy', npy([1], pickle, { descr: '|O' })));
-    await rejects(path, 'VPT_WEIGHTS', /array "evil" is an object array, stored as a pickle; vpt-native never unpickles/);
+    await rejects(
+      path,
+      'VPT_WEIGHTS',
+      /array "evil" is an object array, stored as a pickle; vpt-native never unpickles/,
+    );
   });
 
   it('dtypes, byte orders, layouts and headers it cannot read are named', async () => {
     const cases: Array<[Uint8Array, RegExp]> = [
       [npy([2], new Uint8Array(16), { descr: '<i8' }), /array "x" has dtype '<i8'; only little-endian float16\/32\/64/],
       [npy([2], new Uint8Array(8), { descr: '>f4' }), /array "x" has dtype '>f4'/],
-      [npy([2], new Uint8Array(8), { header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }" }), /array "x" is a structured array/],
-      [npy([2, 2], new Uint8Array(16), { header: "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }" }), /array "x" is stored in Fortran \(column-major\) order/],
-      [npy([2], new Uint8Array(8), { header: "{'descr': '<f4', 'shape': (2,), }" }), /array "x" has \.npy header keys \{descr,shape\}/],
-      [npy([2], new Uint8Array(8), { header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), " }), /array "x" has a malformed \.npy header/],
-      [npy([2], new Uint8Array(8), { header: `{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'pad': '${'x'.repeat(20_000)}'}`, version: 2 }), /array "x" has a \d+-byte \.npy header, above the 10000-byte limit/],
+      [
+        npy([2], new Uint8Array(8), { header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }" }),
+        /array "x" is a structured array/,
+      ],
+      [
+        npy([2, 2], new Uint8Array(16), { header: "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }" }),
+        /array "x" is stored in Fortran \(column-major\) order/,
+      ],
+      [
+        npy([2], new Uint8Array(8), { header: "{'descr': '<f4', 'shape': (2,), }" }),
+        /array "x" has \.npy header keys \{descr,shape\}/,
+      ],
+      [
+        npy([2], new Uint8Array(8), { header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), " }),
+        /array "x" has a malformed \.npy header/,
+      ],
+      [
+        npy([2], new Uint8Array(8), {
+          header: `{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'pad': '${'x'.repeat(20_000)}'}`,
+          version: 2,
+        }),
+        /array "x" has a \d+-byte \.npy header, above the 10000-byte limit/,
+      ],
       [npy([-2], new Uint8Array(8)), /array "x" has an invalid shape \[-2\]/],
       [Buffer.from('PK not numpy at all'), /array "x" is not a \.npy array \(bad magic\)/],
     ];
-    for (const [data, message] of cases) await rejects(await npzWith((a) => a, member('x.npy', data)), 'VPT_WEIGHTS', message);
+    for (const [data, message] of cases)
+      await rejects(await npzWith((a) => a, member('x.npy', data)), 'VPT_WEIGHTS', message);
   });
 
   it('zip members that are not arrays, twice the same key, an empty archive', async () => {
-    await rejects(await npzWith((a) => a, member('notes.txt', Buffer.from('hi'))), 'VPT_WEIGHTS', /member "notes\.txt" is not a \.npy array/);
-    await rejects(await npzWith((a) => a, member('cls.npy', npy([1, 1, 32], new Uint8Array(128)))), 'VPT_WEIGHTS', /array "cls" appears twice/);
-    await rejects(await weightsFile('model.npz', (p) => writeFile(p, zip([]))), 'VPT_WEIGHTS', /the \.npz archive holds no arrays/);
+    await rejects(
+      await npzWith((a) => a, member('notes.txt', Buffer.from('hi'))),
+      'VPT_WEIGHTS',
+      /member "notes\.txt" is not a \.npy array/,
+    );
+    await rejects(
+      await npzWith((a) => a, member('cls.npy', npy([1, 1, 32], new Uint8Array(128)))),
+      'VPT_WEIGHTS',
+      /array "cls" appears twice/,
+    );
+    await rejects(
+      await weightsFile('model.npz', (p) => writeFile(p, zip([]))),
+      'VPT_WEIGHTS',
+      /the \.npz archive holds no arrays/,
+    );
   });
 
   it('an npz that is no Google ViT, and a scanned big_vision layout', async () => {
-    await rejects(await npzWith((a) => a.filter((x) => x.name !== 'embedding/kernel')), 'VPT_WEIGHTS', /has no "embedding\/kernel" array .*not a Google ViT checkpoint/);
-    const scanned = await npzWith((a) => [...a, { name: 'Transformer/encoderblock/LayerNorm_0/scale', shape: [2, 32], data: new Float32Array(64) }]);
-    await rejects(scanned, 'VPT_WEIGHTS', /stacks its encoder blocks \(Transformer\/encoderblock\/\.\.\., a scanned big_vision layout\)/);
+    await rejects(
+      await npzWith((a) => a.filter((x) => x.name !== 'embedding/kernel')),
+      'VPT_WEIGHTS',
+      /has no "embedding\/kernel" array .*not a Google ViT checkpoint/,
+    );
+    const scanned = await npzWith((a) => [
+      ...a,
+      { name: 'Transformer/encoderblock/LayerNorm_0/scale', shape: [2, 32], data: new Float32Array(64) },
+    ]);
+    await rejects(
+      scanned,
+      'VPT_WEIGHTS',
+      /stacks its encoder blocks \(Transformer\/encoderblock\/\.\.\., a scanned big_vision layout\)/,
+    );
   });
 
   it('optimizer state beside opt/target/ is ignored, as are head/ and pre_logits/', async () => {
-    const path = await weightsFile('model.npz', (p) => writeNpz(p, [
-      ...arrays.map((a) => ({ ...a, name: `opt/target/${a.name}` })),
-      { name: 'opt/state/step', shape: [1], data: new Float32Array(1) },
-    ]));
+    const path = await weightsFile('model.npz', (p) =>
+      writeNpz(p, [
+        ...arrays.map((a) => ({ ...a, name: `opt/target/${a.name}` })),
+        { name: 'opt/state/step', shape: [1], data: new Float32Array(1) },
+      ]),
+    );
     const model = await createModel({ ...base, weights: path });
     expect(model.info().arch).toBe('vit_tiny_patch16_224');
     model.dispose();

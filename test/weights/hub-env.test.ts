@@ -13,7 +13,15 @@ import { createModel } from '../../lib/index.js';
 import { hubCacheDir, hubOffline } from '../../lib/weights/hub.js';
 import { tempDir } from '../helpers/common.js';
 
-const VARS = ['HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HOME', 'XDG_CACHE_HOME', 'HF_ENDPOINT'] as const;
+const VARS = [
+  'HF_HUB_OFFLINE',
+  'TRANSFORMERS_OFFLINE',
+  'HF_HUB_CACHE',
+  'HUGGINGFACE_HUB_CACHE',
+  'HF_HOME',
+  'XDG_CACHE_HOME',
+  'HF_ENDPOINT',
+] as const;
 const saved = Object.fromEntries(VARS.map((k) => [k, process.env[k]]));
 
 function setEnv(values: Partial<Record<(typeof VARS)[number], string>>): void {
@@ -55,8 +63,11 @@ describe('HF_HUB_OFFLINE', () => {
     try {
       // A closed port: a download attempt would fail differently.
       setEnv({ HF_HUB_OFFLINE: 'true', HF_HUB_CACHE: join(tmp.dir, 'cache'), HF_ENDPOINT: 'http://127.0.0.1:9' });
-      await expect(createModel({ weights: 'timm/not_cached_here', numClasses: 3, device: 'cpu' })).rejects.toMatchObject({
-        code: 'VPT_IO', message: expect.stringContaining('HF_HUB_OFFLINE=true forbids downloading it'),
+      await expect(
+        createModel({ weights: 'timm/not_cached_here', numClasses: 3, device: 'cpu' }),
+      ).rejects.toMatchObject({
+        code: 'VPT_IO',
+        message: expect.stringContaining('HF_HUB_OFFLINE=true forbids downloading it'),
       });
     } finally {
       await tmp.cleanup();
@@ -66,7 +77,12 @@ describe('HF_HUB_OFFLINE', () => {
 
 describe('the hub cache folder', () => {
   it("follows huggingface_hub's order", () => {
-    const all = { HF_HUB_CACHE: '/a/hub-cache', HUGGINGFACE_HUB_CACHE: '/b/legacy', HF_HOME: '/c/hf-home', XDG_CACHE_HOME: '/d/xdg' };
+    const all = {
+      HF_HUB_CACHE: '/a/hub-cache',
+      HUGGINGFACE_HUB_CACHE: '/b/legacy',
+      HF_HOME: '/c/hf-home',
+      XDG_CACHE_HOME: '/d/xdg',
+    };
     setEnv(all);
     expect(hubCacheDir()).toBe('/a/hub-cache');
     setEnv({ ...all, HF_HUB_CACHE: '' });

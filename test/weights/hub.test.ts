@@ -4,15 +4,15 @@
  * cache without network, integrity check, offline mode.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readlink, readdir } from 'node:fs/promises';
-import { type AddressInfo } from 'node:net';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { createModel } from '../../lib/index.js';
-import { TINY_NUM_CLASSES, TINY_VIT, golden, maxAbsDiff, tempDir } from '../helpers/common.js';
+import { golden, maxAbsDiff, TINY_NUM_CLASSES, TINY_VIT, tempDir } from '../helpers/common.js';
 
 const REPO = 'timm/vit_tiny_test.fixture';
 const COMMIT = 'a'.repeat(40);
@@ -40,15 +40,32 @@ beforeAll(async () => {
     requests.push(`${req.method} ${url.pathname}`);
     if (req.method === 'POST' && url.pathname === `/api/models/${REPO}/paths-info/main`) {
       let body = '';
-      req.on('data', (d) => { body += d; });
+      req.on('data', (d) => {
+        body += d;
+      });
       req.on('end', () => {
         const { paths } = JSON.parse(body) as { paths: string[] };
         res.setHeader('Content-Type', 'application/json');
-        res.end(JSON.stringify(paths.filter((p) => files[p]).map((p) => {
-          const content = files[p]!;
-          const lfs = p.endsWith('.safetensors') ? { lfs: { oid: etagOf(p, content), size: content.length, pointerSize: 134 } } : {};
-          return { type: 'file', path: p, size: content.length, oid: etagOf(p.replace('.safetensors', '.json'), content), ...lfs, lastCommit: { id: COMMIT, title: 'fixture', date: '2026-01-01T00:00:00Z' } };
-        })));
+        res.end(
+          JSON.stringify(
+            paths
+              .filter((p) => files[p])
+              .map((p) => {
+                const content = files[p]!;
+                const lfs = p.endsWith('.safetensors')
+                  ? { lfs: { oid: etagOf(p, content), size: content.length, pointerSize: 134 } }
+                  : {};
+                return {
+                  type: 'file',
+                  path: p,
+                  size: content.length,
+                  oid: etagOf(p.replace('.safetensors', '.json'), content),
+                  ...lfs,
+                  lastCommit: { id: COMMIT, title: 'fixture', date: '2026-01-01T00:00:00Z' },
+                };
+              }),
+          ),
+        );
       });
       return;
     }
@@ -61,7 +78,10 @@ beforeAll(async () => {
       res.end();
       return;
     }
-    const served = corrupt && name.endsWith('.safetensors') ? Buffer.concat([content.subarray(0, content.length - 1), Buffer.from([content.at(-1)! ^ 1])]) : content;
+    const served =
+      corrupt && name.endsWith('.safetensors')
+        ? Buffer.concat([content.subarray(0, content.length - 1), Buffer.from([content.at(-1)! ^ 1])])
+        : content;
     res.setHeader('ETag', `"${etagOf(name, content)}"`);
     const range = /bytes=(\d+)-(\d+)?/.exec(req.headers.range ?? '');
     if (range) {
@@ -99,16 +119,28 @@ describe('hub weights', () => {
     const cache = join(tmp.dir, 'hub-cache');
     process.env.HF_HUB_CACHE = cache;
     const progress: Array<{ file: string; received: number; total: number | null }> = [];
-    const model = await createModel({ weights: REPO, numClasses: TINY_NUM_CLASSES, prompt: null, device: 'cpu', onDownloadProgress: (p) => progress.push(p) });
+    const model = await createModel({
+      weights: REPO,
+      numClasses: TINY_NUM_CLASSES,
+      prompt: null,
+      device: 'cpu',
+      onDownloadProgress: (p) => progress.push(p),
+    });
     const g = await golden();
-    expect(maxAbsDiff(await model.features(g.get('images')!.data, [2, 3, 32, 32]), g.get('plain.features')!.data)).toBeLessThanOrEqual(1e-4);
+    expect(
+      maxAbsDiff(await model.features(g.get('images')!.data, [2, 3, 32, 32]), g.get('plain.features')!.data),
+    ).toBeLessThanOrEqual(1e-4);
     model.dispose();
 
     const folder = join(cache, 'models--timm--vit_tiny_test.fixture');
     expect((await readFile(join(folder, 'refs', 'main'), 'utf8')).trim()).toBe(COMMIT);
     expect((await readdir(join(folder, 'snapshots', COMMIT))).sort()).toEqual(['config.json', 'model.safetensors']);
     expect(await readlink(join(folder, 'snapshots', COMMIT, 'model.safetensors'))).toContain(`blobs`);
-    expect(progress.at(-1)).toMatchObject({ file: 'model.safetensors', received: files['model.safetensors']!.length, total: files['model.safetensors']!.length });
+    expect(progress.at(-1)).toMatchObject({
+      file: 'model.safetensors',
+      received: files['model.safetensors']!.length,
+      total: files['model.safetensors']!.length,
+    });
     expect(requests.some((r) => r.startsWith('GET'))).toBe(true);
 
     requests.length = 0;
@@ -122,7 +154,8 @@ describe('hub weights', () => {
     process.env.HF_HUB_CACHE = join(tmp.dir, 'hub-cache-corrupt');
     corrupt = true;
     await expect(createModel({ weights: REPO, numClasses: TINY_NUM_CLASSES, device: 'cpu' })).rejects.toMatchObject({
-      code: 'VPT_WEIGHTS', message: expect.stringContaining('integrity check'),
+      code: 'VPT_WEIGHTS',
+      message: expect.stringContaining('integrity check'),
     });
     const blobs = await readdir(join(tmp.dir, 'hub-cache-corrupt', 'models--timm--vit_tiny_test.fixture', 'blobs'));
     expect(blobs.filter((b) => b.length === 64)).toEqual([]);
@@ -131,8 +164,14 @@ describe('hub weights', () => {
   it('offline without a cached copy, or an unknown repo, is a clear error', async () => {
     process.env.HF_HUB_CACHE = join(tmp.dir, 'hub-cache-empty');
     process.env.HF_HUB_OFFLINE = '1';
-    await expect(createModel({ weights: REPO, numClasses: 3, device: 'cpu' })).rejects.toMatchObject({ code: 'VPT_IO', message: expect.stringContaining('HF_HUB_OFFLINE') });
+    await expect(createModel({ weights: REPO, numClasses: 3, device: 'cpu' })).rejects.toMatchObject({
+      code: 'VPT_IO',
+      message: expect.stringContaining('HF_HUB_OFFLINE'),
+    });
     delete process.env.HF_HUB_OFFLINE;
-    await expect(createModel({ weights: 'timm/does_not_exist', numClasses: 3, device: 'cpu' })).rejects.toMatchObject({ code: 'VPT_IO', message: expect.stringContaining('timm/does_not_exist') });
+    await expect(createModel({ weights: 'timm/does_not_exist', numClasses: 3, device: 'cpu' })).rejects.toMatchObject({
+      code: 'VPT_IO',
+      message: expect.stringContaining('timm/does_not_exist'),
+    });
   });
 });

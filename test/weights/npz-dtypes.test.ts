@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createModel } from '../../lib/index.js';
 import { readNpz } from '../../lib/weights/npz.js';
 import { maxAbsDiff, tempDir } from '../helpers/common.js';
-import { VARIANTS, f32, npy, zip } from '../helpers/weights.js';
+import { f32, npy, VARIANTS, zip } from '../helpers/weights.js';
 
 const base = { numClasses: 5, device: 'cpu', prompt: null } as const;
 const OUT = 'Transformer/encoderblock_0/MultiHeadDotProductAttention_1/out/kernel';
@@ -23,13 +23,23 @@ beforeAll(async () => {
   tmp = await tempDir();
   const npz = await readNpz(join(VARIANTS, 'google', 'vit_jax.npz'));
   const bytes = await readFile(npz.dataPath);
-  arrays = npz.entries.map((e) => ({ name: e.name, shape: e.shape, data: new Float32Array(bytes.buffer.slice(bytes.byteOffset + e.offset, bytes.byteOffset + e.offset + e.nbytes)) }));
+  arrays = npz.entries.map((e) => ({
+    name: e.name,
+    shape: e.shape,
+    data: new Float32Array(bytes.buffer.slice(bytes.byteOffset + e.offset, bytes.byteOffset + e.offset + e.nbytes)),
+  }));
   await npz.close();
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 /** The fixture's float arrays under `prefix`, plus `extra` raw members, as an npz beside the fixture's config.json. */
-async function npzFile(prefix: string, extra: Array<{ name: string; data: Uint8Array }>, compress = false): Promise<string> {
+async function npzFile(
+  prefix: string,
+  extra: Array<{ name: string; data: Uint8Array }>,
+  compress = false,
+): Promise<string> {
   const dir = join(tmp.dir, `case${count++}`);
   await mkdir(dir);
   await copyFile(join(VARIANTS, 'google', 'config.json'), join(dir, 'config.json'));
@@ -85,12 +95,22 @@ describe('non-float .npz arrays', () => {
   });
 
   it('a non-float array among the backbone arrays is refused by name', async () => {
-    const path = await npzFile('', [{ name: 'Transformer/extra_counter.npy', data: npy([1], int32([3]), { descr: '<i4' }) }]);
+    const path = await npzFile('', [
+      { name: 'Transformer/extra_counter.npy', data: npy([1], int32([3]), { descr: '<i4' }) },
+    ]);
     await expect(createModel({ ...base, weights: path })).rejects.toMatchObject({
-      code: 'VPT_WEIGHTS', message: expect.stringMatching(/array "Transformer\/extra_counter" has dtype '<i4'; only little-endian float16\/32\/64 arrays are supported/),
+      code: 'VPT_WEIGHTS',
+      message: expect.stringMatching(
+        /array "Transformer\/extra_counter" has dtype '<i4'; only little-endian float16\/32\/64 arrays are supported/,
+      ),
     });
-    const big = await npzFile('params/', [{ name: `params/${OUT}x.npy`, data: npy([2], new Uint8Array(8), { descr: '>f4' }) }]);
-    await expect(createModel({ ...base, weights: big })).rejects.toMatchObject({ code: 'VPT_WEIGHTS', message: expect.stringContaining(`array "params/${OUT}x" has dtype '>f4'`) });
+    const big = await npzFile('params/', [
+      { name: `params/${OUT}x.npy`, data: npy([2], new Uint8Array(8), { descr: '>f4' }) },
+    ]);
+    await expect(createModel({ ...base, weights: big })).rejects.toMatchObject({
+      code: 'VPT_WEIGHTS',
+      message: expect.stringContaining(`array "params/${OUT}x" has dtype '>f4'`),
+    });
   });
 
   it('a non-float head/ or pre_logits/ array, which the backbone never loads, is ignored', async () => {
@@ -99,11 +119,19 @@ describe('non-float .npz arrays', () => {
   });
 
   it('sizes are still checked against the dtype, and object arrays still refused', async () => {
-    const short = await npzFile('opt/target/', [{ name: 'opt/state/step.npy', data: npy([4], int32([1]), { descr: '<i4' }) }]);
+    const short = await npzFile('opt/target/', [
+      { name: 'opt/state/step.npy', data: npy([4], int32([1]), { descr: '<i4' }) },
+    ]);
     await expect(createModel({ ...base, weights: short })).rejects.toMatchObject({
-      code: 'VPT_WEIGHTS', message: expect.stringContaining('array "opt/state/step" shape [4] <i4 needs 16 bytes, the member holds 4'),
+      code: 'VPT_WEIGHTS',
+      message: expect.stringContaining('array "opt/state/step" shape [4] <i4 needs 16 bytes, the member holds 4'),
     });
-    const pickled = await npzFile('opt/target/', [{ name: 'opt/state/obj.npy', data: npy([1], new Uint8Array(8), { descr: '|O' }) }]);
-    await expect(createModel({ ...base, weights: pickled })).rejects.toMatchObject({ code: 'VPT_WEIGHTS', message: expect.stringContaining('object array') });
+    const pickled = await npzFile('opt/target/', [
+      { name: 'opt/state/obj.npy', data: npy([1], new Uint8Array(8), { descr: '|O' }) },
+    ]);
+    await expect(createModel({ ...base, weights: pickled })).rejects.toMatchObject({
+      code: 'VPT_WEIGHTS',
+      message: expect.stringContaining('object array'),
+    });
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type HostTensor, createModel, readSafetensors } from '../../lib/index.js';
+import { createModel, type HostTensor, readSafetensors } from '../../lib/index.js';
 import { archFromGoogleFileName } from '../../lib/weights/google-checkpoint.js';
 import { readNpz } from '../../lib/weights/npz.js';
 import { maxAbsDiff, randomFloats, tempDir } from '../helpers/common.js';
@@ -28,14 +28,20 @@ beforeAll(async () => {
   images = golden.get('images')!.data;
   tmp = await tempDir();
 });
-afterAll(async () => { await tmp.cleanup(); });
+afterAll(async () => {
+  await tmp.cleanup();
+});
 
 async function outputs(weights: string) {
   const plain = await createModel({ weights, numClasses: NUM_CLASSES, prompt: null, device: 'cpu' });
   const features = await plain.features(images, shape);
   plain.dispose();
   const deep = await createModel({
-    weights, numClasses: NUM_CLASSES, device: 'cpu', prompt: { tokens: 3, deep: true }, trainable: join(VARIANTS, 'vpt_deep.safetensors'),
+    weights,
+    numClasses: NUM_CLASSES,
+    device: 'cpu',
+    prompt: { tokens: 3, deep: true },
+    trainable: join(VARIANTS, 'vpt_deep.safetensors'),
   });
   const logits = await deep.forward(images, shape);
   deep.dispose();
@@ -63,7 +69,11 @@ describe('Google .npz checkpoints', () => {
   it('reads stored arrays in place and inflates compressed ones to a temporary file it removes', async () => {
     const stored = await readNpz(join(GOOGLE, 'vit_jax.npz'));
     expect(stored.dataPath).toBe(join(GOOGLE, 'vit_jax.npz'));
-    expect(stored.entries.find((e) => e.name === 'embedding/kernel')).toMatchObject({ dtype: 'F32', shape: [8, 8, 3, 32], nbytes: 8 * 8 * 3 * 32 * 4 });
+    expect(stored.entries.find((e) => e.name === 'embedding/kernel')).toMatchObject({
+      dtype: 'F32',
+      shape: [8, 8, 3, 32],
+      nbytes: 8 * 8 * 3 * 32 * 4,
+    });
     await stored.close();
     const compressed = await readNpz(join(GOOGLE, 'big_vision.npz'));
     expect(compressed.dataPath).not.toBe(join(GOOGLE, 'big_vision.npz'));
@@ -80,8 +90,15 @@ describe('architecture from a Google file name', () => {
     expect(archFromGoogleFileName('imagenet21k/ViT-B_16.npz', b16)).toBe('vit_base_patch16_224');
     expect(archFromGoogleFileName('imagenet21k_ViT-B_16.npz', b16)).toBe('vit_base_patch16_224');
     expect(archFromGoogleFileName('ViT-L_32.npz', { posTokens: 145, classToken: true })).toBe('vit_large_patch32_384');
-    expect(archFromGoogleFileName('Ti_16-i21k-300ep-lr_0.001-aug_none-wd_0.03-do_0.0-sd_0.0.npz', b16)).toBe('vit_tiny_patch16_224');
-    expect(archFromGoogleFileName('S_32-i21k-300ep-lr_0.001-aug_light1-wd_0.03-do_0.0-sd_0.0--imagenet2012-steps_20k-lr_0.03-res_384.npz', { posTokens: 145, classToken: true })).toBe('vit_small_patch32_384');
+    expect(archFromGoogleFileName('Ti_16-i21k-300ep-lr_0.001-aug_none-wd_0.03-do_0.0-sd_0.0.npz', b16)).toBe(
+      'vit_tiny_patch16_224',
+    );
+    expect(
+      archFromGoogleFileName(
+        'S_32-i21k-300ep-lr_0.001-aug_light1-wd_0.03-do_0.0-sd_0.0--imagenet2012-steps_20k-lr_0.03-res_384.npz',
+        { posTokens: 145, classToken: true },
+      ),
+    ).toBe('vit_small_patch32_384');
     expect(archFromGoogleFileName('R50+ViT-B_16.npz', b16)).toBeUndefined();
     expect(archFromGoogleFileName('R26_S_32-i21k-300ep.npz', b16)).toBeUndefined();
     expect(archFromGoogleFileName('checkpoint.npz', b16)).toBeUndefined();
@@ -89,11 +106,23 @@ describe('architecture from a Google file name', () => {
 
   it('a ViT-Ti_16.npz without config.json loads as vit_tiny_patch16_<grid x 16>, at its own size or resampled', async () => {
     // Google layout, vit_tiny sizes (D=192, 12 blocks, 3 heads), a 2 x 2 grid: 32 px.
-    const D = 192, H = 3, hd = 64, M = 768, p = 16;
+    const D = 192,
+      H = 3,
+      hd = 64,
+      M = 768,
+      p = 16;
     const arrays: Array<{ name: string; shape: number[]; data: Float32Array }> = [];
     let seed = 11;
     const add = (name: string, s: number[], scale = 0.02) =>
-      arrays.push({ name, shape: s, data: randomFloats(s.reduce((a, b) => a * b, 1), seed++, scale) });
+      arrays.push({
+        name,
+        shape: s,
+        data: randomFloats(
+          s.reduce((a, b) => a * b, 1),
+          seed++,
+          scale,
+        ),
+      });
     add('embedding/kernel', [p, p, 3, D]);
     add('embedding/bias', [D]);
     add('cls', [1, 1, D]);
@@ -101,8 +130,14 @@ describe('architecture from a Google file name', () => {
     for (let i = 0; i < 12; i++) {
       const g = `Transformer/encoderblock_${i}/`;
       const a = `${g}MultiHeadDotProductAttention_1/`;
-      for (const ln of ['LayerNorm_0', 'LayerNorm_2']) { add(`${g}${ln}/scale`, [D], 1); add(`${g}${ln}/bias`, [D]); }
-      for (const n of ['query', 'key', 'value']) { add(`${a}${n}/kernel`, [D, H, hd]); add(`${a}${n}/bias`, [H, hd]); }
+      for (const ln of ['LayerNorm_0', 'LayerNorm_2']) {
+        add(`${g}${ln}/scale`, [D], 1);
+        add(`${g}${ln}/bias`, [D]);
+      }
+      for (const n of ['query', 'key', 'value']) {
+        add(`${a}${n}/kernel`, [D, H, hd]);
+        add(`${a}${n}/bias`, [H, hd]);
+      }
       add(`${a}out/kernel`, [H, hd, D]);
       add(`${a}out/bias`, [D]);
       add(`${g}MlpBlock_3/Dense_0/kernel`, [D, M]);
@@ -118,7 +153,14 @@ describe('architecture from a Google file name', () => {
     await writeNpz(path, arrays);
 
     const model = await createModel({ weights: path, numClasses: 3, prompt: { tokens: 2, deep: true }, device: 'cpu' });
-    expect(model.info()).toMatchObject({ arch: 'vit_tiny_patch16_32', embedDim: 192, depth: 12, heads: 3, patchSize: 16, imageSize: 32 });
+    expect(model.info()).toMatchObject({
+      arch: 'vit_tiny_patch16_32',
+      embedDim: 192,
+      depth: 12,
+      heads: 3,
+      patchSize: 16,
+      imageSize: 32,
+    });
     const logits = await model.forward(randomFloats(3 * 32 * 32, 5), [1, 3, 32, 32]);
     expect(logits.every(Number.isFinite)).toBe(true);
     model.dispose();
@@ -128,8 +170,11 @@ describe('architecture from a Google file name', () => {
     expect((await larger.forward(randomFloats(3 * 64 * 64, 6), [1, 3, 64, 64])).every(Number.isFinite)).toBe(true);
     larger.dispose();
 
-    await expect(createModel({ weights: path, numClasses: 3, device: 'cpu', arch: 'vit_small_patch16_224' })).rejects.toMatchObject({
-      code: 'VPT_ARCH', message: expect.stringMatching(/embed_dim=192.*num_heads=3.*embed_dim=384.*num_heads=6/),
+    await expect(
+      createModel({ weights: path, numClasses: 3, device: 'cpu', arch: 'vit_small_patch16_224' }),
+    ).rejects.toMatchObject({
+      code: 'VPT_ARCH',
+      message: expect.stringMatching(/embed_dim=192.*num_heads=3.*embed_dim=384.*num_heads=6/),
     });
   });
 });

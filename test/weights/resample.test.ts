@@ -10,9 +10,9 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { type HostTensor, createModel, readSafetensors } from '../../lib/index.js';
+import { createModel, type HostTensor, readSafetensors } from '../../lib/index.js';
 import { maxAbsDiff } from '../helpers/common.js';
-import { VARIANTS, VARIANT_CLASSES, variantOutput } from '../helpers/weights.js';
+import { VARIANT_CLASSES, VARIANTS, variantOutput } from '../helpers/weights.js';
 
 const TOLERANCE = 1e-4;
 
@@ -29,7 +29,8 @@ const CASES = [
   { variant: 'no_class_token', size: 56, what: 'no prefix tokens, avg pooling' },
 ];
 
-const run = (weights: string, size: number, deep: boolean) => variantOutput(weights, size, deep, golden.get(`images_${size}`)!.data);
+const run = (weights: string, size: number, deep: boolean) =>
+  variantOutput(weights, size, deep, golden.get(`images_${size}`)!.data);
 
 describe('position-embedding resampling matches timm', () => {
   for (const c of CASES) {
@@ -39,21 +40,32 @@ describe('position-embedding resampling matches timm', () => {
       expect(plain.info.imageSize).toBe(c.size);
       expect(maxAbsDiff(plain.out, golden.get(`${c.variant}@${c.size}.features`)!.data)).toBeLessThanOrEqual(TOLERANCE);
       const deep = await run(weights, c.size, true);
-      expect(maxAbsDiff(deep.out, golden.get(`${c.variant}@${c.size}.deep.logits`)!.data)).toBeLessThanOrEqual(TOLERANCE);
+      expect(maxAbsDiff(deep.out, golden.get(`${c.variant}@${c.size}.deep.logits`)!.data)).toBeLessThanOrEqual(
+        TOLERANCE,
+      );
     });
   }
 
   it('images must then have the new size', async () => {
-    const model = await createModel({ weights: join(VARIANTS, 'base'), numClasses: VARIANT_CLASSES, device: 'cpu', imageSize: 56 });
+    const model = await createModel({
+      weights: join(VARIANTS, 'base'),
+      numClasses: VARIANT_CLASSES,
+      device: 'cpu',
+      imageSize: 56,
+    });
     await expect(model.forward(new Float32Array(3 * 32 * 32), [1, 3, 32, 32])).rejects.toMatchObject({
-      code: 'VPT_SHAPE', message: expect.stringContaining('[n, 3, 56, 56]'),
+      code: 'VPT_SHAPE',
+      message: expect.stringContaining('[n, 3, 56, 56]'),
     });
     model.dispose();
   });
 
   it('an image size that is not a multiple of the patch size is refused by name', async () => {
-    await expect(createModel({ weights: join(VARIANTS, 'base'), numClasses: VARIANT_CLASSES, device: 'cpu', imageSize: 50 })).rejects.toMatchObject({
-      code: 'VPT_OPTION', message: expect.stringMatching(/"imageSize".*multiple of the patch size 8, got 50/),
+    await expect(
+      createModel({ weights: join(VARIANTS, 'base'), numClasses: VARIANT_CLASSES, device: 'cpu', imageSize: 50 }),
+    ).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringMatching(/"imageSize".*multiple of the patch size 8, got 50/),
     });
   });
 });

@@ -13,7 +13,7 @@ import { createModel, readSafetensors, writeSafetensors } from '../../lib/index.
 import { looksLikeHubId, looksLikeLocalPath } from '../../lib/weights/hub.js';
 import { readNpz } from '../../lib/weights/npz.js';
 import { tempDir } from '../helpers/common.js';
-import { VARIANTS, npy, zip } from '../helpers/weights.js';
+import { npy, VARIANTS, zip } from '../helpers/weights.js';
 
 const base = { numClasses: 5, device: 'cpu', prompt: null } as const;
 const ENV = ['HF_HUB_OFFLINE', 'HF_HUB_CACHE', 'HF_ENDPOINT'] as const;
@@ -30,7 +30,9 @@ beforeAll(async () => {
   process.env.HF_ENDPOINT = 'http://127.0.0.1:9';
   await mkdir(join(tmp.dir, 'models'));
 });
-afterEach(() => { process.chdir(cwd); });
+afterEach(() => {
+  process.chdir(cwd);
+});
 afterAll(async () => {
   for (const k of ENV) {
     if (saved[k] === undefined) delete process.env[k];
@@ -43,26 +45,40 @@ describe('a missing local path', () => {
   it('under an existing folder (a typo in models/vit_b16) is "weights not found: <absolute path>"', async () => {
     process.chdir(tmp.dir);
     await expect(createModel({ ...base, weights: 'models/vit_b16' })).rejects.toMatchObject({
-      code: 'VPT_IO', message: `weights not found: ${join(tmp.dir, 'models', 'vit_b16')}`,
+      code: 'VPT_IO',
+      message: `weights not found: ${join(tmp.dir, 'models', 'vit_b16')}`,
     });
   });
 
   it('ending in .safetensors or .npz, or starting with ./ ../ or /, is never a hub id', async () => {
     process.chdir(tmp.dir);
-    for (const weights of ['org/model.safetensors', 'org/ViT-B_16.npz', './org/model', '../org/model', join(tmp.dir, 'org', 'model')]) {
+    for (const weights of [
+      'org/model.safetensors',
+      'org/ViT-B_16.npz',
+      './org/model',
+      '../org/model',
+      join(tmp.dir, 'org', 'model'),
+    ]) {
       expect(looksLikeLocalPath(weights), weights).toBe(true);
       expect(looksLikeHubId(weights), weights).toBe(false);
-      await expect(createModel({ ...base, weights })).rejects.toMatchObject({ code: 'VPT_IO', message: expect.stringMatching(/^weights not found: \//) });
+      await expect(createModel({ ...base, weights })).rejects.toMatchObject({
+        code: 'VPT_IO',
+        message: expect.stringMatching(/^weights not found: \//),
+      });
     }
   });
 
   it('org/name without such a folder is still a hub id; its failed lookup says no local path exists either', async () => {
     process.chdir(tmp.dir);
     expect(looksLikeHubId('timm/vit_tiny_missing')).toBe(true);
-    const error = await createModel({ ...base, weights: 'timm/vit_tiny_missing' }).catch((e: unknown) => e as Error & { code: string });
+    const error = await createModel({ ...base, weights: 'timm/vit_tiny_missing' }).catch(
+      (e: unknown) => e as Error & { code: string },
+    );
     expect(error.code).toBe('VPT_IO');
     expect(error.message).toContain('HF_HUB_OFFLINE');
-    expect(error.message).toContain(`no local file or folder ${join(tmp.dir, 'timm', 'vit_tiny_missing')} exists either`);
+    expect(error.message).toContain(
+      `no local file or folder ${join(tmp.dir, 'timm', 'vit_tiny_missing')} exists either`,
+    );
   });
 });
 
@@ -72,9 +88,15 @@ describe('native loading errors name the weights file', () => {
     await mkdir(dir);
     await copyFile(join(VARIANTS, 'base', 'config.json'), join(dir, 'config.json'));
     const { tensors } = await readSafetensors(join(VARIANTS, 'base', 'model.safetensors'));
-    await writeSafetensors(join(dir, 'model.safetensors'), [...tensors.values()].filter((t) => t.name !== 'norm.bias'));
+    await writeSafetensors(
+      join(dir, 'model.safetensors'),
+      [...tensors.values()].filter((t) => t.name !== 'norm.bias'),
+    );
     await expect(createModel({ ...base, weights: dir })).rejects.toMatchObject({
-      code: 'VPT_WEIGHTS', message: expect.stringMatching(new RegExp(`^${join(dir, 'model.safetensors')}: the weights do not fit the model.*norm\\.bias`, 's')),
+      code: 'VPT_WEIGHTS',
+      message: expect.stringMatching(
+        new RegExp(`^${join(dir, 'model.safetensors')}: the weights do not fit the model.*norm\\.bias`, 's'),
+      ),
     });
   });
 
@@ -87,9 +109,20 @@ describe('native loading errors name the weights file', () => {
     const bytes = await readFile(npz.dataPath);
     await npz.close();
     const kept = npz.entries.filter((e) => e.name !== 'Transformer/encoder_norm/bias');
-    await writeFile(path, zip(kept.map((e) => ({ name: `${e.name}.npy`, data: npy(e.shape, bytes.subarray(e.offset, e.offset + e.nbytes)) }))));
+    await writeFile(
+      path,
+      zip(
+        kept.map((e) => ({ name: `${e.name}.npy`, data: npy(e.shape, bytes.subarray(e.offset, e.offset + e.nbytes)) })),
+      ),
+    );
     await expect(createModel({ ...base, weights: path })).rejects.toMatchObject({
-      code: 'VPT_WEIGHTS', message: expect.stringMatching(new RegExp(`^${path}: the Google \\(vision_transformer layout\\) weights do not fit the model.*encoder_norm/bias`, 's')),
+      code: 'VPT_WEIGHTS',
+      message: expect.stringMatching(
+        new RegExp(
+          `^${path}: the Google \\(vision_transformer layout\\) weights do not fit the model.*encoder_norm/bias`,
+          's',
+        ),
+      ),
     });
   });
 });
@@ -99,7 +132,11 @@ describe('Hugging Face transformers checkpoints', () => {
   async function transformersFolder(name: string, config: object | null, prefix = ''): Promise<string> {
     const dir = join(tmp.dir, name);
     await mkdir(dir);
-    const t = (n: string, shape: number[]) => ({ name: `${prefix}${n}`, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const t = (n: string, shape: number[]) => ({
+      name: `${prefix}${n}`,
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+    });
     await writeSafetensors(join(dir, 'model.safetensors'), [
       t('embeddings.cls_token', [1, 1, 32]),
       t('embeddings.position_embeddings', [1, 17, 32]),
@@ -111,17 +148,31 @@ describe('Hugging Face transformers checkpoints', () => {
     return dir;
   }
 
-  it('a folder with transformers\' config.json is refused as such, naming the class', async () => {
-    const dir = await transformersFolder('hf-vit', { architectures: ['ViTModel'], model_type: 'vit', hidden_size: 32, image_size: 32, patch_size: 8 });
+  it("a folder with transformers' config.json is refused as such, naming the class", async () => {
+    const dir = await transformersFolder('hf-vit', {
+      architectures: ['ViTModel'],
+      model_type: 'vit',
+      hidden_size: 32,
+      image_size: 32,
+      patch_size: 8,
+    });
     await expect(createModel({ ...base, weights: dir })).rejects.toMatchObject({
-      code: 'VPT_ARCH', message: expect.stringMatching(/config\.json is a Hugging Face transformers config \(ViTModel\), not a timm one: .*use timm's weights/),
+      code: 'VPT_ARCH',
+      message: expect.stringMatching(
+        /config\.json is a Hugging Face transformers config \(ViTModel\), not a timm one: .*use timm's weights/,
+      ),
     });
   });
 
   it('its model.safetensors alone (arch given) is refused from its tensor names', async () => {
     const dir = await transformersFolder('hf-vit-bare', null, 'vit.');
-    await expect(createModel({ ...base, weights: join(dir, 'model.safetensors'), arch: 'vit_tiny_patch8_32' })).rejects.toMatchObject({
-      code: 'VPT_ARCH', message: expect.stringMatching(/holds a Hugging Face transformers ViT \(tensors such as vit\.embeddings\.cls_token.*\), not timm's layout/),
+    await expect(
+      createModel({ ...base, weights: join(dir, 'model.safetensors'), arch: 'vit_tiny_patch8_32' }),
+    ).rejects.toMatchObject({
+      code: 'VPT_ARCH',
+      message: expect.stringMatching(
+        /holds a Hugging Face transformers ViT \(tensors such as vit\.embeddings\.cls_token.*\), not timm's layout/,
+      ),
     });
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { type HostTensor, createModel, readSafetensors, readSafetensorsHeader } from '../../lib/index.js';
+import { createModel, type HostTensor, readSafetensors, readSafetensorsHeader } from '../../lib/index.js';
 import { maxAbsDiff } from '../helpers/common.js';
 import { VARIANTS } from '../helpers/weights.js';
 
@@ -55,20 +55,29 @@ describe('timm variants match timm', () => {
         // Both paths: fused add + LayerNorm (the default), and one op each.
         for (const fusedLayerNorm of [true, false]) {
           const model = await createModel({
-            weights, numClasses: NUM_CLASSES, device: 'cpu', prompt: { tokens: 3, deep }, trainable: join(VARIANTS, `vpt_${name}.safetensors`), fusedLayerNorm,
+            weights,
+            numClasses: NUM_CLASSES,
+            device: 'cpu',
+            prompt: { tokens: 3, deep },
+            trainable: join(VARIANTS, `vpt_${name}.safetensors`),
+            fusedLayerNorm,
           });
-          diffs[`${name}${fusedLayerNorm ? '' : ' (unfused)'}`] = maxAbsDiff(await model.forward(images, shape), expected(`${variant}.${name}.logits`));
+          diffs[`${name}${fusedLayerNorm ? '' : ' (unfused)'}`] = maxAbsDiff(
+            await model.forward(images, shape),
+            expected(`${variant}.${name}.logits`),
+          );
           model.dispose();
         }
       }
-      for (const [name, diff] of Object.entries(diffs)) expect(diff, `${variant} ${name}`).toBeLessThanOrEqual(TOLERANCE);
+      for (const [name, diff] of Object.entries(diffs))
+        expect(diff, `${variant} ${name}`).toBeLessThanOrEqual(TOLERANCE);
     });
   }
 
   it('the half-precision fixtures really are F16 and BF16', async () => {
-    const dtypes = async (v: string) => new Set((await readSafetensorsHeader(join(VARIANTS, v, 'model.safetensors'))).entries.map((e) => e.dtype));
+    const dtypes = async (v: string) =>
+      new Set((await readSafetensorsHeader(join(VARIANTS, v, 'model.safetensors'))).entries.map((e) => e.dtype));
     expect(await dtypes('layer_scale')).toEqual(new Set(['F16']));
     expect(await dtypes('mlp_ratio')).toEqual(new Set(['BF16']));
   });
-
 });
