@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /** The vpt-native command line: one file per command under lib/cli/. */
 import { Command } from 'commander';
+import { registerDatasetsCommand } from '../lib/cli/datasets-command.js';
 import { registerDemoCommand } from '../lib/cli/demo-command.js';
 import { registerEvalCommand } from '../lib/cli/eval-command.js';
 import { ExitCode, reportError } from '../lib/cli/exit-codes.js';
 import { registerInfoCommand } from '../lib/cli/info-command.js';
 import { registerPredictCommand } from '../lib/cli/predict-command.js';
+import { registerPrepareCommand } from '../lib/cli/prepare-command.js';
 import { registerPrepareCubCommand } from '../lib/cli/prepare-cub-command.js';
 import { ADDON_MISSING_EXIT, offerSetup, registerSetupCommand } from '../lib/cli/setup-command.js';
 import { registerSynthCommand } from '../lib/cli/synth-command.js';
@@ -25,7 +27,9 @@ registerDemoCommand(program);
 registerTrainCommand(program);
 registerEvalCommand(program);
 registerPredictCommand(program);
+registerPrepareCommand(program);
 registerPrepareCubCommand(program);
+registerDatasetsCommand(program);
 registerSynthCommand(program);
 registerInfoCommand(program);
 registerSetupCommand(program);

@@ -7,6 +7,8 @@ export { type ResolvedTrainConfig, resolveTrainConfig, type TrainConfig } from '
 export { importVptConfig, type VptYacsImport } from './config/vpt-yacs.js';
 export { type ConvertCubOptions, convertCub } from './data/convert-cub.js';
 export { type Dataset, openDataset, type Sample, type SplitName } from './data/dataset.js';
+export { type DatasetInfo, datasetNames, FGVC_DATASETS } from './data/datasets/catalog.js';
+export { VTAB_TASKS } from './data/datasets/vtab.js';
 export {
   type BadImage,
   type Batch,
@@ -16,6 +18,13 @@ export {
   type LoaderOptions,
   type LoaderStats,
 } from './data/loader.js';
+export { type MatArray, parseMatV5, readMatV5 } from './data/mat-v5.js';
+export {
+  type PrepareDatasetOptions,
+  type PreparedSplit,
+  type PrepareResult,
+  prepareDataset,
+} from './data/prepare-dataset.js';
 export { type SynthOptions, synthesizeCub } from './data/synth.js';
 export { resizeFor } from './data/vpt-transforms.js';
 export { type DemoOptions, type DemoResult, runDemo } from './demo/run-demo.js';

@@ -1,4 +1,8 @@
-/** `vpt-native prepare-cub <dir>`: CUB-200-2011's index files -> train.json / val.json (/ test.json). */
+/**
+ * `vpt-native prepare-cub <dir>`: CUB-200-2011's index files -> train.json / val.json (/ test.json).
+ * Kept as the alias of `prepare cub` with its original default (val.json = the official test split)
+ * and output; `prepare cub` defaults to VPT's protocol and also writes splits.json.
+ */
 import type { Command } from 'commander';
 
 import { convertCub } from '../data/convert-cub.js';
@@ -12,7 +16,7 @@ export function registerPrepareCubCommand(program: Command): void {
   program
     .command('prepare-cub')
     .argument('<dir>', 'the CUB_200_2011 folder (images/, images.txt, train_test_split.txt, image_class_labels.txt)')
-    .description('convert CUB-200-2011 into VPT split files beside images/')
+    .description('alias of `prepare cub` keeping its original default: val.json is the official test split')
     .option('--out <dir>', 'write the JSON files here instead')
     .option(
       '--val-fraction <f>',

@@ -22,7 +22,7 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { parseOptions } from '../util/validate.js';
 import { type CubImage, readCubMetadata } from './cub-metadata.js';
 import type { SplitName } from './dataset.js';
-import { SeededRandom } from './seeded-random.js';
+import { carveVal } from './splits.js';
 
 export interface ConvertCubOptions {
   /** Folder for the JSON files; default: the CUB folder itself, beside `images/`. */
@@ -74,31 +74,20 @@ async function checkImageFiles(imagesDir: string, images: CubImage[], root: stri
 }
 
 /** Image ids moved to validation: per class (ascending id), round(n * fraction) of a seeded shuffle, keeping >= 1 for training. */
-function stratifiedValIds(training: CubImage[], fraction: number, seed: number): Set<number> {
-  const byClass = new Map<number, number[]>();
-  for (const im of training) {
-    const ids = byClass.get(im.classId);
-    if (ids) ids.push(im.id);
-    else byClass.set(im.classId, [im.id]);
-  }
-  const val = new Set<number>();
-  for (const classId of [...byClass.keys()].sort((a, b) => a - b)) {
-    const ids = new SeededRandom(seed, classId).shuffle([...byClass.get(classId)!]);
-    const n = Math.min(ids.length - 1, Math.round(ids.length * fraction));
-    for (const id of ids.slice(0, n)) val.add(id);
-  }
-  return val;
+export function stratifiedValIds(training: CubImage[], fraction: number, seed: number): Set<number> {
+  const picked = carveVal(training, (im) => im.classId, fraction, seed);
+  return new Set([...picked].map((i) => training[i]!.id));
 }
 
 /** Training images of the largest class, counting only classes that can give a val image (>= 2). */
-function largestClassSize(training: CubImage[]): number {
+function largestClassSize(training: ReadonlyArray<{ classId: number }>): number {
   const sizes = new Map<number, number>();
   for (const im of training) sizes.set(im.classId, (sizes.get(im.classId) ?? 0) + 1);
   return Math.max(0, ...[...sizes.values()].filter((n) => n >= 2));
 }
 
 /** An empty val split makes the dataset unusable later: refuse the fraction now, naming the smallest one that works. */
-function emptyValSplit(training: CubImage[], fraction: number): VptError {
+export function emptyValSplit(training: ReadonlyArray<{ classId: number }>, fraction: number): VptError {
   const largest = largestClassSize(training);
   const why = `valFraction ${fraction} would give 0 val images (round(n * ${fraction}) is 0 for every class of the training split`;
   if (largest === 0) {
