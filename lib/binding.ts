@@ -62,6 +62,8 @@ export interface NativeModelConfig {
   backboneDtype: 'float32' | 'bfloat16';
   checkpointBlocks: boolean;
   fusedLayerNorm: boolean;
+  /** VPT-deep: compute only the keys and values of prompt rows whose outputs are overwritten. */
+  skipDiscardedPromptRows: boolean;
 }
 
 /** Optimizer settings after validation (lib/train/optimizer-options.ts). */

@@ -118,6 +118,7 @@ async function loadBackbone(
         backboneDtype: o.backboneDtype,
         checkpointBlocks: o.checkpointBlocks,
         fusedLayerNorm: o.fusedLayerNorm,
+        skipDiscardedPromptRows: o.skipDiscardedPromptRows,
       }),
   );
   try {

@@ -49,6 +49,13 @@ const createModelSchema = z
      * default; not used with `checkpointBlocks` (recomputed blocks run unfused).
      */
     fusedLayerNorm: z.boolean().default(false),
+    /**
+     * VPT-deep: every block's prompt outputs are overwritten by the next block's prompts (the
+     * last block's are not pooled), so only the prompt rows' keys and values are computed --
+     * not their queries, attention outputs, projection or MLP, forward or backward. Same
+     * results within float rounding; off computes every row as timm does (for comparisons).
+     */
+    skipDiscardedPromptRows: z.boolean().default(true),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */

@@ -41,6 +41,9 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.bf16_backbone = string_field(o, "backboneDtype") == "bfloat16";
   c.checkpoint_blocks = bool_field(o, "checkpointBlocks");
   c.fused_norm = bool_field(o, "fusedLayerNorm");
+  // Absent (a config from before the option): on, its default.
+  c.skip_discarded_prompt_rows =
+      o.Get("skipDiscardedPromptRows").IsUndefined() || bool_field(o, "skipDiscardedPromptRows");
   return c;
 }
 

@@ -130,14 +130,21 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
   at::Generator* rng = train ? &dropout_rng_ : nullptr;
   // The residual stream stays fp32 (as under autocast with fp32 weights) when the weights are bf16.
   at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);  // (B, prefix + P, D)
-  if (prompts_.enabled()) {
+  const bool kv_rows = prompts_as_kv_rows();
+  if (prompts_.enabled() && !kv_rows) {
     x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, rng), x.narrow(1, prefix, x.size(1) - prefix)},
                 1);  // (B, prefix + N + P, D)
   }
   const bool deep = prompts_.enabled() && prompts_.deep();
   if (!config_.checkpoint_blocks || config_.transfer == Transfer::Full) return run_blocks(x, rng);
-  // Checkpointed blocks take the stream whole: the deep prompts go in between them.
+  // Checkpointed blocks take the stream whole: the deep prompts go in between them, or with
+  // kv_rows alongside it.
   for (int64_t i = 0; i < config_.vit.depth; ++i) {
+    if (kv_rows) {
+      x = checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast(), kv_prompts(i, B, rng),
+                             prefix);
+      continue;
+    }
     if (i > 0 && deep) {
       x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(i, B, rng),
                    x.narrow(1, prefix + N, x.size(1) - prefix - N)},
@@ -145,22 +152,39 @@ at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
     }
     x = checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast());
   }
-  return x;  // (B, T, D), or (B, 1, D) with token pooling
+  return x;  // (B, T, D), (B, T - N, D) with kv_rows, or (B, 1, D) with token pooling
 }
 
 at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng) {
   const int64_t B = x.size(0), prefix = config_.vit.num_prefix_tokens();
   const bool deep = prompts_.enabled() && prompts_.deep();
+  const bool kv_rows = prompts_as_kv_rows();
   const bool fused = config_.fused_norm;
   AddNorm in = vit_.block_input(0, x, at::Tensor(), at::Tensor(), 0, fused);
   at::Tensor y, m;  // block i's output is y + m
   for (int64_t i = 0; i < config_.vit.depth; ++i) {
     if (i > 0) {
-      in = vit_.block_input(i, y, m, deep ? prompts_.tokens_for_block(i, B, rng) : at::Tensor(), prefix, fused);
+      const bool insert = deep && !kv_rows;
+      in = vit_.block_input(i, y, m, insert ? prompts_.tokens_for_block(i, B, rng) : at::Tensor(), prefix, fused);
     }
-    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries_of(i), fused);
+    // kv_rows: the prompts' norm1 (no residual: nothing of theirs carries over), keys and values only.
+    const at::Tensor kv_h =
+        kv_rows ? vit_.block_input(i, kv_prompts(i, B, rng), at::Tensor(), at::Tensor(), 0, fused).normed
+                : at::Tensor();
+    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries_of(i), fused, kv_h, prefix);
   }
-  return y + m;  // (B, T, D), or (B, 1, D) with token pooling
+  return y + m;  // (B, T, D), (B, T - N, D) with kv_rows, or (B, 1, D) with token pooling
+}
+
+bool PromptedVit::prompts_as_kv_rows() const {
+  return config_.skip_discarded_prompt_rows && prompts_.enabled() && prompts_.deep();
+}
+
+at::Tensor PromptedVit::kv_prompts(int64_t block, int64_t batch, at::Generator* rng) const {
+  at::Tensor p = prompts_.tokens_for_block(block, batch, rng);  // (B, N, D)
+  // Without dropout every sample has the same prompts (an expanded (1, N, D)): their norm,
+  // keys and values are computed once and broadcast (autograd sums their gradients).
+  return batch > 1 && p.stride(0) == 0 ? p.narrow(0, 0, 1) : p;
 }
 
 int64_t PromptedVit::queries_of(int64_t block) const {
@@ -171,7 +195,9 @@ int64_t PromptedVit::queries_of(int64_t block) const {
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
   compat::AutocastGuard autocast(device_.type(), backbone_autocast());
-  return vit_.pool(encode(images, train), config_.vit.num_prefix_tokens() + prompts_.tokens()).to(at::kFloat);
+  // Average pooling skips the prefix and the prompt rows, which the stream may leave out.
+  const int64_t skip = config_.vit.num_prefix_tokens() + (prompts_as_kv_rows() ? 0 : prompts_.tokens());
+  return vit_.pool(encode(images, train), skip).to(at::kFloat);
 }
 
 void PromptedVit::set_class_weights(const at::Tensor& weights) {

@@ -6,6 +6,12 @@
 //     deep and i > 0: x[:, prefix:prefix+N] = prompts_i
 //     x = block_i(x)        (fused_norm: the insertion runs inside block i's first add + LayerNorm)
 //   logits = head(pool(x))                          (B, C)
+// VPT-deep with skip_discarded_prompt_rows (the default) computes the same without the work
+// whose results are overwritten: the prompt rows' outputs of every block are replaced by the
+// next block's prompts (or, after the last, not pooled). The stream then holds only
+// [x[:, :prefix], x[:, prefix + N:]] and each block gets its prompts as key / value rows
+// (vit.h block_forward's kv_rows): their LayerNorm, keys and values are computed, their
+// queries, attention output, projection, residuals and MLP are not.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -40,6 +46,9 @@ struct ModelConfig {
   // Run each residual add, the LayerNorm after it and the deep-prompt insertion as one fused
   // op (add_layer_norm.h); off: one ATen op each. Not with checkpoint_blocks.
   bool fused_norm = false;
+  // VPT-deep: compute of the prompt rows only what is read (their keys and values), see above.
+  // Off: every row of every block, as timm does (same results within float rounding).
+  bool skip_discarded_prompt_rows = true;
 };
 
 class PromptedVit {
@@ -91,13 +100,19 @@ class PromptedVit {
   std::mutex& mutex() { return mutex_; }
 
  private:
-  at::Tensor encode(const at::Tensor& images, bool train);  // through the final block
+  // Through the final block: (B, T, D), (B, T - N, D) without the prompt rows
+  // (prompts_as_kv_rows), or (B, 1, D) with token pooling.
+  at::Tensor encode(const at::Tensor& images, bool train);
   // encode()'s blocks without checkpointing, from the embedded, prompted stream
   // x (B, prefix + N + P, D): each residual add, the LayerNorm after it and the deep-prompt
   // insertion as one op (vit.h block_input), fused kernels with fused_norm, ATen ops without.
   at::Tensor run_blocks(const at::Tensor& x, at::Generator* rng);
   // Rows of the last block's output that pooling reads: 1 with token pooling, else all (-1).
   int64_t queries_of(int64_t block) const;
+  // Whether the stream leaves out the prompt rows (deep prompts with skip_discarded_prompt_rows).
+  bool prompts_as_kv_rows() const;
+  // Block i's prompts as kv_rows: (B, N, D), or (1, N, D) when the batch shares them.
+  at::Tensor kv_prompts(int64_t block, int64_t batch, at::Generator* rng) const;
   // The backbone runs in bf16 when asked to, and always when its weights are bf16.
   bool backbone_autocast() const { return config_.bf16 || config_.bf16_backbone; }
   void check_images(const at::Tensor& images) const;

@@ -96,23 +96,45 @@ at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
   return x;  // (B, prefix + P, D)
 }
 
-at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, int64_t queries) const {
+at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, int64_t queries, const at::Tensor& kv_h,
+                                        int64_t kv_rows_start) const {
   const int64_t B = x.size(0), T = x.size(1), D = config_.embed_dim, H = config_.num_heads, hd = config_.head_dim();
+  auto rows = [&](const at::Tensor& t, int64_t start, int64_t n) { return t.defined() ? t.narrow(0, start, n) : t; };
+  // (B', T', D) -> (2, B', H, T', hd): keys and values of every row of h.
+  auto keys_values = [&](const at::Tensor& h) {
+    return at::linear(h, rows(b.qkv_weight, D, 2 * D), rows(b.qkv_bias, D, 2 * D))
+        .reshape({h.size(0), h.size(1), 2, H, hd})
+        .permute({2, 0, 3, 1, 4});
+  };
   at::Tensor out;
-  if (queries == T) {
+  if (queries == T && !kv_h.defined()) {
     // (B, T, 3D) -> (3, B, H, T, hd)
     at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
     out = compat::sdpa(qkv[0], qkv[1], qkv[2]);  // (B, H, T, hd), scale hd^-0.5
   } else {
     // Queries of the first `queries` tokens only; keys and values of all T tokens.
-    auto rows = [&](const at::Tensor& t, int64_t start, int64_t n) { return t.defined() ? t.narrow(0, start, n) : t; };
-    at::Tensor q = at::linear(x.narrow(1, 0, queries), rows(b.qkv_weight, 0, D), rows(b.qkv_bias, 0, D))
-                       .reshape({B, queries, H, hd})
-                       .transpose(1, 2);  // (B, H, q, hd)
-    at::Tensor kv = at::linear(x, rows(b.qkv_weight, D, 2 * D), rows(b.qkv_bias, D, 2 * D))
-                        .reshape({B, T, 2, H, hd})
-                        .permute({2, 0, 3, 1, 4});  // (2, B, H, T, hd)
-    out = compat::sdpa(q, kv[0], kv[1]);            // (B, H, q, hd)
+    at::Tensor q, k, v;
+    if (queries == T) {
+      at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
+      q = qkv[0], k = qkv[1], v = qkv[2];
+    } else {
+      q = at::linear(x.narrow(1, 0, queries), rows(b.qkv_weight, 0, D), rows(b.qkv_bias, 0, D))
+              .reshape({B, queries, H, hd})
+              .transpose(1, 2);  // (B, H, q, hd)
+      at::Tensor kv = keys_values(x);
+      k = kv[0], v = kv[1];
+    }
+    if (kv_h.defined()) {
+      // Rows that are only keys and values (VPT-deep's prompts): their projections join the
+      // others at kv_rows_start; a batch-shared row is projected once and broadcast.
+      at::Tensor kv = keys_values(kv_h);
+      if (kv.size(1) != B) kv = kv.expand({2, B, H, kv.size(3), hd});
+      auto insert = [&](const at::Tensor& t, const at::Tensor& extra) {
+        return at::cat({t.narrow(2, 0, kv_rows_start), extra, t.narrow(2, kv_rows_start, T - kv_rows_start)}, 2);
+      };
+      k = insert(k, kv[0]), v = insert(v, kv[1]);  // (B, H, T + n, hd)
+    }
+    out = compat::sdpa(q, k, v);  // (B, H, q, hd)
   }
   out = out.transpose(1, 2).reshape({B, queries, D});
   return at::linear(out, b.proj_weight, b.proj_bias);
@@ -123,18 +145,22 @@ at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const 
   return at::linear(h, b.fc2_weight, b.fc2_bias);
 }
 
-at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, int64_t queries) const {
+at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, int64_t queries,
+                                            const at::Tensor& kv_rows, int64_t kv_rows_start) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
-  auto [y, m] = block_forward_normed(index, x, layer_norm(x, b.norm1_weight, b.norm1_bias), queries, /*fused=*/false);
+  const at::Tensor kv_h = kv_rows.defined() ? layer_norm(kv_rows, b.norm1_weight, b.norm1_bias) : at::Tensor();
+  auto [y, m] = block_forward_normed(index, x, layer_norm(x, b.norm1_weight, b.norm1_bias), queries, /*fused=*/false,
+                                     kv_h, kv_rows_start);
   return y + m;
 }
 
 std::pair<at::Tensor, at::Tensor> VisionTransformer::block_forward_normed(int64_t index, const at::Tensor& x,
                                                                           const at::Tensor& h, int64_t queries,
-                                                                          bool fused) const {
+                                                                          bool fused, const at::Tensor& kv_h,
+                                                                          int64_t kv_rows_start) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
   const int64_t q = queries < 0 ? x.size(1) : queries;
-  at::Tensor a = attention(b, h, q);
+  at::Tensor a = attention(b, h, q, kv_h, kv_rows_start);
   if (config_.layer_scale) a = a * b.ls1_gamma;
   AddNorm mid =
       add_norm(q == x.size(1) ? x : x.narrow(1, 0, q), a, at::Tensor(), 0, b.norm2_weight, b.norm2_bias, fused);
