@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 
 import { ErrorCode, VptError } from '../errors.js';
 import { parseClasses } from './cub-metadata.js';
-import { resolveImageKey } from './image-path.js';
+import { linkedImageRoots, resolveImageKey } from './image-path.js';
 
 /** One labelled image. */
 export interface Sample {
@@ -86,12 +86,18 @@ async function readSplit(file: string): Promise<Array<[string, number]> | null> 
 }
 
 /** Checks every key of a split for path safety; returns absolute paths in order. */
-async function resolveKeys(file: string, imagesDir: string, realImagesDir: string, keys: string[]): Promise<string[]> {
+async function resolveKeys(
+  file: string,
+  imagesDir: string,
+  realImagesDir: string,
+  linkedRoots: ReadonlyMap<string, string>,
+  keys: string[],
+): Promise<string[]> {
   const paths: string[] = [];
   const problems: string[] = [];
   for (let i = 0; i < keys.length; i += PATH_CHECK_BATCH) {
     const chunk = keys.slice(i, i + PATH_CHECK_BATCH);
-    const results = await Promise.all(chunk.map((key) => resolveImageKey(imagesDir, realImagesDir, key)));
+    const results = await Promise.all(chunk.map((key) => resolveImageKey(imagesDir, realImagesDir, key, linkedRoots)));
     results.forEach((r, j) => {
       if ('reason' in r) problems.push(`"${chunk[j]}" is rejected: ${r.reason}`);
       else paths.push(r.path);
@@ -99,6 +105,21 @@ async function resolveKeys(file: string, imagesDir: string, realImagesDir: strin
   }
   if (problems.length > 0) throw dataError(file, problems);
   return paths;
+}
+
+/**
+ * splits.json's `imageFolders`: the links `prepare` made directly in images/ (Stanford Cars),
+ * whose targets keys under them may reach; [] without it.
+ */
+async function preparedImageFolders(root: string): Promise<string[]> {
+  const text = await readFile(join(root, 'splits.json'), 'utf8').catch(() => null);
+  if (text === null) return [];
+  try {
+    const folders = (JSON.parse(text) as { imageFolders?: unknown }).imageFolders;
+    return Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 async function readClassNames(root: string): Promise<Map<number, string> | null> {
@@ -132,6 +153,7 @@ export async function openDataset(root: string): Promise<Dataset> {
   if (!isDir)
     throw new VptError(ErrorCode.Data, `${absRoot} has no images/ folder; a VPT dataset keeps its images there`);
   const realImagesDir = await realpath(imagesDir);
+  const linkedRoots = await linkedImageRoots(imagesDir, await preparedImageFolders(absRoot));
 
   const raw = new Map<SplitName, Array<[string, number]>>();
   for (const name of SPLIT_NAMES) {
@@ -142,7 +164,9 @@ export async function openDataset(root: string): Promise<Dataset> {
   if (!train) {
     throw new VptError(
       ErrorCode.Data,
-      `${absRoot} has no train.json (for CUB-200-2011, run \`vpt-native prepare-cub ${root}\` first)`,
+      `${absRoot} has no train.json: convert the dataset's official files first with ` +
+        `\`vpt-native prepare <dataset> <raw folder>\` (e.g. \`vpt-native prepare cub ${root}\`; ` +
+        `\`vpt-native datasets\` lists the datasets and the files each needs)`,
     );
   }
 
@@ -164,6 +188,7 @@ export async function openDataset(root: string): Promise<Dataset> {
       file,
       imagesDir,
       realImagesDir,
+      linkedRoots,
       entries.map(([key]) => key),
     );
     splits[name] = entries.map(([key, id], i) => ({ key, path: paths[i]!, label: labelOf.get(id)! }));

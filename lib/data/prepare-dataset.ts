@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readlink, realpath, rm, stat, symlink } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 import { z } from 'zod';
 
@@ -171,26 +171,21 @@ async function checkImageFiles(base: string, images: OfficialImage[], root: stri
   }
 }
 
-/** Makes `out/images` point at the image folder; returns the link made, or null when none is needed. */
-async function linkImages(
-  out: string,
-  imageBase: string,
-  force: boolean,
-): Promise<{ path: string; target: string } | null> {
-  const link = join(out, 'images');
-  if (resolve(link) === resolve(imageBase)) return null;
-  const target = relative(out, imageBase) || '.';
+/** Makes `link` point at `target` (relatively); returns the link made, or null when `link` is `target` itself. */
+async function linkTo(link: string, target: string, force: boolean): Promise<{ path: string; target: string } | null> {
+  if (resolve(link) === resolve(target)) return null;
+  const relTarget = relative(dirname(link), target) || '.';
   const existing = await lstat(link).catch(() => null);
   if (existing) {
     const same = await realpath(link).then(
-      async (r) => r === (await realpath(imageBase)),
+      async (r) => r === (await realpath(target)),
       () => false,
     );
     if (same) return existing.isSymbolicLink() ? { path: link, target: await readlink(link) } : null;
     if (!existing.isSymbolicLink() || !force) {
       throw new VptError(
         ErrorCode.Io,
-        `${link} exists and is not the image folder ${imageBase}` +
+        `${link} exists and is not the image folder ${target}` +
           (existing.isSymbolicLink()
             ? '; pass --force (force: true) to replace the link'
             : '; move it away or choose another --out'),
@@ -198,10 +193,56 @@ async function linkImages(
     }
     await rm(link);
   }
-  await symlink(target, link, 'dir').catch((error: unknown) => {
-    throw new VptError(ErrorCode.Io, `cannot link ${link} -> ${target}: ${(error as Error).message}`, { cause: error });
+  await symlink(relTarget, link, 'dir').catch((error: unknown) => {
+    throw new VptError(ErrorCode.Io, `cannot link ${link} -> ${relTarget}: ${(error as Error).message}`, {
+      cause: error,
+    });
   });
-  return { path: link, target };
+  return { path: link, target: relTarget };
+}
+
+/**
+ * Makes `out/images` a folder of links to `folders` of `imageBase` (`images/cars_train ->
+ * ../../cars_train`): for an image base that holds `out` itself, where one `images -> ..` link
+ * would make the prepared folder contain itself. Returns the links, brace-abbreviated.
+ */
+async function linkImageFolders(
+  out: string,
+  imageBase: string,
+  folders: string[],
+  force: boolean,
+): Promise<{ path: string; target: string } | null> {
+  const dir = join(out, 'images');
+  const existing = await lstat(dir).catch(() => null);
+  if (existing?.isSymbolicLink()) {
+    // Such as the `images -> ..` link earlier versions wrote.
+    if (!force) {
+      throw new VptError(
+        ErrorCode.Io,
+        `${dir} is a link to ${await readlink(dir)}; pass --force (force: true) to replace it with a folder of links to ${folders.join(', ')}`,
+      );
+    }
+    await rm(dir);
+  } else if (existing && !existing.isDirectory()) {
+    throw new VptError(ErrorCode.Io, `${dir} exists and is not a folder; move it away or choose another --out`);
+  }
+  await mkdir(dir, { recursive: true });
+  const made: string[] = [];
+  for (const f of folders) if (await linkTo(join(dir, f), join(imageBase, f), force)) made.push(f);
+  if (made.length === 0) return null;
+  const names = made.length === 1 ? made[0]! : `{${made.join(',')}}`;
+  return { path: join(dir, names), target: `${relative(dir, imageBase) || '.'}/${names}` };
+}
+
+/** Makes `out/images` point at the image folder; returns the link made, or null when none is needed. */
+async function linkImages(
+  out: string,
+  raw: OfficialDataset,
+  force: boolean,
+): Promise<{ path: string; target: string } | null> {
+  return raw.imageFolders
+    ? linkImageFolders(out, raw.imageBase, raw.imageFolders, force)
+    : linkTo(join(out, 'images'), raw.imageBase, force);
 }
 
 /**
@@ -367,6 +408,7 @@ export async function prepareDataset(
         { file: `${s.name}.json`, images: s.images, classes: s.classes, sha256: s.sha256, what: s.what },
       ]),
     ),
+    ...(raw.imageFolders ? { imageFolders: raw.imageFolders } : {}),
     ...(boxed.length > 0
       ? { boxes: 'boxes.json: [x1, y1, x2, y2] per image, pixels, as the annotations give them' }
       : {}),
@@ -385,7 +427,7 @@ export async function prepareDataset(
       );
   }
   await mkdir(out, { recursive: true });
-  const imagesLink = await linkImages(out, raw.imageBase, o.force);
+  const imagesLink = await linkImages(out, raw, o.force);
   for (const w of writes) await writeFileAtomic(w.file, [w.bytes]);
 
   return {

@@ -66,7 +66,7 @@ describe('openDataset', () => {
   it('explains a missing or malformed split file', async () => {
     await expect(openDataset(tmp.dir)).rejects.toMatchObject({
       code: 'VPT_DATA',
-      message: expect.stringContaining('prepare-cub'),
+      message: expect.stringContaining('vpt-native prepare <dataset>'),
     });
     await writeFile(join(tmp.dir, 'train.json'), '{"a.jpg": 1,');
     await expect(openDataset(tmp.dir)).rejects.toMatchObject({
@@ -119,6 +119,23 @@ describe('path safety', () => {
     await expect(openDataset(tmp.dir)).rejects.toThrow(/"linkdir\/secret\.jpg" is rejected: it resolves to .*outside/);
     await writeSplit('train', { 'linkdir/not-there.jpg': 1 });
     await expect(openDataset(tmp.dir)).rejects.toThrow(/"linkdir\/not-there\.jpg" is rejected/);
+  });
+
+  it("trusts a link directly in images/ only when splits.json's imageFolders names it (prepare cars)", async () => {
+    await writeJpeg(join(tmp.dir, 'outside', 'a.jpg'), 8, 8);
+    await writeJpeg(join(tmp.dir, 'secret.jpg'), 8, 8);
+    await symlink(join(tmp.dir, 'outside'), join(tmp.dir, 'images', 'linkdir'));
+    await symlink(join(tmp.dir, 'outside', 'a.jpg'), join(tmp.dir, 'images', 'link.jpg'));
+    await symlink(tmp.dir, join(tmp.dir, 'outside', 'up'));
+    await writeSplit('train', { 'linkdir/a.jpg': 1 });
+    await expect(openDataset(tmp.dir)).rejects.toThrow(/"linkdir\/a\.jpg" is rejected/);
+    await writeFile(join(tmp.dir, 'splits.json'), JSON.stringify({ imageFolders: ['linkdir', 'link.jpg', '..'] }));
+    expect((await openDataset(tmp.dir)).splits.train![0]!.path).toBe(join(tmp.dir, 'images', 'linkdir', 'a.jpg'));
+    // Inside a trusted link, keys still may not leave its target, and a file link is no folder.
+    for (const key of ['linkdir/up/secret.jpg', 'link.jpg']) {
+      await writeSplit('train', { [key]: 1 });
+      await expect(openDataset(tmp.dir)).rejects.toThrow(/is rejected: it resolves to .*, outside /);
+    }
   });
 
   it('accepts symlinks that stay inside images/, and files that do not exist yet', async () => {

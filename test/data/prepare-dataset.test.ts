@@ -5,14 +5,15 @@
  * `prepare` and `datasets` output.
  */
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 
 import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { formatDatasets, registerDatasetsCommand } from '../../lib/cli/datasets-command.js';
 import { registerPrepareCommand } from '../../lib/cli/prepare-command.js';
+import { matString, matVariable, parseMatV5 } from '../../lib/data/mat-v5.js';
 import { convertCub, openDataset, prepareDataset, VptError } from '../../lib/index.js';
 import { tempDir } from '../helpers/common.js';
 import { writeCubTree } from '../helpers/data.js';
@@ -114,6 +115,37 @@ describe('prepareDataset: each dataset from its official files', () => {
     await checkFolder(r.out, 3);
   });
 
+  it('Stanford Dogs: train_list.txt / test_list.txt (lists/), labels in the order of the breed folders', async () => {
+    await writeDogsTree(tmp.dir, { train: 10 });
+    const fromMat = await prepareDataset('dogs', tmp.dir, { out: join(tmp.dir, 'mat') });
+    const matJson = await Promise.all(
+      ['train', 'val', 'test'].map((n) => readFile(join(fromMat.out, `${n}.json`), 'utf8')),
+    );
+    // The same lists as text, lines shuffled (labels come from the folders, not the line order), in lists/.
+    await mkdir(join(tmp.dir, 'lists'));
+    for (const name of ['train', 'test']) {
+      const mat = parseMatV5(await readFile(join(tmp.dir, `${name}_list.mat`)), `${name}_list.mat`);
+      const vars = matVariable(mat, 'file_list', 'cell', `${name}_list.mat`).cells.map((c) => matString(c)!);
+      await rm(join(tmp.dir, `${name}_list.mat`));
+      await writeFile(join(tmp.dir, 'lists', `${name}_list.txt`), `${[...vars].reverse().join('\r\n')}\r\n\n`);
+    }
+    const r = await prepareDataset('dogs', tmp.dir, { out: join(tmp.dir, 'txt') });
+    expect(r.sources).toEqual(['train_list.txt', 'test_list.txt']);
+    expect(r.splits.map((s) => s.images)).toEqual([27, 3, 6]);
+    const labels = (json: string) => Object.entries(JSON.parse(json) as Record<string, number>).sort();
+    const txtJson = await Promise.all(['train', 'val', 'test'].map((n) => readFile(join(r.out, `${n}.json`), 'utf8')));
+    // Same images and labels as the .mat lists (the val carve follows the list order, so compare train + val).
+    expect(labels(txtJson[2]!)).toEqual(labels(matJson[2]!));
+    expect([...labels(txtJson[0]!), ...labels(txtJson[1]!)].sort()).toEqual(
+      [...labels(matJson[0]!), ...labels(matJson[1]!)].sort(),
+    );
+    expect(await readFile(join(r.out, 'classes.txt'), 'utf8')).toBe(
+      await readFile(join(fromMat.out, 'classes.txt'), 'utf8'),
+    );
+    expect((await readJson(r.manifest)).officialClassIds).toEqual([1, 2, 3]);
+    await checkFolder(r.out, 3);
+  });
+
   for (const layout of ['devkit', 'old'] as const) {
     it(`Stanford Cars (${layout} layout): struct annotations, class names, boxes.json`, async () => {
       await writeCarsTree(tmp.dir, { layout, train: 10 });
@@ -124,7 +156,29 @@ describe('prepareDataset: each dataset from its official files', () => {
       expect(Object.keys(boxes)[0]).toBe(layout === 'old' ? 'car_ims/000001.jpg' : 'cars_train/00001.jpg');
       expect(Object.values(boxes)[0]).toEqual(layout === 'old' ? [2, 2, 20, 18] : [1, 2, 20, 18]);
       expect((await readFile(join(r.out, 'classes.txt'), 'utf8')).split('\n')[2]).toBe('3 Make 3 Model Sedan 2012');
-      expect(r.imagesLink?.target).toBe('..');
+      // images/ is a folder of links to the image folders alone: no link back to the raw root that
+      // holds the prepared folder, which made tree walkers loop.
+      const folders = layout === 'old' ? ['car_ims'] : ['cars_train', 'cars_test'];
+      expect(r.imagesLink).toEqual({
+        path: join(r.out, 'images', layout === 'old' ? 'car_ims' : '{cars_train,cars_test}'),
+        target: layout === 'old' ? '../../car_ims' : '../../{cars_train,cars_test}',
+      });
+      expect((await lstat(join(r.out, 'images'))).isDirectory()).toBe(true);
+      expect((await readdir(join(r.out, 'images'))).sort()).toEqual([...folders].sort());
+      const realOut = await realpath(r.out);
+      for (const f of folders) {
+        const target = await realpath(join(r.out, 'images', f));
+        expect(target).toBe(await realpath(join(tmp.dir, f)));
+        expect(`${realOut}${sep}`.startsWith(`${target}${sep}`)).toBe(false);
+      }
+      await checkFolder(r.out, 3);
+      const data = await openDataset(r.out);
+      expect((await lstat(data.splits.train![0]!.path)).isFile()).toBe(true);
+      // An output an earlier version wrote, images -> .., is replaced by prepare --force.
+      await rm(join(r.out, 'images'), { recursive: true });
+      await symlink('..', join(r.out, 'images'));
+      await prepareDataset('cars', tmp.dir, { force: true });
+      expect((await lstat(join(r.out, 'images'))).isDirectory()).toBe(true);
       await checkFolder(r.out, 3);
     });
   }
@@ -281,6 +335,33 @@ describe('hostile inputs name the file and line', () => {
     );
     expect((await failure(prepareDataset('dogs', join(tmp.dir, 'dogs')))).message).toContain(
       'test_list.mat: file_list{1}: path "../etc/passwd" is unsafe',
+    );
+
+    await writeFile(
+      join(tmp.dir, 'dogs', 'train_list.txt'),
+      [
+        'n02085620-Breed_1/a.jpg',
+        'n02085620-Breed_1/a.jpg extra',
+        'no_folder.jpg',
+        '../etc/passwd',
+        'n02085620-Breed_1/a.jpg',
+        'n02085620-Breed_1/',
+      ].join('\n'),
+    );
+    await writeFile(join(tmp.dir, 'dogs', 'test_list.txt'), 'n02085621-Breed_2/b.jpg\n');
+    await rm(join(tmp.dir, 'dogs', 'train_list.mat'));
+    const txt = (await failure(prepareDataset('dogs', join(tmp.dir, 'dogs')))).message;
+    expect(txt).toContain(
+      'train_list.txt:2: expected one image path (<breed folder>/<file>.jpg), got "n02085620-Breed_1/a.jpg extra"',
+    );
+    expect(txt).toContain('train_list.txt:3: "no_folder.jpg" is not <breed folder>/<file>');
+    expect(txt).toContain('train_list.txt:4: path "../etc/passwd" is unsafe');
+    expect(txt).toContain('train_list.txt:5: path n02085620-Breed_1/a.jpg is listed twice (first at train_list.txt:1)');
+    expect(txt).toContain('train_list.txt:6: "n02085620-Breed_1/" is not <breed folder>/<file>');
+    await rm(join(tmp.dir, 'dogs', 'test_list.txt'));
+    await rm(join(tmp.dir, 'dogs', 'test_list.mat'));
+    expect((await failure(prepareDataset('dogs', join(tmp.dir, 'dogs')))).message).toContain(
+      `${join(tmp.dir, 'dogs', 'test_list.txt')} is missing (also looked for lists/test_list.txt)`,
     );
 
     await writeCarsTree(join(tmp.dir, 'cars'), { layout: 'old', images: false, classes: 2 });

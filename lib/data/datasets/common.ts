@@ -26,6 +26,12 @@ export interface OfficialImage {
 export interface OfficialDataset {
   /** Absolute folder the keys are relative to. */
   imageBase: string;
+  /**
+   * The top-level entries of `imageBase` the keys lie under, when `imageBase` is the raw root
+   * itself (Stanford Cars): the prepared folder's `images/` is then a folder of links to these
+   * alone, not a link to a root that holds the prepared folder (a loop for tree walkers).
+   */
+  imageFolders?: string[];
   train: OfficialImage[];
   /** An official validation split (Flowers-102, VTAB); otherwise val is carved from train. */
   val?: OfficialImage[];

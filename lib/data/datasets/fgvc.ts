@@ -11,6 +11,7 @@ import { readCubMetadata } from '../cub-metadata.js';
 import { type MatArray, matScalar, matString, matVariable, readMatV5 } from '../mat-v5.js';
 import {
   checkKey,
+  lines,
   type OfficialDataset,
   type OfficialImage,
   Problems,
@@ -173,20 +174,37 @@ function cellStrings(v: MatArray, file: string, name: string, problems: Problems
 }
 
 /**
- * Stanford Dogs: train_list.mat and test_list.mat (`file_list`: paths under Images/, `labels`:
- * 1..120), in the root or lists/. Class names are the image folders' names.
+ * Stanford Dogs, from the split lists of lists.tar, in the root or lists/:
+ * - train_list.mat and test_list.mat (`file_list`: paths under Images/, `labels`: 1..120), or
+ * - train_list.txt and test_list.txt, one path under Images/ per line
+ *   (`n02085620-Chihuahua/n02085620_5927.jpg`), used when there is no train_list.mat. Their
+ *   labels are what the .mat lists give: 1..120 in the order of the breed folders' names (the
+ *   folders start with their WordNet ids, so class 1 is n02085620-Chihuahua), over the folders
+ *   of both lists.
+ * Class names are the image folders' names.
  */
 export async function readDogs(root: string): Promise<OfficialDataset> {
   const problems = new Problems();
   const seen = new Map<string, string>();
   const classNames = new Map<number, string>();
   const nameAt = new Map<number, string>();
-  const read = async (file: string): Promise<OfficialImage[]> => {
-    const path = await firstExisting(
-      root,
-      [file, join('lists', file)],
-      `is this a Stanford Dogs folder (Images/, ${file} from lists.tar)?`,
-    );
+  const hint = (file: string) =>
+    `is this a Stanford Dogs folder (Images/ and ${file} from lists.tar; the lists may be train_list.mat + test_list.mat or train_list.txt + test_list.txt)?`;
+  const folderOf = (key: string) => (key.includes('/') ? key.slice(0, key.indexOf('/')) : '');
+  const add = (out: OfficialImage[], key: string, classId: number, at: string) => {
+    if (!checkKey(key, at, seen, problems)) return;
+    const folder = folderOf(key);
+    const earlier = classNames.get(classId);
+    if (earlier === undefined) {
+      classNames.set(classId, folder);
+      nameAt.set(classId, at);
+    } else if (earlier !== folder) {
+      problems.addAt(at, `label ${classId} is folder ${folder}, but ${earlier} at ${nameAt.get(classId)}`);
+    }
+    out.push({ key, classId, origin: at });
+  };
+  const readMatList = async (file: string): Promise<OfficialImage[]> => {
+    const path = await firstExisting(root, [file, join('lists', file)], hint(file));
     const vars = await readMatV5(path);
     const files = cellStrings(matVariable(vars, 'file_list', 'cell', file), file, 'file_list', problems);
     const labels = positiveInts(matVariable(vars, 'labels', 'numeric', file), file, 'labels', problems);
@@ -194,24 +212,55 @@ export async function readDogs(root: string): Promise<OfficialDataset> {
       problems.addAt(file, `file_list has ${files.length} entries, labels ${labels.length}`);
     const out: OfficialImage[] = [];
     files.forEach((key, i) => {
-      const at = `${file}: file_list{${i + 1}}`;
       const classId = labels[i];
       if (classId === undefined || !Number.isSafeInteger(classId) || classId < 1) return;
-      if (!checkKey(key, at, seen, problems)) return;
-      const folder = key.includes('/') ? key.slice(0, key.indexOf('/')) : '';
-      const earlier = classNames.get(classId);
-      if (earlier === undefined) {
-        classNames.set(classId, folder);
-        nameAt.set(classId, at);
-      } else if (earlier !== folder) {
-        problems.addAt(at, `label ${classId} is folder ${folder}, but ${earlier} at ${nameAt.get(classId)}`);
-      }
-      out.push({ key, classId, origin: at });
+      add(out, key, classId, `${file}: file_list{${i + 1}}`);
     });
     return out;
   };
-  const train = await read('train_list.mat');
-  const test = await read('test_list.mat');
+  /** A .txt list's paths with their `file:line`; malformed lines are problems. */
+  const readTxtList = async (file: string): Promise<Array<{ key: string; at: string }>> => {
+    const path = await firstExisting(root, [file, join('lists', file)], hint(file));
+    const out: Array<{ key: string; at: string }> = [];
+    for (const { line, content } of lines(await readText(path, hint(file)))) {
+      if (/\s/.test(content)) {
+        problems.add(file, line, `expected one image path (<breed folder>/<file>.jpg), got ${JSON.stringify(content)}`);
+        continue;
+      }
+      const slash = content.indexOf('/');
+      if (slash <= 0 || slash === content.length - 1) {
+        problems.add(
+          file,
+          line,
+          `${JSON.stringify(content)} is not <breed folder>/<file>: the breed folder gives the label`,
+        );
+        continue;
+      }
+      out.push({ key: content, at: `${file}:${line}` });
+    }
+    return out;
+  };
+
+  const useMat =
+    (await exists(join(root, 'train_list.mat'))) ||
+    (await exists(join(root, 'lists', 'train_list.mat'))) ||
+    !((await exists(join(root, 'train_list.txt'))) || (await exists(join(root, 'lists', 'train_list.txt'))));
+  let train: OfficialImage[] = [];
+  let test: OfficialImage[] = [];
+  let sources: string[];
+  if (useMat) {
+    train = await readMatList('train_list.mat');
+    test = await readMatList('test_list.mat');
+    sources = ['train_list.mat', 'test_list.mat'];
+  } else {
+    const trainRows = await readTxtList('train_list.txt');
+    const testRows = await readTxtList('test_list.txt');
+    const folders = [...new Set([...trainRows, ...testRows].map((r) => folderOf(r.key)))].sort();
+    const labelOf = new Map(folders.map((f, i) => [f, i + 1]));
+    for (const r of trainRows) add(train, r.key, labelOf.get(folderOf(r.key))!, r.at);
+    for (const r of testRows) add(test, r.key, labelOf.get(folderOf(r.key))!, r.at);
+    sources = ['train_list.txt', 'test_list.txt'];
+  }
   problems.throwIfAny(`Stanford Dogs lists in ${root}`);
   return {
     imageBase: join(root, 'Images'),
@@ -220,7 +269,7 @@ export async function readDogs(root: string): Promise<OfficialDataset> {
     classNames,
     relabel: true,
     preprocess: 'fgvc',
-    sources: ['train_list.mat', 'test_list.mat'],
+    sources,
   };
 }
 
@@ -238,6 +287,11 @@ async function firstExisting(root: string, candidates: string[], hint: string): 
     ErrorCode.Data,
     `${join(root, candidates[0]!)} is missing (also looked for ${candidates.slice(1).join(', ')}): ${hint}`,
   );
+}
+
+/** The first path components of the keys (cars_train, cars_test; car_ims), in order of appearance. */
+function topFolders(images: OfficialImage[]): string[] {
+  return [...new Set(images.map((im) => im.key.split('/')[0]!))];
 }
 
 /** One Cars annotation struct element -> image; problems name `file: annotations(i).field`. */
@@ -314,7 +368,16 @@ export async function readCars(root: string): Promise<OfficialDataset> {
     });
     checkClass([...train, ...test], classNames);
     problems.throwIfAny(`Stanford Cars annotations in ${root}`);
-    return { imageBase: root, train, test, classNames, relabel: true, preprocess: 'fgvc', sources: [file] };
+    return {
+      imageBase: root,
+      imageFolders: topFolders([...train, ...test]),
+      train,
+      test,
+      classNames,
+      relabel: true,
+      preprocess: 'fgvc',
+      sources: [file],
+    };
   }
 
   const trainFile = 'cars_train_annos.mat';
@@ -345,6 +408,7 @@ export async function readCars(root: string): Promise<OfficialDataset> {
   problems.throwIfAny(`Stanford Cars annotations in ${root}`);
   return {
     imageBase: root,
+    imageFolders: topFolders([...train, ...test]),
     train,
     test,
     classNames,
