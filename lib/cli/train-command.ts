@@ -118,6 +118,12 @@ function addTrainFlags(cmd: Command): Command {
     .option('--cache-features', 'linear probing without augmentation: compute backbone features once (default)')
     .option('--no-cache-features', 'linear probing without augmentation: recompute backbone features every epoch')
     .option('--crop-size <px>', 'crop size (224); the backbone position embedding is resampled to it', num)
+    .addOption(
+      new Option(
+        '--preprocess <kind>',
+        "fgvc: VPT's resize + random / center crop (+ flip); vtab: resize to crop-size x crop-size (bicubic), no crop or flip (default: the dataset's splits.json, else fgvc)",
+      ).choices(['fgvc', 'vtab']),
+    )
     .option('--device <device>', 'cpu, cuda or cuda:N (default: CUDA when available)')
     .addOption(
       new Option('--precision <p>', 'fp32 or bf16 (default: bf16 on CUDA, fp32 on CPU)').choices(['fp32', 'bf16']),

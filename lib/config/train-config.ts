@@ -39,6 +39,14 @@ export const trainConfigSchema = z
     mlpLayers: z.int().min(0).max(16).default(0),
     classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
     cropSize: z.int().min(8).default(224),
+    /**
+     * 'fgvc': VPT's FGVC transforms (Resize(cropSize * 8 / 7) + RandomCrop + flip for training,
+     * CenterCrop for eval). 'vtab': VTAB-1k's Resize((cropSize, cropSize), BICUBIC), no crop, no
+     * flip, for training and eval alike (`augment` has no effect). Default: what the dataset's
+     * splits.json says (`prepare vtab-<task>` writes 'vtab'), else 'fgvc'; the run's config.json
+     * records the value used.
+     */
+    preprocess: z.enum(['fgvc', 'vtab']).optional(),
     /** Random crop + flip for training; off trains on the eval view (resize + center crop). */
     augment: z.boolean().default(true),
     /** Linear probing without augmentation: compute backbone features once, then train the head on them. */

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 
 import { ErrorCode, VptError } from '../errors.js';
 import { parseClasses } from './cub-metadata.js';
+import type { Preprocess } from './datasets/common.js';
 import { linkedImageRoots, resolveImageKey } from './image-path.js';
 
 /** One labelled image. */
@@ -42,6 +43,8 @@ export interface Dataset {
   classNames: string[];
   /** Samples of each split present, in JSON order. */
   splits: Partial<Record<SplitName, Sample[]>>;
+  /** The preprocessing splits.json names (`prepare` writes 'vtab' for VTAB-1k tasks); absent without it. */
+  preprocess?: Preprocess;
 }
 
 /** Keys whose paths are checked at once (each check is a realpath call). */
@@ -107,19 +110,28 @@ async function resolveKeys(
   return paths;
 }
 
-/**
- * splits.json's `imageFolders`: the links `prepare` made directly in images/ (Stanford Cars),
- * whose targets keys under them may reach; [] without it.
- */
-async function preparedImageFolders(root: string): Promise<string[]> {
+/** What `prepare` wrote in splits.json that opening the dataset uses; {} without one. */
+interface PreparedManifest {
+  /** The links `prepare` made directly in images/ (Stanford Cars), whose targets keys under them may reach. */
+  imageFolders?: string[];
+  preprocess?: Preprocess;
+}
+
+async function readManifest(root: string): Promise<PreparedManifest> {
   const text = await readFile(join(root, 'splits.json'), 'utf8').catch(() => null);
-  if (text === null) return [];
+  if (text === null) return {};
+  let json: { imageFolders?: unknown; preprocess?: unknown };
   try {
-    const folders = (JSON.parse(text) as { imageFolders?: unknown }).imageFolders;
-    return Array.isArray(folders) ? folders.filter((f): f is string => typeof f === 'string') : [];
+    json = JSON.parse(text) as typeof json;
   } catch {
-    return [];
+    return {};
   }
+  if (json === null || typeof json !== 'object') return {};
+  const folders = json.imageFolders;
+  return {
+    ...(Array.isArray(folders) ? { imageFolders: folders.filter((f): f is string => typeof f === 'string') } : {}),
+    ...(json.preprocess === 'fgvc' || json.preprocess === 'vtab' ? { preprocess: json.preprocess } : {}),
+  };
 }
 
 async function readClassNames(root: string): Promise<Map<number, string> | null> {
@@ -153,7 +165,8 @@ export async function openDataset(root: string): Promise<Dataset> {
   if (!isDir)
     throw new VptError(ErrorCode.Data, `${absRoot} has no images/ folder; a VPT dataset keeps its images there`);
   const realImagesDir = await realpath(imagesDir);
-  const linkedRoots = await linkedImageRoots(imagesDir, await preparedImageFolders(absRoot));
+  const manifest = await readManifest(absRoot);
+  const linkedRoots = await linkedImageRoots(imagesDir, manifest.imageFolders ?? []);
 
   const raw = new Map<SplitName, Array<[string, number]>>();
   for (const name of SPLIT_NAMES) {
@@ -201,5 +214,6 @@ export async function openDataset(root: string): Promise<Dataset> {
     classIds,
     classNames: classIds.map((id) => names?.get(id) ?? String(id)),
     splits,
+    ...(manifest.preprocess ? { preprocess: manifest.preprocess } : {}),
   };
 }

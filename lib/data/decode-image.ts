@@ -1,6 +1,7 @@
 /**
  * `decodeResized`: one image file -> sRGB RGB uint8 pixels, EXIF orientation applied, shorter
- * side resized as torchvision's `Resize(int)` with PIL's bilinear filter does it.
+ * side resized as torchvision's `Resize(int)` with PIL's bilinear filter does it, or (fit
+ * 'fill', VTAB-1k) resized to exactly size x size as `Resize((size, size), BICUBIC)` does it.
  *
  * JPEGs (8-bit grayscale, YCbCr, RGB; baseline or progressive) are read, decoded, oriented and
  * resized by the addon in one job on the libuv thread pool, with libjpeg-turbo and Pillow's
@@ -48,6 +49,12 @@ export type ImageDecoder = 'auto' | 'native' | 'sharp';
 export interface DecodeOptions {
   /** Default: the environment variable VPT_IMAGE_DECODER, else 'auto'. */
   decoder?: ImageDecoder;
+  /**
+   * 'shorter' (default): the shorter side becomes `size`, PIL's bilinear filter (torchvision's
+   * Resize(size), VPT's FGVC transforms). 'fill': exactly size x size, aspect not kept, PIL's
+   * bicubic filter (torchvision's Resize((size, size), BICUBIC), VTAB-1k's preprocessing).
+   */
+  fit?: 'shorter' | 'fill';
 }
 
 const DECODERS: readonly ImageDecoder[] = ['auto', 'native', 'sharp'];
@@ -95,27 +102,40 @@ async function readSource(path: string): Promise<Buffer> {
  */
 export async function decodeResized(path: string, shorter: number, options: DecodeOptions = {}): Promise<DecodedImage> {
   const decoder = chooseDecoder(options.decoder);
-  if (decoder === 'sharp') return decodeWithSharp(path, await readSource(path), shorter);
+  const fill = chooseFit(options.fit) === 'fill';
+  const withSharp = (bytes: Buffer) =>
+    fill ? fillWithSharp(path, bytes, shorter) : decodeWithSharp(path, bytes, shorter);
+  if (decoder === 'sharp') return withSharp(await readSource(path));
   const decodeJpegFile = nativeJpegDecoder();
   if (!decodeJpegFile) {
     if (decoder === 'native')
       throw cannotNative(path, 'this build of the addon has no JPEG decoder (libjpeg was not found when it was built)');
-    return decodeWithSharp(path, await readSource(path), shorter);
+    return withSharp(await readSource(path));
   }
   let result: NativeJpegResult;
   try {
-    result = await callNative(() => decodeJpegFile({ path, shorter }));
+    result = await callNative(() => decodeJpegFile(fill ? { path, shorter, fill } : { path, shorter }));
   } catch (error) {
     if (error instanceof VptError && error.code === ErrorCode.Data) throw bad(path, error.message, error);
     throw error;
   }
-  if ('pixels' in result) return { data: result.pixels, width: result.width, height: result.height };
+  if ('pixels' in result) {
+    if (fill && (result.width !== shorter || result.height !== shorter)) {
+      // An addon built before `fill` existed ignores it.
+      throw new VptError(
+        ErrorCode.Native,
+        `the addon decoded ${path} to ${result.width}x${result.height}, not ${shorter}x${shorter}: it predates fit 'fill'; rebuild it (npm run build)`,
+      );
+    }
+    return { data: result.pixels, width: result.width, height: result.height };
+  }
   if (decoder === 'native') throw cannotNative(path, result.declined);
-  return decodeWithSharp(
-    path,
-    Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength),
-    shorter,
-  );
+  return withSharp(Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength));
+}
+
+function chooseFit(given: DecodeOptions['fit']): 'shorter' | 'fill' {
+  if (given === undefined || given === 'shorter' || given === 'fill') return given ?? 'shorter';
+  throw invalidOption('fit', "'shorter' or 'fill'", given);
 }
 
 function cannotNative(path: string, why: string): VptError {
@@ -133,7 +153,7 @@ function chooseDecoder(given: ImageDecoder | undefined): ImageDecoder {
   return env as ImageDecoder;
 }
 
-type NativeDecode = (request: { path: string; shorter: number }) => Promise<NativeJpegResult>;
+type NativeDecode = (request: { path: string; shorter: number; fill?: boolean }) => Promise<NativeJpegResult>;
 let nativeJpeg: NativeDecode | null | undefined;
 
 /**
@@ -200,7 +220,7 @@ async function decodeWithSharp(path: string, bytes: Buffer, shorter: number): Pr
 }
 
 /**
- * Bilinear enlargement with PIL's pixel centres. `padded` is the (h + 2B) x (w + 2B) RGB image
+ * Bilinear (or bicubic) enlargement with PIL's pixel centres. `padded` is the (h + 2B) x (w + 2B) RGB image
  * with a replicated border of B = UPSCALE_BORDER; libvips' affine maps input x to output
  * scale * x + odx, so odx places source pixel (dst + 0.5) / scale - 0.5 at dst.
  */
@@ -210,6 +230,7 @@ async function enlarge(
   width: number,
   height: number,
   target: { width: number; height: number },
+  interpolator: 'bilinear' | 'bicubic' = 'bilinear',
 ): Promise<DecodedImage> {
   const sx = target.width / width;
   const sy = target.height / height;
@@ -220,7 +241,7 @@ async function enlarge(
         [0, sy],
       ],
       {
-        interpolator: 'bilinear',
+        interpolator,
         odx: -sx * UPSCALE_BORDER + 0.5 * (sx - 1),
         ody: -sy * UPSCALE_BORDER + 0.5 * (sy - 1),
       },
@@ -235,4 +256,59 @@ async function enlarge(
   for (let y = 0; y < target.height; y++)
     pixels.set(data.subarray(y * out.width * 3, y * out.width * 3 + row), y * row);
   return { data: pixels, width: target.width, height: target.height };
+}
+
+/**
+ * VTAB-1k's resize with sharp: exactly size x size, PIL's bicubic filter. Sides that shrink go
+ * through libvips' cubic (Catmull-Rom, a = -0.5, as PIL's BICUBIC) reducer, which widens its
+ * kernel by the scale as PIL does; sides that grow through the bicubic affine with PIL's pixel
+ * centres over an edge-replicated border (enlarge()). PIL resizes the horizontal side first, this
+ * the shrinking sides first; test/data/vtab-preprocess.test.ts states the measured difference.
+ */
+async function fillWithSharp(path: string, bytes: Buffer, size: number): Promise<DecodedImage> {
+  try {
+    const meta = await sharp(bytes, { failOn: SHARP_FAIL_ON }).metadata();
+    const oriented = meta.autoOrient ?? meta;
+    if (!oriented.width || !oriented.height) throw new Error('no image dimensions');
+    const shrunk = { width: Math.min(size, oriented.width), height: Math.min(size, oriented.height) };
+    let pipeline = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true })
+      .autoOrient()
+      .toColourspace('srgb')
+      .removeAlpha();
+    if (shrunk.width !== oriented.width || shrunk.height !== oriented.height)
+      pipeline = pipeline.resize({ ...shrunk, fit: 'fill', kernel: 'cubic', fastShrinkOnLoad: false });
+    let image: DecodedImage;
+    if (shrunk.width === size && shrunk.height === size) {
+      const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      image = {
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        width: info.width,
+        height: info.height,
+      };
+    } else {
+      const padded = await pipeline
+        .extend({
+          top: UPSCALE_BORDER,
+          bottom: UPSCALE_BORDER,
+          left: UPSCALE_BORDER,
+          right: UPSCALE_BORDER,
+          extendWith: 'copy',
+        })
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      image = await enlarge(
+        padded.data,
+        padded.info,
+        shrunk.width,
+        shrunk.height,
+        { width: size, height: size },
+        'bicubic',
+      );
+    }
+    if (image.width !== size || image.height !== size || image.data.length !== size * size * 3)
+      throw new Error(`decoded to ${image.width}x${image.height}, expected ${size}x${size} RGB`);
+    return image;
+  } catch (error) {
+    throw bad(path, `cannot decode (${(error as Error).message.split('\n')[0]})`, error);
+  }
 }

@@ -3,11 +3,12 @@
  * resize), persisted, so later runs decode no JPEG at all.
  *
  *   8 bytes  little-endian header length
- *   header   JSON { format, version, resize, entries: [{ path, size, mtimeMs, width, height, offset }] }
+ *   header   JSON { format, version, resize, fit?, entries: [{ path, size, mtimeMs, width, height, offset }] }
+ *            (fit: 'fill' for VTAB's square resize; absent for the shorter-side resize)
  *   pixels   each entry's (height, width, 3) RGB bytes, at the end of the header + offset
  *
  * An entry counts only while its source file keeps the size and mtime it had when the cache file
- * was written. A file made for another resize, or one that does not parse, is ignored and
+ * was written. A file made for another resize (or fit), or one that does not parse, is ignored and
  * replaced at the next write.
  */
 import { type FileHandle, mkdir, open, stat } from 'node:fs/promises';
@@ -47,11 +48,13 @@ export async function writeImageCacheFile(
   file: string,
   resize: number,
   entries: Iterable<[string, DecodedImage]>,
+  fit: 'shorter' | 'fill' = 'shorter',
 ): Promise<void> {
-  const header: { format: string; version: number; resize: number; entries: FileEntry[] } = {
+  const header: { format: string; version: number; resize: number; fit?: 'fill'; entries: FileEntry[] } = {
     format: FORMAT,
     version: VERSION,
     resize,
+    ...(fit === 'fill' ? { fit } : {}),
     entries: [],
   };
   const pixels: Uint8Array[] = [];
@@ -104,6 +107,7 @@ export async function readImageCacheFile(
   resize: number,
   wanted: ReadonlySet<string>,
   admit: (path: string, image: DecodedImage) => boolean,
+  fit: 'shorter' | 'fill' = 'shorter',
 ): Promise<{ status: CacheFileStatus; admitted: number }> {
   let handle: FileHandle;
   try {
@@ -120,7 +124,7 @@ export async function readImageCacheFile(
     if (headerBytes > MAX_HEADER_BYTES || 8 + headerBytes > fileBytes) return { status: 'unreadable', admitted: 0 };
     const json = new Uint8Array(headerBytes);
     await handle.read(json, 0, headerBytes, 8);
-    let header: { format?: unknown; version?: unknown; resize?: unknown; entries?: unknown };
+    let header: { format?: unknown; version?: unknown; resize?: unknown; fit?: unknown; entries?: unknown };
     try {
       header = JSON.parse(new TextDecoder().decode(json)) as typeof header;
     } catch {
@@ -135,7 +139,7 @@ export async function readImageCacheFile(
     ) {
       return { status: 'unreadable', admitted: 0 };
     }
-    if (header.resize !== resize) return { status: 'other-resize', admitted: 0 };
+    if (header.resize !== resize || (header.fit ?? 'shorter') !== fit) return { status: 'other-resize', admitted: 0 };
 
     const candidates = (header.entries as FileEntry[]).filter((e) => wanted.has(e.path));
     let admitted = 0;

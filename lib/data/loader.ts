@@ -11,6 +11,10 @@
  *   batch      uint8 (n, R, R, 3): each image's R x R window that holds its crop, with the crop's
  *              (top, left) inside the window; the model's device crops, flips and normalizes
  *
+ * With `preprocess: 'vtab'` (VTAB-1k) each image is resized to exactly S x S (S = cropSize,
+ * aspect not kept, PIL's bicubic filter) and the batch is (n, S, S, 3) with every crop at (0, 0)
+ * and no flip, for training and evaluation alike: the device only normalizes.
+ *
  * At most `prefetchBatches` batches are prepared ahead of the one the caller holds.
  */
 import { availableParallelism } from 'node:os';
@@ -21,6 +25,7 @@ import { type Shard, shardBatch } from '../distributed/shard.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { parseOptions } from '../util/validate.js';
 import type { Sample } from './dataset.js';
+import type { Preprocess } from './datasets/common.js';
 import { type DecodedImage, decodeResized } from './decode-image.js';
 import type { ImageBatchU8 } from './image-batch.js';
 import { defaultCacheBudget, ImageCache } from './image-cache.js';
@@ -44,6 +49,12 @@ export interface LoaderOptions {
   train: boolean;
   /** The model's image size; images are resized to resizeFor(cropSize) first (224 -> 256). */
   cropSize: number;
+  /**
+   * 'fgvc' (default): VPT's FGVC transforms (Resize(resizeFor(cropSize)) + RandomCrop + flip
+   * when training, + CenterCrop otherwise). 'vtab': VTAB-1k's Resize((cropSize, cropSize),
+   * BICUBIC), no crop, no flip, whatever `train` says (vpt-transforms.ts).
+   */
+  preprocess?: Preprocess;
   /** Shuffle every epoch (default: `train`). */
   shuffle?: boolean;
   /** Seed of the order and the augmentation (default 0). */
@@ -118,6 +129,7 @@ const optionsSchema = z.strictObject({
   batchSize: z.number().int().min(1),
   train: z.boolean(),
   cropSize: z.number().int().min(1).max(8192),
+  preprocess: z.enum(['fgvc', 'vtab']).default('fgvc'),
   shuffle: z.boolean().optional(),
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   dropLast: z.boolean().default(false),
@@ -217,7 +229,7 @@ export class Loader {
     const workers = o.workers ?? defaultDecodeWorkers();
     this.#o = { ...o, shuffle: o.shuffle ?? o.train, workers };
     this.#samples = [...samples];
-    this.#resize = resizeFor(o.cropSize);
+    this.#resize = o.preprocess === 'vtab' ? o.cropSize : resizeFor(o.cropSize);
     this.#cache = new ImageCache(o.cacheBytes ?? defaultCacheBudget());
     this.#slots = new Slots(workers);
     this.#stats = { decoded: 0, cacheHits: 0, cachedImages: 0, cachedBytes: 0, cacheFile: null, cacheFileImages: 0 };
@@ -331,8 +343,11 @@ export class Loader {
     const flips = new Uint8Array(n);
     const labels = new Int32Array(n);
     const keys: string[] = [];
+    const vtab = this.#o.preprocess === 'vtab';
     kept.forEach(({ i, image }, k) => {
-      const crop = decideCrop(image.width, image.height, S, this.#o.train, new SeededRandom(this.#o.seed, epoch, i));
+      const crop = vtab
+        ? { top: 0, left: 0, flip: false }
+        : decideCrop(image.width, image.height, S, this.#o.train, new SeededRandom(this.#o.seed, epoch, i));
       const top = Math.min(crop.top, image.height - R);
       const left = Math.min(crop.left, image.width - R);
       copyWindow(image, top, left, R, pixels, k);
@@ -363,7 +378,7 @@ export class Loader {
   async #decode(i: number, sample: Sample, cancel: { cancelled: boolean }): Promise<DecodedImage | null> {
     if (cancel.cancelled || this.#closed) return null;
     try {
-      const image = await decodeResized(sample.path, this.#resize);
+      const image = await decodeResized(sample.path, this.#resize, { fit: this.#fit });
       this.#stats.decoded++;
       if (this.#cache.add(sample.path, image)) this.#cacheDirty = true;
       return image;
@@ -386,7 +401,13 @@ export class Loader {
     if (!file) return;
     this.#cacheFileRead ??= (async () => {
       const wanted = new Set(this.#samples.map((s) => s.path));
-      const r = await readImageCacheFile(file, this.#resize, wanted, (path, image) => this.#cache.add(path, image));
+      const r = await readImageCacheFile(
+        file,
+        this.#resize,
+        wanted,
+        (path, image) => this.#cache.add(path, image),
+        this.#fit,
+      );
       this.#stats.cacheFile = r.status;
       this.#stats.cacheFileImages = r.admitted;
     })();
@@ -396,7 +417,12 @@ export class Loader {
   async #writeCacheFile(): Promise<void> {
     if (!this.#o.cacheFile || !this.#cacheDirty || this.#closed) return;
     this.#cacheDirty = false;
-    await writeImageCacheFile(this.#o.cacheFile, this.#resize, this.#cache.entries());
+    await writeImageCacheFile(this.#o.cacheFile, this.#resize, this.#cache.entries(), this.#fit);
+  }
+
+  /** How images are resized: shorter side (FGVC) or exactly S x S (VTAB). */
+  get #fit(): 'shorter' | 'fill' {
+    return this.#o.preprocess === 'vtab' ? 'fill' : 'shorter';
   }
 
   #alive(): void {

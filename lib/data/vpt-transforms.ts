@@ -7,6 +7,13 @@
  * `Resize(int)` scales the shorter side to `resize`. The host resizes (decode-image.ts); the
  * crop, flip and normalization run on the model's device (native/data/augment.cc) at the offsets
  * computed here.
+ *
+ * VTAB-1k (the loader's `preprocess: 'vtab'`) has no geometry to decide:
+ *
+ *   train and eval: Resize((crop, crop), BICUBIC) -> ToTensor -> Normalize
+ *
+ * so the host resizes to exactly crop x crop (decode-image.ts, fit 'fill') and the crop is the
+ * whole image at (0, 0), never flipped.
  */
 import type { SeededRandom } from './seeded-random.js';
 

@@ -84,7 +84,7 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
       ? (config as { resume: string }).resume
       : undefined;
   const saved = resumeFrom ? await savedRunConfig(resumeFrom) : undefined;
-  const c = absolutePaths(resolveTrainConfig(saved ? withSavedSettings(config, saved) : config));
+  let c = absolutePaths(resolveTrainConfig(saved ? withSavedSettings(config, saved) : config));
   if (saved) checkSameRun(c, saved, c.resume!);
   const { signal } = options;
   signal?.throwIfAborted();
@@ -100,6 +100,9 @@ export async function train(config: TrainConfig, options: TrainOptions = {}): Pr
   if (isMain && !c.resume && !options.overwrite) await run.checkFree();
 
   const dataset = await openDataset(c.data);
+  // Recorded in config.json: the preprocessing given, else the dataset's (splits.json), else VPT's
+  // FGVC. A resumed run saved before the option existed trained with FGVC's.
+  c = { ...c, preprocess: c.preprocess ?? (saved ? 'fgvc' : dataset.preprocess) ?? 'fgvc' };
   const trainSamples = dataset.splits.train;
   if (!trainSamples?.length) throw new VptError(ErrorCode.Option, `${c.data} has no train split (train.json)`);
   let device = c.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
@@ -236,6 +239,7 @@ async function trainOnDevice({
     // Two pool threads stay free of decoding: one for the step, one for the next batch's upload.
     const common = {
       cropSize: c.cropSize,
+      preprocess: c.preprocess ?? 'fgvc',
       seed: c.seed,
       onBadImage: c.onBadImage,
       workers: c.workers ?? defaultDecodeWorkers(2),

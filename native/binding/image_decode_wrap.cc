@@ -35,9 +35,14 @@ Napi::Value DecodeJpegFile(const Napi::CallbackInfo& info) {
     const std::string path = o.Get("path").As<Napi::String>().Utf8Value();
     const int64_t shorter = o.Get("shorter").As<Napi::Number>().Int64Value();
     require_arg(shorter >= 1 && shorter <= 65535, "'shorter' must be 1..65535");
+    // Optional `fill: true`: shorter x shorter with PIL's bicubic filter (VTAB-1k), not the shorter side.
+    const Napi::Value fill_arg = o.Get("fill");
+    require_arg(fill_arg.IsUndefined() || fill_arg.IsBoolean(), "'fill' must be a boolean");
+    const JpegResize mode =
+        fill_arg.IsBoolean() && fill_arg.As<Napi::Boolean>().Value() ? JpegResize::kFill : JpegResize::kShorterSide;
     auto result = std::make_shared<JpegDecodeResult>();
     return PromiseWorker::Run(
-        env, {}, [path, shorter, result]() { *result = decode_jpeg_file(path, static_cast<int>(shorter)); },
+        env, {}, [path, shorter, mode, result]() { *result = decode_jpeg_file(path, static_cast<int>(shorter), mode); },
         [result](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           if (result->decoded) {

@@ -35,12 +35,29 @@ double triangle(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-// Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter (support 1) and
-// the whole source (box 0 .. in_size); the double arithmetic follows Pillow's order exactly.
-Taps bilinear_taps(int in_size, int out_size) {
+// Pillow's bicubic_filter: Keys' cubic convolution with a = -0.5 (support 2).
+double bicubic(double x) {
+  constexpr double a = -0.5;
+  x = std::fabs(x);
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+struct Filter {
+  double (*fn)(double);
+  double support;
+};
+
+constexpr Filter kBilinear{triangle, 1.0};
+constexpr Filter kBicubic{bicubic, 2.0};
+
+// Pillow's precompute_coeffs + normalize_coeffs_8bpc for `filter` and the whole source (box
+// 0 .. in_size); the double arithmetic follows Pillow's order exactly.
+Taps filter_taps(const Filter& filter, int in_size, int out_size) {
   const double scale = static_cast<double>(in_size) / out_size;
   const double filter_scale = std::max(scale, 1.0);
-  const double support = 1.0 * filter_scale;
+  const double support = filter.support * filter_scale;
   Taps taps;
   taps.max_taps = static_cast<int>(std::ceil(support)) * 2 + 1;
   taps.first.resize(out_size);
@@ -54,7 +71,7 @@ Taps bilinear_taps(int in_size, int out_size) {
     const int n = std::min(static_cast<int>(center + support + 0.5), in_size) - lo;
     double sum = 0.0;
     for (int t = 0; t < n; ++t) {
-      w[t] = triangle((t + lo - center + 0.5) * inv_scale);
+      w[t] = filter.fn((t + lo - center + 0.5) * inv_scale);
       sum += w[t];
     }
     int32_t* fixed = &taps.weights[static_cast<size_t>(i) * taps.max_taps];
@@ -168,31 +185,41 @@ VPT_VECTOR_CLONES void resample_columns(const uint8_t* src, int width, int row0,
   }
 }
 
-}  // namespace
-
-void resize_bilinear_like_pil(const uint8_t* src, int width, int height, uint8_t* dst, int out_width, int out_height) {
+// Pillow's ImagingResampleInner: the horizontal pass first, on only the source rows the
+// vertical pass reads, then the vertical pass; a pass whose size does not change is skipped.
+void resize_like_pil(const Filter& filter, const uint8_t* src, int width, int height, uint8_t* dst, int out_width,
+                     int out_height) {
   const bool horizontal = out_width != width;
   const bool vertical = out_height != height;
   if (!horizontal && !vertical) {
     std::copy(src, src + static_cast<size_t>(width) * height * 3, dst);
     return;
   }
-  const Taps rows = bilinear_taps(height, out_height);
+  const Taps rows = filter_taps(filter, height, out_height);
   if (!horizontal) {
     resample_columns(src, width, 0, rows, dst, out_height);
     return;
   }
-  const Taps columns = bilinear_taps(width, out_width);
+  const Taps columns = filter_taps(filter, width, out_width);
   if (!vertical) {
     resample_rows(src, width, 0, height, columns, dst, out_width);
     return;
   }
-  // Pillow resamples horizontally only the source rows the vertical pass reads.
   const int first_row = rows.first.front();
   const int end_row = rows.first.back() + rows.count.back();
   std::vector<uint8_t> narrow(static_cast<size_t>(end_row - first_row) * out_width * 3);
   resample_rows(src, width, first_row, end_row - first_row, columns, narrow.data(), out_width);
   resample_columns(narrow.data(), out_width, first_row, rows, dst, out_height);
+}
+
+}  // namespace
+
+void resize_bilinear_like_pil(const uint8_t* src, int width, int height, uint8_t* dst, int out_width, int out_height) {
+  resize_like_pil(kBilinear, src, width, height, dst, out_width, out_height);
+}
+
+void resize_bicubic_like_pil(const uint8_t* src, int width, int height, uint8_t* dst, int out_width, int out_height) {
+  resize_like_pil(kBicubic, src, width, height, dst, out_width, out_height);
 }
 
 }  // namespace vpt

@@ -220,7 +220,7 @@ void resized_size(int width, int height, int shorter, int& out_width, int& out_h
 
 }  // namespace
 
-JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter) {
+JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter, JpegResize mode) {
   JpegDecodeResult r;
   r.file = read_file(path);
   if (r.file.size() < 2 || r.file[0] != 0xFF || r.file[1] != 0xD8) {
@@ -251,7 +251,11 @@ JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter) {
   const int orientation = orientation_of(c);
   const bool oriented = orientation != 1, swap = orientation >= 5;
   const int upright_width = swap ? height : width, upright_height = swap ? width : height;
-  resized_size(upright_width, upright_height, shorter, r.width, r.height);
+  if (mode == JpegResize::kFill) {
+    r.width = r.height = shorter;
+  } else {
+    resized_size(upright_width, upright_height, shorter, r.width, r.height);
+  }
   const bool resize = r.width != upright_width || r.height != upright_height;
 
   r.pixels.resize(static_cast<size_t>(r.width) * r.height * 3);
@@ -269,7 +273,11 @@ JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter) {
     if (!resize) return r;
     stored.swap(upright);
   }
-  resize_bilinear_like_pil(stored.data(), upright_width, upright_height, r.pixels.data(), r.width, r.height);
+  if (mode == JpegResize::kFill) {
+    resize_bicubic_like_pil(stored.data(), upright_width, upright_height, r.pixels.data(), r.width, r.height);
+  } else {
+    resize_bilinear_like_pil(stored.data(), upright_width, upright_height, r.pixels.data(), r.width, r.height);
+  }
   return r;
 }
 

@@ -1,4 +1,8 @@
-/** `train` runs one tiny epoch on each dataset `prepareDataset` converted from synthetic official files. */
+/**
+ * `train` runs one tiny epoch on each dataset `prepareDataset` converted from synthetic official
+ * files, with the preprocessing the dataset's splits.json names (recorded in config.json).
+ */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +67,11 @@ describe('train on prepared datasets', () => {
       expect(Number.isFinite(result.epochs[0]!.train.loss)).toBe(true);
       expect(result.lastValTop1).not.toBeNull();
       expect(result.lastTestTop1).not.toBeNull();
+      // The preprocessing splits.json names (vtab for VTAB-1k tasks), recorded in config.json.
+      const config = JSON.parse(await readFile(join(tmp.dir, `run-${name}`, 'config.json'), 'utf8')) as {
+        preprocess?: string;
+      };
+      expect(config.preprocess).toBe(name.startsWith('vtab-') ? 'vtab' : 'fgvc');
     });
   }
 });
