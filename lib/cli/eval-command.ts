@@ -4,6 +4,7 @@ import { join } from 'node:path';
 
 import { type Command, Option } from 'commander';
 
+import type { Preprocess } from '../data/datasets/common.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { type EvaluateOptions, evaluate } from '../train/evaluate.js';
 
@@ -17,12 +18,15 @@ interface EvalFlags {
   arch?: string;
   split: Split;
   device?: string;
+  preprocess?: Preprocess;
   perClass?: boolean;
   json?: boolean;
 }
 
 /** The data, weights and arch a run folder's config.json names (as `evaluate({ run })` reads them). */
-async function runSettings(run: string): Promise<{ data?: string; weights?: string; arch?: string }> {
+async function runSettings(
+  run: string,
+): Promise<{ data?: string; weights?: string; arch?: string; preprocess?: Preprocess }> {
   const path = join(run, 'config.json');
   let config: unknown;
   try {
@@ -34,12 +38,13 @@ async function runSettings(run: string): Promise<{ data?: string; weights?: stri
       { cause: error },
     );
   }
-  const c = (config ?? {}) as { data?: unknown; weights?: unknown; arch?: unknown };
+  const c = (config ?? {}) as { data?: unknown; weights?: unknown; arch?: unknown; preprocess?: unknown };
   const text = (v: unknown) => (typeof v === 'string' && v ? v : undefined);
   return {
     ...(text(c.data) ? { data: text(c.data)! } : {}),
     ...(text(c.weights) ? { weights: text(c.weights)! } : {}),
     ...(text(c.arch) ? { arch: text(c.arch)! } : {}),
+    ...(c.preprocess === 'fgvc' || c.preprocess === 'vtab' ? { preprocess: c.preprocess } : {}),
   };
 }
 
@@ -48,7 +53,11 @@ async function runSettings(run: string): Promise<{ data?: string; weights?: stri
  * `--checkpoint` or `--arch` overriding what it names, or the three given explicitly.
  */
 async function evaluateOptions(f: EvalFlags, cmd: Command): Promise<EvaluateOptions> {
-  const common = { split: f.split, ...(f.device ? { device: f.device } : {}) };
+  const common = {
+    split: f.split,
+    ...(f.device ? { device: f.device } : {}),
+    ...(f.preprocess ? { preprocess: f.preprocess } : {}),
+  };
   if (f.run && !f.data && !f.weights && !f.checkpoint && !f.arch) return { run: f.run, ...common };
   const run = f.run ? await runSettings(f.run) : {};
   const data = f.data ?? run.data;
@@ -66,7 +75,8 @@ async function evaluateOptions(f: EvalFlags, cmd: Command): Promise<EvaluateOpti
       `${join(f.run!, 'config.json')} names no ${data ? 'weights' : 'data'}; pass --${data ? 'weights' : 'data'}`,
     );
   }
-  return { data, weights, checkpoint, ...(arch ? { arch } : {}), ...common };
+  const preprocess = f.preprocess ?? run.preprocess;
+  return { data, weights, checkpoint, ...(arch ? { arch } : {}), ...common, ...(preprocess ? { preprocess } : {}) };
 }
 
 export function registerEvalCommand(program: Command): void {
@@ -86,6 +96,12 @@ export function registerEvalCommand(program: Command): void {
     )
     .addOption(new Option('--split <split>', 'split to evaluate').choices(['train', 'val', 'test']).default('val'))
     .option('--device <device>', 'cpu, cuda or cuda:N')
+    .addOption(
+      new Option(
+        '--preprocess <kind>',
+        "the eval view: fgvc (resize + center crop) or vtab (resize to the crop size); default: the run's, else the dataset's splits.json, else fgvc",
+      ).choices(['fgvc', 'vtab']),
+    )
     .option('--per-class', 'print per-class accuracy')
     .option('--json', 'print the result as JSON')
     .addHelpText(

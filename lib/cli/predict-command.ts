@@ -1,6 +1,7 @@
 /** `vpt-native predict <images...>`: top-k classes of image files. */
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 
+import type { Preprocess } from '../data/datasets/common.js';
 import { predict } from '../train/predict.js';
 
 /** `--top-k`: an integer >= 1 (commander names the option when this throws). */
@@ -23,6 +24,12 @@ export function registerPredictCommand(program: Command): void {
     )
     .option('--top-k <k>', 'classes per image, an integer >= 1 (5)', positiveInteger)
     .option('--device <device>', 'cpu, cuda or cuda:N')
+    .addOption(
+      new Option(
+        '--preprocess <kind>',
+        'the view the checkpoint was trained with: fgvc (resize + center crop, default) or vtab (resize to the crop size)',
+      ).choices(['fgvc', 'vtab']),
+    )
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -31,7 +38,15 @@ export function registerPredictCommand(program: Command): void {
     .action(
       async (
         images: string[],
-        f: { weights: string; checkpoint: string; arch?: string; topK?: number; device?: string; json?: boolean },
+        f: {
+          weights: string;
+          checkpoint: string;
+          arch?: string;
+          topK?: number;
+          device?: string;
+          preprocess?: Preprocess;
+          json?: boolean;
+        },
       ) => {
         const r = await predict({
           weights: f.weights,
@@ -40,6 +55,7 @@ export function registerPredictCommand(program: Command): void {
           ...(f.arch ? { arch: f.arch } : {}),
           ...(f.topK !== undefined ? { topK: f.topK } : {}),
           ...(f.device ? { device: f.device } : {}),
+          ...(f.preprocess ? { preprocess: f.preprocess } : {}),
         });
         if (f.json) {
           process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TrainConfig } from '../config/train-config.js';
 import { openDataset } from '../data/dataset.js';
+import type { Preprocess } from '../data/datasets/common.js';
 import { Loader } from '../data/loader.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { evaluateLoader } from './evaluate-loader.js';
@@ -17,14 +18,17 @@ export type EvaluateOptions =
       arch?: string;
       device?: string;
       batchSize?: number;
+      /** The eval view (default: the dataset's splits.json, else fgvc). */
+      preprocess?: Preprocess;
     }
   /** A run folder: its config.json names the data and weights; its best.safetensors is evaluated. */
-  | { run: string; split?: 'train' | 'val' | 'test'; device?: string; batchSize?: number }
+  | { run: string; split?: 'train' | 'val' | 'test'; device?: string; batchSize?: number; preprocess?: Preprocess }
   /** The config a run was trained with: its `out` folder's best.safetensors is evaluated. */
   | (Pick<TrainConfig, 'data' | 'weights' | 'out' | 'arch'> & {
       split?: 'train' | 'val' | 'test';
       device?: string;
       batchSize?: number;
+      preprocess?: Preprocess;
     });
 
 export interface EvaluationResult {
@@ -47,8 +51,9 @@ export interface EvaluationResult {
  */
 export async function evaluate(options: EvaluateOptions): Promise<EvaluationResult> {
   let data: string, weights: string, checkpoint: string, arch: string | undefined;
+  let trainedWith: Preprocess | undefined;
   if ('run' in options) {
-    let config: { data?: string; weights?: string; arch?: string };
+    let config: { data?: string; weights?: string; arch?: string; preprocess?: string };
     try {
       config = JSON.parse(await readFile(join(options.run, 'config.json'), 'utf8')) as typeof config;
     } catch (error) {
@@ -61,6 +66,7 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
       throw new VptError(ErrorCode.Option, `${join(options.run, 'config.json')} names no data or weights`);
     ({ data, weights } = config as { data: string; weights: string });
     arch = config.arch;
+    if (config.preprocess === 'fgvc' || config.preprocess === 'vtab') trainedWith = config.preprocess;
     checkpoint = join(options.run, 'best.safetensors');
   } else if ('checkpoint' in options) {
     ({ data, weights, checkpoint, arch } = options);
@@ -83,6 +89,8 @@ export async function evaluate(options: EvaluateOptions): Promise<EvaluationResu
     train: false,
     cropSize: metadata.imageSize,
     shuffle: false,
+    // The view the run trained with (its config.json), else the dataset's (splits.json).
+    preprocess: options.preprocess ?? trainedWith ?? dataset.preprocess ?? 'fgvc',
   });
   try {
     const r = await evaluateLoader(model, loader, metadata.numClasses);

@@ -1,6 +1,7 @@
 /** `predict()`: top-k classes with probabilities for image files. */
 import { resolve } from 'node:path';
 
+import type { Preprocess } from '../data/datasets/common.js';
 import { Loader } from '../data/loader.js';
 import { ErrorCode, invalidOption, VptError } from '../errors.js';
 import { loadTrainedModel } from './trained-model.js';
@@ -15,6 +16,8 @@ export interface PredictOptions {
   arch?: string;
   device?: string;
   batchSize?: number;
+  /** The view the checkpoint was trained with: fgvc (resize + center crop, default) or vtab (resize to S x S). */
+  preprocess?: Preprocess;
 }
 
 export interface Prediction {
@@ -23,7 +26,8 @@ export interface Prediction {
 }
 
 /**
- * Classifies images with a tuned checkpoint (eval transform: resize + center crop).
+ * Classifies images with a tuned checkpoint (eval transform: resize + center crop, or with
+ * `preprocess: 'vtab'` a resize to the crop size).
  * @example
  * ```ts
  * const [p] = await predict({ weights: 'models/vit_b16', checkpoint: 'runs/cub/best.safetensors', images: ['bird.jpg'], topK: 3 });
@@ -40,6 +44,7 @@ export async function predict(o: PredictOptions): Promise<Prediction[]> {
     train: false,
     cropSize: metadata.imageSize,
     shuffle: false,
+    preprocess: o.preprocess ?? 'fgvc',
   });
   const C = metadata.numClasses;
   const names = metadata.classNames ?? Array.from({ length: C }, (_, i) => String(i));

@@ -18,7 +18,16 @@ import { resolveCliConfig } from '../../lib/config/config-sources.js';
 import { resolveTrainConfig } from '../../lib/config/train-config.js';
 import { decodeResized } from '../../lib/data/decode-image.js';
 import { writeRandomBackbone } from '../../lib/demo/random-backbone.js';
-import { type Batch, Loader, openDataset, prepareDataset, type Sample, train } from '../../lib/index.js';
+import {
+  type Batch,
+  evaluate,
+  Loader,
+  openDataset,
+  predict,
+  prepareDataset,
+  type Sample,
+  train,
+} from '../../lib/index.js';
 import { FIXTURES, tempDir } from '../helpers/common.js';
 import { writeVtabTree } from '../helpers/datasets.js';
 
@@ -217,6 +226,47 @@ describe('train on a VTAB-1k task', () => {
       const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as { preprocess?: string };
       expect(config.preprocess).toBe(preprocess ?? 'vtab');
     }
+  });
+});
+
+describe('eval and predict on a VTAB-1k run', () => {
+  it("evaluate takes the run's preprocessing (vtab); predict and evaluate take an explicit one", async () => {
+    const root = join(tmp.dir, 'dtd-eval');
+    await writeVtabTree(root);
+    const prepared = await prepareDataset('vtab-dtd', root);
+    const weights = await writeRandomBackbone(join(tmp.dir, 'backbone-eval'), {
+      embedDim: 24,
+      depth: 1,
+      numHeads: 2,
+      patchSize: 8,
+      imgSize: 32,
+      seed: 2,
+    });
+    const out = join(tmp.dir, 'run-eval');
+    await train({
+      data: prepared.out,
+      weights,
+      out,
+      epochs: 1,
+      warmupEpochs: 0,
+      batchSize: 6,
+      promptTokens: 2,
+      cropSize: 32,
+      device: 'cpu',
+      seed: 1,
+      workers: 1,
+    });
+    const checkpoint = join(out, 'best.safetensors');
+    const fromRun = await evaluate({ run: out, split: 'test' });
+    const vtab = await evaluate({ data: prepared.out, weights, checkpoint, split: 'test', preprocess: 'vtab' });
+    const fgvc = await evaluate({ run: out, split: 'test', preprocess: 'fgvc' });
+    expect(fromRun.loss).toBe(vtab.loss);
+    expect(fgvc.loss).not.toBe(vtab.loss); // a center crop of a larger resize is another input
+    const dataset = await openDataset(prepared.out);
+    const images = dataset.splits.test!.slice(0, 3).map((s) => s.path);
+    const [p1] = await predict({ weights, checkpoint, images, preprocess: 'vtab' });
+    const [p2] = await predict({ weights, checkpoint, images });
+    expect(p1!.top[0]!.prob).not.toBe(p2!.top[0]!.prob);
   });
 });
 
