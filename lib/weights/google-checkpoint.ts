@@ -56,7 +56,7 @@ export function googleBackbone(
   if (unreadable) {
     throw new VptError(
       ErrorCode.Weights,
-      `${path}: array "${unreadable.name}" has dtype '${unreadable.descr}'; only little-endian float16/32/64 arrays are supported`,
+      `${path}: array "${unreadable.name}" has dtype '${unreadable.descr}'; only float16/32/64 arrays are supported`,
     );
   }
   const entries = arrays

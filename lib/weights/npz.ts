@@ -4,12 +4,18 @@
  * length-prefixed Python-literal header `{'descr': '<f4', 'fortran_order': False, 'shape': (768,)}`
  * and the raw array bytes. Every member is validated before any tensor is read; object
  * (pickled) arrays are refused without reading their payload, so no pickle is ever run.
+ * Float arrays are read in any layout numpy writes: little- or big-endian (`<f4`, `>f4`), C or
+ * Fortran order (`fortran_order: True`, what `np.savez` writes for a transposed array), 0-d to n-d,
+ * `.npy` format 1.0, 2.0 and 3.0.
  * Arrays of other fixed-size dtypes (an optimizer's int32 step counter beside the parameters)
  * are listed apart, in `others`, and never read: whoever picks the arrays to load refuses one
  * of them only when it would be loaded (google-checkpoint.ts).
  *
  * Arrays of a stored (`np.savez`) archive are read in place. A compressed (`np.savez_compressed`)
  * archive is inflated, one bounded stream at a time, into a temporary file that `close()` removes.
+ * So is an archive holding a big-endian or Fortran-order float array: each such array is read
+ * whole into memory, byte-swapped and transposed to little-endian C order (numpy's values,
+ * bit for bit), and written there; the native loader only ever reads little-endian C order.
  */
 import { type FileHandle, mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,12 +33,18 @@ const NPY_MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]); // "\x93NUM
 const STORED = 0;
 const DEFLATED = 8;
 
-/** numpy dtype descriptors vpt-native reads, as the native reader names them. */
-const FLOAT_DESCRS: Record<string, { dtype: string; bytes: number }> = {
-  '<f2': { dtype: 'F16', bytes: 2 },
-  '<f4': { dtype: 'F32', bytes: 4 },
-  '<f8': { dtype: 'F64', bytes: 8 },
+/** numpy dtype descriptors vpt-native reads, as the native reader names them; `swap`: big-endian. */
+const FLOAT_DESCRS: Record<string, { dtype: string; bytes: number; swap: boolean }> = {
+  '<f2': { dtype: 'F16', bytes: 2, swap: false },
+  '<f4': { dtype: 'F32', bytes: 4, swap: false },
+  '<f8': { dtype: 'F64', bytes: 8, swap: false },
+  '>f2': { dtype: 'F16', bytes: 2, swap: true },
+  '>f4': { dtype: 'F32', bytes: 4, swap: true },
+  '>f8': { dtype: 'F64', bytes: 8, swap: true },
 };
+
+/** Largest array converted (byte-swapped or transposed) in memory. */
+export const MAX_CONVERTED_ARRAY_BYTES = 2 ** 31;
 
 /** numpy's fixed-size dtypes other than the floats above (`<i4`, `|b1`, `>f4`, `<U8`, `<M8[s]`): kind and item size. */
 const OTHER_DESCR = /^[<>|=]([biufcmMSUV])(\d+)(?:\[\w+\])?$/;
@@ -67,9 +79,15 @@ function bad(path: string, what: string): VptError {
 interface NpyHeader {
   /** `F16`, `F32` or `F64` for the float arrays vpt-native reads; else the numpy descriptor. */
   dtype: string;
-  /** Whether the array is one vpt-native reads (a little-endian float). */
+  /** Whether the array is one vpt-native reads (a float). */
   float: boolean;
   shape: number[];
+  /** Bytes per element. */
+  itemBytes: number;
+  /** Big-endian: each element's bytes are reversed on read. */
+  swap: boolean;
+  /** Fortran order with more than one dimension above 1: transposed to C order on read. */
+  transpose: boolean;
   /** Bytes before the array data: magic, version, length, header text. */
   headerBytes: number;
   /** Bytes of array data the shape and dtype need. */
@@ -128,23 +146,36 @@ function parseNpyHeader(bytes: Uint8Array, where: string): NpyHeader | undefined
   const type =
     FLOAT_DESCRS[descr] ?? (other ? { dtype: descr, bytes: Number(other[2]) * (other[1] === 'U' ? 4 : 1) } : undefined);
   if (!type)
-    throw new VptError(
-      ErrorCode.Weights,
-      `${where} has dtype '${descr}'; only little-endian float16/32/64 arrays are supported`,
-    );
+    throw new VptError(ErrorCode.Weights, `${where} has dtype '${descr}'; only float16/32/64 arrays are supported`);
   if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
     throw new VptError(ErrorCode.Weights, `${where} has an invalid shape ${JSON.stringify(shape)}`);
   }
   if (typeof fortranOrder !== 'boolean')
     throw new VptError(ErrorCode.Weights, `${where} has a non-boolean fortran_order`);
   const dims = shape as number[];
-  if (fortranOrder && dims.filter((d) => d > 1).length > 1) {
-    throw new VptError(ErrorCode.Weights, `${where} is stored in Fortran (column-major) order; save it C-contiguous`);
-  }
   const dataBytes = dims.reduce((n, d) => n * BigInt(d), BigInt(type.bytes));
   if (dataBytes > BigInt(Number.MAX_SAFE_INTEGER))
     throw new VptError(ErrorCode.Weights, `${where} has a shape too large to address`);
-  return { dtype: type.dtype, float: descr in FLOAT_DESCRS, shape: dims, headerBytes, dataBytes: Number(dataBytes) };
+  const float = FLOAT_DESCRS[descr];
+  // With at most one dimension above 1, Fortran and C order are the same bytes.
+  const transpose = float !== undefined && fortranOrder && dims.filter((d) => d > 1).length > 1;
+  const swap = float?.swap === true && type.bytes > 1;
+  if ((transpose || swap) && dataBytes > BigInt(MAX_CONVERTED_ARRAY_BYTES)) {
+    throw new VptError(
+      ErrorCode.Weights,
+      `${where} is ${transpose ? 'in Fortran order' : 'big-endian'} and above ${MAX_CONVERTED_ARRAY_BYTES} bytes, too large to convert in memory; save it little-endian, C-contiguous`,
+    );
+  }
+  return {
+    dtype: type.dtype,
+    float: float !== undefined,
+    shape: dims,
+    itemBytes: type.bytes,
+    swap,
+    transpose,
+    headerBytes,
+    dataBytes: Number(dataBytes),
+  };
 }
 
 type HeaderValue = string | number | boolean | null | HeaderValue[];
@@ -255,9 +286,11 @@ export async function readNpz(path: string): Promise<NpzArchive> {
   }
   try {
     const members = await listMembers(zip, path);
-    return members.some((m) => m.entry.compressionMethod !== STORED)
-      ? await inflateMembers(zip, members, path)
-      : await storedMembers(zip, members, path);
+    // A stored archive is read in place unless an array in it must be converted to little-endian C order.
+    const inPlace = members.every((m) => m.entry.compressionMethod === STORED)
+      ? await storedMembers(zip, members, path)
+      : undefined;
+    return inPlace ?? (await inflateMembers(zip, members, path));
   } finally {
     zip.close();
   }
@@ -314,7 +347,8 @@ function cutShort(m: Member, path: string): never {
   throw bad(path, `array "${m.key}" is cut short inside its .npy header`);
 }
 
-async function storedMembers(zip: ZipFile, members: Member[], path: string): Promise<NpzArchive> {
+/** The archive with its arrays in place; undefined when an array needs converting (big-endian, Fortran order). */
+async function storedMembers(zip: ZipFile, members: Member[], path: string): Promise<NpzArchive | undefined> {
   const handle = await open(path, 'r');
   const entries: NativeTensorEntry[] = [];
   const others: NpzOtherArray[] = [];
@@ -329,6 +363,7 @@ async function storedMembers(zip: ZipFile, members: Member[], path: string): Pro
       const head = new Uint8Array(Math.min(m.entry.uncompressedSize, 12 + MAX_NPY_HEADER_BYTES));
       const { bytesRead } = await handle.read(head, 0, head.length, start);
       const header = memberHeader(head.subarray(0, bytesRead), m, path) ?? cutShort(m, path);
+      if (header.swap || header.transpose) return undefined;
       if (header.float)
         entries.push({
           name: m.key,
@@ -374,7 +409,9 @@ async function inflateMembers(zip: ZipFile, members: Member[], path: string): Pr
 
 /**
  * Streams one member into `out` at `offset`: its header is parsed from the first bytes, its data
- * written after. A non-float array is inflated (so its size is checked) but not written.
+ * written after. A non-float array is inflated (so its size is checked) but not written. A
+ * big-endian or Fortran-order array is gathered (never more bytes than its member's size, which
+ * its shape matches), converted to little-endian C order and written whole.
  */
 async function inflateMember(
   zip: ZipFile,
@@ -386,6 +423,7 @@ async function inflateMember(
   let header: NpyHeader | undefined;
   let pending = Buffer.alloc(0);
   let written = 0;
+  const held: Buffer[] = [];
   try {
     const stream = await zip.openReadStreamPromise(m.entry);
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -396,7 +434,9 @@ async function inflateMember(
         if (!header) continue;
         data = pending.subarray(header.headerBytes);
       }
-      if (header.float) await out.write(data, 0, data.length, offset + written);
+      if (header.swap || header.transpose) {
+        if (written + data.length <= header.dataBytes) held.push(Buffer.from(data));
+      } else if (header.float) await out.write(data, 0, data.length, offset + written);
       written += data.length;
     }
   } catch (error) {
@@ -407,5 +447,70 @@ async function inflateMember(
   if (written !== header.dataBytes)
     throw bad(path, `array "${m.key}" inflates to ${written} data bytes, its shape needs ${header.dataBytes}`);
   if (!header.float) return { name: m.key, descr: header.dtype, shape: header.shape };
+  if (header.swap || header.transpose) {
+    const data = toLittleEndianCOrder(held, header);
+    await out.write(data, 0, data.length, offset);
+  }
   return { name: m.key, dtype: header.dtype, shape: header.shape, offset, nbytes: header.dataBytes };
+}
+
+/**
+ * The array of `chunks` (its data bytes, in the order and byte order its header gives) as
+ * little-endian C-order bytes: elements byte-swapped when big-endian, transposed from Fortran
+ * (first index fastest) order. Exact: bytes are moved, never computed.
+ */
+export function toLittleEndianCOrder(
+  chunks: Uint8Array[],
+  header: { shape: number[]; itemBytes: number; swap: boolean; transpose: boolean },
+): Uint8Array {
+  // A fresh buffer, so that its 2-, 4- and 8-byte views are aligned.
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const src = Buffer.from(new ArrayBuffer(total));
+  let at = 0;
+  for (const c of chunks) {
+    src.set(c, at);
+    at += c.length;
+  }
+  if (header.swap) {
+    if (header.itemBytes === 2) src.swap16();
+    else if (header.itemBytes === 4) src.swap32();
+    else if (header.itemBytes === 8) src.swap64();
+  }
+  if (!header.transpose) return src;
+  // Moves elements as words: one u16 / u32, or two u32 for an 8-byte float.
+  const wordBytes = Math.min(header.itemBytes, 4);
+  const per = header.itemBytes / wordBytes;
+  const View = wordBytes === 2 ? Uint16Array : wordBytes === 4 ? Uint32Array : Uint8Array;
+  const from = new View(src.buffer, 0, total / wordBytes);
+  const to = new View(total / wordBytes);
+  const dims = header.shape;
+  const n = dims.length;
+  const numel = dims.reduce((a, d) => a * d, 1);
+  if (numel === 0) return new Uint8Array(0);
+  // Fortran strides, in words: the first index moves fastest.
+  const stride: number[] = [];
+  for (let k = 0, s = per; k < n; k++) {
+    stride.push(s);
+    s *= dims[k]!;
+  }
+  const index = new Array<number>(n).fill(0);
+  const last = n - 1;
+  const innerLength = dims[last]!;
+  const innerStride = stride[last]!;
+  let source = 0;
+  for (let o = 0; o < numel * per; ) {
+    // The last (C-fastest) dimension: contiguous in the output, strided in the source.
+    for (let j = 0, s = source; j < innerLength; j++, s += innerStride) {
+      for (let w = 0; w < per; w++) to[o++] = from[s + w]!;
+    }
+    // Carry into the dimensions before it.
+    for (let k = last - 1; k >= 0; k--) {
+      index[k]!++;
+      source += stride[k]!;
+      if (index[k]! < dims[k]!) break;
+      source -= stride[k]! * dims[k]!;
+      index[k] = 0;
+    }
+  }
+  return new Uint8Array(to.buffer);
 }

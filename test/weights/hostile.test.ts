@@ -240,15 +240,15 @@ describe('hostile .npz', () => {
 
   it('dtypes, byte orders, layouts and headers it cannot read are named', async () => {
     const cases: Array<[Uint8Array, RegExp]> = [
-      [npy([2], new Uint8Array(16), { descr: '<i8' }), /array "x" has dtype '<i8'; only little-endian float16\/32\/64/],
-      [npy([2], new Uint8Array(8), { descr: '>f4' }), /array "x" has dtype '>f4'/],
+      [npy([2], new Uint8Array(16), { descr: '<i8' }), /array "x" has dtype '<i8'; only float16\/32\/64/],
+      [npy([2], new Uint8Array(16), { descr: '>c8' }), /array "x" has dtype '>c8'/],
       [
         npy([2], new Uint8Array(8), { header: "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }" }),
         /array "x" is a structured array/,
       ],
       [
-        npy([2, 2], new Uint8Array(16), { header: "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }" }),
-        /array "x" is stored in Fortran \(column-major\) order/,
+        npy([2, 2], new Uint8Array(16), { header: "{'descr': '<f4', 'fortran_order': 1, 'shape': (2, 2), }" }),
+        /array "x" has a non-boolean fortran_order/,
       ],
       [
         npy([2], new Uint8Array(8), { header: "{'descr': '<f4', 'shape': (2,), }" }),
