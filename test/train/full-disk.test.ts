@@ -1,0 +1,95 @@
+/**
+ * A full disk during training: the 2nd epoch's state write fails (ENOSPC, injected at the write
+ * through writeFileAtomic's test hook VPT_FAULT_WRITE). The run stops with VPT_IO naming the
+ * file, the 1st epoch's state file is left byte for byte, no temporary file remains, and a
+ * resume from it trains to the end, as the uninterrupted run does.
+ */
+
+import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { type EpochMetrics, type TrainConfig, train } from '../../lib/index.js';
+import { syntheticTask, tempDir } from '../helpers/common.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let data: string;
+let weights: string;
+
+beforeAll(async () => {
+  tmp = await tempDir();
+  ({ data, weights } = await syntheticTask(
+    tmp.dir,
+    { classes: 3, imagesPerClass: 6, imageSize: 40, seed: 5 },
+    { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
+  ));
+});
+afterEach(() => {
+  delete process.env.VPT_FAULT_WRITE;
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
+
+const base = (): Omit<TrainConfig, 'out'> => ({
+  data,
+  weights,
+  epochs: 2,
+  warmupEpochs: 1,
+  batchSize: 4,
+  baseLr: 1,
+  deep: true,
+  promptTokens: 2,
+  cropSize: 32,
+  device: 'cpu',
+  seed: 3,
+  workers: 1,
+});
+
+async function metricsOf(dir: string): Promise<EpochMetrics[]> {
+  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as EpochMetrics);
+}
+
+const comparable = (m: EpochMetrics[]) =>
+  m.map(({ epoch, step, lr, train: t, val }) => ({ epoch, step, lr, loss: t.loss, top1: t.top1, val }));
+
+describe('a checkpoint write on a full disk', () => {
+  it('stops the run with VPT_IO naming the file, keeps the previous state, and the run resumes to the end', async () => {
+    const reference = join(tmp.dir, 'reference');
+    await train({ ...base(), out: reference });
+
+    const out = join(tmp.dir, 'full-disk');
+    const state = join(out, 'last.state.safetensors');
+    let epoch1State: Buffer | undefined;
+    const run = train(
+      { ...base(), out },
+      {
+        onProgress: (e) => {
+          // Sent after epoch 1's files are written: from here on the state file cannot be written.
+          if (e.type === 'epoch' && e.metrics.epoch === 1) {
+            epoch1State = readFileSync(state);
+            process.env.VPT_FAULT_WRITE = 'last.state.safetensors:ENOSPC';
+          }
+        },
+      },
+    );
+    const error = await run.catch((e: unknown) => e);
+    delete process.env.VPT_FAULT_WRITE;
+    expect(error).toMatchObject({ name: 'VptError', code: 'VPT_IO' });
+    expect((error as Error).message).toContain(`cannot write ${state}`);
+    expect((error as Error).message).toContain('ENOSPC');
+    expect(epoch1State).toBeDefined();
+    expect(await readFile(state)).toEqual(epoch1State);
+    expect((await readdir(out)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+
+    const result = await train({ data, weights, out, resume: state, device: 'cpu', workers: 1 });
+    expect(result.epochs.map((m) => m.epoch)).toEqual([1, 2]);
+    expect(comparable(await metricsOf(out))).toEqual(comparable(await metricsOf(reference)));
+    expect(await readFile(state)).not.toEqual(epoch1State);
+  }, 120_000);
+});
