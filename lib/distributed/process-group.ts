@@ -21,6 +21,16 @@ export function availableBackends(): { gloo: boolean; nccl: boolean } {
   return loadAddon().addon.NativeProcessGroup.backends();
 }
 
+/**
+ * Why a Gloo group cannot be joined with this addon, and what to run: the headers are found at
+ * build time only, so installing them takes a rebuild of the addon.
+ */
+export const NO_GLOO_MESSAGE =
+  'this build of vpt-native has no Gloo backend (data-parallel training on CPU): gloo headers were not found when the addon was built. ' +
+  "Install them (Debian/Ubuntu: sudo apt-get install libgloo-dev; or set GLOO_INCLUDE_DIR to gloo's headers), " +
+  'then rebuild the addon: `npx vpt-native setup --force` in a project that uses vpt-native, ' +
+  '`npm run rebuild:native` (or `npm rebuild`) in a vpt-native checkout';
+
 export class ProcessGroup {
   readonly rank: number;
   readonly worldSize: number;
@@ -55,6 +65,8 @@ export class ProcessGroup {
       );
     }
     const { addon } = loadAddon();
+    if (options.backend === 'gloo' && !addon.NativeProcessGroup.backends().gloo)
+      throw new VptError(ErrorCode.Distributed, NO_GLOO_MESSAGE);
     const native = new addon.NativeProcessGroup();
     await callNative(() =>
       native.join({
