@@ -1,5 +1,5 @@
 /**
- * `skipDiscardedPromptRows` (default on): in VPT-deep every block's prompt outputs are overwritten
+ * `skipDiscardedPromptRows` (default: on from 20 prompts): in VPT-deep every block's prompt outputs are overwritten
  * by the next block's prompts (the last block's are not pooled), so only the prompt rows' keys
  * and values are computed. Golden fixtures at 100 prompts on the tiny ViT's 16 patches, made once
  * by PyTorch computing every row (test/fixtures/generate_many_prompts.py): logits within 1e-4,
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type CreateModelOptions, createModel, type HostTensor, type Model, readSafetensors } from '../../lib/index.js';
+import { resolveModelOptions, SKIP_PROMPT_ROWS_FROM_TOKENS } from '../../lib/model/options.js';
 import { FIXTURES, maxAbsDiff, TINY_NUM_CLASSES, TINY_VIT, tempDir } from '../helpers/common.js';
 
 const LOGITS_TOLERANCE = 1e-4;
@@ -152,6 +153,24 @@ describe('skipDiscardedPromptRows on and off train alike', () => {
     await writeFile(join(dir, 'config.json'), JSON.stringify(config));
     const make = (o: Partial<CreateModelOptions>) => deep100({ weights: dir, ...o });
     expectAlike(await onAndOff({}, make), 10 * ONE_STEP_TOLERANCE);
+  });
+
+  it('defaults to on from SKIP_PROMPT_ROWS_FROM_TOKENS prompts, where it measured faster; an explicit value wins', () => {
+    const resolve = (prompt: object | null, skip?: boolean) =>
+      resolveModelOptions({
+        weights: TINY_VIT,
+        numClasses: 2,
+        prompt,
+        ...(skip === undefined ? {} : { skipDiscardedPromptRows: skip }),
+      }).skipDiscardedPromptRows;
+    const deep = (tokens: number) => ({ tokens, deep: true });
+    expect(resolve(deep(10))).toBe(false);
+    expect(resolve(deep(SKIP_PROMPT_ROWS_FROM_TOKENS - 1))).toBe(false);
+    expect(resolve(deep(SKIP_PROMPT_ROWS_FROM_TOKENS))).toBe(true);
+    expect(resolve(deep(100))).toBe(true);
+    expect(resolve(null)).toBe(false);
+    expect(resolve(deep(10), true)).toBe(true);
+    expect(resolve(deep(100), false)).toBe(false);
   });
 
   it('is validated as a boolean', async () => {
