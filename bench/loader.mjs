@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { decodeResized } from '../dist/lib/data/decode-image.js';
 import { Loader, openDataset, resizeFor } from '../dist/lib/index.js';
+import { median } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -195,8 +196,6 @@ function defaultWorkers() {
   const pool = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4;
   return Math.max(1, Math.min(2 * availableParallelism(), pool - 1));
 }
-
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 await makeDataset();
 const samples = (await openDataset(ROOT)).splits.train;

@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { computedTrainStepFlops } from './flops.mjs';
+import { median, randomImages } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(process.env.VPT_BENCH_DIST ?? join(here, '..', 'dist'));
@@ -55,17 +56,6 @@ const IMG = 224,
   PATCH = 16,
   CLASSES = 200;
 const pythonPath = process.env.VPT_BENCH_PYTHONPATH ?? (process.env.LIBTORCH ? dirname(process.env.LIBTORCH) : '');
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function randomImages(n) {
-  const out = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** Times the steps of several sides interleaved (warmup, then one step of each in turn), so
  * that a load spike on a shared machine hits them alike: the median ms of each. */

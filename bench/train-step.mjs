@@ -34,6 +34,7 @@ import { synthesizeCub } from '../dist/lib/data/synth.js';
 import { writeRandomBackbone } from '../dist/lib/demo/random-backbone.js';
 import { createModel, deviceMemory, Loader, openDataset, runtimeInfo } from '../dist/lib/index.js';
 import { H200_BF16_PEAK_TFLOPS, trainStepFlops } from './flops.mjs';
+import { median, randomImages } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -71,17 +72,6 @@ const PRECISIONS = CUDA ? ['bf16'] : ['fp32', 'bf16'];
 const PEAK_TFLOPS =
   Number(arg('peak-tflops', CUDA && /H100|H200/.test(info.gpus[0]?.name ?? '') ? H200_BF16_PEAK_TFLOPS : 0)) || null;
 const pythonPath = process.env.VPT_BENCH_PYTHONPATH ?? (process.env.LIBTORCH ? dirname(process.env.LIBTORCH) : '');
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function randomImages(n) {
-  const out = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
 
 /** Times `step` (WARMUP + STEPS calls), returns the median of the timed ones in ms. */
 async function timed(step) {

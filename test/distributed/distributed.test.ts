@@ -4,7 +4,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { availableBackends, ProcessGroup } from '../../lib/distributed/process-g
 import { shardBatch, shardSamples } from '../../lib/distributed/shard.js';
 import { createModel, type EpochMetrics, type ProgressEvent, readSafetensors, train } from '../../lib/index.js';
 import { maxAbsDiff, syntheticTask, tempDir } from '../helpers/common.js';
+import { metricsOf } from '../helpers/run-metrics.js';
 
 const CLI = join(packageRoot, 'dist', 'bin', 'launch.cjs');
 
@@ -285,13 +285,6 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
       );
     });
     return { child, exit };
-  }
-
-  async function metricsOf(dir: string): Promise<EpochMetrics[]> {
-    return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as EpochMetrics);
   }
 
   async function expectSameState(a: string, b: string, tolerance: number): Promise<void> {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../lib/binding.js';
 import { type EpochMetrics, evaluate, predict, readSafetensors, type TrainConfig, train } from '../../lib/index.js';
 import { FIXTURES, syntheticTask, tempDir } from '../helpers/common.js';
+import { metricsOf } from '../helpers/run-metrics.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -45,13 +46,6 @@ const base = (): Omit<TrainConfig, 'out'> => ({
   seed: 7,
   workers: 1,
 });
-
-async function metricsOf(dir: string): Promise<EpochMetrics[]> {
-  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as EpochMetrics);
-}
 
 /** Metrics without wall-clock fields, for exact comparison between runs. */
 function comparable(m: EpochMetrics[]) {

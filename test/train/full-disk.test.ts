@@ -11,8 +11,9 @@ import { join } from 'node:path';
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { type EpochMetrics, type TrainConfig, train } from '../../lib/index.js';
+import { type TrainConfig, train } from '../../lib/index.js';
 import { syntheticTask, tempDir } from '../helpers/common.js';
+import { comparable, metricsOf } from '../helpers/run-metrics.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -47,16 +48,6 @@ const base = (): Omit<TrainConfig, 'out'> => ({
   seed: 3,
   workers: 1,
 });
-
-async function metricsOf(dir: string): Promise<EpochMetrics[]> {
-  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as EpochMetrics);
-}
-
-const comparable = (m: EpochMetrics[]) =>
-  m.map(({ epoch, step, lr, train: t, val }) => ({ epoch, step, lr, loss: t.loss, top1: t.top1, val }));
 
 describe('a checkpoint write on a full disk', () => {
   it('stops the run with VPT_IO naming the file, keeps the previous state, and the run resumes to the end', async () => {

@@ -21,6 +21,7 @@ import {
   writeSafetensors,
 } from '../../lib/index.js';
 import { randomFloats, syntheticTask, TINY_NUM_CLASSES, TINY_VIT, tempDir } from '../helpers/common.js';
+import { comparable, metricsOf } from '../helpers/run-metrics.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -53,16 +54,6 @@ const base = (): Omit<TrainConfig, 'out'> => ({
   seed: 3,
   workers: 1,
 });
-
-async function metricsOf(dir: string): Promise<EpochMetrics[]> {
-  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as EpochMetrics);
-}
-
-const comparable = (m: EpochMetrics[]) =>
-  m.map(({ epoch, step, lr, train: t, val }) => ({ epoch, step, lr, loss: t.loss, top1: t.top1, val }));
 
 /** Trains `config`, aborting right before step `at` (1-based) runs; the state is saved then. */
 async function trainUntil(config: TrainConfig, at: number): Promise<void> {
