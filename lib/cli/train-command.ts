@@ -7,6 +7,7 @@ import { openDataset } from '../data/dataset.js';
 import { distributedFromEnv } from '../distributed/environment.js';
 import { launchLocalWorkers } from '../distributed/local-launcher.js';
 import { ErrorCode, VptError } from '../errors.js';
+import { PROMPT_POOLS } from '../model/options.js';
 import { checkDistributedOptions, train } from '../train/train.js';
 import { ExitCode } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
@@ -111,6 +112,19 @@ function addTrainFlags(cmd: Command): Command {
     .option('--no-deep', 'VPT-shallow (default)')
     .option('--prompt-dropout <p>', 'dropout on prompt tokens (0)', num)
     .option('--prompt-project <dim>', 'prompt dimension with a projection to the model width (0 = none)', num)
+    .option('--deep-layers <k>', 'VPT-deep in only the first k blocks (with --reverse-deep the last k)', num)
+    .option('--reverse-deep', 'with --deep-layers k: prompts in the last k blocks, none below')
+    .option('--no-reverse-deep', 'with --deep-layers k: prompts in the first k blocks (default)')
+    .option('--deep-shared', 'one prompt set for every prompted block')
+    .option('--no-deep-shared', 'a prompt set per block (default)')
+    .option('--deep-no-expand', 'drop the prompt rows after the last prompted block (with --deep-layers)')
+    .option('--no-deep-no-expand', 'prompt rows run on through the blocks above --deep-layers (default)')
+    .addOption(
+      new Option(
+        '--prompt-pool <type>',
+        "what the head reads: original (the backbone's pooling), img_pool, prompt_pool, imgprompt_pool (original)",
+      ).choices([...PROMPT_POOLS]),
+    )
     .option('--mlp-layers <n>', 'hidden layers in the head (0)', num)
     .addOption(new Option('--class-weights <mode>', 'class-weighted loss (none)').choices(['none', 'inv', 'inv_sqrt']))
     .option('--augment', 'random crop + flip for training (default)')

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 
+import { PROMPT_POOLS } from '../model/options.js';
 import { parseOptions } from '../util/validate.js';
 
 export const trainConfigSchema = z
@@ -35,6 +36,16 @@ export const trainConfigSchema = z
     promptDropout: z.number().min(0).lt(1).default(0),
     /** Prompt dimension with a projection to the model width; 0 = no projection. */
     promptProject: z.int().min(0).default(0),
+    /** VPT-deep in only the first k blocks (the paper's depth ablation), or with `reverseDeep` the last k. */
+    deepLayers: z.int().min(1).optional(),
+    /** With `deepLayers` k: prompts in the last k blocks, none below. */
+    reverseDeep: z.boolean().default(false),
+    /** One prompt set for every prompted block. */
+    deepShared: z.boolean().default(false),
+    /** The prompt rows leave the sequence after the last prompted block (with `deepLayers`). */
+    deepNoExpand: z.boolean().default(false),
+    /** What the head reads: the backbone's pooling, or the mean of the image / prompt / all tokens. */
+    promptPool: z.enum(PROMPT_POOLS).default('original'),
     /** Hidden Linear+ReLU layers in the head. */
     mlpLayers: z.int().min(0).max(16).default(0),
     classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),

@@ -10,9 +10,14 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import { ErrorCode, VptError } from '../errors.js';
+import { PROMPT_POOLS, type PromptPool } from '../model/options.js';
 import type { TrainConfig } from './train-config.js';
 
 type Yacs = Record<string, unknown>;
+
+const isFalse = (v: unknown) => v === false || v === 'False';
+const isTrue = (v: unknown) => v === true || v === 'True';
+const isNone = (v: unknown) => v === null || v === undefined || v === 'None';
 
 const TRANSFER: Record<string, TrainConfig['transfer']> = { prompt: 'prompt', linear: 'linear', end2end: 'full' };
 
@@ -30,6 +35,27 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
   'MODEL.PROMPT.PROJECT': (v, o) => {
     // biome-ignore lint/complexity/useMathMinMax: Math.max would keep a NaN (YAML .nan); this maps it to 0
     o.promptProject = (v as number) > 0 ? (v as number) : 0;
+  },
+  'MODEL.PROMPT.NUM_DEEP_LAYERS': (v, o) => {
+    if (!isNone(v)) o.deepLayers = v as number;
+  },
+  'MODEL.PROMPT.REVERSE_DEEP': (v, o) => {
+    o.reverseDeep = isTrue(v);
+  },
+  'MODEL.PROMPT.DEEP_SHARED': (v, o) => {
+    o.deepShared = isTrue(v);
+  },
+  'MODEL.PROMPT.FORWARD_DEEP_NOEXPAND': (v, o) => {
+    o.deepNoExpand = isTrue(v);
+  },
+  'MODEL.PROMPT.VIT_POOL_TYPE': (v, o) => {
+    const pool = String(v);
+    if (!(PROMPT_POOLS as readonly string[]).includes(pool))
+      throw new VptError(
+        ErrorCode.Option,
+        `MODEL.PROMPT.VIT_POOL_TYPE "${pool}" is not supported (${PROMPT_POOLS.join(', ')})`,
+      );
+    o.promptPool = pool as PromptPool;
   },
   'MODEL.TRANSFER_TYPE': (v, o) => {
     const t = TRANSFER[String(v)];
@@ -97,8 +123,6 @@ const NEUTRAL = new Set([
   'MODEL.MODEL_ROOT',
 ]);
 
-const isFalse = (v: unknown) => v === false || v === 'False';
-const isNone = (v: unknown) => v === null || v === undefined || v === 'None';
 const isEmpty = (v: unknown) => isNone(v) || v === '' || (Array.isArray(v) && v.length === 0);
 
 /**
@@ -116,12 +140,6 @@ const NEUTRAL_AT: Record<string, (v: unknown, epochs: number) => boolean> = {
   'MODEL.PROMPT.INITIATION': (v) => v === 'random',
   'MODEL.PROMPT.CLSEMB_FOLDER': isEmpty,
   'MODEL.PROMPT.CLSEMB_PATH': isEmpty,
-  /** The head reads the class token. */
-  'MODEL.PROMPT.VIT_POOL_TYPE': (v) => v === 'original',
-  'MODEL.PROMPT.DEEP_SHARED': isFalse,
-  'MODEL.PROMPT.REVERSE_DEEP': isFalse,
-  'MODEL.PROMPT.FORWARD_DEEP_NOEXPAND': isFalse,
-  'MODEL.PROMPT.NUM_DEEP_LAYERS': isNone,
   'MODEL.LINEAR.MLP_SIZES': isEmpty,
   /** A checkpoint to start from; vpt-native resumes with --resume. */
   'MODEL.WEIGHT_PATH': isEmpty,

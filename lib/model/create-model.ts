@@ -102,6 +102,13 @@ async function loadBackbone(
       `Invalid option "imageSize": expected a multiple of the patch size ${architecture.patchSize}, got ${imageSize}`,
     );
   }
+  const deepLayers = o.prompt?.deepLayers ?? null;
+  if (deepLayers !== null && deepLayers > architecture.depth) {
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "prompt.deepLayers": the backbone has ${architecture.depth} blocks, got ${deepLayers}`,
+    );
+  }
   const device = o.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
   const { addon } = loadAddon();
   const native = await callNative(

@@ -5,14 +5,75 @@ import { parseOptions } from '../util/validate.js';
 import type { DownloadProgress } from '../weights/hub.js';
 
 /** VPT's defaults (KMnP/vpt `configs/config.py`): 5 tokens, shallow, no dropout, no projection. */
-export const DEFAULT_PROMPT = { tokens: 5, deep: false, dropout: 0, project: 0 } as const;
+export const DEFAULT_PROMPT = {
+  tokens: 5,
+  deep: false,
+  dropout: 0,
+  project: 0,
+  deepLayers: null,
+  reverseDeep: false,
+  deepShared: false,
+  deepNoExpand: false,
+  pool: 'original',
+} as const;
 
-const promptSchema = z.strictObject({
-  tokens: z.int().min(1).max(4096),
-  deep: z.boolean().default(false),
-  dropout: z.number().min(0).lt(1).default(0),
-  project: z.int().min(0).default(0),
-});
+/** VPT's output pooling (MODEL.PROMPT.VIT_POOL_TYPE). */
+export const PROMPT_POOLS = ['original', 'img_pool', 'prompt_pool', 'imgprompt_pool'] as const;
+export type PromptPool = (typeof PROMPT_POOLS)[number];
+
+const promptSchema = z
+  .strictObject({
+    tokens: z.int().min(1).max(4096),
+    deep: z.boolean().default(false),
+    dropout: z.number().min(0).lt(1).default(0),
+    project: z.int().min(0).default(0),
+    /**
+     * VPT-deep in only the first k blocks (the paper's depth ablation; MODEL.PROMPT.NUM_DEEP_LAYERS):
+     * new prompts before blocks 0..k-1, whose rows then run on through the blocks above. Default: all.
+     */
+    deepLayers: z.int().min(1).nullable().default(null),
+    /** With `deepLayers` k: prompts in the last k blocks instead, none below (MODEL.PROMPT.REVERSE_DEEP). */
+    reverseDeep: z.boolean().default(false),
+    /** One prompt set (prompt_embeddings) enters every prompted block (MODEL.PROMPT.DEEP_SHARED). */
+    deepShared: z.boolean().default(false),
+    /** The prompt rows leave the sequence after the last prompted block (MODEL.PROMPT.FORWARD_DEEP_NOEXPAND). */
+    deepNoExpand: z.boolean().default(false),
+    /**
+     * What the head reads (MODEL.PROMPT.VIT_POOL_TYPE): 'original' the backbone's own pooling (the
+     * class token), or the mean of the image tokens ('img_pool'), the prompt tokens
+     * ('prompt_pool') or both ('imgprompt_pool') after the final norm.
+     */
+    pool: z.enum(PROMPT_POOLS).default('original'),
+  })
+  .superRefine((p, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const variant = p.deepLayers !== null || p.reverseDeep || p.deepShared || p.deepNoExpand;
+    if (variant && !p.deep) {
+      const key =
+        p.deepLayers !== null
+          ? 'deepLayers'
+          : p.reverseDeep
+            ? 'reverseDeep'
+            : p.deepShared
+              ? 'deepShared'
+              : 'deepNoExpand';
+      issue(key, 'is a VPT-deep variant: set "deep": true as well');
+    }
+    if (p.reverseDeep && p.deepLayers === null)
+      issue('reverseDeep', 'needs "deepLayers": the number of last blocks that get prompts');
+    if (p.reverseDeep && (p.deepShared || p.deepNoExpand))
+      issue(
+        'reverseDeep',
+        'runs its own prompt set per block and keeps the rows: not with deepShared or deepNoExpand (as in VPT)',
+      );
+    if (p.deepNoExpand && p.deepShared)
+      issue('deepNoExpand', 'runs its own prompt set per block: not with deepShared (as in VPT)');
+    if (p.deepNoExpand && p.pool !== 'original')
+      issue(
+        'pool',
+        `"${p.pool}" reads the last block's rows, which deepNoExpand leaves without prompts: use "original"`,
+      );
+  });
 
 const createModelSchema = z
   .strictObject({
@@ -111,6 +172,24 @@ export interface PromptOptions {
   deep: boolean;
   dropout: number;
   project: number;
+  /** Absent in options and trainable states from before the deep variants: VPT's defaults. */
+  deepLayers?: number | null;
+  reverseDeep?: boolean;
+  deepShared?: boolean;
+  deepNoExpand?: boolean;
+  pool?: PromptPool;
+}
+
+/** `p` with every deep-variant field present (VPT's defaults for the absent ones). */
+export function fullPromptOptions(p: PromptOptions): Required<PromptOptions> {
+  return {
+    deepLayers: null,
+    reverseDeep: false,
+    deepShared: false,
+    deepNoExpand: false,
+    pool: 'original',
+    ...p,
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { NativeTensor } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
-import type { PromptOptions } from './options.js';
+import { fullPromptOptions, type PromptOptions } from './options.js';
 
 export const TRAINABLE_FORMAT = 'vpt-native.trainable';
 export const TRAINABLE_VERSION = 1;
@@ -87,6 +87,14 @@ export function checkTrainableMetadata(
     ['prompt.deep', meta.prompt?.deep ?? false, model.prompt?.deep ?? false],
     ['prompt.project', meta.prompt?.project ?? 0, model.prompt?.project ?? 0],
   ];
+  // The deep variants and the pool type (absent in files from before them: VPT's defaults).
+  if (meta.prompt && model.prompt) {
+    const saved = fullPromptOptions(meta.prompt);
+    const current = fullPromptOptions(model.prompt);
+    for (const key of ['deepLayers', 'reverseDeep', 'deepShared', 'deepNoExpand', 'pool'] as const) {
+      fields.push([`prompt.${key}`, saved[key], current[key]]);
+    }
+  }
   const differing = fields.filter(([, saved, current]) => saved !== current);
   if (differing.length > 0) {
     const saved = differing.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');

@@ -24,6 +24,11 @@ export const RUN_SETTINGS = [
   'deep',
   'promptDropout',
   'promptProject',
+  'deepLayers',
+  'reverseDeep',
+  'deepShared',
+  'deepNoExpand',
+  'promptPool',
   'mlpLayers',
   'classWeights',
   'cropSize',
@@ -57,6 +62,14 @@ export type RunPosition = {
   config?: ResolvedTrainConfig;
 };
 
+/** Run settings added after states were first saved, at the value those states ran with. */
+const SETTINGS_ADDED_LATER: Partial<ResolvedTrainConfig> = {
+  reverseDeep: false,
+  deepShared: false,
+  deepNoExpand: false,
+  promptPool: 'original',
+};
+
 /** The position recorded in a training-state file (the run loop's `run` record), if any. */
 async function savedPosition(path: string): Promise<RunPosition | undefined> {
   const { metadata } = await readSafetensorsHeader(path);
@@ -71,7 +84,7 @@ async function savedPosition(path: string): Promise<RunPosition | undefined> {
 /** The config a training-state file was trained with (undefined when it records none). */
 export async function savedRunConfig(path: string): Promise<ResolvedTrainConfig | undefined> {
   const config = (await savedPosition(path))?.config;
-  return config && typeof config === 'object' ? config : undefined;
+  return config && typeof config === 'object' ? { ...SETTINGS_ADDED_LATER, ...config } : undefined;
 }
 
 /** `config` with the run-defining settings it leaves unset taken from the saved run. */

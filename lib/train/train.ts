@@ -211,7 +211,17 @@ async function trainOnDevice({
     imageSize: c.cropSize,
     prompt:
       c.transfer === 'prompt'
-        ? { tokens: c.promptTokens, deep: c.deep, dropout: c.promptDropout, project: c.promptProject }
+        ? {
+            tokens: c.promptTokens,
+            deep: c.deep,
+            dropout: c.promptDropout,
+            project: c.promptProject,
+            deepLayers: c.deepLayers ?? null,
+            reverseDeep: c.reverseDeep,
+            deepShared: c.deepShared,
+            deepNoExpand: c.deepNoExpand,
+            pool: c.promptPool,
+          }
         : null,
     transfer: c.transfer,
     mlpLayers: c.mlpLayers,

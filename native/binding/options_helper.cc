@@ -30,6 +30,19 @@ ModelConfig parse_config(const Napi::Object& o) {
     c.prompt.deep = bool_field(po, "deep");
     c.prompt.dropout = number_field(po, "dropout");
     c.prompt.project = int_field(po, "project");
+    // The deep variants and pool type (absent in a config from before them: VPT's defaults).
+    auto present = [&](const char* key) { return !po.Get(key).IsUndefined() && !po.Get(key).IsNull(); };
+    if (present("deepLayers")) c.prompt.deep_layers = int_field(po, "deepLayers");
+    c.prompt.reverse_deep = present("reverseDeep") && bool_field(po, "reverseDeep");
+    c.prompt.deep_shared = present("deepShared") && bool_field(po, "deepShared");
+    c.prompt.no_expand = present("deepNoExpand") && bool_field(po, "deepNoExpand");
+    const std::string pool = present("pool") ? string_field(po, "pool") : "original";
+    require(pool == "original" || pool == "img_pool" || pool == "prompt_pool" || pool == "imgprompt_pool",
+            "unknown prompt pool '" + pool + "'");
+    c.prompt.pool = pool == "img_pool"         ? PromptPool::kImage
+                    : pool == "prompt_pool"    ? PromptPool::kPrompt
+                    : pool == "imgprompt_pool" ? PromptPool::kImagePrompt
+                                               : PromptPool::kOriginal;
   }
   c.num_classes = int_field(o, "numClasses");
   c.head_hidden_layers = int_field(o, "headHiddenLayers");

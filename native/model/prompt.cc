@@ -12,10 +12,9 @@ NamedTensors Prompts::named_tensors() {
   if (!enabled()) return {};
   const int64_t N = config_.tokens;
   const int64_t Pd = config_.project > 0 ? config_.project : embed_dim_;
-  NamedTensors out = {{"prompt_embeddings", {1, N, Pd}, &prompt_embeddings_}};
-  if (config_.deep && depth_ > 1) {
-    out.push_back({"deep_prompt_embeddings", {depth_ - 1, N, Pd}, &deep_prompt_embeddings_});
-  }
+  NamedTensors out;
+  if (!(config_.deep && config_.reverse_deep)) out.push_back({"prompt_embeddings", {1, N, Pd}, &prompt_embeddings_});
+  if (deep_sets() > 0) out.push_back({"deep_prompt_embeddings", {deep_sets(), N, Pd}, &deep_prompt_embeddings_});
   if (config_.project > 0) {
     out.push_back({"prompt_proj.weight", {embed_dim_, Pd}, &proj_weight_});
     out.push_back({"prompt_proj.bias", {embed_dim_}, &proj_bias_});
@@ -41,12 +40,18 @@ void Prompts::initialize(at::Generator& generator) {
   }
 }
 
+int64_t Prompts::deep_sets() const {
+  if (!config_.deep || config_.deep_shared) return 0;
+  if (config_.deep_layers <= 0) return depth_ - 1;
+  return config_.reverse_deep ? config_.deep_layers : config_.deep_layers - 1;
+}
+
 at::Tensor Prompts::project(const at::Tensor& p) const {
   return config_.project > 0 ? at::linear(p, proj_weight_, proj_bias_) : p;
 }
 
-at::Tensor Prompts::tokens_for_block(int64_t block, int64_t batch, at::Generator* dropout_rng) const {
-  at::Tensor p = block == 0 ? prompt_embeddings_ : deep_prompt_embeddings_.narrow(0, block - 1, 1);
+at::Tensor Prompts::tokens_for_block(int64_t set, int64_t batch, at::Generator* dropout_rng) const {
+  at::Tensor p = set == 0 ? prompt_embeddings_ : deep_prompt_embeddings_.narrow(0, set - 1, 1);
   p = project(p).expand({batch, -1, -1});  // (B, N, D)
   if (dropout_rng == nullptr || config_.dropout <= 0) return p;
   const double keep = 1.0 - config_.dropout;

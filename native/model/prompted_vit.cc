@@ -56,6 +56,31 @@ void place(NamedTensors& tensors, const at::Device& device, bool requires_grad, 
   }
 }
 
+// The prompt schedule, after checking the deep variants and pool type against the model.
+PromptSchedule checked_schedule(const ModelConfig& config) {
+  const PromptConfig& p = config.prompt;
+  const int64_t L = config.vit.depth;
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw Error(kErrArgument, message);
+  };
+  const bool variant = p.deep_layers != 0 || p.reverse_deep || p.deep_shared || p.no_expand;
+  require(!variant || p.deep,
+          "the deep variants (deepLayers, reverseDeep, deepShared, deepNoExpand) need deep prompts");
+  require(p.deep_layers >= 0 && p.deep_layers <= L, "deepLayers " + std::to_string(p.deep_layers) + " is outside 1.." +
+                                                        std::to_string(L) + " (the backbone's blocks)");
+  require(!p.reverse_deep || p.deep_layers > 0, "reverseDeep needs deepLayers (the number of last blocks)");
+  require(!(p.reverse_deep && (p.deep_shared || p.no_expand)),
+          "reverseDeep runs one set per block and keeps the rows: not with deepShared or deepNoExpand");
+  require(!(p.no_expand && p.deep_shared), "deepNoExpand runs one set per block: not with deepShared");
+  const bool reads_prompts = p.pool == PromptPool::kPrompt || p.pool == PromptPool::kImagePrompt;
+  PromptSchedule schedule = make_prompt_schedule(p, L, config.skip_discarded_prompt_rows, reads_prompts);
+  const bool rows_out = p.tokens > 0 && make_prompt_schedule(p, L, false, reads_prompts).rows_out();
+  require(p.pool == PromptPool::kOriginal || rows_out,
+          "the pool types img_pool, prompt_pool and imgprompt_pool need prompt rows in the last block's output "
+          "(not with deepNoExpand before the last block, nor without prompts)");
+  return schedule;
+}
+
 }  // namespace
 
 at::Device parse_device(const std::string& spec) {
@@ -84,6 +109,7 @@ PromptedVit::PromptedVit(const ModelConfig& config)
       device_(parse_device(config.device)),
       vit_(config.vit),
       prompts_(config.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size),
+      schedule_(checked_schedule(config)),
       head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers),
       dropout_rng_(make_generator(device_, config.seed)) {
   if (config_.bf16_backbone && config_.transfer == Transfer::Full) {
@@ -125,63 +151,64 @@ void PromptedVit::check_images(const at::Tensor& images) const {
 at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
   check_images(images);
   const int64_t B = images.size(0);
-  const int64_t prefix = config_.vit.num_prefix_tokens();
-  const int64_t N = prompts_.tokens();
   at::Generator* rng = train ? &dropout_rng_ : nullptr;
   // The residual stream stays fp32 (as under autocast with fp32 weights) when the weights are bf16.
   at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);  // (B, prefix + P, D)
-  const bool kv_rows = prompts_as_kv_rows();
-  if (prompts_.enabled() && !kv_rows) {
-    x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(0, B, rng), x.narrow(1, prefix, x.size(1) - prefix)},
-                1);  // (B, prefix + N + P, D)
-  }
-  const bool deep = prompts_.enabled() && prompts_.deep();
+  x = apply_prompt_step(0, x, rng);                                          // (B, prefix [+ N] + P, D)
   if (!config_.checkpoint_blocks || config_.transfer == Transfer::Full) return run_blocks(x, rng);
-  // Checkpointed blocks take the stream whole: the deep prompts go in between them, or with
-  // kv_rows alongside it.
+  // Checkpointed blocks take the stream whole: the prompts go in between them, or as key /
+  // value rows alongside it.
+  const int64_t prefix = config_.vit.num_prefix_tokens();
   for (int64_t i = 0; i < config_.vit.depth; ++i) {
-    if (kv_rows) {
-      x = checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast(), kv_prompts(i, B, rng),
-                             prefix);
-      continue;
-    }
-    if (i > 0 && deep) {
-      x = at::cat({x.narrow(1, 0, prefix), prompts_.tokens_for_block(i, B, rng),
-                   x.narrow(1, prefix + N, x.size(1) - prefix - N)},
-                  1);
-    }
-    x = checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast());
+    const auto& step = schedule_.blocks[static_cast<size_t>(i)];
+    if (i > 0) x = apply_prompt_step(i, x, rng);
+    x = step.kv ? checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast(),
+                                     kv_prompts(i, B, rng), prefix)
+                : checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast());
   }
-  return x;  // (B, T, D), (B, T - N, D) with kv_rows, or (B, 1, D) with token pooling
+  return x;  // (B, T, D), without the prompt rows after kv blocks, or (B, 1, D) with token pooling
+}
+
+at::Tensor PromptedVit::apply_prompt_step(int64_t block, const at::Tensor& x, at::Generator* rng) const {
+  using Step = PromptSchedule::Step;
+  const auto& b = schedule_.blocks[static_cast<size_t>(block)];
+  if (b.step == Step::kKeep) return x;
+  const int64_t prefix = config_.vit.num_prefix_tokens(), N = prompts_.tokens();
+  const int64_t rest = b.step == Step::kInsert ? prefix : prefix + N;  // where the image rows start
+  std::vector<at::Tensor> parts = {x.narrow(1, 0, prefix)};
+  if (b.step != Step::kRemove) parts.push_back(prompts_.tokens_for_block(b.set, x.size(0), rng));
+  parts.push_back(x.narrow(1, rest, x.size(1) - rest));
+  return at::cat(parts, 1);
 }
 
 at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng) {
+  using Step = PromptSchedule::Step;
   const int64_t B = x.size(0), prefix = config_.vit.num_prefix_tokens();
-  const bool deep = prompts_.enabled() && prompts_.deep();
-  const bool kv_rows = prompts_as_kv_rows();
   const bool fused = config_.fused_norm;
   AddNorm in = vit_.block_input(0, x, at::Tensor(), at::Tensor(), 0, fused);
   at::Tensor y, m;  // block i's output is y + m
   for (int64_t i = 0; i < config_.vit.depth; ++i) {
-    if (i > 0) {
-      const bool insert = deep && !kv_rows;
-      in = vit_.block_input(i, y, m, insert ? prompts_.tokens_for_block(i, B, rng) : at::Tensor(), prefix, fused);
+    const auto& b = schedule_.blocks[static_cast<size_t>(i)];
+    if (i > 0 && b.step == Step::kReplace) {
+      // The insertion runs inside the add + LayerNorm (one op with fused_norm).
+      in = vit_.block_input(i, y, m, prompts_.tokens_for_block(b.set, B, rng), prefix, fused);
+    } else if (i > 0 && b.step == Step::kKeep) {
+      in = vit_.block_input(i, y, m, at::Tensor(), 0, fused);
+    } else if (i > 0) {
+      // The stream changes length here (rows inserted or dropped): add, then concatenate.
+      in = vit_.block_input(i, apply_prompt_step(i, y + m, rng), at::Tensor(), at::Tensor(), 0, fused);
     }
-    // kv_rows: the prompts' norm1 (no residual: nothing of theirs carries over), keys and values only.
+    // kv blocks: the prompts' norm1 (no residual: nothing of theirs carries over), keys and values only.
     const at::Tensor kv_h =
-        kv_rows ? vit_.block_input(i, kv_prompts(i, B, rng), at::Tensor(), at::Tensor(), 0, fused).normed
-                : at::Tensor();
+        b.kv ? vit_.block_input(i, kv_prompts(i, B, rng), at::Tensor(), at::Tensor(), 0, fused).normed : at::Tensor();
     std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries_of(i), fused, kv_h, prefix);
   }
-  return y + m;  // (B, T, D), (B, T - N, D) with kv_rows, or (B, 1, D) with token pooling
-}
-
-bool PromptedVit::prompts_as_kv_rows() const {
-  return config_.skip_discarded_prompt_rows && prompts_.enabled() && prompts_.deep();
+  return y + m;  // (B, T, D), without the prompt rows after kv blocks, or (B, 1, D) with token pooling
 }
 
 at::Tensor PromptedVit::kv_prompts(int64_t block, int64_t batch, at::Generator* rng) const {
-  at::Tensor p = prompts_.tokens_for_block(block, batch, rng);  // (B, N, D)
+  const int64_t set = schedule_.blocks[static_cast<size_t>(block)].set;
+  at::Tensor p = prompts_.tokens_for_block(set, batch, rng);  // (B, N, D)
   // Without dropout every sample has the same prompts (an expanded (1, N, D)): their norm,
   // keys and values are computed once and broadcast (autograd sums their gradients).
   return batch > 1 && p.stride(0) == 0 ? p.narrow(0, 0, 1) : p;
@@ -190,14 +217,28 @@ at::Tensor PromptedVit::kv_prompts(int64_t block, int64_t batch, at::Generator* 
 int64_t PromptedVit::queries_of(int64_t block) const {
   // Token pooling reads only the CLS row of the last block: compute just that row there.
   const bool last = block == config_.vit.depth - 1;
-  return last && config_.vit.global_pool == "token" ? 1 : -1;
+  const bool token = config_.vit.global_pool == "token" && config_.prompt.pool == PromptPool::kOriginal;
+  return last && token ? 1 : -1;
 }
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
   compat::AutocastGuard autocast(device_.type(), backbone_autocast());
-  // Average pooling skips the prefix and the prompt rows, which the stream may leave out.
-  const int64_t skip = config_.vit.num_prefix_tokens() + (prompts_as_kv_rows() ? 0 : prompts_.tokens());
-  return vit_.pool(encode(images, train), skip).to(at::kFloat);
+  const at::Tensor x = encode(images, train);
+  const int64_t prefix = config_.vit.num_prefix_tokens();
+  // Where the image rows start: the stream may have left the prompt rows out.
+  const int64_t image = prefix + (schedule_.rows_out() ? prompts_.tokens() : 0);
+  switch (config_.prompt.tokens > 0 ? config_.prompt.pool : PromptPool::kOriginal) {
+    case PromptPool::kImage:
+      return vit_.pool_rows(x, image, x.size(1) - image).to(at::kFloat);
+    case PromptPool::kPrompt:
+      return vit_.pool_rows(x, prefix, prompts_.tokens()).to(at::kFloat);
+    case PromptPool::kImagePrompt:
+      return vit_.pool_rows(x, prefix, x.size(1) - prefix).to(at::kFloat);
+    case PromptPool::kOriginal:
+      break;
+  }
+  // Average pooling skips the prefix and the prompt rows.
+  return vit_.pool(x, image).to(at::kFloat);
 }
 
 void PromptedVit::set_class_weights(const at::Tensor& weights) {

@@ -6,6 +6,8 @@
 //     deep and i > 0: x[:, prefix:prefix+N] = prompts_i
 //     x = block_i(x)        (fused_norm: the insertion runs inside block i's first add + LayerNorm)
 //   logits = head(pool(x))                          (B, C)
+// That is the default schedule; the deep variants (first / last k blocks, one shared set, rows
+// dropped after the prompted blocks) and the pool types are in deep_prompt_schedule.h / prompt.h.
 // VPT-deep with skip_discarded_prompt_rows (the default) computes the same without the work
 // whose results are overwritten: the prompt rows' outputs of every block are replaced by the
 // next block's prompts (or, after the last, not pooled). The stream then holds only
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "model/deep_prompt_schedule.h"
 #include "model/head.h"
 #include "model/prompt.h"
 #include "model/vit.h"
@@ -101,7 +104,7 @@ class PromptedVit {
 
  private:
   // Through the final block: (B, T, D), (B, T - N, D) without the prompt rows
-  // (prompts_as_kv_rows), or (B, 1, D) with token pooling.
+  // (schedule_'s kv blocks), or (B, 1, D) with token pooling.
   at::Tensor encode(const at::Tensor& images, bool train);
   // encode()'s blocks without checkpointing, from the embedded, prompted stream
   // x (B, prefix + N + P, D): each residual add, the LayerNorm after it and the deep-prompt
@@ -109,10 +112,11 @@ class PromptedVit {
   at::Tensor run_blocks(const at::Tensor& x, at::Generator* rng);
   // Rows of the last block's output that pooling reads: 1 with token pooling, else all (-1).
   int64_t queries_of(int64_t block) const;
-  // Whether the stream leaves out the prompt rows (deep prompts with skip_discarded_prompt_rows).
-  bool prompts_as_kv_rows() const;
   // Block i's prompts as kv_rows: (B, N, D), or (1, N, D) when the batch shares them.
   at::Tensor kv_prompts(int64_t block, int64_t batch, at::Generator* rng) const;
+  // The stream x (B, T, D) after schedule_'s step before `block` (insert, replace or drop the
+  // prompt rows after the prefix; unchanged for kKeep and key / value blocks without rows).
+  at::Tensor apply_prompt_step(int64_t block, const at::Tensor& x, at::Generator* rng) const;
   // The backbone runs in bf16 when asked to, and always when its weights are bf16.
   bool backbone_autocast() const { return config_.bf16 || config_.bf16_backbone; }
   void check_images(const at::Tensor& images) const;
@@ -121,6 +125,7 @@ class PromptedVit {
   at::Device device_;
   VisionTransformer vit_;
   Prompts prompts_;
+  PromptSchedule schedule_;  // which prompts enter which block (deep_prompt_schedule.h)
   Head head_;
   at::Generator dropout_rng_;
   at::Tensor class_weights_;

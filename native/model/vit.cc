@@ -194,4 +194,10 @@ at::Tensor VisionTransformer::pool(const at::Tensor& x, int64_t skip_prefix) con
   return config_.fc_norm ? layer_norm(pooled, fc_norm_weight_, fc_norm_bias_) : pooled;
 }
 
+at::Tensor VisionTransformer::pool_rows(const at::Tensor& x, int64_t start, int64_t count) const {
+  at::Tensor h = config_.fc_norm ? x : layer_norm(x, norm_weight_, norm_bias_);
+  at::Tensor pooled = h.narrow(1, start, count).mean(1);
+  return config_.fc_norm ? layer_norm(pooled, fc_norm_weight_, fc_norm_bias_) : pooled;
+}
+
 }  // namespace vpt

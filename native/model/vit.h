@@ -96,6 +96,9 @@ class VisionTransformer {
   // Final norm, pooling over tokens after `skip_prefix` leading ones ("avg") or the first
   // token ("token"), then fc_norm: (B, T, D) -> (B, D).
   at::Tensor pool(const at::Tensor& x, int64_t skip_prefix) const;
+  // Final norm, the mean of rows [start, start + count), then fc_norm: (B, T, D) -> (B, D).
+  // VPT's img_pool / prompt_pool / imgprompt_pool (prompted_vit.cc).
+  at::Tensor pool_rows(const at::Tensor& x, int64_t start, int64_t count) const;
 
  private:
   at::Tensor attention(const VitBlock& b, const at::Tensor& x, int64_t queries, const at::Tensor& kv_h,

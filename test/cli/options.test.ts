@@ -70,7 +70,10 @@ describe('train: boolean options', () => {
       'checkpointBlocks',
       'cudaGraphs',
       'deep',
+      'deepNoExpand',
+      'deepShared',
       'fusedLayerNorm',
+      'reverseDeep',
     ]);
     const program = new Command();
     registerTrainCommand(program);
@@ -131,7 +134,7 @@ describe('train --nproc', () => {
     ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr.match(/option "batchSize"/g), bad.stderr).toHaveLength(1);
-    expect(bad.stderr.match(/not honored by vpt-native: MODEL\.PROMPT\.DEEP_SHARED/g), bad.stderr).toHaveLength(1);
+    expect(bad.stderr.match(/not honored by vpt-native: SOLVER\.LOSS/g), bad.stderr).toHaveLength(1);
     // Refused only by a data-parallel run: a global batch that does not divide over the ranks.
     const uneven = await run([
       'train',

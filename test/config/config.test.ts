@@ -67,7 +67,7 @@ describe('train config', () => {
     expect(c.promptTokens).toBe(10); // vpt-config over defaults
     expect(c.deep).toBe(true);
     expect(c.warmupEpochs).toBe(10); // from _BASE_
-    expect(notes.join()).toContain('MODEL.PROMPT.DEEP_SHARED');
+    expect(notes.join()).toContain('SOLVER.LOSS');
   });
 
   it('imports the original VPT yacs config with _BASE_, listing what it cannot honor', async () => {
@@ -87,7 +87,7 @@ describe('train config', () => {
       promptProject: 0,
       baseLr: 0.25,
     });
-    expect(r.unsupported).toEqual(['MODEL.PROMPT.DEEP_SHARED']);
+    expect(r.unsupported).toEqual(['SOLVER.LOSS']);
     expect(r.numberClasses).toBe(200);
   });
 
@@ -151,7 +151,6 @@ describe('train config', () => {
       'MODEL.LINEAR.MLP_SIZES',
       'MODEL.PROMPT.INITIATION',
       'MODEL.PROMPT.LOCATION',
-      'MODEL.PROMPT.VIT_POOL_TYPE',
       'MODEL.TYPE',
       'MODEL.WEIGHT_PATH',
       'SOLVER.LOSS',
@@ -159,6 +158,39 @@ describe('train config', () => {
       'SOLVER.SCHEDULER',
       'SOLVER.WEIGHT_DECAY_BIAS',
     ]);
+  });
+
+  it("honors VPT's deep variants and pool types (NUM_DEEP_LAYERS, REVERSE_DEEP, DEEP_SHARED, FORWARD_DEEP_NOEXPAND, VIT_POOL_TYPE)", async () => {
+    const file = join(tmp.dir, 'vpt-deep-variants.yaml');
+    await writeFile(
+      file,
+      [
+        'MODEL:',
+        '  PROMPT:',
+        '    DEEP: True',
+        '    NUM_DEEP_LAYERS: 6',
+        '    REVERSE_DEEP: True',
+        '    DEEP_SHARED: False',
+        '    FORWARD_DEEP_NOEXPAND: False',
+        '    VIT_POOL_TYPE: "imgprompt_pool"',
+      ].join('\n'),
+    );
+    const r = await importVptConfig(file);
+    expect(r.unsupported).toEqual([]);
+    expect(r.config).toEqual({
+      deep: true,
+      deepLayers: 6,
+      reverseDeep: true,
+      deepShared: false,
+      deepNoExpand: false,
+      promptPool: 'imgprompt_pool',
+    });
+    const none = join(tmp.dir, 'vpt-none.yaml');
+    await writeFile(none, 'MODEL:\n  PROMPT:\n    NUM_DEEP_LAYERS: None\n    DEEP_SHARED: True\n');
+    expect((await importVptConfig(none)).config).toEqual({ deepShared: true });
+    const bad = join(tmp.dir, 'vpt-bad-pool.yaml');
+    await writeFile(bad, 'MODEL:\n  PROMPT:\n    VIT_POOL_TYPE: "max_pool"\n');
+    await expect(importVptConfig(bad)).rejects.toThrow(/VIT_POOL_TYPE "max_pool" is not supported/);
   });
 
   it('warmupEpochs must leave epochs for the cosine decay', () => {

@@ -364,6 +364,6 @@ describe('vpt-native train (CLI)', () => {
     ]);
     expect(yacs.code).toBe(2);
     expect(yacs.stderr).toContain(`DATA.NUMBER_CLASSES is 200 but ${data} has ${CLASSES} classes`);
-    expect(yacs.stderr).toContain('not honored by vpt-native: MODEL.PROMPT.DEEP_SHARED');
+    expect(yacs.stderr).toContain('not honored by vpt-native: SOLVER.LOSS');
   });
 });
