@@ -164,6 +164,8 @@ export interface NativeModel {
   loadBackbone(path: string, entries: NativeTensorEntry[]): Promise<void>;
   forward(images: Float32Array, shape: number[]): Promise<Float32Array>;
   features(images: Float32Array, shape: number[]): Promise<Float32Array>;
+  /** The prompt-free frozen blocks' output (n x T x D); throws when the model has none. */
+  stem(images: Float32Array, shape: number[]): Promise<Float32Array>;
   exportTrainable(): Promise<NativeTensor[]>;
   importTrainable(tensors: NativeTensor[]): Promise<void>;
   configureOptimizer(config: NativeOptimizerConfig): void;
@@ -188,6 +190,8 @@ export interface NativeModel {
   gradientState(): { withGrad: string[]; backboneRequiresGrad: string[] };
   info(): {
     trainableParams: number;
+    /** Leading blocks that see no prompts (prompt tuning): what stem() runs. */
+    stemBlocks: number;
     totalParams: number;
     device: string;
     backboneDtype: 'float32' | 'bfloat16';

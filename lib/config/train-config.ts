@@ -60,7 +60,11 @@ export const trainConfigSchema = z
     preprocess: z.enum(['fgvc', 'vtab']).optional(),
     /** Random crop + flip for training; off trains on the eval view (resize + center crop). */
     augment: z.boolean().default(true),
-    /** Linear probing without augmentation: compute backbone features once, then train the head on them. */
+    /**
+     * Without augmentation: linear probing computes the backbone features once and trains the head
+     * on them; prompt tuning with prompts in the last blocks only (`reverseDeep`) computes the
+     * frozen, prompt-free blocks below them once (T x D floats per training image in memory).
+     */
     cacheFeatures: z.boolean().default(true),
     device: z
       .string()

@@ -65,6 +65,11 @@ export interface ModelInfo {
   backboneBytes: number;
   /** Residual adds run fused with the LayerNorm after them (`createModel`'s `fusedLayerNorm`). */
   fusedLayerNorm: boolean;
+  /**
+   * Prompt tuning: the leading blocks that see no prompts (`reverseDeep`: depth - deepLayers), frozen,
+   * so their output depends on the image alone (`stemFeatures`, `trainStepStem`); 0 otherwise.
+   */
+  stemBlocks: number;
 }
 
 /** Result of one training step (described in lib/binding.ts, where the addon returns it). */
@@ -186,6 +191,49 @@ export class Model {
     const pixels = await callNative(() => native.preprocessU8(batch));
     const S = this.#spec.imageSize;
     return callNative(() => native.features(pixels, [x.n, 3, S, S]));
+  }
+
+  /**
+   * The output of the blocks below the first prompted one (`info().stemBlocks` of them; prompts
+   * in the last k blocks only, `reverseDeep`), frozen and prompt-free: per image it never changes,
+   * so a training loop without augmentation computes it once (`train()`'s `cacheFeatures`) and
+   * steps on it with `trainStepStem`. n x T x D values, T = prefix + patch tokens.
+   */
+  async stemFeatures(input: ModelInput): Promise<Float32Array> {
+    const native = this.#alive();
+    if (this.info().stemBlocks === 0) {
+      throw new VptError(
+        ErrorCode.Option,
+        'stemFeatures needs prompt-free blocks below the prompts (prompt.reverseDeep with prompt.deepLayers below the depth)',
+      );
+    }
+    const x = this.#input(input);
+    if (x.kind === 'f32') return callNative(() => native.stem(x.pixels, x.shape));
+    const batch = this.#hostBatch(x);
+    const pixels = await callNative(() => native.preprocessU8(batch));
+    const S = this.#spec.imageSize;
+    return callNative(() => native.stem(pixels, [x.n, 3, S, S]));
+  }
+
+  /**
+   * One training step from `stemFeatures` output: the same update as `trainStep` on the images
+   * they came from (within float rounding), without running the stem's blocks again.
+   * @param hidden n x T x D, row-major, as `stemFeatures` returns it
+   */
+  async trainStepStem(hidden: Float32Array, labels: Int32Array): Promise<TrainStepResult> {
+    const native = this.#alive();
+    this.#requireOptimizer();
+    const a = this.#spec.architecture;
+    const grid = this.#spec.imageSize / a.patchSize;
+    const T = (a.classToken ? 1 : 0) + a.regTokens + grid * grid;
+    if (!(hidden instanceof Float32Array) || hidden.length !== labels.length * T * a.embedDim) {
+      throw new VptError(
+        ErrorCode.Shape,
+        `stem features must be a Float32Array of ${labels.length} x ${T} x ${a.embedDim} values`,
+      );
+    }
+    this.#checkLabels(labels, labels.length);
+    return callNative(() => native.trainStepFeatures(hidden, [labels.length, T, a.embedDim], labels));
   }
 
   /**
@@ -522,6 +570,7 @@ export class Model {
       backboneDtype: n.backboneDtype,
       backboneBytes: n.backboneBytes,
       fusedLayerNorm: n.fusedLayerNorm,
+      stemBlocks: n.stemBlocks,
     };
   }
 

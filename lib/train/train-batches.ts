@@ -1,7 +1,7 @@
 /**
  * The batches of a training epoch and the optimizer step on each: images uploaded one batch
- * ahead, or (linear probing without augmentation) backbone features, from the cache once every
- * image of the epoch is in it.
+ * ahead, or (without augmentation) cached features -- linear probing's backbone features, or
+ * the prompt-free stem blocks' output -- from the cache once every image of the epoch is in it.
  */
 import type { Sample } from '../data/dataset.js';
 import type { Batch, Loader } from '../data/loader.js';
@@ -39,8 +39,7 @@ export class TrainBatches {
     const model = this.#model,
       cache = this.#cache;
     if (cache) {
-      const dim = model.info().embedDim;
-      const cached = this.#loader.batchOrder(epoch).map((members) => cache.batch(members, this.#samples, dim));
+      const cached = this.#loader.batchOrder(epoch).map((members) => cache.batch(members, this.#samples));
       if (cached.every((b): b is CachedBatch => b !== undefined)) {
         for (const b of cached) yield { kind: 'cached', cached: b };
         return;
@@ -58,9 +57,9 @@ export class TrainBatches {
     switch (b.kind) {
       case 'cached':
         this.cachedFeatureSteps++;
-        return model.trainStepFeatures(b.cached.features, b.cached.labels);
+        return this.#cache!.step(model, b.cached.features, b.cached.labels);
       case 'features':
-        return model.trainStepFeatures(await b.cache.compute(model, b.batch), b.batch.labels);
+        return b.cache.step(model, await b.cache.compute(model, b.batch), b.batch.labels);
       case 'images':
         return model.trainStep(await b.batch.staged, b.batch.labels);
     }

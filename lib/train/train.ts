@@ -308,8 +308,16 @@ async function trainOnDevice({
     }
     // One view per image and a frozen backbone: its features never change, so compute them once.
     // (Not data-parallel: a rank's samples change every epoch, so its cache would never fill.)
-    const featureCache =
-      c.transfer === 'linear' && !c.augment && c.cacheFeatures && !group ? new FeatureCache(trainSamples) : undefined;
+    // Prompts in the upper blocks only (reverseDeep): the frozen, prompt-free blocks below give
+    // each image the same output every epoch, so those are computed once in the same way.
+    const cacheable = !c.augment && c.cacheFeatures && !group;
+    const featureCache = !cacheable
+      ? undefined
+      : c.transfer === 'linear'
+        ? new FeatureCache(trainSamples)
+        : c.transfer === 'prompt' && model.info().stemBlocks > 0
+          ? new FeatureCache(trainSamples, 'stem')
+          : undefined;
     const result = await runEpochs({
       c,
       model,

@@ -27,6 +27,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::LoadBackbone>("loadBackbone"),
                          InstanceMethod<&ModelWrap::Forward>("forward"),
                          InstanceMethod<&ModelWrap::Features>("features"),
+                         InstanceMethod<&ModelWrap::Stem>("stem"),
                          InstanceMethod<&ModelWrap::ExportTrainable>("exportTrainable"),
                          InstanceMethod<&ModelWrap::ImportTrainable>("importTrainable"),
                          InstanceMethod<&ModelWrap::ConfigureOptimizer>("configureOptimizer"),
@@ -116,6 +117,7 @@ Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool u8, ImageO
           at::Tensor x = in.tensor(m->device());
           if (output == ImageOutput::Logits) x = m->logits(x, false);
           if (output == ImageOutput::Features) x = m->features(x, false);
+          if (output == ImageOutput::Stem) x = m->stem(x);
           *result = x.to(at::kCPU).contiguous();
         },
         [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); });
@@ -126,6 +128,7 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) { return RunImage
 Napi::Value ModelWrap::Features(const Napi::CallbackInfo& info) {
   return RunImages(info, false, ImageOutput::Features);
 }
+Napi::Value ModelWrap::Stem(const Napi::CallbackInfo& info) { return RunImages(info, false, ImageOutput::Stem); }
 Napi::Value ModelWrap::ForwardU8(const Napi::CallbackInfo& info) { return RunImages(info, true, ImageOutput::Logits); }
 Napi::Value ModelWrap::PreprocessU8(const Napi::CallbackInfo& info) {
   return RunImages(info, true, ImageOutput::Preprocessed);
@@ -484,6 +487,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(m->mutex());
     Napi::Object out = Napi::Object::New(env);
     out.Set("trainableParams", static_cast<double>(m->trainable_params()));
+    out.Set("stemBlocks", static_cast<double>(m->stem_blocks()));
     out.Set("totalParams", static_cast<double>(m->total_params()));
     out.Set("device", m->device().str());
     out.Set("backboneDtype", m->config().bf16_backbone ? "bfloat16" : "float32");

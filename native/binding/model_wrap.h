@@ -27,6 +27,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
   // features(images, shape): Promise<Float32Array>  (n x D)
   Napi::Value Features(const Napi::CallbackInfo& info);
+  // stem(images, shape) -> Float32Array (n x T x D): the prompt-free frozen blocks' output.
+  Napi::Value Stem(const Napi::CallbackInfo& info);
   // exportTrainable(): Promise<{name, shape, data: Float32Array}[]>
   Napi::Value ExportTrainable(const Napi::CallbackInfo& info);
   // importTrainable(tensors: {name, shape, data: Float32Array}[]): Promise<void>
@@ -85,7 +87,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value EvaluateU8(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
 
-  enum class ImageOutput { Logits, Features, Preprocessed };
+  enum class ImageOutput { Logits, Features, Preprocessed, Stem };
   // Each takes either image form: Float32Array + shape, or (u8) a loader's uint8 batch.
   Napi::Value RunImages(const Napi::CallbackInfo& info, bool u8, ImageOutput output);
   Napi::Value RunTrainStep(const Napi::CallbackInfo& info, bool u8, bool features);

@@ -150,18 +150,22 @@ void PromptedVit::check_images(const at::Tensor& images) const {
 
 at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
   check_images(images);
-  const int64_t B = images.size(0);
-  at::Generator* rng = train ? &dropout_rng_ : nullptr;
   // The residual stream stays fp32 (as under autocast with fp32 weights) when the weights are bf16.
   at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);  // (B, prefix + P, D)
-  x = apply_prompt_step(0, x, rng);                                          // (B, prefix [+ N] + P, D)
-  if (!config_.checkpoint_blocks || config_.transfer == Transfer::Full) return run_blocks(x, rng);
+  return encode_from(x, 0, train);
+}
+
+at::Tensor PromptedVit::encode_from(at::Tensor x, int64_t first, bool train) {
+  const int64_t B = x.size(0);
+  at::Generator* rng = train ? &dropout_rng_ : nullptr;
+  x = apply_prompt_step(first, x, rng);  // (B, prefix [+ N] + P, D)
+  if (!config_.checkpoint_blocks || config_.transfer == Transfer::Full) return run_blocks(x, rng, first);
   // Checkpointed blocks take the stream whole: the prompts go in between them, or as key /
   // value rows alongside it.
   const int64_t prefix = config_.vit.num_prefix_tokens();
-  for (int64_t i = 0; i < config_.vit.depth; ++i) {
+  for (int64_t i = first; i < config_.vit.depth; ++i) {
     const auto& step = schedule_.blocks[static_cast<size_t>(i)];
-    if (i > 0) x = apply_prompt_step(i, x, rng);
+    if (i > first) x = apply_prompt_step(i, x, rng);
     x = step.kv ? checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast(),
                                      kv_prompts(i, B, rng), prefix)
                 : checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast());
@@ -181,20 +185,20 @@ at::Tensor PromptedVit::apply_prompt_step(int64_t block, const at::Tensor& x, at
   return at::cat(parts, 1);
 }
 
-at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng) {
+at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng, int64_t first) {
   using Step = PromptSchedule::Step;
   const int64_t B = x.size(0), prefix = config_.vit.num_prefix_tokens();
   const bool fused = config_.fused_norm;
-  AddNorm in = vit_.block_input(0, x, at::Tensor(), at::Tensor(), 0, fused);
+  AddNorm in = vit_.block_input(first, x, at::Tensor(), at::Tensor(), 0, fused);
   at::Tensor y, m;  // block i's output is y + m
-  for (int64_t i = 0; i < config_.vit.depth; ++i) {
+  for (int64_t i = first; i < config_.vit.depth; ++i) {
     const auto& b = schedule_.blocks[static_cast<size_t>(i)];
-    if (i > 0 && b.step == Step::kReplace) {
+    if (i > first && b.step == Step::kReplace) {
       // The insertion runs inside the add + LayerNorm (one op with fused_norm).
       in = vit_.block_input(i, y, m, prompts_.tokens_for_block(b.set, B, rng), prefix, fused);
-    } else if (i > 0 && b.step == Step::kKeep) {
+    } else if (i > first && b.step == Step::kKeep) {
       in = vit_.block_input(i, y, m, at::Tensor(), 0, fused);
-    } else if (i > 0) {
+    } else if (i > first) {
       // The stream changes length here (rows inserted or dropped): add, then concatenate.
       in = vit_.block_input(i, apply_prompt_step(i, y + m, rng), at::Tensor(), at::Tensor(), 0, fused);
     }
@@ -223,7 +227,49 @@ int64_t PromptedVit::queries_of(int64_t block) const {
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
   compat::AutocastGuard autocast(device_.type(), backbone_autocast());
-  const at::Tensor x = encode(images, train);
+  return pool_encoded(encode(images, train));
+}
+
+int64_t PromptedVit::stem_blocks() const {
+  if (config_.transfer != Transfer::Prompt) return 0;
+  int64_t n = 0;
+  for (const auto& b : schedule_.blocks) {
+    if (b.set >= 0 || b.rows) break;
+    ++n;
+  }
+  return n == config_.vit.depth ? 0 : n;  // a model without prompts has no stem to split off
+}
+
+at::Tensor PromptedVit::stem(const at::Tensor& images) {
+  check_images(images);
+  const int64_t n = stem_blocks();
+  if (n == 0) throw Error(kErrArgument, "this model has no prompt-free frozen blocks below its prompts to cache");
+  at::NoGradGuard no_grad;
+  compat::AutocastGuard autocast(device_.type(), backbone_autocast());
+  at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);
+  for (int64_t i = 0; i < n; ++i) x = vit_.block_forward(i, x).to(at::kFloat);
+  return x;  // (B, prefix + P, D)
+}
+
+at::Tensor PromptedVit::logits_from_stem(const at::Tensor& hidden, bool train) {
+  const auto& v = config_.vit;
+  const int64_t n = stem_blocks();
+  const int64_t T = v.num_prefix_tokens() + v.num_patches();
+  if (n == 0) throw Error(kErrArgument, "this model has no prompt-free frozen blocks below its prompts to cache");
+  if (hidden.dim() != 3 || hidden.size(1) != T || hidden.size(2) != v.embed_dim || hidden.size(0) < 1) {
+    throw Error(kErrShape, "stem features have shape " + shape_string(hidden.sizes()) + ", the model needs [n, " +
+                               std::to_string(T) + ", " + std::to_string(v.embed_dim) + "]");
+  }
+  if (!backbone_loaded_) throw Error(kErrWeights, "the backbone weights are not loaded");
+  at::Tensor features;
+  {
+    compat::AutocastGuard autocast(device_.type(), backbone_autocast());
+    features = pool_encoded(encode_from(hidden.to(device_, at::kFloat), n, train));
+  }
+  return classify(features);
+}
+
+at::Tensor PromptedVit::pool_encoded(const at::Tensor& x) const {
   const int64_t prefix = config_.vit.num_prefix_tokens();
   // Where the image rows start: the stream may have left the prompt rows out.
   const int64_t image = prefix + (schedule_.rows_out() ? prompts_.tokens() : 0);

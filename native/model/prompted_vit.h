@@ -69,6 +69,13 @@ class PromptedVit {
   at::Tensor logits(const at::Tensor& images, bool train);    // (B, C)
   at::Tensor features(const at::Tensor& images, bool train);  // (B, D)
   at::Tensor classify(const at::Tensor& features);            // head only: (B, D) -> (B, C)
+  // Blocks below the first prompted block (reverseDeep: L - k) see no prompts and are frozen:
+  // for prompt tuning their output depends on the image alone. stem() runs the embedding and
+  // those blocks without autograd, (B, 3, H, W) -> (B, prefix + P, D); logits_from_stem() the
+  // rest: logits_from_stem(stem(x)) == logits(x). 0 blocks when none qualify.
+  int64_t stem_blocks() const;
+  at::Tensor stem(const at::Tensor& images);
+  at::Tensor logits_from_stem(const at::Tensor& hidden, bool train);
 
   // Per-class loss weights (C,) on the device, or undefined for none.
   void set_class_weights(const at::Tensor& weights);
@@ -106,10 +113,14 @@ class PromptedVit {
   // Through the final block: (B, T, D), (B, T - N, D) without the prompt rows
   // (schedule_'s kv blocks), or (B, 1, D) with token pooling.
   at::Tensor encode(const at::Tensor& images, bool train);
+  // encode() from the stream entering block `first` (B, prefix + P, D), before its prompt step.
+  at::Tensor encode_from(at::Tensor x, int64_t first, bool train);
+  // The final norm and the pooling of encode()'s output (the prompt config's pool type): (B, D).
+  at::Tensor pool_encoded(const at::Tensor& x) const;
   // encode()'s blocks without checkpointing, from the embedded, prompted stream
   // x (B, prefix + N + P, D): each residual add, the LayerNorm after it and the deep-prompt
   // insertion as one op (vit.h block_input), fused kernels with fused_norm, ATen ops without.
-  at::Tensor run_blocks(const at::Tensor& x, at::Generator* rng);
+  at::Tensor run_blocks(const at::Tensor& x, at::Generator* rng, int64_t first = 0);
   // Rows of the last block's output that pooling reads: 1 with token pooling, else all (-1).
   int64_t queries_of(int64_t block) const;
   // Block i's prompts as kv_rows: (B, N, D), or (1, N, D) when the batch shares them.

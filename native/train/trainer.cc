@@ -76,6 +76,13 @@ TrainStepResult Trainer::step(const at::Tensor& images, const at::Tensor& labels
 
 TrainStepResult Trainer::step_features(const at::Tensor& features, const at::Tensor& labels) {
   PromptedVit& m = *model_;
+  if (m.config().transfer == Transfer::Prompt && features.dim() == 3) {
+    // Prompt tuning from cached stem features (PromptedVit::stem): the blocks above the stem.
+    const at::Tensor y = prepare_labels(labels, features.size(0), m.config().num_classes, m.device());
+    if (graph_status_.requested) graph_status_.fallback = "steps on cached stem features are not captured";
+    optimizer_.prepare(m.device());
+    return finish(launch(m.logits_from_stem(features, /*train=*/true), y));
+  }
   if (m.config().transfer != Transfer::Linear) {
     throw Error(kErrArgument, "training on precomputed features is linear probing only (transfer 'linear')");
   }

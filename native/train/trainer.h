@@ -62,7 +62,8 @@ class Trainer {
 
   // `images`: a normalized (B, 3, S, S) batch on the model's device.
   TrainStepResult step(const at::Tensor& images, const at::Tensor& labels);
-  // Linear probing on precomputed backbone features (B, D): the head-only step.
+  // Linear probing on precomputed backbone features (B, D): the head-only step. Prompt tuning
+  // on cached stem features (B, T, D) (PromptedVit::stem): the blocks above the stem.
   TrainStepResult step_features(const at::Tensor& features, const at::Tensor& labels);
   void set_lr(double lr) { optimizer_.set_lr(lr); }
   Optimizer& optimizer() { return optimizer_; }
