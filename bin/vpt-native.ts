@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The vpt-native command line: one file per command under lib/cli/. */
 import { Command } from 'commander';
+import { registerClsEmbeddingsCommand } from '../lib/cli/cls-embeddings-command.js';
 import { registerDatasetsCommand } from '../lib/cli/datasets-command.js';
 import { registerDemoCommand } from '../lib/cli/demo-command.js';
 import { registerEvalCommand } from '../lib/cli/eval-command.js';
@@ -33,9 +34,10 @@ registerDatasetsCommand(program);
 registerSynthCommand(program);
 registerInfoCommand(program);
 registerSetupCommand(program);
+registerClsEmbeddingsCommand(program);
 
 // The commands that need the addon check for it first: on a terminal they offer `setup`.
-const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict']);
+const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict', 'cls-embeddings']);
 program.hook('preAction', async (_program, command) => {
   if (NEEDS_ADDON.has(command.name())) await offerSetup();
 });

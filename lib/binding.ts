@@ -166,6 +166,8 @@ export interface NativeModel {
   features(images: Float32Array, shape: number[]): Promise<Float32Array>;
   /** The prompt-free frozen blocks' output (n x T x D); throws when the model has none. */
   stem(images: Float32Array, shape: number[]): Promise<Float32Array>;
+  /** The class token entering each block, then the last block's output (n x (L + 1) x D), without prompts. */
+  clsLayerwise(images: Float32Array, shape: number[]): Promise<Float32Array>;
   exportTrainable(): Promise<NativeTensor[]>;
   importTrainable(tensors: NativeTensor[]): Promise<void>;
   configureOptimizer(config: NativeOptimizerConfig): void;

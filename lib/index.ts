@@ -57,12 +57,14 @@ export {
   type SetupProgress,
 } from './setup/ensure-addon.js';
 export { type ClassWeighting, computeClassWeights } from './train/class-weights.js';
+export { type ClsEmbeddingsOptions, computeClsEmbeddings } from './train/cls-embeddings.js';
 export { type EvaluateOptions, type EvaluationResult, evaluate } from './train/evaluate.js';
 export type { OptimizerOptions } from './train/optimizer-options.js';
 export { type Prediction, type PredictOptions, predict } from './train/predict.js';
 export type { EpochMetrics, SplitMetrics } from './train/run-folder.js';
 export { type ProgressEvent, type TrainOptions, type TrainResult, train } from './train/train.js';
 export { parseArch, type VitArchitecture } from './weights/architecture.js';
+export { type NpyArray, readNpy, writeNpy } from './weights/npy.js';
 export {
   type HostTensor,
   readSafetensors,

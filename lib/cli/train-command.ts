@@ -7,7 +7,7 @@ import { openDataset } from '../data/dataset.js';
 import { distributedFromEnv } from '../distributed/environment.js';
 import { launchLocalWorkers } from '../distributed/local-launcher.js';
 import { ErrorCode, VptError } from '../errors.js';
-import { PROMPT_POOLS } from '../model/options.js';
+import { PROMPT_INITS, PROMPT_POOLS } from '../model/options.js';
 import { checkDistributedOptions, train } from '../train/train.js';
 import { ExitCode } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
@@ -124,6 +124,16 @@ function addTrainFlags(cmd: Command): Command {
         '--prompt-pool <type>',
         "what the head reads: original (the backbone's pooling), img_pool, prompt_pool, imgprompt_pool (original)",
       ).choices([...PROMPT_POOLS]),
+    )
+    .addOption(
+      new Option(
+        '--prompt-init <init>',
+        'random, or from --cls-embeddings: final-cls, cls-nolastl, cls-nofirstl (random)',
+      ).choices([...PROMPT_INITS]),
+    )
+    .option(
+      '--cls-embeddings <npy>',
+      'class-token embeddings for --prompt-init (vpt-native cls-embeddings writes them)',
     )
     .option('--mlp-layers <n>', 'hidden layers in the head (0)', num)
     .addOption(new Option('--class-weights <mode>', 'class-weighted loss (none)').choices(['none', 'inv', 'inv_sqrt']))

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-import { PROMPT_POOLS } from '../model/options.js';
+import { PROMPT_INITS, PROMPT_POOLS } from '../model/options.js';
 import { parseOptions } from '../util/validate.js';
 
 export const trainConfigSchema = z
@@ -46,6 +46,10 @@ export const trainConfigSchema = z
     deepNoExpand: z.boolean().default(false),
     /** What the head reads: the backbone's pooling, or the mean of the image / prompt / all tokens. */
     promptPool: z.enum(PROMPT_POOLS).default('original'),
+    /** How the prompts start: VPT's random uniform, or from class-token embeddings (`clsEmbeddings`). */
+    promptInit: z.enum(PROMPT_INITS).default('random'),
+    /** The `.npy` of class-token embeddings the CLS inits read (`vpt-native cls-embeddings` writes one). */
+    clsEmbeddings: z.string().min(1).optional(),
     /** Hidden Linear+ReLU layers in the head. */
     mlpLayers: z.int().min(0).max(16).default(0),
     classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),

@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import { ErrorCode, VptError } from '../errors.js';
-import { PROMPT_POOLS, type PromptPool } from '../model/options.js';
+import { PROMPT_INITS, PROMPT_POOLS, type PromptInit, type PromptPool } from '../model/options.js';
 import type { TrainConfig } from './train-config.js';
 
 type Yacs = Record<string, unknown>;
@@ -18,6 +18,7 @@ type Yacs = Record<string, unknown>;
 const isFalse = (v: unknown) => v === false || v === 'False';
 const isTrue = (v: unknown) => v === true || v === 'True';
 const isNone = (v: unknown) => v === null || v === undefined || v === 'None';
+const isEmpty = (v: unknown) => isNone(v) || v === '' || (Array.isArray(v) && v.length === 0);
 
 const TRANSFER: Record<string, TrainConfig['transfer']> = { prompt: 'prompt', linear: 'linear', end2end: 'full' };
 
@@ -56,6 +57,18 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
         `MODEL.PROMPT.VIT_POOL_TYPE "${pool}" is not supported (${PROMPT_POOLS.join(', ')})`,
       );
     o.promptPool = pool as PromptPool;
+  },
+  'MODEL.PROMPT.INITIATION': (v, o) => {
+    const init = String(v);
+    if (!(PROMPT_INITS as readonly string[]).includes(init))
+      throw new VptError(
+        ErrorCode.Option,
+        `MODEL.PROMPT.INITIATION "${init}" is not supported (${PROMPT_INITS.join(', ')})`,
+      );
+    o.promptInit = init as PromptInit;
+  },
+  'MODEL.PROMPT.CLSEMB_PATH': (v, o) => {
+    if (!isEmpty(v)) o.clsEmbeddings = String(v);
   },
   'MODEL.TRANSFER_TYPE': (v, o) => {
     const t = TRANSFER[String(v)];
@@ -121,9 +134,9 @@ const NEUTRAL = new Set([
   'DATA.NUMBER_CLASSES',
   'MODEL.SAVE_CKPT',
   'MODEL.MODEL_ROOT',
+  /** Never read by the original code (its CLS inits read CLSEMB_PATH). */
+  'MODEL.PROMPT.CLSEMB_FOLDER',
 ]);
-
-const isEmpty = (v: unknown) => isNone(v) || v === '' || (Array.isArray(v) && v.length === 0);
 
 /**
  * Keys that change the model or the recipe in the original code: neutral only at the value
@@ -137,9 +150,6 @@ const NEUTRAL_AT: Record<string, (v: unknown, epochs: number) => boolean> = {
   'DATA.FEATURE': (v) => isEmpty(v) || (typeof v === 'string' && v.startsWith('sup_vit')),
   /** Prompts after the class token ('add', 'pad', 'below' are ablations). */
   'MODEL.PROMPT.LOCATION': (v) => v === 'prepend',
-  'MODEL.PROMPT.INITIATION': (v) => v === 'random',
-  'MODEL.PROMPT.CLSEMB_FOLDER': isEmpty,
-  'MODEL.PROMPT.CLSEMB_PATH': isEmpty,
   'MODEL.LINEAR.MLP_SIZES': isEmpty,
   /** A checkpoint to start from; vpt-native resumes with --resume. */
   'MODEL.WEIGHT_PATH': isEmpty,

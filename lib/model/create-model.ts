@@ -11,6 +11,7 @@ import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights
 import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
 import { Model } from './model.js';
 import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
+import { initPromptsFromCls } from './prompt-init.js';
 
 /**
  * Creates a prompted ViT from timm weights (`.safetensors` + `config.json`, or a folder holding
@@ -66,6 +67,23 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
     precision: o.precision,
     backboneDtype: o.backboneDtype,
   });
+  const prompt = o.prompt;
+  const init = prompt?.init ?? 'random';
+  if (prompt && init !== 'random' && prompt.clsEmbeddings && !o.trainable) {
+    const a = backbone.architecture;
+    try {
+      // VPT's CLS-embedding init (a trainable state, when given, replaces it anyway).
+      await initPromptsFromCls(backbone.native, init, prompt.clsEmbeddings, {
+        tokens: prompt.tokens,
+        depth: a.depth,
+        embedDim: a.embedDim,
+        deep: prompt.deep,
+      });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
   if (o.trainable) {
     try {
       await model.loadTrainable(o.trainable);

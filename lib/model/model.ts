@@ -216,6 +216,21 @@ export class Model {
   }
 
   /**
+   * The class token entering each block, then the last block's output (before the final norm),
+   * without prompts: n x (depth + 1) x embedDim values. Per-class means of these are VPT's CLS
+   * embeddings (`computeClsEmbeddings`, prompt init 'final-cls' / 'cls-nolastl' / 'cls-nofirstl').
+   */
+  async clsLayerwise(input: ModelInput): Promise<Float32Array> {
+    const native = this.#alive();
+    const x = this.#input(input);
+    if (x.kind === 'f32') return callNative(() => native.clsLayerwise(x.pixels, x.shape));
+    const batch = this.#hostBatch(x);
+    const pixels = await callNative(() => native.preprocessU8(batch));
+    const S = this.#spec.imageSize;
+    return callNative(() => native.clsLayerwise(pixels, [x.n, 3, S, S]));
+  }
+
+  /**
    * One training step from `stemFeatures` output: the same update as `trainStep` on the images
    * they came from (within float rounding), without running the stem's blocks again.
    * @param hidden n x T x D, row-major, as `stemFeatures` returns it

@@ -15,11 +15,17 @@ export const DEFAULT_PROMPT = {
   deepShared: false,
   deepNoExpand: false,
   pool: 'original',
+  init: 'random',
+  clsEmbeddings: null,
 } as const;
 
 /** VPT's output pooling (MODEL.PROMPT.VIT_POOL_TYPE). */
 export const PROMPT_POOLS = ['original', 'img_pool', 'prompt_pool', 'imgprompt_pool'] as const;
 export type PromptPool = (typeof PROMPT_POOLS)[number];
+
+/** VPT's prompt initiations (MODEL.PROMPT.INITIATION). */
+export const PROMPT_INITS = ['random', 'final-cls', 'cls-nolastl', 'cls-nofirstl'] as const;
+export type PromptInit = (typeof PROMPT_INITS)[number];
 
 const promptSchema = z
   .strictObject({
@@ -44,6 +50,16 @@ const promptSchema = z
      * ('prompt_pool') or both ('imgprompt_pool') after the final norm.
      */
     pool: z.enum(PROMPT_POOLS).default('original'),
+    /**
+     * How the prompts start (MODEL.PROMPT.INITIATION): 'random' (VPT's uniform, bound
+     * sqrt(6 / (3 p^2 + D))), or from `clsEmbeddings`, a `tokens` x (depth + 1) x D `.npy` of class-token
+     * embeddings (`vpt-native cls-embeddings` computes one): 'final-cls' every set from the last
+     * block's output, 'cls-nolastl' set i from the class token entering block i, 'cls-nofirstl'
+     * set i from block i's output.
+     */
+    init: z.enum(PROMPT_INITS).default('random'),
+    /** The `.npy` the CLS inits read (MODEL.PROMPT.CLSEMB_PATH). */
+    clsEmbeddings: z.string().min(1).nullable().default(null),
   })
   .superRefine((p, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -68,6 +84,15 @@ const promptSchema = z
       );
     if (p.deepNoExpand && p.deepShared)
       issue('deepNoExpand', 'runs its own prompt set per block: not with deepShared (as in VPT)');
+    if (p.init !== 'random' && p.clsEmbeddings === null)
+      issue('clsEmbeddings', `init "${p.init}" reads class-token embeddings: give their .npy file`);
+    if (p.init === 'random' && p.clsEmbeddings !== null)
+      issue('init', 'clsEmbeddings is read by the CLS inits only: set init to final-cls, cls-nolastl or cls-nofirstl');
+    if (p.init !== 'random' && (p.project > 0 || variant))
+      issue(
+        'init',
+        `"${p.init}" sets prompts of the model's width, one set per block, as in VPT: not with project or the deep variants`,
+      );
     if (p.deepNoExpand && p.pool !== 'original')
       issue(
         'pool',
@@ -178,6 +203,8 @@ export interface PromptOptions {
   deepShared?: boolean;
   deepNoExpand?: boolean;
   pool?: PromptPool;
+  init?: PromptInit;
+  clsEmbeddings?: string | null;
 }
 
 /** `p` with every deep-variant field present (VPT's defaults for the absent ones). */
@@ -188,6 +215,8 @@ export function fullPromptOptions(p: PromptOptions): Required<PromptOptions> {
     deepShared: false,
     deepNoExpand: false,
     pool: 'original',
+    init: 'random',
+    clsEmbeddings: null,
     ...p,
   };
 }

@@ -29,6 +29,7 @@ export const RUN_SETTINGS = [
   'deepShared',
   'deepNoExpand',
   'promptPool',
+  'promptInit',
   'mlpLayers',
   'classWeights',
   'cropSize',
@@ -68,6 +69,7 @@ const SETTINGS_ADDED_LATER: Partial<ResolvedTrainConfig> = {
   deepShared: false,
   deepNoExpand: false,
   promptPool: 'original',
+  promptInit: 'random',
 };
 
 /** The position recorded in a training-state file (the run loop's `run` record), if any. */

@@ -145,6 +145,7 @@ function absolutePaths(c: ResolvedTrainConfig): ResolvedTrainConfig {
     out: resolve(c.out),
     weights: existsSync(c.weights) ? resolve(c.weights) : c.weights,
     ...(c.resume ? { resume: resolve(c.resume) } : {}),
+    ...(c.clsEmbeddings ? { clsEmbeddings: resolve(c.clsEmbeddings) } : {}),
   };
 }
 
@@ -221,6 +222,8 @@ async function trainOnDevice({
             deepShared: c.deepShared,
             deepNoExpand: c.deepNoExpand,
             pool: c.promptPool,
+            init: c.promptInit,
+            clsEmbeddings: c.clsEmbeddings ?? null,
           }
         : null,
     transfer: c.transfer,

@@ -76,7 +76,7 @@ function bad(path: string, what: string): VptError {
 }
 
 /** The parsed header of one `.npy` member. */
-interface NpyHeader {
+export interface NpyHeader {
   /** `F16`, `F32` or `F64` for the float arrays vpt-native reads; else the numpy descriptor. */
   dtype: string;
   /** Whether the array is one vpt-native reads (a float). */
@@ -98,7 +98,7 @@ interface NpyHeader {
  * Parses the `.npy` header at the start of `bytes` (which may hold more than the header).
  * Returns `undefined` when `bytes` is too short to hold the whole header yet.
  */
-function parseNpyHeader(bytes: Uint8Array, where: string): NpyHeader | undefined {
+export function parseNpyHeader(bytes: Uint8Array, where: string): NpyHeader | undefined {
   if (bytes.length < 10) return undefined;
   if (!NPY_MAGIC.equals(bytes.subarray(0, 6)))
     throw new VptError(ErrorCode.Weights, `${where} is not a .npy array (bad magic)`);

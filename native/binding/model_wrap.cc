@@ -28,6 +28,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::Forward>("forward"),
                          InstanceMethod<&ModelWrap::Features>("features"),
                          InstanceMethod<&ModelWrap::Stem>("stem"),
+                         InstanceMethod<&ModelWrap::ClsLayerwise>("clsLayerwise"),
                          InstanceMethod<&ModelWrap::ExportTrainable>("exportTrainable"),
                          InstanceMethod<&ModelWrap::ImportTrainable>("importTrainable"),
                          InstanceMethod<&ModelWrap::ConfigureOptimizer>("configureOptimizer"),
@@ -118,6 +119,7 @@ Napi::Value ModelWrap::RunImages(const Napi::CallbackInfo& info, bool u8, ImageO
           if (output == ImageOutput::Logits) x = m->logits(x, false);
           if (output == ImageOutput::Features) x = m->features(x, false);
           if (output == ImageOutput::Stem) x = m->stem(x);
+          if (output == ImageOutput::ClsLayerwise) x = m->cls_layerwise(x);
           *result = x.to(at::kCPU).contiguous();
         },
         [result](Napi::Env env) -> Napi::Value { return to_float32_array(env, *result); });
@@ -129,6 +131,9 @@ Napi::Value ModelWrap::Features(const Napi::CallbackInfo& info) {
   return RunImages(info, false, ImageOutput::Features);
 }
 Napi::Value ModelWrap::Stem(const Napi::CallbackInfo& info) { return RunImages(info, false, ImageOutput::Stem); }
+Napi::Value ModelWrap::ClsLayerwise(const Napi::CallbackInfo& info) {
+  return RunImages(info, false, ImageOutput::ClsLayerwise);
+}
 Napi::Value ModelWrap::ForwardU8(const Napi::CallbackInfo& info) { return RunImages(info, true, ImageOutput::Logits); }
 Napi::Value ModelWrap::PreprocessU8(const Napi::CallbackInfo& info) {
   return RunImages(info, true, ImageOutput::Preprocessed);

@@ -29,6 +29,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Features(const Napi::CallbackInfo& info);
   // stem(images, shape) -> Float32Array (n x T x D): the prompt-free frozen blocks' output.
   Napi::Value Stem(const Napi::CallbackInfo& info);
+  // clsLayerwise(images, shape) -> Float32Array (n x (L + 1) x D): PromptedVit::cls_layerwise.
+  Napi::Value ClsLayerwise(const Napi::CallbackInfo& info);
   // exportTrainable(): Promise<{name, shape, data: Float32Array}[]>
   Napi::Value ExportTrainable(const Napi::CallbackInfo& info);
   // importTrainable(tensors: {name, shape, data: Float32Array}[]): Promise<void>
@@ -87,7 +89,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value EvaluateU8(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
 
-  enum class ImageOutput { Logits, Features, Preprocessed, Stem };
+  enum class ImageOutput { Logits, Features, Preprocessed, Stem, ClsLayerwise };
   // Each takes either image form: Float32Array + shape, or (u8) a loader's uint8 batch.
   Napi::Value RunImages(const Napi::CallbackInfo& info, bool u8, ImageOutput output);
   Napi::Value RunTrainStep(const Napi::CallbackInfo& info, bool u8, bool features);

@@ -230,6 +230,20 @@ at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
   return pool_encoded(encode(images, train));
 }
 
+at::Tensor PromptedVit::cls_layerwise(const at::Tensor& images) {
+  check_images(images);
+  if (!config_.vit.class_token) throw Error(kErrArgument, "the backbone has no class token to take embeddings of");
+  at::NoGradGuard no_grad;
+  compat::AutocastGuard autocast(device_.type(), backbone_autocast());
+  at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);
+  std::vector<at::Tensor> cls = {x.select(1, 0)};
+  for (int64_t i = 0; i < config_.vit.depth; ++i) {
+    x = vit_.block_forward(i, x).to(at::kFloat);
+    cls.push_back(x.select(1, 0));
+  }
+  return at::stack(cls, 1);  // (B, L + 1, D)
+}
+
 int64_t PromptedVit::stem_blocks() const {
   if (config_.transfer != Transfer::Prompt) return 0;
   int64_t n = 0;

@@ -73,6 +73,10 @@ class PromptedVit {
   // for prompt tuning their output depends on the image alone. stem() runs the embedding and
   // those blocks without autograd, (B, 3, H, W) -> (B, prefix + P, D); logits_from_stem() the
   // rest: logits_from_stem(stem(x)) == logits(x). 0 blocks when none qualify.
+  // The class token entering each block, then the last block's output (before the final
+  // norm), without prompts: (B, 3, H, W) -> (B, L + 1, D). VPT's CLS-embedding prompt inits
+  // (INITIATION final-cls / cls-nolastl / cls-nofirstl) read per-class means of these.
+  at::Tensor cls_layerwise(const at::Tensor& images);
   int64_t stem_blocks() const;
   at::Tensor stem(const at::Tensor& images);
   at::Tensor logits_from_stem(const at::Tensor& hidden, bool train);

@@ -149,7 +149,6 @@ describe('train config', () => {
       'DATA.FEATURE',
       'DATA.MULTILABEL',
       'MODEL.LINEAR.MLP_SIZES',
-      'MODEL.PROMPT.INITIATION',
       'MODEL.PROMPT.LOCATION',
       'MODEL.TYPE',
       'MODEL.WEIGHT_PATH',
@@ -185,6 +184,14 @@ describe('train config', () => {
       deepNoExpand: false,
       promptPool: 'imgprompt_pool',
     });
+    const init = join(tmp.dir, 'vpt-init.yaml');
+    await writeFile(
+      init,
+      'MODEL:\n  PROMPT:\n    INITIATION: "cls-nolastl"\n    CLSEMB_PATH: "cub.npy"\n    CLSEMB_FOLDER: "x"\n',
+    );
+    const initImport = await importVptConfig(init);
+    expect(initImport.config).toEqual({ promptInit: 'cls-nolastl', clsEmbeddings: 'cub.npy' });
+    expect(initImport.unsupported).toEqual([]);
     const none = join(tmp.dir, 'vpt-none.yaml');
     await writeFile(none, 'MODEL:\n  PROMPT:\n    NUM_DEEP_LAYERS: None\n    DEEP_SHARED: True\n');
     expect((await importVptConfig(none)).config).toEqual({ deepShared: true });
