@@ -7,7 +7,7 @@ import { openDataset } from '../data/dataset.js';
 import { distributedFromEnv } from '../distributed/environment.js';
 import { launchLocalWorkers } from '../distributed/local-launcher.js';
 import { ErrorCode, VptError } from '../errors.js';
-import { PROMPT_INITS, PROMPT_POOLS } from '../model/options.js';
+import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS } from '../model/options.js';
 import { checkDistributedOptions, train } from '../train/train.js';
 import { ExitCode } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
@@ -131,6 +131,12 @@ function addTrainFlags(cmd: Command): Command {
         'random, or from --cls-embeddings: final-cls, cls-nolastl, cls-nofirstl (random)',
       ).choices([...PROMPT_INITS]),
     )
+    .addOption(
+      new Option(
+        '--prompt-location <where>',
+        'prepend (after the class token), add (a row added to each token), add-1 (one row added to all) (prepend)',
+      ).choices([...PROMPT_LOCATIONS]),
+    )
     .option(
       '--cls-embeddings <npy>',
       'class-token embeddings for --prompt-init (vpt-native cls-embeddings writes them)',
@@ -141,6 +147,10 @@ function addTrainFlags(cmd: Command): Command {
     .option('--no-augment', 'train on the eval view (no random crop / flip)')
     .option('--cache-features', 'linear probing without augmentation: compute backbone features once (default)')
     .option('--no-cache-features', 'linear probing without augmentation: recompute backbone features every epoch')
+    .option(
+      '--normalize <how>',
+      "image normalisation: timm (the weights' config.json), vpt (ImageNet mean/std, as VPT), or mean_r,mean_g,mean_b,std_r,std_g,std_b (timm)",
+    )
     .option('--crop-size <px>', 'crop size (224); the backbone position embedding is resampled to it', num)
     .addOption(
       new Option(

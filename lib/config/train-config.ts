@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 
-import { PROMPT_INITS, PROMPT_POOLS } from '../model/options.js';
+import { parseNormalize } from '../model/normalization.js';
+import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS } from '../model/options.js';
 import { parseOptions } from '../util/validate.js';
 
 export const trainConfigSchema = z
@@ -48,11 +49,28 @@ export const trainConfigSchema = z
     promptPool: z.enum(PROMPT_POOLS).default('original'),
     /** How the prompts start: VPT's random uniform, or from class-token embeddings (`clsEmbeddings`). */
     promptInit: z.enum(PROMPT_INITS).default('random'),
+    /** Where the prompts go: after the class token, or added to every token ('add' one row each, 'add-1' one row). */
+    promptLocation: z.enum(PROMPT_LOCATIONS).default('prepend'),
     /** The `.npy` of class-token embeddings the CLS inits read (`vpt-native cls-embeddings` writes one). */
     clsEmbeddings: z.string().min(1).optional(),
     /** Hidden Linear+ReLU layers in the head. */
     mlpLayers: z.int().min(0).max(16).default(0),
     classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
+    /**
+     * Image normalisation: 'timm' (the weights' config.json; 0.5 / 0.5 for timm's in21k ViTs), 'vpt'
+     * (ImageNet's mean / std, as KMnP/vpt's transforms), or "mean_r,mean_g,mean_b,std_r,std_g,std_b".
+     */
+    normalize: z
+      .string()
+      .refine((v) => {
+        try {
+          parseNormalize(v);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'expected timm, vpt or six comma-separated numbers (mean r,g,b then std r,g,b; std > 0)')
+      .default('timm'),
     cropSize: z.int().min(8).default(224),
     /**
      * 'fgvc': VPT's FGVC transforms (Resize(cropSize * 8 / 7) + RandomCrop + flip for training,

@@ -10,7 +10,14 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 
 import { ErrorCode, VptError } from '../errors.js';
-import { PROMPT_INITS, PROMPT_POOLS, type PromptInit, type PromptPool } from '../model/options.js';
+import {
+  PROMPT_INITS,
+  PROMPT_LOCATIONS,
+  PROMPT_POOLS,
+  type PromptInit,
+  type PromptLocation,
+  type PromptPool,
+} from '../model/options.js';
 import type { TrainConfig } from './train-config.js';
 
 type Yacs = Record<string, unknown>;
@@ -67,6 +74,10 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
       );
     o.promptInit = init as PromptInit;
   },
+  'MODEL.PROMPT.LOCATION': (v, o) => {
+    // Pixel-space locations (prepend-pixel*, pad, below) stay unset, and are listed as not honored.
+    if ((PROMPT_LOCATIONS as readonly unknown[]).includes(v)) o.promptLocation = v as PromptLocation;
+  },
   'MODEL.PROMPT.CLSEMB_PATH': (v, o) => {
     if (!isEmpty(v)) o.clsEmbeddings = String(v);
   },
@@ -120,6 +131,11 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
   },
 };
 
+/** Mapped keys honored at some values only (the others are listed as not honored). */
+const MAPPED_VALUES: Record<string, (v: unknown) => boolean> = {
+  'MODEL.PROMPT.LOCATION': (v) => (PROMPT_LOCATIONS as readonly unknown[]).includes(v),
+};
+
 /** Keys that are bookkeeping of the original code: whatever their value, the result is the same here. */
 const NEUTRAL = new Set([
   'NUM_GPUS',
@@ -148,8 +164,6 @@ const NEUTRAL_AT: Record<string, (v: unknown, epochs: number) => boolean> = {
   'MODEL.TYPE': (v) => v === 'vit',
   /** The backbone comes from --weights; a supervised ViT's name (sup_vitb16_224, ...) names the model vpt-native runs. */
   'DATA.FEATURE': (v) => isEmpty(v) || (typeof v === 'string' && v.startsWith('sup_vit')),
-  /** Prompts after the class token ('add', 'pad', 'below' are ablations). */
-  'MODEL.PROMPT.LOCATION': (v) => v === 'prepend',
   'MODEL.LINEAR.MLP_SIZES': isEmpty,
   /** A checkpoint to start from; vpt-native resumes with --resume. */
   'MODEL.WEIGHT_PATH': isEmpty,
@@ -228,7 +242,8 @@ export async function importVptConfig(path: string): Promise<VptYacsImport> {
   const epochs = typeof config.epochs === 'number' ? config.epochs : DEFAULT_EPOCHS;
   for (const [key, value] of flat) {
     const neutralAt = NEUTRAL_AT[key];
-    const honored = MAPPING[key] !== undefined || NEUTRAL.has(key) || neutralAt?.(value, epochs);
+    const mapped = MAPPING[key] !== undefined && (MAPPED_VALUES[key]?.(value) ?? true);
+    const honored = mapped || NEUTRAL.has(key) || neutralAt?.(value, epochs);
     if (!honored) unsupported.push(key);
   }
   return { config, unsupported, ...(numberClasses ? { numberClasses } : {}) };

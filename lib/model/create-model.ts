@@ -10,6 +10,7 @@ import { type Checkpoint, openCheckpoint } from '../weights/checkpoint.js';
 import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights.js';
 import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
 import { Model } from './model.js';
+import { resolveNormalization } from './normalization.js';
 import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
 import { initPromptsFromCls } from './prompt-init.js';
 
@@ -57,7 +58,7 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
     await checkpoint.close();
   }
   const model = new Model(backbone.native, {
-    architecture: backbone.architecture,
+    architecture: { ...backbone.architecture, ...resolveNormalization(o.normalize, backbone.architecture) },
     imageSize: backbone.imageSize,
     numClasses: o.numClasses,
     transfer: o.transfer,

@@ -17,11 +17,16 @@ export const DEFAULT_PROMPT = {
   pool: 'original',
   init: 'random',
   clsEmbeddings: null,
+  location: 'prepend',
 } as const;
 
 /** VPT's output pooling (MODEL.PROMPT.VIT_POOL_TYPE). */
 export const PROMPT_POOLS = ['original', 'img_pool', 'prompt_pool', 'imgprompt_pool'] as const;
 export type PromptPool = (typeof PROMPT_POOLS)[number];
+
+/** Where the prompts go (MODEL.PROMPT.LOCATION; VPT's pixel-space locations are not implemented). */
+export const PROMPT_LOCATIONS = ['prepend', 'add', 'add-1'] as const;
+export type PromptLocation = (typeof PROMPT_LOCATIONS)[number];
 
 /** VPT's prompt initiations (MODEL.PROMPT.INITIATION). */
 export const PROMPT_INITS = ['random', 'final-cls', 'cls-nolastl', 'cls-nofirstl'] as const;
@@ -60,6 +65,12 @@ const promptSchema = z
     init: z.enum(PROMPT_INITS).default('random'),
     /** The `.npy` the CLS inits read (MODEL.PROMPT.CLSEMB_PATH). */
     clsEmbeddings: z.string().min(1).nullable().default(null),
+    /**
+     * Where the prompts go (MODEL.PROMPT.LOCATION): 'prepend' (after the class token), or added to
+     * the embedded tokens -- 'add': a learnable row per token (class + patches; `tokens` is then
+     * ignored), 'add-1': one row added to every token. Deep: added again before each prompted block.
+     */
+    location: z.enum(PROMPT_LOCATIONS).default('prepend'),
   })
   .superRefine((p, ctx) => {
     const issue = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -84,6 +95,11 @@ const promptSchema = z
       );
     if (p.deepNoExpand && p.deepShared)
       issue('deepNoExpand', 'runs its own prompt set per block: not with deepShared (as in VPT)');
+    if (p.location !== 'prepend' && (p.pool !== 'original' || p.deepNoExpand || p.init !== 'random'))
+      issue(
+        'location',
+        `"${p.location}" adds the prompts to the tokens, no rows of their own: pool "original", random init, no deepNoExpand (as in VPT)`,
+      );
     if (p.init !== 'random' && p.clsEmbeddings === null)
       issue('clsEmbeddings', `init "${p.init}" reads class-token embeddings: give their .npy file`);
     if (p.init === 'random' && p.clsEmbeddings !== null)
@@ -143,6 +159,19 @@ const createModelSchema = z
      * Default: on from SKIP_PROMPT_ROWS_FROM_TOKENS prompts, where it measured faster.
      */
     skipDiscardedPromptRows: z.boolean().optional(),
+    /**
+     * The image normalisation: 'timm' the weights' config.json (0.5 / 0.5 for timm's in21k ViTs),
+     * 'vpt' ImageNet's mean / std as KMnP/vpt's transforms use, or explicit `{ mean, std }` (RGB).
+     */
+    normalize: z
+      .union([
+        z.enum(['timm', 'vpt']),
+        z.strictObject({
+          mean: z.tuple([z.number(), z.number(), z.number()]),
+          std: z.tuple([z.number().positive(), z.number().positive(), z.number().positive()]),
+        }),
+      ])
+      .default('timm'),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */
@@ -205,6 +234,7 @@ export interface PromptOptions {
   pool?: PromptPool;
   init?: PromptInit;
   clsEmbeddings?: string | null;
+  location?: PromptLocation;
 }
 
 /** `p` with every deep-variant field present (VPT's defaults for the absent ones). */
@@ -217,6 +247,7 @@ export function fullPromptOptions(p: PromptOptions): Required<PromptOptions> {
     pool: 'original',
     init: 'random',
     clsEmbeddings: null,
+    location: 'prepend',
     ...p,
   };
 }

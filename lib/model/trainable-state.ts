@@ -91,7 +91,7 @@ export function checkTrainableMetadata(
   if (meta.prompt && model.prompt) {
     const saved = fullPromptOptions(meta.prompt);
     const current = fullPromptOptions(model.prompt);
-    for (const key of ['deepLayers', 'reverseDeep', 'deepShared', 'deepNoExpand', 'pool'] as const) {
+    for (const key of ['deepLayers', 'reverseDeep', 'deepShared', 'deepNoExpand', 'pool', 'location'] as const) {
       fields.push([`prompt.${key}`, saved[key], current[key]]);
     }
   }

@@ -30,9 +30,11 @@ export const RUN_SETTINGS = [
   'deepNoExpand',
   'promptPool',
   'promptInit',
+  'promptLocation',
   'mlpLayers',
   'classWeights',
   'cropSize',
+  'normalize',
   'augment',
   'seed',
 ] as const satisfies ReadonlyArray<keyof ResolvedTrainConfig>;
@@ -70,6 +72,8 @@ const SETTINGS_ADDED_LATER: Partial<ResolvedTrainConfig> = {
   deepNoExpand: false,
   promptPool: 'original',
   promptInit: 'random',
+  promptLocation: 'prepend',
+  normalize: 'timm',
 };
 
 /** The position recorded in a training-state file (the run loop's `run` record), if any. */

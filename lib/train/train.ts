@@ -18,6 +18,7 @@ import { shardSamples } from '../distributed/shard.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { createModel } from '../model/create-model.js';
 import type { Model } from '../model/model.js';
+import { parseNormalize } from '../model/normalization.js';
 import { runtimeInfo } from '../runtime-info.js';
 import type { DownloadProgress } from '../weights/hub.js';
 import { Checkpoints } from './checkpoints.js';
@@ -224,10 +225,12 @@ async function trainOnDevice({
             pool: c.promptPool,
             init: c.promptInit,
             clsEmbeddings: c.clsEmbeddings ?? null,
+            location: c.promptLocation,
           }
         : null,
     transfer: c.transfer,
     mlpLayers: c.mlpLayers,
+    normalize: parseNormalize(c.normalize),
     device,
     precision,
     backboneDtype: c.backboneDtype,

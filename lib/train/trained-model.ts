@@ -50,6 +50,8 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
       prompt: meta.prompt,
       transfer: meta.transfer,
       mlpLayers: meta.headHiddenLayers,
+      // The normalisation the model trained with (--normalize), as recorded.
+      ...(isTriple(meta.mean) && isTriple(meta.std) ? { normalize: { mean: meta.mean, std: meta.std } } : {}),
       ...(meta.classNames ? { classNames: meta.classNames } : {}),
       ...(o.device ? { device: o.device } : {}),
       ...(o.precision ? { precision: o.precision } : {}),
@@ -58,4 +60,8 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
     typeof meta.arch === 'string' && meta.arch ? { arch: meta.arch } : {},
   );
   return { model, metadata: meta };
+}
+
+function isTriple(v: unknown): v is [number, number, number] {
+  return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 }

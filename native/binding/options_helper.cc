@@ -39,6 +39,12 @@ ModelConfig parse_config(const Napi::Object& o) {
     const std::string pool = present("pool") ? string_field(po, "pool") : "original";
     require(pool == "original" || pool == "img_pool" || pool == "prompt_pool" || pool == "imgprompt_pool",
             "unknown prompt pool '" + pool + "'");
+    const std::string location = present("location") ? string_field(po, "location") : "prepend";
+    require(location == "prepend" || location == "add" || location == "add-1",
+            "unknown prompt location '" + location + "'");
+    c.prompt.location = location == "add"     ? PromptLocation::kAdd
+                        : location == "add-1" ? PromptLocation::kAddOne
+                                              : PromptLocation::kPrepend;
     c.prompt.pool = pool == "img_pool"         ? PromptPool::kImage
                     : pool == "prompt_pool"    ? PromptPool::kPrompt
                     : pool == "imgprompt_pool" ? PromptPool::kImagePrompt

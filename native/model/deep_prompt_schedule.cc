@@ -27,6 +27,11 @@ PromptSchedule make_prompt_schedule(const PromptConfig& c, int64_t depth, bool s
     for (int64_t i = 0; i < n; ++i) at(i).set = c.deep_shared ? 0 : i;
     if (c.no_expand && n < depth) remove_at = n;
   }
+  if (c.location != PromptLocation::kPrepend) {
+    // Added prompts: no rows of their own, nothing to skip.
+    for (auto& b : s.blocks) b.step = b.set >= 0 ? PromptSchedule::Step::kAdd : PromptSchedule::Step::kKeep;
+    return s;
+  }
   // The rows each block would carry computing every row, as the reference does.
   std::vector<bool> nominal(static_cast<size_t>(depth));
   for (int64_t i = 0; i < depth; ++i) {

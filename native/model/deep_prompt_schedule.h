@@ -22,8 +22,9 @@
 namespace vpt {
 
 struct PromptSchedule {
-  // What happens to the stream's prompt rows right before a block.
-  enum class Step { kKeep, kInsert, kReplace, kRemove };
+  // What happens to the stream right before a block: its prompt rows kept, inserted, replaced
+  // or dropped; or (added prompts) the block's set added to every token.
+  enum class Step { kKeep, kInsert, kReplace, kRemove, kAdd };
   struct Block {
     int64_t set = -1;   // the prompt set entering this block (Prompts::tokens_for_set), -1 none
     bool kv = false;    // the set joins as key / value rows only

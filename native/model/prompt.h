@@ -19,6 +19,11 @@ namespace vpt {
 // ("original"), or the mean of the image rows, the prompt rows, or both, after the final norm.
 enum class PromptPool { kOriginal, kImage, kPrompt, kImagePrompt };
 
+// Where the prompts go (KMnP/vpt MODEL.PROMPT.LOCATION): prepended after the prefix tokens, or
+// added to every token: "add" one learnable row per token (N = prefix + patches), "add-1" one
+// row added to all of them (N = 1). Added prompts are no rows of their own.
+enum class PromptLocation { kPrepend, kAdd, kAddOne };
+
 struct PromptConfig {
   int64_t tokens = 0;  // N; 0 disables prompting
   bool deep = false;
@@ -32,6 +37,7 @@ struct PromptConfig {
   bool deep_shared = false;
   bool no_expand = false;
   PromptPool pool = PromptPool::kOriginal;
+  PromptLocation location = PromptLocation::kPrepend;
 };
 
 class Prompts {

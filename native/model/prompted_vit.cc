@@ -56,6 +56,15 @@ void place(NamedTensors& tensors, const at::Device& device, bool requires_grad, 
   }
 }
 
+// Added prompts (location add / add-1) have one row per token, or one row: their count.
+ModelConfig with_located_prompts(ModelConfig config) {
+  PromptConfig& p = config.prompt;
+  if (p.tokens > 0 && p.location == PromptLocation::kAdd)
+    p.tokens = config.vit.num_prefix_tokens() + config.vit.num_patches();
+  if (p.tokens > 0 && p.location == PromptLocation::kAddOne) p.tokens = 1;
+  return config;
+}
+
 // The prompt schedule, after checking the deep variants and pool type against the model.
 PromptSchedule checked_schedule(const ModelConfig& config) {
   const PromptConfig& p = config.prompt;
@@ -72,6 +81,9 @@ PromptSchedule checked_schedule(const ModelConfig& config) {
   require(!(p.reverse_deep && (p.deep_shared || p.no_expand)),
           "reverseDeep runs one set per block and keeps the rows: not with deepShared or deepNoExpand");
   require(!(p.no_expand && p.deep_shared), "deepNoExpand runs one set per block: not with deepShared");
+  const bool added = p.location != PromptLocation::kPrepend;
+  require(!added || (p.pool == PromptPool::kOriginal && !p.no_expand),
+          "added prompts (location add / add-1) are no rows of their own: pool 'original', no deepNoExpand");
   const bool reads_prompts = p.pool == PromptPool::kPrompt || p.pool == PromptPool::kImagePrompt;
   PromptSchedule schedule = make_prompt_schedule(p, L, config.skip_discarded_prompt_rows, reads_prompts);
   const bool rows_out = p.tokens > 0 && make_prompt_schedule(p, L, false, reads_prompts).rows_out();
@@ -105,11 +117,11 @@ at::Device parse_device(const std::string& spec) {
 }
 
 PromptedVit::PromptedVit(const ModelConfig& config)
-    : config_(config),
+    : config_(with_located_prompts(config)),
       device_(parse_device(config.device)),
       vit_(config.vit),
-      prompts_(config.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size),
-      schedule_(checked_schedule(config)),
+      prompts_(config_.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size),
+      schedule_(checked_schedule(config_)),
       head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers),
       dropout_rng_(make_generator(device_, config.seed)) {
   if (config_.bf16_backbone && config_.transfer == Transfer::Full) {
@@ -177,6 +189,7 @@ at::Tensor PromptedVit::apply_prompt_step(int64_t block, const at::Tensor& x, at
   using Step = PromptSchedule::Step;
   const auto& b = schedule_.blocks[static_cast<size_t>(block)];
   if (b.step == Step::kKeep) return x;
+  if (b.step == Step::kAdd) return x + prompts_.tokens_for_block(b.set, x.size(0), rng);  // (B, N or 1, D)
   const int64_t prefix = config_.vit.num_prefix_tokens(), N = prompts_.tokens();
   const int64_t rest = b.step == Step::kInsert ? prefix : prefix + N;  // where the image rows start
   std::vector<at::Tensor> parts = {x.narrow(1, 0, prefix)};
@@ -198,6 +211,8 @@ at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng, int6
       in = vit_.block_input(i, y, m, prompts_.tokens_for_block(b.set, B, rng), prefix, fused);
     } else if (i > first && b.step == Step::kKeep) {
       in = vit_.block_input(i, y, m, at::Tensor(), 0, fused);
+    } else if (i > first && b.step == Step::kAdd) {
+      in = vit_.block_input(i, y, m + prompts_.tokens_for_block(b.set, B, rng), at::Tensor(), 0, fused);
     } else if (i > first) {
       // The stream changes length here (rows inserted or dropped): add, then concatenate.
       in = vit_.block_input(i, apply_prompt_step(i, y + m, rng), at::Tensor(), at::Tensor(), 0, fused);

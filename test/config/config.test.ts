@@ -192,6 +192,12 @@ describe('train config', () => {
     const initImport = await importVptConfig(init);
     expect(initImport.config).toEqual({ promptInit: 'cls-nolastl', clsEmbeddings: 'cub.npy' });
     expect(initImport.unsupported).toEqual([]);
+    const add = join(tmp.dir, 'vpt-add.yaml');
+    await writeFile(add, 'MODEL:\n  PROMPT:\n    LOCATION: "add-1"\n');
+    expect(await importVptConfig(add)).toEqual({ config: { promptLocation: 'add-1' }, unsupported: [] });
+    const below = join(tmp.dir, 'vpt-below.yaml');
+    await writeFile(below, 'MODEL:\n  PROMPT:\n    LOCATION: "below"\n');
+    expect(await importVptConfig(below)).toEqual({ config: {}, unsupported: ['MODEL.PROMPT.LOCATION'] });
     const none = join(tmp.dir, 'vpt-none.yaml');
     await writeFile(none, 'MODEL:\n  PROMPT:\n    NUM_DEEP_LAYERS: None\n    DEEP_SHARED: True\n');
     expect((await importVptConfig(none)).config).toEqual({ deepShared: true });

@@ -1,6 +1,6 @@
 /**
  * VPT's deep variants (prompts in the first / last k blocks, one shared set, rows dropped after
- * the prompted blocks) and pool types against KMnP/vpt's own prompted ViT
+ * the prompted blocks), pool types and added prompts (location add / add-1) against KMnP/vpt's own prompted ViT
  * (test/fixtures/generate_deep_variants.py): logits within 1e-4, one SGD step within 1e-5, on
  * the block paths (fused / unfused add + LayerNorm, checkpointed blocks) with
  * skipDiscardedPromptRows on and off. Bad combinations are refused with the option named.
@@ -32,6 +32,10 @@ const CASES: Record<string, Record<string, unknown>> = {
   prompt_pool_deep: { deep: true, pool: 'prompt_pool' },
   imgprompt_pool_k3: { deep: true, deepLayers: 3, pool: 'imgprompt_pool' },
   img_pool_deep: { deep: true, pool: 'img_pool' },
+  add: { location: 'add' },
+  add_deep_k2: { location: 'add', deep: true, deepLayers: 2 },
+  add1_deep: { location: 'add-1', deep: true },
+  add1_reverse_k2: { location: 'add-1', deep: true, deepLayers: 2, reverseDeep: true },
 };
 
 /** Block paths, each with the kv-row schedule on or off; checkpointed blocks for the cases that change the stream's length. */
@@ -41,7 +45,7 @@ const PATHS: Array<{ name: string; opts: Partial<CreateModelOptions>; cases?: st
   {
     name: 'checkpointed, skipDiscardedPromptRows',
     opts: { checkpointBlocks: true, skipDiscardedPromptRows: true },
-    cases: ['deep_k2', 'noexpand_k2', 'reverse_k2', 'prompt_pool_deep'],
+    cases: ['deep_k2', 'noexpand_k2', 'reverse_k2', 'prompt_pool_deep', 'add_deep_k2', 'add1_reverse_k2'],
   },
 ];
 
@@ -109,6 +113,8 @@ describe('deep variants and pool types match KMnP/vpt', () => {
       deep_k1: { prompt_embeddings: TOKENS * D },
       shared_k3: { prompt_embeddings: TOKENS * D },
       reverse_k2: { deep_prompt_embeddings: 2 * TOKENS * D },
+      add: { prompt_embeddings: 17 * D },
+      add1_deep: { prompt_embeddings: D, deep_prompt_embeddings: 3 * D },
     };
     for (const [c, expected] of Object.entries(counts)) {
       const m = await model(c);
@@ -130,6 +136,8 @@ describe('bad deep-variant options', () => {
     ['no-expand + img_pool', { tokens: 3, deep: true, deepLayers: 2, deepNoExpand: true, pool: 'img_pool' }, /pool/],
     ['k above the depth', { tokens: 3, deep: true, deepLayers: 5 }, /prompt\.deepLayers.*4 blocks, got 5/],
     ['an unknown pool', { tokens: 3, pool: 'mean' }, /prompt\.pool/],
+    ['added prompts pooled', { tokens: 3, location: 'add', pool: 'prompt_pool' }, /prompt\.location.*pool "original"/],
+    ['a pixel location', { tokens: 3, location: 'pad' }, /prompt\.location/],
   ];
   for (const [name, prompt, message] of cases) {
     it(`refuses ${name}`, async () => {
