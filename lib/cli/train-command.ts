@@ -7,6 +7,7 @@ import { openDataset } from '../data/dataset.js';
 import { distributedFromEnv } from '../distributed/environment.js';
 import { launchLocalWorkers } from '../distributed/local-launcher.js';
 import { ErrorCode, VptError } from '../errors.js';
+import { VPT_HEAD_BIAS } from '../model/head-init.js';
 import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS } from '../model/options.js';
 import { checkDistributedOptions, train } from '../train/train.js';
 import { ExitCode } from './exit-codes.js';
@@ -59,6 +60,14 @@ async function runLocalWorkers(nproc: number): Promise<void> {
   if (codes.every((c) => c === ExitCode.Usage))
     throw new VptError(ErrorCode.Option, `every worker refused the options (${failed.join('; ')})`);
   if (code !== 0) throw new VptError(ErrorCode.Distributed, `data-parallel training failed: ${failed.join('; ')}`);
+}
+
+/** `--head-bias x|vpt`: a number, or VPT's -log(99). */
+function headBias(v: string): number {
+  if (v === 'vpt') return VPT_HEAD_BIAS;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number or vpt.');
+  return n;
 }
 
 /** `--backbone-dtype fp32|bf16`, stored as TrainConfig's 'float32' | 'bfloat16'. */
@@ -141,6 +150,7 @@ function addTrainFlags(cmd: Command): Command {
       '--cls-embeddings <npy>',
       'class-token embeddings for --prompt-init (vpt-native cls-embeddings writes them)',
     )
+    .option('--head-bias <x>', "the head's initial bias: a number, or vpt for VPT's -log(99) (0)", headBias)
     .option('--mlp-layers <n>', 'hidden layers in the head (0)', num)
     .addOption(new Option('--class-weights <mode>', 'class-weighted loss (none)').choices(['none', 'inv', 'inv_sqrt']))
     .option('--augment', 'random crop + flip for training (default)')

@@ -55,6 +55,8 @@ export const trainConfigSchema = z
     clsEmbeddings: z.string().min(1).optional(),
     /** Hidden Linear+ReLU layers in the head. */
     mlpLayers: z.int().min(0).max(16).default(0),
+    /** The head's initial bias: 0, or VPT's -log(99) (`--head-bias vpt`). */
+    headBias: z.number().finite().default(0),
     classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
     /**
      * Image normalisation: 'timm' (the weights' config.json; 0.5 / 0.5 for timm's in21k ViTs), 'vpt'

@@ -9,6 +9,7 @@ import { checkArchitectureAgainstWeights, resolveArchitecture, type VitArchitect
 import { type Checkpoint, openCheckpoint } from '../weights/checkpoint.js';
 import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights.js';
 import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
+import { setHeadBias } from './head-init.js';
 import { Model } from './model.js';
 import { resolveNormalization } from './normalization.js';
 import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
@@ -80,6 +81,14 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
         embedDim: a.embedDim,
         deep: prompt.deep,
       });
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
+  if (o.headBias !== 0 && !o.trainable) {
+    try {
+      await setHeadBias(backbone.native, o.headBias);
     } catch (error) {
       model.dispose();
       throw error;

@@ -172,6 +172,8 @@ const createModelSchema = z
         }),
       ])
       .default('timm'),
+    /** The head's initial bias for every class: 0, or VPT's -log(99) (`VPT_HEAD_BIAS`; its MLP head's special_bias). */
+    headBias: z.number().finite().default(0),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */

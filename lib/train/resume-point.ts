@@ -35,6 +35,7 @@ export const RUN_SETTINGS = [
   'classWeights',
   'cropSize',
   'normalize',
+  'headBias',
   'augment',
   'seed',
 ] as const satisfies ReadonlyArray<keyof ResolvedTrainConfig>;
@@ -74,6 +75,7 @@ const SETTINGS_ADDED_LATER: Partial<ResolvedTrainConfig> = {
   promptInit: 'random',
   promptLocation: 'prepend',
   normalize: 'timm',
+  headBias: 0,
 };
 
 /** The position recorded in a training-state file (the run loop's `run` record), if any. */

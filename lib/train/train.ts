@@ -231,6 +231,7 @@ async function trainOnDevice({
     transfer: c.transfer,
     mlpLayers: c.mlpLayers,
     normalize: parseNormalize(c.normalize),
+    headBias: c.headBias,
     device,
     precision,
     backboneDtype: c.backboneDtype,
