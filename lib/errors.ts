@@ -33,6 +33,8 @@ export const ErrorCode = {
   Distributed: 'VPT_DISTRIBUTED',
   /** A malformed argument reached the native layer (a bug in vpt-native if it happens). */
   Argument: 'VPT_ARGUMENT',
+  /** A trainable state (a task) was trained on another backbone or architecture than the one it is loaded onto; the message names both. */
+  Backbone: 'VPT_BACKBONE',
   /** Any other LibTorch error. */
   Torch: 'VPT_TORCH',
   /** Any other native exception. */

@@ -17,6 +17,7 @@ import type { ProcessGroup } from '../distributed/process-group.js';
 import { callNative, callNativeSync, ErrorCode, VptError } from '../errors.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
 import type { VitArchitecture } from '../weights/architecture.js';
+import type { BackboneFingerprint } from './backbone-fingerprint.js';
 import {
   currentInputArgs,
   type ImageBatchF32,
@@ -657,7 +658,16 @@ export class Model {
       mean: a.mean,
       std: a.std,
       backboneDtype: this.#spec.backboneDtype,
+      ...this.#backbone(),
     };
+  }
+
+  /** The backbone's fingerprint for `__metadata__.vpt.backbone`. */
+  #backbone(): { backbone?: BackboneFingerprint } {
+    const f = this.#alive().backboneFingerprint();
+    if (!f) return {};
+    const a = this.#spec.architecture;
+    return { backbone: { arch: a.tag ? `${a.arch}.${a.tag}` : a.arch, ...f } };
   }
 }
 

@@ -6,6 +6,7 @@
 import type { NativeTensor } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
+import { type BackboneFingerprint, checkBackboneFingerprint } from './backbone-fingerprint.js';
 import type { PromptOptions } from './options.js';
 
 export const TRAINABLE_FORMAT = 'vpt-native.trainable';
@@ -29,6 +30,8 @@ export interface TrainableMetadata {
   std: number[];
   /** The backbone dtype it was trained with (informational: the tensors here are always F32). */
   backboneDtype?: 'float32' | 'bfloat16';
+  /** The backbone it was trained on (absent in files from before fingerprints, which load anywhere they fit). */
+  backbone?: BackboneFingerprint;
 }
 
 /** Writes the tensors and metadata (plus `extra` string metadata) atomically. */
@@ -77,6 +80,7 @@ export function checkTrainableMetadata(
       `${path} has trainable-state version ${meta.version}; this vpt-native reads up to ${TRAINABLE_VERSION}`,
     );
   }
+  checkBackboneFingerprint(path, meta.backbone, model.backbone);
   const fields: Array<[string, unknown, unknown]> = [
     ['embedDim', meta.embedDim, model.embedDim],
     ['depth', meta.depth, model.depth],
