@@ -9,6 +9,7 @@ import { registerInfoCommand } from '../lib/cli/info-command.js';
 import { registerPredictCommand } from '../lib/cli/predict-command.js';
 import { registerPrepareCommand } from '../lib/cli/prepare-command.js';
 import { registerPrepareCubCommand } from '../lib/cli/prepare-cub-command.js';
+import { registerServeCommand } from '../lib/cli/serve-command.js';
 import { ADDON_MISSING_EXIT, offerSetup, registerSetupCommand } from '../lib/cli/setup-command.js';
 import { registerSynthCommand } from '../lib/cli/synth-command.js';
 import { registerTrainCommand } from '../lib/cli/train-command.js';
@@ -33,9 +34,10 @@ registerDatasetsCommand(program);
 registerSynthCommand(program);
 registerInfoCommand(program);
 registerSetupCommand(program);
+registerServeCommand(program);
 
 // The commands that need the addon check for it first: on a terminal they offer `setup`.
-const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict']);
+const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict', 'serve']);
 program.hook('preAction', async (_program, command) => {
   if (NEEDS_ADDON.has(command.name())) await offerSetup();
 });

@@ -133,6 +133,27 @@ export async function decodeResized(path: string, shorter: number, options: Deco
   return withSharp(Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength));
 }
 
+/**
+ * `decodeResized` for an image already in memory (an upload): sharp decodes it, off the event
+ * loop; `name` names it in errors.
+ * @throws VptError (VPT_DATA) naming `name`: empty, truncated or not an image
+ * @example
+ * ```ts
+ * const { data, width, height } = await decodeResizedBuffer(body, 'upload', 256);
+ * ```
+ */
+export async function decodeResizedBuffer(
+  bytes: Buffer,
+  name: string,
+  shorter: number,
+  options: Pick<DecodeOptions, 'fit'> = {},
+): Promise<DecodedImage> {
+  if (bytes.length === 0) throw bad(name, 'empty (0 bytes)');
+  return chooseFit(options.fit) === 'fill'
+    ? fillWithSharp(name, bytes, shorter)
+    : decodeWithSharp(name, bytes, shorter);
+}
+
 function chooseFit(given: DecodeOptions['fit']): 'shorter' | 'fill' {
   if (given === undefined || given === 'shorter' || given === 'fill') return given ?? 'shorter';
   throw invalidOption('fit', "'shorter' or 'fill'", given);
