@@ -126,7 +126,9 @@ export class DynamicBatcher<I, R> {
       .then(
         (results) => {
           this.#onBatch({ size: batch.length, seconds: (performance.now() - start) / 1000 });
-          batch.forEach((e, i) => settle(e, () => e.resolve(results[i]!)));
+          batch.forEach((e, i) => {
+            settle(e, () => e.resolve(results[i]!));
+          });
         },
         (error) => {
           for (const e of batch) settle(e, () => e.reject(error));

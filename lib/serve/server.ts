@@ -98,6 +98,12 @@ export async function createServer(model: MultiTaskModel, limits: ServerLimits):
     errorOf.set(request, 'not_found');
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url}` } });
   });
+  // While shutting down, each answered connection closes: a keep-alive client would otherwise
+  // hold the server open until its keep-alive timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (!accepting) void reply.header('connection', 'close');
+    return payload;
+  });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);

@@ -10,6 +10,9 @@ import { decodeResizedBuffer } from '../data/decode-image.js';
 import { centerCropOffset, resizeFor } from '../data/vpt-transforms.js';
 import { HttpError, SERVE_ERROR } from './http-error.js';
 
+/** sharp's message for bytes of no format it reads. */
+const UNKNOWN_FORMAT = /unsupported image format/i;
+
 export interface UploadLimits {
   /** The model's image size S: the crop is S x S. */
   cropSize: number;
@@ -29,10 +32,14 @@ export async function decodeUpload(bytes: Buffer, limits: UploadLimits): Promise
     // Reads the header only; no pixel limit here, so that a bomb is named for what it is.
     ({ width, height } = await sharp(bytes, { limitInputPixels: false }).metadata());
   } catch (error) {
-    throw new HttpError(
-      SERVE_ERROR.notAnImage,
-      `the body is not an image this server reads (JPEG, PNG, WebP, GIF, TIFF, AVIF): ${firstLine(error)}`,
-    );
+    // libvips tells a format it does not know from a known one whose header is broken.
+    if (UNKNOWN_FORMAT.test(firstLine(error))) {
+      throw new HttpError(
+        SERVE_ERROR.notAnImage,
+        `the body is not an image this server reads (JPEG, PNG, WebP, GIF, TIFF, AVIF): ${firstLine(error)}`,
+      );
+    }
+    throw new HttpError(SERVE_ERROR.corruptImage, `the image header is corrupt: ${firstLine(error)}`);
   }
   if (!width || !height) throw new HttpError(SERVE_ERROR.notAnImage, 'the image has no dimensions');
   if (width * height > limits.maxPixels) {
