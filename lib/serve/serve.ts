@@ -58,7 +58,9 @@ export interface ServeHandle {
 }
 
 /**
- * Serves tasks trained on one backbone.
+ * Serves tasks trained on one backbone. On a machine the server shares, start Node with
+ * `OMP_WAIT_POLICY=PASSIVE` (the `serve` command does): LibTorch's spinning OpenMP workers
+ * otherwise take the cores the image decoders and HTTP need.
  * @example
  * ```ts
  * const server = await serve({ weights: 'models/vit_b16', tasks: { cub: 'runs/cub/best.safetensors', dogs: 'runs/dogs/best.safetensors' } });
