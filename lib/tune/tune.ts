@@ -1,0 +1,185 @@
+/**
+ * `tune()`: VPT's protocol in one call. A grid of learning rates x weight decays (and optionally
+ * prompt tokens / deep) trained on train and selected on val only, optionally with successive
+ * halving; then the chosen config retrained over several seeds, test top-1 averaged.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import type { ResolvedTrainConfig } from '../config/train-config.js';
+import { type Dataset, openDataset } from '../data/dataset.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { runtimeInfo } from '../runtime-info.js';
+import { bestConfigYaml } from './best-config.js';
+import { checkValSplit } from './check-val-split.js';
+import { runFinal } from './final-runs.js';
+import { GroupTrainer } from './group-trainer.js';
+import { freeBytes, groupSizeFor, trialModelBytes } from './group-size.js';
+import { drawHeatmap } from './heatmap.js';
+import { leaderboardCsv, leaderboardMarkdown, leaderboardRows } from './leaderboard.js';
+import { runSearch } from './run-search.js';
+import { selectTrial } from './select-trial.js';
+import { writeTrainvalDataset } from './trainval-dataset.js';
+import { TrialLog } from './trial-log.js';
+import { createTrialModel } from './trial-model.js';
+import { selectionScore } from './trial-record.js';
+import { type ResolvedTune, resolveTuneConfig, type TuneConfig } from './tune-config.js';
+import { TuneFolder } from './tune-folder.js';
+import type { TuneProgressEvent } from './tune-progress.js';
+import { chosenOf, meanStd, type TuneSummary } from './tune-summary.js';
+
+export type { TuneConfig } from './tune-config.js';
+export type { TuneProgressEvent } from './tune-progress.js';
+export type { TuneSummary } from './tune-summary.js';
+
+export interface TuneOptions {
+  onProgress?: (event: TuneProgressEvent) => void;
+  /** Stops at the next step boundary; finished epochs are kept and `resume: true` continues. */
+  signal?: AbortSignal;
+}
+
+/** The config with absolute paths (the trial and final configs work from any directory). */
+function absolute(config: TuneConfig): TuneConfig {
+  const c = config as Record<string, unknown>;
+  const abs = (key: string) => (typeof c[key] === 'string' ? { [key]: resolve(c[key] as string) } : {});
+  return {
+    ...config,
+    ...abs('data'),
+    ...abs('out'),
+    ...(typeof c.weights === 'string' && existsSync(c.weights) ? abs('weights') : {}),
+  };
+}
+
+/** What must not change between a tune and its resume (tune.json). */
+function searchRecord(t: ResolvedTune) {
+  const { resume: _r, overwrite: _o, ...settings } = t.settings;
+  const { baseLr: _l, weightDecay: _w, ...base } = t.base;
+  return { settings, base, axes: t.axes, seeds: t.seeds, rungs: t.rungs, trials: t.trials.map((x) => x.id) };
+}
+
+/** Trials per group: the option, else what memory holds (measured on the first trial's model). */
+async function chooseGroupSize(t: ResolvedTune, dataset: Dataset, device: string, precision: 'fp32' | 'bf16') {
+  if (t.settings.groupSize) return Math.min(t.settings.groupSize, t.trials.length);
+  const probe = await createTrialModel(t.trials[0]!.config, dataset, device, precision);
+  try {
+    return groupSizeFor(t.trials.length, trialModelBytes(probe.info()), freeBytes(device));
+  } finally {
+    probe.dispose();
+  }
+}
+
+/**
+ * Searches VPT's grid (KMnP/vpt `tune_fgvc.py` by default) on val, then retrains the chosen
+ * config over the seeds and reports the mean test top-1. Writes a tune folder in `out`
+ * (trials.jsonl, leaderboard.md/.csv, heatmap.png, best-config.yaml, final/seed-*, summary.json).
+ * @example
+ * ```ts
+ * import { tune } from 'vpt-native';
+ * const summary = await tune({
+ *   data: 'data/CUB_200_2011',      // prepared with --val-fraction 0.1: val distinct from test
+ *   weights: 'models/vit_base_patch16_224.augreg_in21k',
+ *   out: 'runs/cub-tune',
+ *   deep: true, promptTokens: 10,
+ *   prune: 'halving', seeds: 5,
+ * }, { onProgress: (e) => e.type === 'chosen' && console.log(e.trial.id) });
+ * console.log(summary.testTop1Mean, summary.testTop1Std);
+ * ```
+ */
+export async function tune(config: TuneConfig, options: TuneOptions = {}): Promise<TuneSummary> {
+  const started = performance.now();
+  const { signal, onProgress } = options;
+  signal?.throwIfAborted();
+  if (config === null || typeof config !== 'object') throw new VptError(ErrorCode.Option, 'tune config: expected an object');
+  const folder = new TuneFolder(typeof config.out === 'string' ? config.out : '.');
+  const t = resolveTuneConfig(absolute(config), (id) => folder.trialDir(id));
+  const { settings, base } = t;
+  folder.check(settings.resume, settings.overwrite);
+  if (settings.resume) await folder.checkSameSearch(searchRecord(t));
+
+  const dataset = await openDataset(base.data);
+  checkValSplit(dataset);
+  const device = base.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
+  const precision = base.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32');
+  const groupSize = await chooseGroupSize(t, dataset, device, precision);
+  // Every input has been checked: the folder is written from here on.
+  if (!settings.resume) await folder.create(searchRecord(t), settings.overwrite);
+  const log = await TrialLog.open(folder.files.trials, t.trials, settings.resume);
+  await log.save();
+
+  const trainer = new GroupTrainer({
+    dataset,
+    base,
+    device,
+    precision,
+    groupSize,
+    ...(onProgress ? { onStep: () => onProgress({ type: 'trial-step' }) } : {}),
+  });
+  try {
+    onProgress?.({
+      type: 'search',
+      trials: t.trials.length,
+      epochs: base.epochs,
+      groupSize,
+      stepsPerEpoch: trainer.stepsPerEpoch,
+      trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
+      rungs: t.rungs,
+      out: folder.dir,
+    });
+    await runSearch(t, log, trainer, signal, {
+      epoch: (trial) => onProgress?.({ type: 'trial-epoch', trial }),
+      status: (trial) => onProgress?.({ type: 'trial-status', trial }),
+    });
+  } finally {
+    await trainer.close();
+  }
+
+  // Reports, then the choice (on val only).
+  const rows = leaderboardRows(log.records, settings.select);
+  await folder.writeText(folder.files.leaderboardMd, leaderboardMarkdown(rows, settings.select));
+  await folder.writeText(folder.files.leaderboardCsv, leaderboardCsv(rows));
+  await drawHeatmap(folder.files.heatmap, rows, t.axes.lr, t.axes.wd);
+  const chosen = selectTrial(log.records, settings.select);
+  if (!chosen)
+    throw new VptError(
+      ErrorCode.Training,
+      `no trial finished with a finite val top-1 (see ${folder.files.leaderboardMd} for why each stopped)`,
+    );
+  const valTop1 = selectionScore(chosen, settings.select)!;
+  onProgress?.({ type: 'chosen', trial: chosen, valTop1 });
+  const spec = t.trials.find((x) => x.id === chosen.id)!;
+  const chosenConfig: ResolvedTrainConfig = { ...spec.config, preprocess: base.preprocess ?? dataset.preprocess ?? 'fgvc' };
+  await folder.writeText(folder.files.bestConfig, bestConfigYaml(chosenConfig, chosen.id, valTop1));
+
+  // Final runs: the chosen config over the seeds, on train or train + val.
+  const data =
+    settings.finalOn === 'trainval' && t.seeds.length
+      ? await writeTrainvalDataset(dataset, join(folder.files.finalDir, 'data-trainval'))
+      : base.data;
+  const final = await runFinal({
+    config: chosenConfig,
+    seeds: t.seeds,
+    data,
+    dir: folder.files.finalDir,
+    ...(signal ? { signal } : {}),
+    ...(onProgress ? { onProgress: (seed: number, event) => onProgress({ type: 'final', seed, event }) } : {}),
+  });
+  const tests = meanStd(final.map((f) => f.testTop1).filter((v): v is number => v !== null));
+  const count = (s: string) => log.records.filter((r) => r.status === s).length;
+  const summary: TuneSummary = {
+    chosen: chosenOf(chosen),
+    select: settings.select,
+    valTop1,
+    testTop1Mean: tests?.mean ?? null,
+    testTop1Std: tests?.std ?? null,
+    seeds: t.seeds,
+    finalOn: settings.finalOn,
+    final,
+    trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
+    gridEpochs: t.trials.length * base.epochs,
+    trials: { total: t.trials.length, finished: count('finished'), pruned: count('pruned'), failed: count('failed') },
+    seconds: (performance.now() - started) / 1000,
+  };
+  await folder.writeText(folder.files.summary, JSON.stringify(summary, null, 2));
+  onProgress?.({ type: 'done', summary });
+  return summary;
+}
