@@ -12,6 +12,7 @@ import { registerPrepareCubCommand } from '../lib/cli/prepare-cub-command.js';
 import { ADDON_MISSING_EXIT, offerSetup, registerSetupCommand } from '../lib/cli/setup-command.js';
 import { registerSynthCommand } from '../lib/cli/synth-command.js';
 import { registerTrainCommand } from '../lib/cli/train-command.js';
+import { registerTuneCommand } from '../lib/cli/tune-command.js';
 import { ErrorCode, VptError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 
@@ -33,9 +34,10 @@ registerDatasetsCommand(program);
 registerSynthCommand(program);
 registerInfoCommand(program);
 registerSetupCommand(program);
+registerTuneCommand(program);
 
 // The commands that need the addon check for it first: on a terminal they offer `setup`.
-const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict']);
+const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict', 'tune']);
 program.hook('preAction', async (_program, command) => {
   if (NEEDS_ADDON.has(command.name())) await offerSetup();
 });

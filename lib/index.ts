@@ -71,3 +71,4 @@ export {
   type SafetensorsHeader,
   writeSafetensors,
 } from './weights/safetensors.js';
+export { type TuneConfig, type TuneOptions, type TuneProgressEvent, type TuneSummary, tune } from './tune/tune.js';

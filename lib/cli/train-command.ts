@@ -79,7 +79,7 @@ function backboneDtypeOption(): Option {
  * Flags that map one-to-one onto TrainConfig keys (commander camel-cases them). Every boolean key
  * has both `--x` and `--no-x`, so either value can override a config file.
  */
-function addTrainFlags(cmd: Command): Command {
+export function addTrainFlags(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'dataset root: images/ + train.json / val.json / test.json')
     .option('--weights <path>', 'backbone: .safetensors / .npz, or a folder with model.safetensors + config.json')
