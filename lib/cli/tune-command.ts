@@ -24,7 +24,14 @@ function seedsOption(v: string): number | number[] {
 }
 
 /** Train flags a tune sets per trial (--base-lr, --weight-decay, --prompt-tokens) or cannot take. */
-const REPLACED_FLAGS = new Set(['--base-lr', '--weight-decay', '--prompt-tokens', '--resume', '--dist-backend', '--dist-timeout']);
+const REPLACED_FLAGS = new Set([
+  '--base-lr',
+  '--weight-decay',
+  '--prompt-tokens',
+  '--resume',
+  '--dist-backend',
+  '--dist-timeout',
+]);
 
 /** Tune flags and the TuneConfig keys they set. */
 const TUNE_FLAG_KEYS = ['seeds', 'select', 'finalOn', 'prune', 'rungs', 'keep', 'groupSize', 'resume'] as const;
@@ -41,12 +48,31 @@ export function registerTuneCommand(program: Command): void {
     .option('--prompt-tokens <list>', 'prompt tokens, one value or several to search, e.g. 5,10,50', numberList)
     .option('--search-deep', 'search VPT-shallow and VPT-deep both')
     .option('--seeds <list|n>', 'final runs: seeds 42,44,82,100,800, or how many of those (5); 0: none', seedsOption)
-    .addOption(new Option('--select <rule>', "val top-1 of the last epoch (VPT's rule) or of the best (last)").choices(['last', 'best']))
-    .addOption(new Option('--final-on <split>', 'final runs train on train, or on train + val (train)').choices(['train', 'trainval']))
-    .addOption(new Option('--prune <mode>', 'successive halving on val top-1 at the rungs, or none (none)').choices(['none', 'halving']))
+    .addOption(
+      new Option('--select <rule>', "val top-1 of the last epoch (VPT's rule) or of the best (last)").choices([
+        'last',
+        'best',
+      ]),
+    )
+    .addOption(
+      new Option('--final-on <split>', 'final runs train on train, or on train + val (train)').choices([
+        'train',
+        'trainval',
+      ]),
+    )
+    .addOption(
+      new Option('--prune <mode>', 'successive halving on val top-1 at the rungs, or none (none)').choices([
+        'none',
+        'halving',
+      ]),
+    )
     .option('--rungs <list>', 'halving: epochs at which configs are ranked (default: epochs x keep^k)', numberList)
     .option('--keep <fraction>', 'halving: fraction of the configs a rung keeps (0.3333)', Number)
-    .option('--group-size <n>', 'configs trained together on one loader pass (default: what memory holds)', positiveInteger)
+    .option(
+      '--group-size <n>',
+      'configs trained together on one loader pass (default: what memory holds)',
+      positiveInteger,
+    )
     .option('--resume', 'continue the tune in --out: finished trials are kept, unfinished ones continue')
     .option('--force', 'replace a tune already in --out')
     .option('--config <file>', 'YAML or JSON file with train config keys and tune keys (grid, seeds, select, ...)')
@@ -88,7 +114,10 @@ Examples:
         ...Object.fromEntries(TUNE_FLAG_KEYS.filter((k) => rest[k] !== undefined).map((k) => [k, rest[k]])),
         ...(flags.force === true ? { overwrite: true } : {}),
       } as TuneConfig;
-      const report = createTuneReporter(flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto', tuneConfig.select ?? 'last');
+      const report = createTuneReporter(
+        flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto',
+        tuneConfig.select ?? 'last',
+      );
       const summary = await withInterrupt((signal) => tune(tuneConfig, { onProgress: report, signal }));
       if (flags.quiet)
         process.stdout.write(

@@ -9,7 +9,8 @@ import { selectionScore, type TrialRecord } from '../tune/trial-record.js';
 import type { TuneProgressEvent } from '../tune/tune-progress.js';
 import { createReporter, type ReportMode } from './progress-reporter.js';
 
-const pct = (x: number | undefined | null) => (x === undefined || x === null || !Number.isFinite(x) ? '-' : `${(x * 100).toFixed(1)}%`);
+const pct = (x: number | undefined | null) =>
+  x === undefined || x === null || !Number.isFinite(x) ? '-' : `${(x * 100).toFixed(1)}%`;
 
 export function createTuneReporter(
   mode: ReportMode,

@@ -11,7 +11,8 @@ const HOW =
 /** Throws VPT_DATA unless `dataset` has a non-empty val split distinct from its test split. */
 export function checkValSplit(dataset: Dataset): void {
   const { val, test } = dataset.splits;
-  if (!val?.length) throw new VptError(ErrorCode.Data, `${dataset.root} has no val split (val.json) to select on: ${HOW}`);
+  if (!val?.length)
+    throw new VptError(ErrorCode.Data, `${dataset.root} has no val split (val.json) to select on: ${HOW}`);
   if (!test?.length)
     throw new VptError(
       ErrorCode.Data,

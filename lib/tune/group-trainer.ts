@@ -15,8 +15,8 @@ import type { Model } from '../model/model.js';
 import { EpochStats } from '../train/epoch-stats.js';
 import type { EpochMetrics, SplitMetrics } from '../train/run-folder.js';
 import { learningRateAt, type Schedule } from '../train/schedule.js';
-import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
 import { createTrialModel } from './trial-model.js';
+import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
 import type { TrialSpec } from './tune-config.js';
 
 /** Where a trial's training state lives (under its folder in trials/). */

@@ -69,8 +69,8 @@ export function leaderboardCsv(rows: LeaderboardRow[]): string {
 }
 
 export function leaderboardMarkdown(rows: LeaderboardRow[], select: 'last' | 'best'): string {
-  const escape = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
-  const line = (c: string[]) => `| ${c.map(escape).join(' | ')} |`;
+  const cellText = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+  const line = (c: string[]) => `| ${c.map(cellText).join(' | ')} |`;
   return [
     `# Leaderboard (val top-1 of the ${select === 'last' ? 'last' : 'best'} epoch, %)`,
     '',

@@ -46,7 +46,9 @@ export async function runSearch(
     for (const [epochsDone, records] of [...byEpoch].sort((a, b) => a[0] - b[0])) {
       for (let i = 0; i < records.length; i += trainer.groupSize) {
         signal?.throwIfAborted();
-        const runs: TrialRun[] = records.slice(i, i + trainer.groupSize).map((r) => ({ spec: specs.get(r.id)!, epochsDone }));
+        const runs: TrialRun[] = records
+          .slice(i, i + trainer.groupSize)
+          .map((r) => ({ spec: specs.get(r.id)!, epochsDone }));
         await trainer.train(runs, until, events, signal);
       }
     }

@@ -63,7 +63,11 @@ export class TrialLog {
     await this.save();
   }
 
-  async setStatus(id: string, status: 'finished' | 'pruned' | 'failed', detail: { prunedAt?: number; error?: string } = {}): Promise<void> {
+  async setStatus(
+    id: string,
+    status: 'finished' | 'pruned' | 'failed',
+    detail: { prunedAt?: number; error?: string } = {},
+  ): Promise<void> {
     Object.assign(this.get(id), { status }, detail);
     await this.save();
   }

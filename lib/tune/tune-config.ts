@@ -38,7 +38,17 @@ export const tuneSettingsSchema = z.strictObject({
     })
     .default({}),
   /** Final runs: a list of seeds, or how many of VPT's (42, 44, 82, 100, 800, then 1000...); 0 = none. */
-  seeds: z.union([z.int().min(0).max(100), distinct(z.int().min(0).max(2 ** 32 - 1))]).default(5),
+  seeds: z
+    .union([
+      z.int().min(0).max(100),
+      distinct(
+        z
+          .int()
+          .min(0)
+          .max(2 ** 32 - 1),
+      ),
+    ])
+    .default(5),
   /** 'last': the last epoch's val top-1 (VPT's rule); 'best': the best epoch's. Ties go to the smaller lr. */
   select: z.enum(['last', 'best']).default('last'),
   /** The final runs train on train, or on train + val (the VTAB protocol). */
@@ -48,7 +58,11 @@ export const tuneSettingsSchema = z.strictObject({
   /** Epochs after which halving ranks the configs still training; default epochs x keep^k (k = 1, 2, ...), >= 1. */
   rungs: distinct(z.int().min(1)).optional(),
   /** Fraction of the configs at a rung that keep training (at least one does). */
-  keep: z.number().gt(0).lt(1).default(1 / 3),
+  keep: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(1 / 3),
   /** Configs trained together on one loader pass; default: what the memory holds. */
   groupSize: z.int().min(1).optional(),
   /** Continue the search in `out` (finished trials are not rerun, unfinished ones continue from their state). */
@@ -103,7 +117,11 @@ export function defaultRungs(epochs: number, keep: number): number[] {
   return [...rungs].sort((a, b) => a - b);
 }
 
-function trialId(index: number, t: Omit<TrialSpec, 'id' | 'index' | 'config' | 'scaledLr'>, axes: ResolvedTune['axes']): string {
+function trialId(
+  index: number,
+  t: Omit<TrialSpec, 'id' | 'index' | 'config' | 'scaledLr'>,
+  axes: ResolvedTune['axes'],
+): string {
   const parts = [`t${String(index).padStart(2, '0')}`, `lr${t.baseLr}`, `wd${t.weightDecay}`];
   if (axes.promptTokens.length > 1) parts.push(`p${t.promptTokens}`);
   if (axes.deep.length > 1) parts.push(t.deep ? 'deep' : 'shallow');
@@ -115,13 +133,15 @@ function trialId(index: number, t: Omit<TrialSpec, 'id' | 'index' | 'config' | '
  * option: an empty list, a negative or duplicate lr, a rung past the epochs, a bad train key).
  */
 export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) => string): ResolvedTune {
-  if (config === null || typeof config !== 'object') throw new VptError(ErrorCode.Option, 'tune config: expected an object');
+  if (config === null || typeof config !== 'object')
+    throw new VptError(ErrorCode.Option, 'tune config: expected an object');
   const tuneInput: Record<string, unknown> = {};
   const trainInput: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) (TUNE_KEYS.has(key) ? tuneInput : trainInput)[key] = value;
   for (const key of [...SEARCHED_KEYS, 'resume']) {
     if (key in trainInput) {
-      const hint = key === 'resume' ? 'resume: true continues a tune folder' : `set grid.${key === 'baseLr' ? 'lr' : 'wd'}`;
+      const hint =
+        key === 'resume' ? 'resume: true continues a tune folder' : `set grid.${key === 'baseLr' ? 'lr' : 'wd'}`;
       throw new VptError(ErrorCode.Option, `tune config: option "${key}" is searched or not for a tune (${hint})`);
     }
   }
@@ -130,7 +150,10 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
   const defaults = DEFAULT_GRIDS[base.transfer];
   const g = settings.grid;
   if (base.transfer !== 'prompt' && (g.promptTokens || g.deep))
-    throw new VptError(ErrorCode.Option, `tune config: option "grid.promptTokens" / "grid.deep" need transfer "prompt", got "${base.transfer}"`);
+    throw new VptError(
+      ErrorCode.Option,
+      `tune config: option "grid.promptTokens" / "grid.deep" need transfer "prompt", got "${base.transfer}"`,
+    );
   const axes = {
     lr: g.lr ?? defaults.lr,
     wd: g.wd ?? defaults.wd,
@@ -140,7 +163,10 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
   const rungs = settings.prune === 'halving' ? (settings.rungs ?? defaultRungs(base.epochs, settings.keep)) : [];
   const late = rungs.find((r) => r >= base.epochs);
   if (late !== undefined)
-    throw new VptError(ErrorCode.Option, `tune config: option "rungs": rung ${late} is not below the ${base.epochs} epochs`);
+    throw new VptError(
+      ErrorCode.Option,
+      `tune config: option "rungs": rung ${late} is not below the ${base.epochs} epochs`,
+    );
   const trials: TrialSpec[] = [];
   for (const deep of axes.deep)
     for (const promptTokens of axes.promptTokens)

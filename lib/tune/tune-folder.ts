@@ -50,7 +50,10 @@ export class TuneFolder {
   /** Refuses a folder holding another tune unless it is to be replaced or resumed. */
   check(resume: boolean, overwrite: boolean): void {
     if (resume && !this.holdsTune())
-      throw new VptError(ErrorCode.Option, `Invalid option "resume": ${this.dir} holds no tune (tune.json) to continue`);
+      throw new VptError(
+        ErrorCode.Option,
+        `Invalid option "resume": ${this.dir} holds no tune (tune.json) to continue`,
+      );
     if (!resume && !overwrite && this.holdsTune())
       throw new VptError(
         ErrorCode.Option,
@@ -73,7 +76,16 @@ export class TuneFolder {
     await mkdir(this.dir, { recursive: true });
     if (overwrite) {
       const f = this.files;
-      for (const p of [f.trials, f.trialsDir, f.leaderboardMd, f.leaderboardCsv, f.heatmap, f.bestConfig, f.finalDir, f.summary])
+      for (const p of [
+        f.trials,
+        f.trialsDir,
+        f.leaderboardMd,
+        f.leaderboardCsv,
+        f.heatmap,
+        f.bestConfig,
+        f.finalDir,
+        f.summary,
+      ])
         await rm(p, { recursive: true, force: true });
     }
     await this.writeText(this.files.tune, JSON.stringify(search, null, 2));

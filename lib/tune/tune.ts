@@ -13,8 +13,8 @@ import { runtimeInfo } from '../runtime-info.js';
 import { bestConfigYaml } from './best-config.js';
 import { checkValSplit } from './check-val-split.js';
 import { runFinal } from './final-runs.js';
-import { GroupTrainer } from './group-trainer.js';
 import { freeBytes, groupSizeFor, trialModelBytes } from './group-size.js';
+import { GroupTrainer } from './group-trainer.js';
 import { drawHeatmap } from './heatmap.js';
 import { leaderboardCsv, leaderboardMarkdown, leaderboardRows } from './leaderboard.js';
 import { runSearch } from './run-search.js';
@@ -89,7 +89,8 @@ export async function tune(config: TuneConfig, options: TuneOptions = {}): Promi
   const started = performance.now();
   const { signal, onProgress } = options;
   signal?.throwIfAborted();
-  if (config === null || typeof config !== 'object') throw new VptError(ErrorCode.Option, 'tune config: expected an object');
+  if (config === null || typeof config !== 'object')
+    throw new VptError(ErrorCode.Option, 'tune config: expected an object');
   const folder = new TuneFolder(typeof config.out === 'string' ? config.out : '.');
   const t = resolveTuneConfig(absolute(config), (id) => folder.trialDir(id));
   const { settings, base } = t;
@@ -147,7 +148,10 @@ export async function tune(config: TuneConfig, options: TuneOptions = {}): Promi
   const valTop1 = selectionScore(chosen, settings.select)!;
   onProgress?.({ type: 'chosen', trial: chosen, valTop1 });
   const spec = t.trials.find((x) => x.id === chosen.id)!;
-  const chosenConfig: ResolvedTrainConfig = { ...spec.config, preprocess: base.preprocess ?? dataset.preprocess ?? 'fgvc' };
+  const chosenConfig: ResolvedTrainConfig = {
+    ...spec.config,
+    preprocess: base.preprocess ?? dataset.preprocess ?? 'fgvc',
+  };
   await folder.writeText(folder.files.bestConfig, bestConfigYaml(chosenConfig, chosen.id, valTop1));
 
   // Final runs: the chosen config over the seeds, on train or train + val.
