@@ -4,7 +4,7 @@
  * tune resumed gives the summary of an uninterrupted one, and the CLI writes a tune folder whose
  * best-config.yaml `train --config` takes.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -222,6 +222,28 @@ describe('vpt-native tune', () => {
       weightDecay: summary.chosen.weightDecay,
       promptTokens: 2,
     });
+  });
+
+  it('Ctrl-C stops the search with exit 130 and --resume finishes it', async () => {
+    const out = join(tmp.dir, 'cli-sigint');
+    const args = [cli, 'tune', '--data', task.data, '--weights', task.weights, '--out', out, '--epochs', '3'];
+    const flags = ['--warmup-epochs', '0', '--batch-size', '8', '--crop-size', '32', '--prompt-tokens', '2'];
+    const rest = ['--lr', '2,0.5,0.1', '--wd', '0.001,0', '--seeds', '0', '--group-size', '2', '--device', 'cpu'];
+    const child = spawn(process.execPath, [...args, ...flags, ...rest, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+      if (stdout.includes('"type":"trial-epoch"') && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', done));
+    expect(code).toBe(130);
+    const cut = await trialsOf(out);
+    expect(cut.some((t) => t.epochs.length > 0)).toBe(true);
+    expect(cut.some((t) => t.status !== 'finished')).toBe(true);
+    await run(process.execPath, [...args, ...flags, ...rest, '--resume', '--quiet']);
+    expect((await trialsOf(out)).every((t) => t.status === 'finished' && t.epochs.length === 3)).toBe(true);
   });
 
   it('refuses a dataset whose val split is the test split, naming prepare-cub --val-fraction (exit 2 for a bad grid)', async () => {
