@@ -50,10 +50,10 @@ function absolute(config: TuneConfig): TuneConfig {
   };
 }
 
-/** What must not change between a tune and its resume (tune.json). */
+/** What must not change between a tune and its resume (tune.json); how it runs (group size, decode workers) may. */
 function searchRecord(t: ResolvedTune) {
-  const { resume: _r, overwrite: _o, ...settings } = t.settings;
-  const { baseLr: _l, weightDecay: _w, ...base } = t.base;
+  const { resume: _r, overwrite: _o, groupSize: _g, ...settings } = t.settings;
+  const { baseLr: _l, weightDecay: _w, workers: _k, ...base } = t.base;
   return { settings, base, axes: t.axes, seeds: t.seeds, rungs: t.rungs, trials: t.trials.map((x) => x.id) };
 }
 
