@@ -146,6 +146,18 @@ describe('tune()', () => {
     );
   });
 
+  it('resumes from the trial states when a kill fell between a state write and the trials.jsonl write', async () => {
+    const out = join(tmp.dir, 'state-ahead');
+    const whole = await tune(smallTune(task, out));
+    const records = await trialsOf(out);
+    // As if killed after the last epoch's state was saved but before trials.jsonl recorded it.
+    records[1] = { ...records[1]!, status: 'running', epochs: records[1]!.epochs.slice(0, 2) };
+    await writeFile(join(out, 'trials.jsonl'), records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const resumed = await tune({ ...smallTune(task, out), resume: true });
+    expect(timeless(resumed)).toEqual(timeless(whole));
+    expect((await trialsOf(out))[1]!.epochs).toHaveLength(3);
+  });
+
   it('refuses a second tune in the same folder without --resume / --force, and a changed search on resume', async () => {
     const out = join(tmp.dir, 'clean');
     await expect(tune(smallTune(task, out))).rejects.toThrow(/holds a tune already/);
