@@ -158,6 +158,30 @@ describe('tune()', () => {
     expect((await trialsOf(out))[1]!.epochs).toHaveLength(3);
   });
 
+  it("--final-on trainval retrains on train + val and reports the final runs' test top-1", async () => {
+    const out = join(tmp.dir, 'trainval');
+    const summary = await tune({
+      ...smallTune(task, out),
+      grid: { lr: [1], wd: [0] },
+      finalOn: 'trainval',
+      seeds: [5],
+    });
+    const trainval = join(out, 'final', 'data-trainval');
+    const keys = async (dir: string, split: string) =>
+      Object.keys(JSON.parse(await readFile(join(dir, `${split}.json`), 'utf8'))).sort();
+    expect(await keys(trainval, 'train')).toEqual(
+      [...(await keys(task.data, 'train')), ...(await keys(task.data, 'val'))].sort(),
+    );
+    expect(await keys(trainval, 'test')).toEqual(await keys(task.data, 'test'));
+    await expect(stat(join(trainval, 'val.json'))).rejects.toThrow();
+    const metrics = await metricsOf(join(out, 'final', 'seed-5'));
+    expect(metrics[0]!.val).toBeUndefined();
+    expect(summary.final).toEqual([
+      { seed: 5, out: join(out, 'final', 'seed-5'), testTop1: metrics.at(-1)!.test!.top1, valTop1: null },
+    ]);
+    expect(summary).toMatchObject({ testTop1Mean: metrics.at(-1)!.test!.top1, testTop1Std: 0, finalOn: 'trainval' });
+  });
+
   it('refuses a second tune in the same folder without --resume / --force, and a changed search on resume', async () => {
     const out = join(tmp.dir, 'clean');
     await expect(tune(smallTune(task, out))).rejects.toThrow(/holds a tune already/);
