@@ -6,7 +6,7 @@
  * is reported and dropped; the others go on.
  */
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 import { type ResolvedTrainConfig, scaledLearningRate } from '../config/train-config.js';
 import type { Dataset } from '../data/dataset.js';
@@ -15,6 +15,7 @@ import type { Model } from '../model/model.js';
 import { EpochStats } from '../train/epoch-stats.js';
 import type { EpochMetrics, SplitMetrics } from '../train/run-folder.js';
 import { learningRateAt, type Schedule } from '../train/schedule.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { createTrialModel } from './trial-model.js';
 import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
 import type { TrialSpec } from './tune-config.js';
@@ -114,7 +115,9 @@ export class GroupTrainer implements TrialTrainer {
     const { dataset, device, precision } = this.#o;
     let model: Model | undefined;
     try {
-      await mkdir(dirname(trialStatePath(spec)), { recursive: true });
+      await mkdir(spec.config.out, { recursive: true });
+      // The trial's complete train config beside its state, as a run folder's config.json.
+      await writeFileAtomic(join(spec.config.out, 'config.json'), [Buffer.from(JSON.stringify(spec.config, null, 2))]);
       model = await createTrialModel(spec.config, dataset, device, precision);
       let step = 0,
         history: EpochMetrics[] = [];

@@ -2,7 +2,7 @@
  * The files of a tune folder:
  *   tune.json              the resolved search (grid, rules, shared train settings)
  *   trials.jsonl           one line per trial: grid point, status, per-epoch metrics
- *   trials/<id>/           each trial's training state
+ *   trials/<id>/           each trial's train config (config.json) and training state
  *   leaderboard.md / .csv  every trial, best first
  *   heatmap.png            val top-1 over lr x wd
  *   best-config.yaml       the chosen config, for `train --config`

@@ -64,6 +64,10 @@ describe('tune()', () => {
     const trials = await trialsOf(out);
     expect(trials.every((t) => t.status === 'finished' && t.epochs.length === 2)).toBe(true);
     const specs = resolveTuneConfig(config, (id) => join(out, 'trials', id)).trials;
+    // Each trial's complete train config sits beside its state.
+    expect(JSON.parse(await readFile(join(out, 'trials', specs[3]!.id, 'config.json'), 'utf8'))).toEqual(
+      specs[3]!.config,
+    );
     for (const i of [0, 3]) {
       const { out: _o, ...alone } = specs[i]!.config;
       const dir = join(tmp.dir, `alone-${i}`);
