@@ -29,7 +29,7 @@ export function nonNegativeInteger(v: string): number {
 }
 
 /** This command line without `--nproc N`, run once per rank by the local launcher. */
-function workerArgv(): string[] {
+export function workerArgv(): string[] {
   const args = process.argv.slice(2);
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {

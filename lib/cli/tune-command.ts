@@ -2,10 +2,14 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 import { resolveCliConfig } from '../config/config-sources.js';
+import { distributedFromEnv } from '../distributed/environment.js';
+import { launchLocalWorkers } from '../distributed/local-launcher.js';
+import { ErrorCode, VptError } from '../errors.js';
 import { tune } from '../tune/tune.js';
-import type { TuneConfig } from '../tune/tune-config.js';
+import { resolveTuneConfig, type TuneConfig } from '../tune/tune-config.js';
+import { ExitCode } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
-import { addTrainFlags, commandLineFlags, positiveInteger } from './train-command.js';
+import { addTrainFlags, commandLineFlags, positiveInteger, workerArgv } from './train-command.js';
 import { createTuneReporter } from './tune-reporter.js';
 
 /** Commander parser for a comma-separated list of numbers ("50,25,10"). */
@@ -24,14 +28,23 @@ function seedsOption(v: string): number | number[] {
 }
 
 /** Train flags a tune sets per trial (--base-lr, --weight-decay, --prompt-tokens) or cannot take. */
-const REPLACED_FLAGS = new Set([
-  '--base-lr',
-  '--weight-decay',
-  '--prompt-tokens',
-  '--resume',
-  '--dist-backend',
-  '--dist-timeout',
-]);
+const REPLACED_FLAGS = new Set(['--base-lr', '--weight-decay', '--prompt-tokens', '--resume', '--dist-backend']);
+
+/** Starts `nproc` local ranks running this command line (without --nproc); they share the search. */
+async function runLocalRanks(nproc: number): Promise<void> {
+  const failed: string[] = [];
+  const code = await launchLocalWorkers({
+    nproc,
+    argv: workerArgv(),
+    graceSeconds: 10,
+    onExit: (rank, exit, signal) => {
+      if (exit !== 0) failed.push(`rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${exit}`}`);
+    },
+  });
+  if (code === ExitCode.Interrupted)
+    throw new DOMException('the ranks stopped; finished epochs are kept, --resume continues', 'AbortError');
+  if (code !== 0) throw new VptError(ErrorCode.Distributed, `tune over ${nproc} ranks failed: ${failed.join('; ')}`);
+}
 
 /** Tune flags and the TuneConfig keys they set. */
 const TUNE_FLAG_KEYS = ['seeds', 'select', 'finalOn', 'prune', 'rungs', 'keep', 'groupSize', 'resume'] as const;
@@ -79,6 +92,11 @@ export function registerTuneCommand(program: Command): void {
     .option('--vpt-config <file>', "the original VPT repo's yacs YAML (e.g. configs/prompt/cub.yaml)")
     .option('--quiet', 'print nothing but errors and the final line')
     .option('--json', 'print machine-readable progress events, one JSON object per line')
+    .option(
+      '--nproc <n>',
+      'spread the configs over N local ranks (as torchrun --nproc-per-node N; one GPU each with --device cuda)',
+      positiveInteger,
+    )
     .addHelpText(
       'after',
       `
@@ -87,7 +105,8 @@ Examples:
   $ vpt-native tune --data data/CUB_200_2011 --weights models/vit_base_patch16_224.augreg_in21k \\
       --out runs/cub-tune --deep --prompt-tokens 10 --epochs 100 --prune halving --seeds 5
   $ vpt-native tune --config cub.yaml --lr 10,1,0.1 --wd 0.001,0 --out runs/small --seeds 42,44
-  $ vpt-native tune --resume --config cub.yaml --out runs/cub-tune`,
+  $ vpt-native tune --resume --config cub.yaml --out runs/cub-tune
+  $ vpt-native tune --nproc 8 --device cuda --config cub.yaml --out runs/cub-tune-8gpu`,
     )
     .action(async (_parsed: Record<string, unknown>, command: Command) => {
       const flags = commandLineFlags(command);
@@ -114,12 +133,18 @@ Examples:
         ...Object.fromEntries(TUNE_FLAG_KEYS.filter((k) => rest[k] !== undefined).map((k) => [k, rest[k]])),
         ...(flags.force === true ? { overwrite: true } : {}),
       } as TuneConfig;
+      // Checked once here, before any rank starts: a bad grid is one error (exit 2), not one per rank.
+      if (typeof flags.nproc === 'number' && flags.nproc > 1 && !process.env.WORLD_SIZE) {
+        resolveTuneConfig(tuneConfig, (id) => id);
+        await runLocalRanks(flags.nproc);
+        return;
+      }
       const report = createTuneReporter(
         flags.json ? 'json' : flags.quiet ? 'quiet' : 'auto',
         tuneConfig.select ?? 'last',
       );
       const summary = await withInterrupt((signal) => tune(tuneConfig, { onProgress: report, signal }));
-      if (flags.quiet)
+      if (flags.quiet && (distributedFromEnv()?.rank ?? 0) === 0)
         process.stdout.write(
           `chosen ${summary.chosen.id}: val top-1 ${summary.valTop1}, test top-1 ${summary.testTop1Mean ?? 'n/a'} +- ${summary.testTop1Std ?? 'n/a'}\n`,
         );

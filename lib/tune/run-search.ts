@@ -4,6 +4,7 @@
  * picks up where an interrupted search stopped.
  */
 import { rungSurvivors } from './halving.js';
+import type { RankShare } from './rank-share.js';
 import type { TrialLog } from './trial-log.js';
 import type { TrialRecord } from './trial-record.js';
 import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
@@ -24,6 +25,7 @@ export async function runSearch(
   trainer: TrialTrainer,
   signal?: AbortSignal,
   hooks: SearchHooks = {},
+  share?: RankShare,
 ): Promise<void> {
   const epochs = tune.base.epochs;
   const specs = new Map(tune.trials.map((t) => [t.id, t]));
@@ -39,12 +41,14 @@ export async function runSearch(
     },
   };
   for (const until of [...tune.rungs, epochs]) {
-    // Trials at the same epoch train together, groupSize at a time, in grid order.
+    // Trials at the same epoch train together, groupSize at a time, in grid order (over ranks: the k-th group on rank k mod N).
     const due = log.records.filter((r) => alive(r) && r.epochs.length < until);
     const byEpoch = new Map<number, TrialRecord[]>();
     for (const r of due) byEpoch.set(r.epochs.length, [...(byEpoch.get(r.epochs.length) ?? []), r]);
+    let k = 0;
     for (const [epochsDone, records] of [...byEpoch].sort((a, b) => a[0] - b[0])) {
       for (let i = 0; i < records.length; i += trainer.groupSize) {
+        if (share && !share.owns(k++)) continue;
         signal?.throwIfAborted();
         const runs: TrialRun[] = records
           .slice(i, i + trainer.groupSize)
@@ -52,6 +56,7 @@ export async function runSearch(
         await trainer.train(runs, until, events, signal);
       }
     }
+    await share?.sync(log);
     if (until === epochs) break;
     const survivors = rungSurvivors(log.records, until, tune.settings.keep);
     for (const r of log.records) {

@@ -2,11 +2,10 @@
  * trials.jsonl: one line per trial (grid point, status, per-epoch metrics), rewritten atomically
  * after every change, so an interrupted search resumes from it.
  */
-import { readFile } from 'node:fs/promises';
-
 import { ErrorCode, VptError } from '../errors.js';
 import type { EpochMetrics } from '../train/run-folder.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { furtherRecord, readTrialRecords } from './rank-share.js';
 import { newRecord, type TrialRecord } from './trial-record.js';
 import type { TrialSpec } from './tune-config.js';
 
@@ -21,24 +20,22 @@ export class TrialLog {
     this.#byId = new Map(records.map((r) => [r.id, r]));
   }
 
-  /** A log of pending trials, or (resume) the one in `path`, which must list exactly `trials`. */
-  static async open(path: string, trials: TrialSpec[], resume: boolean): Promise<TrialLog> {
-    if (!resume) return new TrialLog(path, trials.map(newRecord));
-    const text = await readFile(path, 'utf8').catch(() => '');
-    const saved = new Map<string, TrialRecord>();
-    for (const [i, line] of text.split('\n').entries()) {
-      if (!line.trim()) continue;
-      try {
-        const r = JSON.parse(line) as TrialRecord;
-        saved.set(r.id, r);
-      } catch (error) {
-        throw new VptError(ErrorCode.Data, `${path}:${i + 1} is not valid JSON: ${(error as Error).message}`);
-      }
-    }
-    return new TrialLog(
-      path,
-      trials.map((t) => saved.get(t.id) ?? newRecord(t)),
-    );
+  /**
+   * A log of pending trials written to `path`, or (resume) the records of `trials` found in
+   * `resumeFrom` (the further one of a trial listed twice; see furtherRecord).
+   */
+  static async open(path: string, trials: TrialSpec[], resumeFrom: string[] = []): Promise<TrialLog> {
+    const log = new TrialLog(path, trials.map(newRecord));
+    for (const file of resumeFrom) for (const r of await readTrialRecords(file)) log.take(r);
+    return log;
+  }
+
+  /** Takes `r` in place of the trial's record if it is further (a record of another rank or an earlier run). */
+  take(r: TrialRecord): void {
+    const mine = this.#byId.get(r.id);
+    if (!mine || furtherRecord(mine, r) === mine) return;
+    this.records[this.records.indexOf(mine)] = r;
+    this.#byId.set(r.id, r);
   }
 
   get(id: string): TrialRecord {
@@ -72,7 +69,8 @@ export class TrialLog {
     await this.save();
   }
 
-  async save(): Promise<void> {
-    await writeFileAtomic(this.path, [Buffer.from(this.records.map((r) => `${JSON.stringify(r)}\n`).join(''))]);
+  /** Writes the records to the log's file (or to `path`). */
+  async save(path = this.path): Promise<void> {
+    await writeFileAtomic(path, [Buffer.from(this.records.map((r) => `${JSON.stringify(r)}\n`).join(''))]);
   }
 }

@@ -2,6 +2,7 @@
  * The files of a tune folder:
  *   tune.json              the resolved search (grid, rules, shared train settings)
  *   trials.jsonl           one line per trial: grid point, status, per-epoch metrics
+ *                          (over N ranks: each rank's trials.rank-<r>.jsonl while the search runs)
  *   trials/<id>/           each trial's train config (config.json) and training state
  *   leaderboard.md / .csv  every trial, best first
  *   heatmap.png            val top-1 over lr x wd
@@ -10,7 +11,7 @@
  *   summary.json           chosen config, val top-1, test top-1 mean / std, epochs, time
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, VptError } from '../errors.js';
@@ -40,6 +41,15 @@ export class TuneFolder {
 
   trialDir(id: string): string {
     return join(this.files.trialsDir, id);
+  }
+
+  /** trials.jsonl and the per-rank trials.rank-<r>.jsonl of a tune spread over ranks. */
+  async trialFiles(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names
+      .filter((n) => /^trials(\.rank-\d+)?\.jsonl$/.test(n))
+      .sort()
+      .map((n) => join(this.dir, n));
   }
 
   /** Whether a tune was started here. */
@@ -77,7 +87,7 @@ export class TuneFolder {
     if (overwrite) {
       const f = this.files;
       for (const p of [
-        f.trials,
+        ...(await this.trialFiles()),
         f.trialsDir,
         f.leaderboardMd,
         f.leaderboardCsv,

@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 
 import type { ResolvedTrainConfig } from '../config/train-config.js';
 import { type Dataset, openDataset } from '../data/dataset.js';
+import { type DistributedEnvironment, distributedFromEnv } from '../distributed/environment.js';
+import { ProcessGroup } from '../distributed/process-group.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { runtimeInfo } from '../runtime-info.js';
 import { bestConfigYaml } from './best-config.js';
@@ -17,6 +19,7 @@ import { freeBytes, groupSizeFor, trialModelBytes } from './group-size.js';
 import { GroupTrainer } from './group-trainer.js';
 import { drawHeatmap } from './heatmap.js';
 import { leaderboardCsv, leaderboardMarkdown, leaderboardRows } from './leaderboard.js';
+import { RankShare, rankTrialsFile } from './rank-share.js';
 import { runSearch } from './run-search.js';
 import { selectTrial } from './select-trial.js';
 import { writeTrainvalDataset } from './trainval-dataset.js';
@@ -36,6 +39,12 @@ export interface TuneOptions {
   onProgress?: (event: TuneProgressEvent) => void;
   /** Stops at the next step boundary; finished epochs are kept and `resume: true` continues. */
   signal?: AbortSignal;
+  /**
+   * Spread the configs over ranks (default: from RANK / WORLD_SIZE / ... as torchrun and
+   * `tune --nproc N` set them; null: one process). Rank 0 reports and writes the reports; the
+   * tune folder must be on a filesystem every rank sees.
+   */
+  distributed?: DistributedEnvironment | null;
 }
 
 /** The config with absolute paths (the trial and final configs work from any directory). */
@@ -93,18 +102,48 @@ export async function tune(config: TuneConfig, options: TuneOptions = {}): Promi
     throw new VptError(ErrorCode.Option, 'tune config: expected an object');
   const folder = new TuneFolder(typeof config.out === 'string' ? config.out : '.');
   const t = resolveTuneConfig(absolute(config), (id) => folder.trialDir(id));
+  const { base } = t;
+  const dist = options.distributed === undefined ? distributedFromEnv() : options.distributed;
+  const group = dist
+    ? await ProcessGroup.join({ ...dist, backend: 'gloo', timeoutSeconds: base.distTimeout })
+    : undefined;
+  try {
+    return await tuneOnRank(t, folder, group, started, {
+      ...options,
+      onProgress: group?.rank ? undefined : onProgress,
+    });
+  } finally {
+    group?.dispose();
+  }
+}
+
+async function tuneOnRank(
+  t: ResolvedTune,
+  folder: TuneFolder,
+  group: ProcessGroup | undefined,
+  started: number,
+  { signal, onProgress }: TuneOptions,
+): Promise<TuneSummary> {
   const { settings, base } = t;
+  const rank = group?.rank ?? 0,
+    worldSize = group?.worldSize ?? 1;
+  const isMain = rank === 0;
   folder.check(settings.resume, settings.overwrite);
   if (settings.resume) await folder.checkSameSearch(searchRecord(t));
 
   const dataset = await openDataset(base.data);
   checkValSplit(dataset);
-  const device = base.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
+  let device = base.device ?? (runtimeInfo().cudaAvailable ? 'cuda' : 'cpu');
+  if (group && device === 'cuda') device = `cuda:${group.localRank % Math.max(1, runtimeInfo().gpus.length)}`;
   const precision = base.precision ?? (device.startsWith('cuda') ? 'bf16' : 'fp32');
   const groupSize = await chooseGroupSize(t, dataset, device, precision);
-  // Every input has been checked: the folder is written from here on.
-  if (!settings.resume) await folder.create(searchRecord(t), settings.overwrite);
-  const log = await TrialLog.open(folder.files.trials, t.trials, settings.resume);
+  // Every input has been checked (on every rank): the folder is written from here on.
+  await group?.barrier();
+  if (isMain && !settings.resume) await folder.create(searchRecord(t), settings.overwrite);
+  await group?.barrier();
+  const rankFiles = Array.from({ length: worldSize }, (_, r) => rankTrialsFile(folder.dir, r, worldSize));
+  // A resume takes the records of every rank of the interrupted tune, whatever its world size.
+  const log = await TrialLog.open(rankFiles[rank]!, t.trials, settings.resume ? await folder.trialFiles() : []);
   await log.save();
 
   const trainer = new GroupTrainer({
@@ -126,19 +165,29 @@ export async function tune(config: TuneConfig, options: TuneOptions = {}): Promi
       rungs: t.rungs,
       out: folder.dir,
     });
-    await runSearch(t, log, trainer, signal, {
-      epoch: (trial) => onProgress?.({ type: 'trial-epoch', trial }),
-      status: (trial) => onProgress?.({ type: 'trial-status', trial }),
-    });
+    await runSearch(
+      t,
+      log,
+      trainer,
+      signal,
+      {
+        epoch: (trial) => onProgress?.({ type: 'trial-epoch', trial }),
+        status: (trial) => onProgress?.({ type: 'trial-status', trial }),
+      },
+      group ? new RankShare(group, folder.dir) : undefined,
+    );
   } finally {
     await trainer.close();
   }
+  if (isMain && group) await log.save(folder.files.trials);
 
   // Reports, then the choice (on val only).
   const rows = leaderboardRows(log.records, settings.select);
-  await folder.writeText(folder.files.leaderboardMd, leaderboardMarkdown(rows, settings.select));
-  await folder.writeText(folder.files.leaderboardCsv, leaderboardCsv(rows));
-  await drawHeatmap(folder.files.heatmap, rows, t.axes.lr, t.axes.wd);
+  if (isMain) {
+    await folder.writeText(folder.files.leaderboardMd, leaderboardMarkdown(rows, settings.select));
+    await folder.writeText(folder.files.leaderboardCsv, leaderboardCsv(rows));
+    await drawHeatmap(folder.files.heatmap, rows, t.axes.lr, t.axes.wd);
+  }
   const chosen = selectTrial(log.records, settings.select);
   if (!chosen)
     throw new VptError(
@@ -152,22 +201,28 @@ export async function tune(config: TuneConfig, options: TuneOptions = {}): Promi
     ...spec.config,
     preprocess: base.preprocess ?? dataset.preprocess ?? 'fgvc',
   };
-  await folder.writeText(folder.files.bestConfig, bestConfigYaml(chosenConfig, chosen.id, valTop1));
+  if (isMain) await folder.writeText(folder.files.bestConfig, bestConfigYaml(chosenConfig, chosen.id, valTop1));
 
-  // Final runs: the chosen config over the seeds, on train or train + val.
-  const data =
-    settings.finalOn === 'trainval' && t.seeds.length
-      ? await writeTrainvalDataset(dataset, join(folder.files.finalDir, 'data-trainval'))
-      : base.data;
-  const final = await runFinal({
-    config: chosenConfig,
-    seeds: t.seeds,
-    data,
-    dir: folder.files.finalDir,
-    ...(signal ? { signal } : {}),
-    ...(onProgress ? { onProgress: (seed: number, event) => onProgress({ type: 'final', seed, event }) } : {}),
-  });
-  const tests = meanStd(final.map((f) => f.testTop1).filter((v): v is number => v !== null));
+  // Final runs: the chosen config over the seeds, on train or train + val (over ranks: seed i on rank i mod N).
+  const trainval = join(folder.files.finalDir, 'data-trainval');
+  const onTrainval = settings.finalOn === 'trainval' && t.seeds.length > 0;
+  if (onTrainval && isMain) await writeTrainvalDataset(dataset, trainval);
+  await group?.barrier();
+  const final = (seeds: number[]) =>
+    runFinal({
+      config: chosenConfig,
+      seeds,
+      data: onTrainval ? trainval : base.data,
+      dir: folder.files.finalDir,
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress: (seed: number, event) => onProgress({ type: 'final', seed, event }) } : {}),
+    });
+  if (group) {
+    await final(t.seeds.filter((_, i) => i % worldSize === rank));
+    await group.barrier();
+  }
+  const finalRuns = await final(t.seeds);
+  const tests = meanStd(finalRuns.map((f) => f.testTop1).filter((v): v is number => v !== null));
   const count = (s: string) => log.records.filter((r) => r.status === s).length;
   const summary: TuneSummary = {
     chosen: chosenOf(chosen),
@@ -177,13 +232,13 @@ export async function tune(config: TuneConfig, options: TuneOptions = {}): Promi
     testTop1Std: tests?.std ?? null,
     seeds: t.seeds,
     finalOn: settings.finalOn,
-    final,
+    final: finalRuns,
     trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
     gridEpochs: t.trials.length * base.epochs,
     trials: { total: t.trials.length, finished: count('finished'), pruned: count('pruned'), failed: count('failed') },
     seconds: (performance.now() - started) / 1000,
   };
-  await folder.writeText(folder.files.summary, JSON.stringify(summary, null, 2));
+  if (isMain) await folder.writeText(folder.files.summary, JSON.stringify(summary, null, 2));
   onProgress?.({ type: 'done', summary });
   return summary;
 }

@@ -34,7 +34,7 @@ const rising: Script = (id, epoch) => Math.min(1, quality(id) * (0.5 + epoch / 1
 
 async function search(c: Partial<TuneConfig>, script: Script, groupSize = 4, file = 'trials.jsonl') {
   const t = resolveTuneConfig(config(c), (id) => id);
-  const log = await TrialLog.open(join(tmp.dir, file), t.trials, false);
+  const log = await TrialLog.open(join(tmp.dir, file), t.trials);
   const trainer = new ScriptedTrainer(groupSize, script);
   await runSearch(t, log, trainer);
   return { t, log, trainer };
@@ -118,8 +118,8 @@ describe('successive halving', () => {
         await first.train(...args);
       },
     };
-    await expect(runSearch(t, await TrialLog.open(path, t.trials, false), cutting)).rejects.toThrow('stop');
-    const resumed = await TrialLog.open(path, t.trials, true);
+    await expect(runSearch(t, await TrialLog.open(path, t.trials), cutting)).rejects.toThrow('stop');
+    const resumed = await TrialLog.open(path, t.trials, [path]);
     const second = new ScriptedTrainer(5, rising);
     await runSearch(t, resumed, second);
     expect(resumed.records).toEqual(whole.log.records);
