@@ -13,6 +13,7 @@ import { registerServeCommand } from '../lib/cli/serve-command.js';
 import { ADDON_MISSING_EXIT, offerSetup, registerSetupCommand } from '../lib/cli/setup-command.js';
 import { registerSynthCommand } from '../lib/cli/synth-command.js';
 import { registerTrainCommand } from '../lib/cli/train-command.js';
+import { registerTuneCommand } from '../lib/cli/tune-command.js';
 import { ErrorCode, VptError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 
@@ -35,9 +36,10 @@ registerSynthCommand(program);
 registerInfoCommand(program);
 registerSetupCommand(program);
 registerServeCommand(program);
+registerTuneCommand(program);
 
 // The commands that need the addon check for it first: on a terminal they offer `setup`.
-const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict', 'serve']);
+const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict', 'serve', 'tune']);
 program.hook('preAction', async (_program, command) => {
   if (NEEDS_ADDON.has(command.name())) await offerSetup();
 });
