@@ -119,6 +119,7 @@ async function loadBackbone(
         checkpointBlocks: o.checkpointBlocks,
         fusedLayerNorm: o.fusedLayerNorm,
         skipDiscardedPromptRows: o.skipDiscardedPromptRows,
+        poolPrompts: o.poolPrompts,
       }),
   );
   try {

@@ -177,7 +177,9 @@ at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng) {
 }
 
 bool PromptedVit::prompts_as_kv_rows() const {
-  return config_.skip_discarded_prompt_rows && prompts_.enabled() && prompts_.deep();
+  // Pooling that reads the prompt rows needs them computed by the last block.
+  const bool pooled = config_.pool_prompts && config_.vit.global_pool != "token";
+  return config_.skip_discarded_prompt_rows && prompts_.enabled() && prompts_.deep() && !pooled;
 }
 
 at::Tensor PromptedVit::kv_prompts(int64_t block, int64_t batch, at::Generator* rng) const {
@@ -196,7 +198,8 @@ int64_t PromptedVit::queries_of(int64_t block) const {
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
   compat::AutocastGuard autocast(device_.type(), backbone_autocast());
   // Average pooling skips the prefix and the prompt rows, which the stream may leave out.
-  const int64_t skip = config_.vit.num_prefix_tokens() + (prompts_as_kv_rows() ? 0 : prompts_.tokens());
+  const int64_t skip =
+      config_.vit.num_prefix_tokens() + (prompts_as_kv_rows() || config_.pool_prompts ? 0 : prompts_.tokens());
   return vit_.pool(encode(images, train), skip).to(at::kFloat);
 }
 

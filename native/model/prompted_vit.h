@@ -49,6 +49,9 @@ struct ModelConfig {
   // VPT-deep: compute of the prompt rows only what is read (their keys and values), see above.
   // Off: every row of every block, as timm does (same results within float rounding).
   bool skip_discarded_prompt_rows = true;
+  // Average and MAP pooling read the prompt tokens' outputs too (timm pools the tokens after
+  // num_prefix_tokens; off, the default, prompts count as prefix tokens and are left out).
+  bool pool_prompts = false;
 };
 
 class PromptedVit {

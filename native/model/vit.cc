@@ -1,6 +1,7 @@
 // vit.cc — see vit.h. Shapes: B batch, T tokens, D width, H heads, hd = D / H.
 #include "model/vit.h"
 
+#include "model/block_variants.h"
 #include "runtime/compat.h"
 #include "weights/google_layout.h"
 #include "weights/pos_embed.h"
@@ -8,7 +9,9 @@
 namespace vpt {
 
 VisionTransformer::VisionTransformer(const VitConfig& config)
-    : config_(config), blocks_(static_cast<size_t>(config.depth)) {}
+    : config_(config),
+      blocks_(static_cast<size_t>(config.depth)),
+      attn_pool_(config.embed_dim, config.num_heads, config.mlp_hidden(), config.act, config.norm_eps) {}
 
 NamedTensors VisionTransformer::named_tensors() {
   const int64_t D = config_.embed_dim, p = config_.patch_size, C = config_.in_chans;
@@ -16,11 +19,16 @@ NamedTensors VisionTransformer::named_tensors() {
   const int64_t pos_tokens = config_.num_patches() + (config_.no_embed_class ? 0 : config_.num_prefix_tokens());
   NamedTensors out = {
       {"patch_embed.proj.weight", {D, C, p, p}, &patch_weight_},
-      {"patch_embed.proj.bias", {D}, &patch_bias_},
       {"pos_embed", {1, pos_tokens, D}, &pos_embed_},
   };
+  // timm: the patch projection has no bias when norm_pre follows it (CLIP).
+  if (!config_.pre_norm) out.push_back({"patch_embed.proj.bias", {D}, &patch_bias_});
   if (config_.class_token) out.push_back({"cls_token", {1, 1, D}, &cls_token_});
   if (config_.reg_tokens > 0) out.push_back({"reg_token", {1, config_.reg_tokens, D}, &reg_token_});
+  if (config_.pre_norm) {
+    out.push_back({"norm_pre.weight", {D}, &norm_pre_weight_});
+    out.push_back({"norm_pre.bias", {D}, &norm_pre_bias_});
+  }
   for (int64_t i = 0; i < config_.depth; ++i) {
     VitBlock& b = blocks_[static_cast<size_t>(i)];
     const std::string pre = "blocks." + std::to_string(i) + ".";
@@ -45,6 +53,10 @@ NamedTensors VisionTransformer::named_tensors() {
   } else {
     out.push_back({"norm.weight", {D}, &norm_weight_});
     out.push_back({"norm.bias", {D}, &norm_bias_});
+  }
+  if (config_.global_pool == "map") {
+    NamedTensors pool = attn_pool_.named_tensors();
+    out.insert(out.end(), pool.begin(), pool.end());
   }
   return out;
 }
@@ -93,6 +105,7 @@ at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
     }
     x = x + pos_embed_;
   }
+  if (config_.pre_norm) x = layer_norm(x, norm_pre_weight_, norm_pre_bias_);
   return x;  // (B, prefix + P, D)
 }
 
@@ -141,7 +154,7 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
 }
 
 at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const {
-  at::Tensor h = at::gelu(at::linear(x, b.fc1_weight, b.fc1_bias), /*approximate=*/"none");
+  at::Tensor h = mlp_activation(at::linear(x, b.fc1_weight, b.fc1_bias), config_.act);
   return at::linear(h, b.fc2_weight, b.fc2_bias);
 }
 
@@ -189,8 +202,13 @@ AddNorm VisionTransformer::add_norm(const at::Tensor& x, const at::Tensor& r, co
 
 at::Tensor VisionTransformer::pool(const at::Tensor& x, int64_t skip_prefix) const {
   at::Tensor h = config_.fc_norm ? x : layer_norm(x, norm_weight_, norm_bias_);
-  at::Tensor pooled =
-      config_.global_pool == "avg" ? h.narrow(1, skip_prefix, h.size(1) - skip_prefix).mean(1) : h.select(1, 0);
+  at::Tensor pooled;
+  if (config_.global_pool == "token") {
+    pooled = h.select(1, 0);
+  } else {
+    at::Tensor tokens = h.narrow(1, skip_prefix, h.size(1) - skip_prefix);
+    pooled = config_.global_pool == "map" ? attn_pool_.forward(tokens) : tokens.mean(1);
+  }
   return config_.fc_norm ? layer_norm(pooled, fc_norm_weight_, fc_norm_bias_) : pooled;
 }
 
