@@ -54,6 +54,7 @@ export interface NativeModelConfig {
     /** Absent: timm's defaults (gelu, no norm_pre, no map head). */
     act?: 'gelu' | 'quick_gelu' | 'gelu_tanh';
     preNorm?: boolean;
+    distToken?: boolean;
   };
   prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
   numClasses: number;

@@ -22,6 +22,8 @@ export interface VitArchitecture {
   qkvBias: boolean;
   classToken: boolean;
   regTokens: number;
+  /** timm's distilled DeiT: a `dist_token` after the class token; token pooling averages the two. */
+  distToken: boolean;
   noEmbedClass: boolean;
   layerScale: boolean;
   /**
@@ -75,6 +77,7 @@ function timmDefaults(arch: string, tag: string | undefined): VitArchitecture {
     qkvBias: true,
     classToken: true,
     regTokens: 0,
+    distToken: false,
     noEmbedClass: false,
     layerScale: false,
     globalPool: 'token',
@@ -91,8 +94,6 @@ function timmDefaults(arch: string, tag: string | undefined): VitArchitecture {
 function unsupportedReason(name: string, e: TimmArchEntry): string | undefined {
   if (e.model === 'eva')
     return `${name} is a timm Eva model (rotary position embedding, SwiGLU MLP), which vpt-native does not implement`;
-  if (e.model === 'deit_distilled')
-    return `${name} is a distilled DeiT (a dist_token and a second head), which vpt-native does not implement`;
   if (e.unsupported) return `${name} uses ${e.unsupported}, which vpt-native does not implement`;
   try {
     applyModelArgs(timmDefaults(name, undefined), e.args, `timm's registration of ${name}`);
@@ -166,6 +167,7 @@ export function parseArch(
       );
     const a = timmDefaults(arch, tag);
     a.family = entry.family;
+    a.distToken = entry.model === 'deit_distilled';
     if (entry.normEps !== undefined) a.normEps = entry.normEps;
     const tagged = tag ? entry.tags?.[tag] : undefined;
     a.mean = tagged?.mean ?? entry.mean ?? a.mean;
@@ -414,6 +416,7 @@ export interface CheckpointShape {
   mlpHidden?: number;
   regTokens?: number;
   classToken?: boolean;
+  distToken?: boolean;
   /** Rows of the position embedding, prefix-token rows included. */
   posTokens?: number;
 }
@@ -421,7 +424,11 @@ export interface CheckpointShape {
 /** The architecture a timm-named checkpoint's shapes reveal. */
 export function timmCheckpointShape(entries: NativeTensorEntry[]): CheckpointShape {
   const byName = new Map(entries.map((e) => [e.name, e.shape]));
-  const shape: CheckpointShape = { classToken: byName.has('cls_token'), regTokens: byName.get('reg_token')?.[1] ?? 0 };
+  const shape: CheckpointShape = {
+    classToken: byName.has('cls_token'),
+    distToken: byName.has('dist_token'),
+    regTokens: byName.get('reg_token')?.[1] ?? 0,
+  };
   const patch = byName.get('patch_embed.proj.weight'); // (D, C, p, p)
   if (patch?.length === 4) [shape.embedDim, shape.inChans, shape.patchSize] = patch;
   const blocks = entries.map((e) => /^blocks\.(\d+)\./.exec(e.name)).filter((m) => m !== null);
@@ -448,6 +455,7 @@ export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: Check
     num_heads: a.numHeads,
     mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio),
     class_token: a.classToken,
+    dist_token: a.distToken,
     reg_tokens: a.regTokens,
   };
   const found: Record<string, number | boolean | undefined> = {
@@ -458,6 +466,7 @@ export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: Check
     num_heads: shape.numHeads,
     mlp_hidden: shape.mlpHidden,
     class_token: shape.classToken,
+    dist_token: shape.distToken,
     reg_tokens: shape.regTokens,
   };
   const wrong = Object.keys(expected).filter((k) => found[k] !== undefined && found[k] !== expected[k]);
@@ -469,7 +478,7 @@ export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: Check
     );
   }
   if (shape.posTokens === undefined) return;
-  const prefixRows = a.noEmbedClass ? 0 : (a.classToken ? 1 : 0) + a.regTokens;
+  const prefixRows = a.noEmbedClass ? 0 : (a.classToken ? 1 : 0) + (a.distToken ? 1 : 0) + a.regTokens;
   const grid = Math.sqrt(shape.posTokens - prefixRows);
   if (!Number.isInteger(grid) || grid < 1) {
     throw new VptError(

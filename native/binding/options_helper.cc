@@ -28,6 +28,7 @@ ModelConfig parse_config(const Napi::Object& o) {
   if (!v.Get("act").IsUndefined()) c.vit.act = string_field(v, "act");
   require(is_mlp_activation(c.vit.act), "unknown activation '" + c.vit.act + "' (gelu, quick_gelu, gelu_tanh)");
   c.vit.pre_norm = !v.Get("preNorm").IsUndefined() && bool_field(v, "preNorm");
+  c.vit.dist_token = !v.Get("distToken").IsUndefined() && bool_field(v, "distToken");
   require(c.vit.global_pool == "token" || c.vit.global_pool == "avg" || c.vit.global_pool == "map",
           "unknown global pool '" + c.vit.global_pool + "' (token, avg, map)");
   Napi::Value p = o.Get("prompt");

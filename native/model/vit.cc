@@ -24,6 +24,7 @@ NamedTensors VisionTransformer::named_tensors() {
   // timm: the patch projection has no bias when norm_pre follows it (CLIP).
   if (!config_.pre_norm) out.push_back({"patch_embed.proj.bias", {D}, &patch_bias_});
   if (config_.class_token) out.push_back({"cls_token", {1, 1, D}, &cls_token_});
+  if (config_.dist_token) out.push_back({"dist_token", {1, 1, D}, &dist_token_});
   if (config_.reg_tokens > 0) out.push_back({"reg_token", {1, config_.reg_tokens, D}, &reg_token_});
   if (config_.pre_norm) {
     out.push_back({"norm_pre.weight", {D}, &norm_pre_weight_});
@@ -90,6 +91,7 @@ at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
 
   std::vector<at::Tensor> prefix;
   if (config_.class_token) prefix.push_back(cls_token_.expand({B, -1, -1}));
+  if (config_.dist_token) prefix.push_back(dist_token_.expand({B, -1, -1}));
   if (config_.reg_tokens > 0) prefix.push_back(reg_token_.expand({B, -1, -1}));
 
   if (config_.no_embed_class) {
@@ -204,7 +206,8 @@ at::Tensor VisionTransformer::pool(const at::Tensor& x, int64_t skip_prefix) con
   at::Tensor h = config_.fc_norm ? x : layer_norm(x, norm_weight_, norm_bias_);
   at::Tensor pooled;
   if (config_.global_pool == "token") {
-    pooled = h.select(1, 0);
+    // timm's distilled DeiT: the mean of the class and distillation tokens' outputs.
+    pooled = config_.dist_token ? (h.select(1, 0) + h.select(1, 1)) / 2 : h.select(1, 0);
   } else {
     at::Tensor tokens = h.narrow(1, skip_prefix, h.size(1) - skip_prefix);
     pooled = config_.global_pool == "map" ? attn_pool_.forward(tokens) : tokens.mean(1);

@@ -29,6 +29,7 @@ struct VitConfig {
   bool qkv_bias = true;
   bool class_token = true;
   int64_t reg_tokens = 0;
+  bool dist_token = false;            // DeiT distilled: [cls, dist] lead; token pooling averages their outputs
   bool no_embed_class = false;        // pos_embed covers patch tokens only
   bool layer_scale = false;           // ls1.gamma / ls2.gamma present (timm init_values)
   std::string global_pool = "token";  // "token" | "avg" | "map" (attention_pool.h, after the final norm)
@@ -39,7 +40,7 @@ struct VitConfig {
 
   int64_t grid() const { return img_size / patch_size; }
   int64_t num_patches() const { return grid() * grid(); }
-  int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + reg_tokens; }
+  int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + (dist_token ? 1 : 0) + reg_tokens; }
   int64_t mlp_hidden() const { return static_cast<int64_t>(embed_dim * mlp_ratio); }
   int64_t head_dim() const { return embed_dim / num_heads; }
 };
@@ -113,6 +114,7 @@ class VisionTransformer {
   at::Tensor patch_weight_, patch_bias_;        // (D, C, p, p), (D)
   at::Tensor cls_token_;                        // (1, 1, D)
   at::Tensor reg_token_;                        // (1, R, D)
+  at::Tensor dist_token_;                       // (1, 1, D), dist_token only
   at::Tensor pos_embed_;                        // (1, [prefix +] P, D)
   at::Tensor norm_pre_weight_, norm_pre_bias_;  // pre_norm only
   std::vector<VitBlock> blocks_;

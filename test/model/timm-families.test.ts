@@ -2,7 +2,7 @@
  * timm's ViT families, resolved from their registered names (lib/weights/timm-archs.ts), compute
  * as timm does: fixtures from test/fixtures/generate_timm_families.py (timm 1.0.29), each a
  * registered model (DINOv2 with and without registers, CLIP with GELU and QuickGELU, DeiT-III,
- * SigLIP's MAP head with GELU and tanh-GELU) shrunk to embed_dim 32, depth 3, 2 heads. The
+ * distilled DeiT, SigLIP's MAP head with GELU and tanh-GELU) shrunk to embed_dim 32, depth 3, 2 heads. The
  * config.json holds the tiny sizes only: LayerScale, registers, norm_pre, the activation, the
  * LayerNorm eps, the class token and the pooling come from the name. Features are timm's own
  * forward; prompted logits a reference forward on timm's modules; the SGD step autograd's.
@@ -28,6 +28,7 @@ const CASES: Record<string, [string, number]> = {
   clip: ['vit_base_patch16_clip_224: norm_pre, LayerNorm eps 1e-5, CLIP mean / std', 32],
   clip_quickgelu: ['vit_base_patch16_clip_quickgelu_224: QuickGELU', 32],
   deit3: ['deit3_base_patch16_224: no_embed_class, LayerScale', 32],
+  deit_distilled: ["deit_base_distilled_patch16_224: dist_token, the mean of the two tokens' outputs", 32],
   siglip: ['vit_base_patch16_siglip_224: no class token, MAP attention-pool head', 32],
   siglip_gelu_tanh: ['vit_base_patch32_siglip_256: MAP head, tanh-approximated GELU', 32],
 };

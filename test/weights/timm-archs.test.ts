@@ -76,6 +76,7 @@ const HUB_CONFIGS: Record<string, Partial<VitArchitecture>> = {
     ...IMAGENET,
   } as Partial<VitArchitecture>,
   'deit_base_patch16_224.fb_in1k': { family: 'DeiT', noEmbedClass: false, layerScale: false, ...IMAGENET },
+  'deit_base_distilled_patch16_224.fb_in1k': { family: 'DeiT', distToken: true, classToken: true, ...IMAGENET },
 };
 
 describe("timm's registered names", () => {
@@ -112,7 +113,6 @@ describe("timm's registered names", () => {
     expect(() => parseArch('eva02_base_patch14_224.mim_in22k')).toThrow(
       /eva02_base_patch14_224 is a timm Eva model \(rotary position embedding, SwiGLU MLP\).*nearest supported/,
     );
-    expect(() => parseArch('deit_base_distilled_patch16_224')).toThrow(/distilled DeiT/);
     expect(() => parseArch('vit_giant_patch14_dinov2')).toThrow(/uses mlp_layer=GluMlp/);
   });
 
@@ -129,6 +129,7 @@ describe("timm's registered names", () => {
       'vit_base_patch16_siglip_224',
       'deit_base_patch16_224',
       'deit3_base_patch16_224',
+      'deit_base_distilled_patch16_224',
       'vit_base_patch16_224',
     ])
       expect(supported, n).toContain(n);
