@@ -125,6 +125,22 @@ describe('timm families match timm', () => {
     }
   });
 
+  it('activation checkpointing and a bf16 backbone run the new parts too (norm_pre, MAP head, dist token)', async () => {
+    const images = expected('images_32');
+    const shape = [2, 3, 32, 32] as const;
+    for (const c of ['clip_quickgelu', 'siglip', 'deit_distilled']) {
+      const checkpointed = await open(c, 32, true, { checkpointBlocks: true });
+      const out = await checkpointed.forward(images, shape);
+      checkpointed.dispose();
+      expect(maxAbsDiff(out, expected(`${c}.deep.logits`)), `${c} checkpointBlocks`).toBeLessThanOrEqual(TOLERANCE);
+      const bf16 = await open(c, 32, true, { backboneDtype: 'bfloat16' });
+      const low = await bf16.forward(images, shape);
+      bf16.dispose();
+      // bf16 weights and autocast: close to fp32, not equal.
+      expect(maxAbsDiff(low, expected(`${c}.deep.logits`)), `${c} bf16 backbone`).toBeLessThanOrEqual(0.15);
+    }
+  });
+
   it("the architecture comes from the registered name: the fixtures' config.json has only the tiny sizes", async () => {
     const model = await open('siglip', 32, null);
     const info = model.info();
