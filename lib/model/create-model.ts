@@ -65,6 +65,7 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
     classNames: o.classNames ?? null,
     precision: o.precision,
     backboneDtype: o.backboneDtype,
+    poolPrompts: o.poolPrompts,
   });
   if (o.trainable) {
     try {

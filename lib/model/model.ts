@@ -108,6 +108,8 @@ export interface ModelSpec {
   classNames: string[] | null;
   precision: 'fp32' | 'bf16';
   backboneDtype: 'float32' | 'bfloat16';
+  /** Average / MAP pooling include the prompt tokens (createModel's poolPrompts). */
+  poolPrompts?: boolean;
 }
 
 export class Model {
@@ -657,6 +659,7 @@ export class Model {
       mean: a.mean,
       std: a.std,
       backboneDtype: this.#spec.backboneDtype,
+      ...(this.#spec.poolPrompts ? { poolPrompts: true } : {}),
     };
   }
 }

@@ -29,6 +29,8 @@ export interface TrainableMetadata {
   std: number[];
   /** The backbone dtype it was trained with (informational: the tensors here are always F32). */
   backboneDtype?: 'float32' | 'bfloat16';
+  /** Trained with average / MAP pooling over the prompts too (createModel's poolPrompts); absent: false. */
+  poolPrompts?: boolean;
 }
 
 /** Writes the tensors and metadata (plus `extra` string metadata) atomically. */
@@ -86,6 +88,7 @@ export function checkTrainableMetadata(
     ['prompt.tokens', meta.prompt?.tokens ?? 0, model.prompt?.tokens ?? 0],
     ['prompt.deep', meta.prompt?.deep ?? false, model.prompt?.deep ?? false],
     ['prompt.project', meta.prompt?.project ?? 0, model.prompt?.project ?? 0],
+    ['poolPrompts', meta.poolPrompts ?? false, model.poolPrompts ?? false],
   ];
   const differing = fields.filter(([, saved, current]) => saved !== current);
   if (differing.length > 0) {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createModel, type HostTensor, type Model, readSafetensors } from '../../lib/index.js';
+import { createModel, type HostTensor, type Model, readSafetensors, writeSafetensors } from '../../lib/index.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
 
 const HERE = join(FIXTURES, 'timm_families');
@@ -112,9 +112,17 @@ describe('timm families match timm', () => {
   it('MAP pooling leaves the prompts out by default; poolPrompts: true pools them as well (SigLIP)', async () => {
     const images = expected('images_32');
     const shape = [2, 3, 32, 32] as const;
+    // The fixture's prompts and head, recorded as trained with poolPrompts (a trainable state
+    // remembers the option).
+    const { metadata, tensors } = await readSafetensors(join(HERE, 'vpt_deep.safetensors'));
+    const pooled = join(tmp.dir, 'vpt_deep_pool_prompts.safetensors');
+    await writeSafetensors(pooled, [...tensors.values()], {
+      ...metadata,
+      vpt: JSON.stringify({ ...JSON.parse(metadata.vpt!), poolPrompts: true }),
+    });
     for (const c of ['siglip', 'siglip_gelu_tanh']) {
       for (const skipDiscardedPromptRows of [true, false]) {
-        const model = await open(c, 32, true, { poolPrompts: true, skipDiscardedPromptRows });
+        const model = await open(c, 32, true, { poolPrompts: true, skipDiscardedPromptRows, trainable: pooled });
         const out = await model.forward(images, shape);
         model.dispose();
         expect(maxAbsDiff(out, expected(`${c}.deep_pool_prompts.logits`)), c).toBeLessThanOrEqual(TOLERANCE);
@@ -123,6 +131,23 @@ describe('timm families match timm', () => {
         );
       }
     }
+    // Loading it into a model pooled otherwise is refused; a saved state records the option.
+    await expect(open('siglip', 32, null, { prompt: { tokens: 3, deep: true }, trainable: pooled })).rejects.toThrow(
+      /poolPrompts=true\); this model has poolPrompts=false/,
+    );
+    const trained = await open('siglip', 32, true, { poolPrompts: true, trainable: pooled });
+    const path = join(tmp.dir, 'pool-prompts.safetensors');
+    await trained.saveTrainable(path);
+    trained.dispose();
+    await expect(
+      createModel({
+        weights: join(HERE, 'siglip'),
+        numClasses: NUM_CLASSES,
+        device: 'cpu',
+        prompt: { tokens: 3, deep: true },
+        trainable: path,
+      }),
+    ).rejects.toThrow(/was saved for another model \(poolPrompts=true\); this model has poolPrompts=false/);
   });
 
   it('activation checkpointing and a bf16 backbone run the new parts too (norm_pre, MAP head, dist token)', async () => {
