@@ -55,6 +55,12 @@ export interface NativeModelConfig {
     act?: 'gelu' | 'quick_gelu' | 'gelu_tanh';
     preNorm?: boolean;
     distToken?: boolean;
+    eva?: boolean;
+    swiglu?: boolean;
+    mlpNorm?: boolean;
+    rope?: boolean;
+    ropeRefGrid?: number;
+    ropeTemperature?: number;
   };
   prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
   numClasses: number;

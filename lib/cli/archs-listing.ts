@@ -35,7 +35,7 @@ export function archsListing(json: boolean): string {
   const skipped = all.length - rows.length;
   lines.push(
     '',
-    `${rows.length} timm ${TIMM_VERSION} ViT names; ${skipped} more are registered but not built by vpt-native (EVA / EVA-02, SwiGLU or RmsNorm variants, ...): --json gives the reason for each.`,
+    `${rows.length} timm ${TIMM_VERSION} ViT names; ${skipped} more are registered but not built by vpt-native (EVA-02 CLIP towers, RmsNorm, parallel blocks, ...): --json gives the reason for each.`,
     'Add a pretrained tag for its mean / std, e.g. vit_small_patch14_dinov2.lvd142m; prompts are prefix tokens after the class and register tokens.',
   );
   return `${lines.join('\n')}\n`;

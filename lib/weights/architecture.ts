@@ -37,6 +37,17 @@ export interface VitArchitecture {
   act: 'gelu' | 'quick_gelu' | 'gelu_tanh';
   /** timm pre_norm: a LayerNorm (`norm_pre`) after the position embedding, before the blocks (CLIP). */
   preNorm: boolean;
+  /**
+   * timm's Eva class (EVA-02): its tensor names, a SwiGLU MLP (`swiglu`, with a LayerNorm of the
+   * hidden units when `mlpNorm`) and a rotary position embedding of the patch tokens (`rope`,
+   * positions scaled to a `ropeRefGrid` x `ropeRefGrid` grid when it is not 0).
+   */
+  eva?: boolean;
+  swiglu?: boolean;
+  mlpNorm?: boolean;
+  rope?: boolean;
+  ropeRefGrid?: number;
+  ropeTemperature?: number;
   /** The timm family the name belongs to (DINOv2, CLIP, SigLIP, DeiT-III, ...), when known. */
   family?: string;
   /** Per-channel normalisation the backbone was trained with. */
@@ -90,13 +101,19 @@ function timmDefaults(arch: string, tag: string | undefined): VitArchitecture {
   };
 }
 
+/** What a registration's arguments start from: timm's VisionTransformer or Eva defaults. */
+function startFor(arch: string, tag: string | undefined, e: TimmArchEntry): VitArchitecture {
+  const a = timmDefaults(arch, tag);
+  if (e.model !== 'eva') return a;
+  // timm Eva: global_pool='avg'; use_fc_norm=None means "with avg"; no rope unless asked.
+  return { ...a, eva: true, globalPool: 'avg', rope: false, ropeRefGrid: 0, ropeTemperature: 10000 };
+}
+
 /** Why a registered timm name cannot be built by vpt-native, or undefined when it can. */
 function unsupportedReason(name: string, e: TimmArchEntry): string | undefined {
-  if (e.model === 'eva')
-    return `${name} is a timm Eva model (rotary position embedding, SwiGLU MLP), which vpt-native does not implement`;
   if (e.unsupported) return `${name} uses ${e.unsupported}, which vpt-native does not implement`;
   try {
-    applyModelArgs(timmDefaults(name, undefined), e.args, `timm's registration of ${name}`);
+    applyModelArgs(startFor(name, undefined, e), e.args, `timm's registration of ${name}`);
   } catch (error) {
     return error instanceof Error ? error.message : String(error);
   }
@@ -165,7 +182,7 @@ export function parseArch(
         ErrorCode.Arch,
         `architecture "${name}" is not supported: ${reason} (nearest supported: ${nearestArch(arch)})`,
       );
-    const a = timmDefaults(arch, tag);
+    const a = startFor(arch, tag, entry);
     a.family = entry.family;
     a.distToken = entry.model === 'deit_distilled';
     if (entry.normEps !== undefined) a.normEps = entry.normEps;
@@ -315,6 +332,75 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
   drop_path_rate: only(0, INFERENCE_ONLY),
 };
 
+/** timm Eva `model_args`: the VisionTransformer ones they share, and EVA-02's own. */
+const EVA_ARGS: Record<string, ModelArgHandler> = {
+  ...Object.fromEntries(
+    [
+      'embed_dim',
+      'depth',
+      'num_heads',
+      'patch_size',
+      'img_size',
+      'in_chans',
+      'mlp_ratio',
+      'qkv_bias',
+      'class_token',
+      'no_embed_class',
+      'init_values',
+      'num_classes',
+      'drop_rate',
+      'pos_drop_rate',
+      'patch_drop_rate',
+      'proj_drop_rate',
+      'attn_drop_rate',
+      'drop_path_rate',
+      'dynamic_img_size',
+      'dynamic_img_pad',
+    ].map((k) => [k, MODEL_ARGS[k]!]),
+  ),
+  global_pool: (a, v, k, w) => {
+    if (v !== 'token' && v !== 'avg')
+      throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported for an Eva model (token, avg)`);
+    a.globalPool = v;
+  },
+  // Fused or separate q / k / v: the checkpoint says which (weights/eva_layout.h reads both).
+  qkv_fused: (_a, v, k, w) => {
+    bool(v, k, w);
+  },
+  swiglu_mlp: (a, v, k, w) => {
+    a.swiglu = bool(v, k, w);
+  },
+  // With a SwiGLU MLP: timm's SwiGLU (fc1_g / fc1_x, mlp.norm); without, its packed GluMlp.
+  scale_mlp: (a, v, k, w) => {
+    a.mlpNorm = bool(v, k, w);
+  },
+  use_rot_pos_emb: (a, v, k, w) => {
+    a.rope = bool(v, k, w);
+  },
+  ref_feat_shape: (a, v, k, w) => {
+    if (v !== null) a.ropeRefGrid = square(v, k, w);
+  },
+  rope_temperature: (a, v, k, w) => {
+    if (typeof v !== 'number' || !(v > 0)) throw new VptError(ErrorCode.Arch, `${w}: ${k} must be a positive number`);
+    a.ropeTemperature = v;
+  },
+  use_fc_norm: (a, v, k, w) => {
+    if (v !== null) a.fcNorm = bool(v, k, w);
+  },
+  rope_type: only('cat', "timm's RotaryEmbeddingCat"),
+  rope_grid_offset: only(0, 'rotary positions from 0'),
+  rope_grid_indexing: only('ij', "rotary positions in 'ij' order"),
+  rope_rotate_half: only(false, 'interleaved rotary pairs'),
+  use_abs_pos_emb: only(true, 'a learned absolute position embedding as well'),
+  num_reg_tokens: only(0, 'no register tokens in an Eva model'),
+  scale_attn_inner: only(false, 'no norm inside the attention'),
+  use_post_norm: only(false, 'pre-norm blocks'),
+  use_pre_transformer_norm: only(false, 'no norm before the blocks'),
+  use_post_transformer_norm: only(null, 'the final norm when fc_norm is off'),
+  attn_type: only('eva', "timm's EvaAttention"),
+  swiglu_align_to: only(0, 'the SwiGLU width is embed_dim * mlp_ratio'),
+};
+
 function triple(v: unknown): [number, number, number] | undefined {
   return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number')
     ? (v as [number, number, number])
@@ -378,13 +464,14 @@ function applyModelArgs(
   overrides: Record<string, unknown> = {},
   where = 'config.json',
 ): void {
+  const handlers = a.eva ? EVA_ARGS : MODEL_ARGS;
   const apply = (args: Record<string, unknown>, w: string, prefix: string) => {
     for (const [key, value] of Object.entries(args)) {
-      const handler = MODEL_ARGS[key];
+      const handler = handlers[key];
       if (!handler) {
         throw new VptError(
           ErrorCode.Arch,
-          `${w}: ${prefix}${key} is not supported by vpt-native (supported: ${Object.keys(MODEL_ARGS).join(', ')})`,
+          `${w}: ${prefix}${key} is not supported by vpt-native (supported: ${Object.keys(handlers).join(', ')})`,
         );
       }
       handler(a, value, `${prefix}${key}`, w);
@@ -392,7 +479,8 @@ function applyModelArgs(
   };
   apply(base, baseWhere, '');
   apply(overrides, where, 'model_args.');
-  const fcNorm = overrides.fc_norm !== undefined ? overrides.fc_norm : base.fc_norm;
+  const fcNormKey = a.eva ? 'use_fc_norm' : 'fc_norm';
+  const fcNorm = overrides[fcNormKey] !== undefined ? overrides[fcNormKey] : base[fcNormKey];
   // timm: fc_norm=None means "norm after pooling when pooling averages".
   if (fcNorm === undefined || fcNorm === null) a.fcNorm = a.globalPool === 'avg';
   if (!a.classToken && a.globalPool === 'token') {
@@ -401,6 +489,8 @@ function applyModelArgs(
       `${where}: model_args.class_token=false needs global_pool "avg" or "map" (token pooling reads the class token)`,
     );
   }
+  if (a.rope && (a.embedDim / a.numHeads) % 4 !== 0)
+    throw new VptError(ErrorCode.Arch, `${where}: the rotary embedding needs a head width divisible by 4`);
   if (a.embedDim % a.numHeads !== 0) {
     throw new VptError(ErrorCode.Arch, `${where}: embed_dim ${a.embedDim} is not divisible by num_heads ${a.numHeads}`);
   }
@@ -453,7 +543,8 @@ export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: Check
     patch_size: a.patchSize,
     depth: a.depth,
     num_heads: a.numHeads,
-    mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio),
+    // A packed SwiGLU (Eva's GluMlp) holds the gate and value rows in one fc1.
+    mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio) * (a.swiglu ? 2 : 1),
     class_token: a.classToken,
     dist_token: a.distToken,
     reg_tokens: a.regTokens,

@@ -29,6 +29,15 @@ ModelConfig parse_config(const Napi::Object& o) {
   require(is_mlp_activation(c.vit.act), "unknown activation '" + c.vit.act + "' (gelu, quick_gelu, gelu_tanh)");
   c.vit.pre_norm = !v.Get("preNorm").IsUndefined() && bool_field(v, "preNorm");
   c.vit.dist_token = !v.Get("distToken").IsUndefined() && bool_field(v, "distToken");
+  auto flag = [&](const char* key) { return !v.Get(key).IsUndefined() && bool_field(v, key); };
+  c.vit.eva = flag("eva");
+  c.vit.swiglu = flag("swiglu");
+  c.vit.mlp_norm = flag("mlpNorm");
+  c.vit.rope = flag("rope");
+  if (c.vit.rope) {
+    c.vit.rope_ref_grid = number_field(v, "ropeRefGrid");
+    c.vit.rope_temperature = number_field(v, "ropeTemperature");
+  }
   require(c.vit.global_pool == "token" || c.vit.global_pool == "avg" || c.vit.global_pool == "map",
           "unknown global pool '" + c.vit.global_pool + "' (token, avg, map)");
   Napi::Value p = o.Get("prompt");

@@ -2,7 +2,9 @@
 #include "model/vit.h"
 
 #include "model/block_variants.h"
+#include "model/rope.h"
 #include "runtime/compat.h"
+#include "weights/eva_layout.h"
 #include "weights/google_layout.h"
 #include "weights/pos_embed.h"
 
@@ -15,7 +17,7 @@ VisionTransformer::VisionTransformer(const VitConfig& config)
 
 NamedTensors VisionTransformer::named_tensors() {
   const int64_t D = config_.embed_dim, p = config_.patch_size, C = config_.in_chans;
-  const int64_t hidden = config_.mlp_hidden();
+  const int64_t hidden = config_.mlp_hidden(), fc1_rows = config_.fc1_rows();
   const int64_t pos_tokens = config_.num_patches() + (config_.no_embed_class ? 0 : config_.num_prefix_tokens());
   NamedTensors out = {
       {"patch_embed.proj.weight", {D, C, p, p}, &patch_weight_},
@@ -42,8 +44,12 @@ NamedTensors VisionTransformer::named_tensors() {
     if (config_.layer_scale) out.push_back({pre + "ls1.gamma", {D}, &b.ls1_gamma});
     out.push_back({pre + "norm2.weight", {D}, &b.norm2_weight});
     out.push_back({pre + "norm2.bias", {D}, &b.norm2_bias});
-    out.push_back({pre + "mlp.fc1.weight", {hidden, D}, &b.fc1_weight});
-    out.push_back({pre + "mlp.fc1.bias", {hidden}, &b.fc1_bias});
+    out.push_back({pre + "mlp.fc1.weight", {fc1_rows, D}, &b.fc1_weight});
+    out.push_back({pre + "mlp.fc1.bias", {fc1_rows}, &b.fc1_bias});
+    if (config_.mlp_norm) {
+      out.push_back({pre + "mlp.norm.weight", {hidden}, &b.mlp_norm_weight});
+      out.push_back({pre + "mlp.norm.bias", {hidden}, &b.mlp_norm_bias});
+    }
     out.push_back({pre + "mlp.fc2.weight", {D, hidden}, &b.fc2_weight});
     out.push_back({pre + "mlp.fc2.bias", {D}, &b.fc2_bias});
     if (config_.layer_scale) out.push_back({pre + "ls2.gamma", {D}, &b.ls2_gamma});
@@ -65,7 +71,9 @@ NamedTensors VisionTransformer::named_tensors() {
 TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const {
   // timm resamples a Google .npz's pos_embed with its npz loader's interpolation (pos_embed.h).
   const bool google = is_google_layout(checkpoint);
-  TensorMap out = google ? from_google_layout(checkpoint, config_) : checkpoint;
+  TensorMap out = google                                     ? from_google_layout(checkpoint, config_)
+                  : config_.eva && is_eva_layout(checkpoint) ? from_eva_layout(checkpoint, config_.depth)
+                                                             : checkpoint;
   auto pos = out.find("pos_embed");
   if (pos != out.end() && pos->second.dim() == 3 && pos->second.size(0) == 1) {
     // The prefix rows (class, registers) are kept; with no_embed_class pos_embed has none.
@@ -125,7 +133,7 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
   if (queries == T && !kv_h.defined()) {
     // (B, T, 3D) -> (3, B, H, T, hd)
     at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
-    out = compat::sdpa(qkv[0], qkv[1], qkv[2]);  // (B, H, T, hd), scale hd^-0.5
+    out = compat::sdpa(rope_rows(qkv[0], T), rope_rows(qkv[1], T), qkv[2]);  // (B, H, T, hd), scale hd^-0.5
   } else {
     // Queries of the first `queries` tokens only; keys and values of all T tokens.
     at::Tensor q, k, v;
@@ -139,6 +147,8 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
       at::Tensor kv = keys_values(x);
       k = kv[0], v = kv[1];
     }
+    // Before the key / value rows join: those (prompts) take no rotary embedding.
+    q = rope_rows(q, T), k = rope_rows(k, T);
     if (kv_h.defined()) {
       // Rows that are only keys and values (VPT-deep's prompts): their projections join the
       // others at kv_rows_start; a batch-shared row is projected once and broadcast.
@@ -155,8 +165,28 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
   return at::linear(out, b.proj_weight, b.proj_bias);
 }
 
+at::Tensor VisionTransformer::rope_rows(const at::Tensor& t, int64_t T) const {
+  if (!config_.rope) return t;
+  if (!rope_sin_.defined() || rope_sin_.device() != t.device()) {
+    auto [sin, cos] = rope_tables(config_.grid(), config_.head_dim(), config_.rope_ref_grid, config_.rope_temperature);
+    rope_sin_ = sin.to(t.device()), rope_cos_ = cos.to(t.device());
+  }
+  // The patch tokens are the last P of the T rows; `t` holds the first t.size(2) of them.
+  return apply_rope(t, rope_sin_, rope_cos_, T - config_.num_patches());
+}
+
 at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const {
-  at::Tensor h = mlp_activation(at::linear(x, b.fc1_weight, b.fc1_bias), config_.act);
+  at::Tensor h;
+  if (config_.swiglu) {
+    // timm SwiGLU / GluMlp(gate_last=False): silu(fc1_g(x)) * fc1_x(x)
+    std::vector<at::Tensor> gx = at::linear(x, b.fc1_weight, b.fc1_bias).chunk(2, -1);
+    h = at::silu(gx[0]) * gx[1];
+  } else {
+    h = mlp_activation(at::linear(x, b.fc1_weight, b.fc1_bias), config_.act);
+  }
+  // timm Eva scale_mlp: a LayerNorm of the hidden units before fc2.
+  if (config_.mlp_norm)
+    h = at::layer_norm(h, {config_.mlp_hidden()}, b.mlp_norm_weight, b.mlp_norm_bias, config_.norm_eps);
   return at::linear(h, b.fc2_weight, b.fc2_bias);
 }
 

@@ -37,11 +37,21 @@ struct VitConfig {
   double norm_eps = 1e-6;
   std::string act = "gelu";  // MLP activation (block_variants.h): "gelu" | "quick_gelu" | "gelu_tanh"
   bool pre_norm = false;     // timm norm_pre (CLIP's ln_pre): LayerNorm of the embedded tokens
+  // timm Eva (EVA-02): its tensor names (weights/eva_layout.h), a SwiGLU MLP (fc1 rows
+  // [gate | x], SiLU gate) with a LayerNorm of the hidden units (scale_mlp), and a rotary
+  // position embedding of the patch tokens' queries and keys (rope.h; ref_grid 0: none).
+  bool eva = false;
+  bool swiglu = false;
+  bool mlp_norm = false;
+  bool rope = false;
+  double rope_ref_grid = 0;
+  double rope_temperature = 10000;
 
   int64_t grid() const { return img_size / patch_size; }
   int64_t num_patches() const { return grid() * grid(); }
   int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + (dist_token ? 1 : 0) + reg_tokens; }
   int64_t mlp_hidden() const { return static_cast<int64_t>(embed_dim * mlp_ratio); }
+  int64_t fc1_rows() const { return swiglu ? 2 * mlp_hidden() : mlp_hidden(); }
   int64_t head_dim() const { return embed_dim / num_heads; }
 };
 
@@ -51,7 +61,8 @@ struct VitBlock {
   at::Tensor proj_weight, proj_bias;
   at::Tensor ls1_gamma;
   at::Tensor norm2_weight, norm2_bias;
-  at::Tensor fc1_weight, fc1_bias;
+  at::Tensor fc1_weight, fc1_bias;            // (M, D), or (2M, D) rows [gate | x] with swiglu
+  at::Tensor mlp_norm_weight, mlp_norm_bias;  // (M) with mlp_norm
   at::Tensor fc2_weight, fc2_bias;
   at::Tensor ls2_gamma;
 };
@@ -121,6 +132,10 @@ class VisionTransformer {
   at::Tensor norm_weight_, norm_bias_;        // final norm (absent with fc_norm)
   at::Tensor fc_norm_weight_, fc_norm_bias_;  // after pooling (fc_norm only)
   AttentionPool attn_pool_;                   // global_pool "map" only
+  // rope: the (P, hd) sin / cos tables, made on the device of the first forward.
+  mutable at::Tensor rope_sin_, rope_cos_;
+  // t (B, H, n, hd): the first n of a block's T rows; rotates those that are patch tokens.
+  at::Tensor rope_rows(const at::Tensor& t, int64_t T) const;
 };
 
 }  // namespace vpt

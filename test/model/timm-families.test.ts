@@ -2,7 +2,7 @@
  * timm's ViT families, resolved from their registered names (lib/weights/timm-archs.ts), compute
  * as timm does: fixtures from test/fixtures/generate_timm_families.py (timm 1.0.29), each a
  * registered model (DINOv2 with and without registers, CLIP with GELU and QuickGELU, DeiT-III,
- * distilled DeiT, SigLIP's MAP head with GELU and tanh-GELU) shrunk to embed_dim 32, depth 3, 2 heads. The
+ * distilled DeiT, SigLIP's MAP head with GELU and tanh-GELU, EVA-02 with both MLP layouts) shrunk to embed_dim 32, depth 3, 2 heads. The
  * config.json holds the tiny sizes only: LayerScale, registers, norm_pre, the activation, the
  * LayerNorm eps, the class token and the pooling come from the name. Features are timm's own
  * forward; prompted logits a reference forward on timm's modules; the SGD step autograd's.
@@ -31,6 +31,8 @@ const CASES: Record<string, [string, number]> = {
   deit_distilled: ["deit_base_distilled_patch16_224: dist_token, the mean of the two tokens' outputs", 32],
   siglip: ['vit_base_patch16_siglip_224: no class token, MAP attention-pool head', 32],
   siglip_gelu_tanh: ['vit_base_patch32_siglip_256: MAP head, tanh-approximated GELU', 32],
+  eva02: ['eva02_base_patch14_224: Eva q/k/v, SwiGLU + mlp.norm, rope on the patch tokens only (ref grid 16)', 32],
+  eva02_tiny: ['eva02_tiny_patch14_224: Eva fused qkv + q/v bias, packed GluMlp, rope', 32],
 };
 
 let golden: Map<string, HostTensor>;
@@ -150,10 +152,10 @@ describe('timm families match timm', () => {
     ).rejects.toThrow(/was saved for another model \(poolPrompts=true\); this model has poolPrompts=false/);
   });
 
-  it('activation checkpointing and a bf16 backbone run the new parts too (norm_pre, MAP head, dist token)', async () => {
+  it('activation checkpointing and a bf16 backbone run the new parts too (norm_pre, MAP head, dist token, rope)', async () => {
     const images = expected('images_32');
     const shape = [2, 3, 32, 32] as const;
-    for (const c of ['clip_quickgelu', 'siglip', 'deit_distilled']) {
+    for (const c of ['clip_quickgelu', 'siglip', 'deit_distilled', 'eva02']) {
       const checkpointed = await open(c, 32, true, { checkpointBlocks: true });
       const out = await checkpointed.forward(images, shape);
       checkpointed.dispose();

@@ -77,6 +77,19 @@ const HUB_CONFIGS: Record<string, Partial<VitArchitecture>> = {
   } as Partial<VitArchitecture>,
   'deit_base_patch16_224.fb_in1k': { family: 'DeiT', noEmbedClass: false, layerScale: false, ...IMAGENET },
   'deit_base_distilled_patch16_224.fb_in1k': { family: 'DeiT', distToken: true, classToken: true, ...IMAGENET },
+  'eva02_base_patch14_224.mim_in22k': {
+    family: 'EVA-02',
+    eva: true,
+    rope: true,
+    ropeRefGrid: 16,
+    swiglu: true,
+    mlpNorm: true,
+    globalPool: 'avg',
+    fcNorm: true,
+    patchSize: 14,
+    mlpRatio: (4 * 2) / 3,
+    ...CLIP,
+  } as Partial<VitArchitecture>,
 };
 
 describe("timm's registered names", () => {
@@ -110,8 +123,8 @@ describe("timm's registered names", () => {
         message: expect.stringMatching(/unknown architecture .*nearest supported: vit_small_patch14_dinov2/),
       }),
     );
-    expect(() => parseArch('eva02_base_patch14_224.mim_in22k')).toThrow(
-      /eva02_base_patch14_224 is a timm Eva model \(rotary position embedding, SwiGLU MLP\).*nearest supported/,
+    expect(() => parseArch('eva02_base_patch16_clip_224')).toThrow(
+      /architecture "eva02_base_patch16_clip_224" is not supported: .*scale_attn_inner=true .*nearest supported/,
     );
     expect(() => parseArch('vit_giant_patch14_dinov2')).toThrow(/uses mlp_layer=GluMlp/);
   });
@@ -130,6 +143,8 @@ describe("timm's registered names", () => {
       'deit_base_patch16_224',
       'deit3_base_patch16_224',
       'deit_base_distilled_patch16_224',
+      'eva02_base_patch14_224',
+      'eva02_tiny_patch14_224',
       'vit_base_patch16_224',
     ])
       expect(supported, n).toContain(n);
