@@ -2,8 +2,8 @@
  * timm's ViT families, resolved from their registered names (lib/weights/timm-archs.ts), compute
  * as timm does: fixtures from test/fixtures/generate_timm_families.py (timm 1.0.29), each a
  * registered model (DINOv2 with and without registers, CLIP with GELU and QuickGELU, DeiT-III,
- * distilled DeiT, SigLIP's MAP head with GELU and tanh-GELU, EVA-02 with both MLP layouts) shrunk to embed_dim 32, depth 3, 2 heads. The
- * config.json holds the tiny sizes only: LayerScale, registers, norm_pre, the activation, the
+ * distilled DeiT, SigLIP's MAP head with GELU and tanh-GELU, EVA-02 with both MLP layouts)
+ * shrunk to embed_dim 32, depth 3, 2 heads, its weights stored as F16. The config.json holds the tiny sizes only: LayerScale, registers, norm_pre, the activation, the
  * LayerNorm eps, the class token and the pooling come from the name. Features are timm's own
  * forward; prompted logits a reference forward on timm's modules; the SGD step autograd's.
  * Tolerance: max |diff| <= 1e-4 (logits), 1e-5 (one SGD step, as test/model/training.test.ts).
