@@ -12,6 +12,9 @@ bool is_eva_layout(const TensorMap& checkpoint) {
 
 TensorMap from_eva_layout(const TensorMap& checkpoint, int64_t depth) {
   TensorMap out = checkpoint;
+  // A stored rotary table (rope.*, from a timm that kept it as a buffer) is recomputed for the
+  // grid the model runs at (model/rope.h).
+  for (auto it = out.begin(); it != out.end();) it = it->first.rfind("rope.", 0) == 0 ? out.erase(it) : std::next(it);
   auto take = [&](const std::string& name) {
     auto it = out.find(name);
     if (it == out.end()) return at::Tensor();

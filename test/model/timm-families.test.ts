@@ -199,6 +199,20 @@ describe('timm families match timm', () => {
     expect(maxAbsDiff(features, expected('clip_quickgelu.features'))).toBeGreaterThan(1e-3);
   });
 
+  it('an EVA-02 checkpoint that stores its rotary table (rope.*) loads: the table is recomputed', async () => {
+    const { metadata, tensors } = await readSafetensors(join(HERE, 'eva02', 'model.safetensors'));
+    const { mkdir } = await import('node:fs/promises');
+    const folder = join(tmp.dir, 'eva02-rope');
+    await mkdir(folder, { recursive: true });
+    const table = { name: 'rope.pos_embed', shape: [16, 32], data: new Float32Array(16 * 32).fill(7) };
+    await writeSafetensors(join(folder, 'model.safetensors'), [...tensors.values(), table], metadata);
+    await copyFile(join(HERE, 'eva02', 'config.json'), join(folder, 'config.json'));
+    const model = await createModel({ weights: folder, numClasses: NUM_CLASSES, device: 'cpu', prompt: null });
+    const features = await model.features(expected('images_32'), [2, 3, 32, 32]);
+    model.dispose();
+    expect(maxAbsDiff(features, expected('eva02.features'))).toBeLessThanOrEqual(TOLERANCE);
+  });
+
   it("another family's checkpoint: the error lists what is missing and what is left over", async () => {
     // SigLIP weights under a CLIP name: the class token is checked first, by the shapes.
     await expect(
