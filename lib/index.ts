@@ -62,7 +62,7 @@ export type { OptimizerOptions } from './train/optimizer-options.js';
 export { type Prediction, type PredictOptions, predict } from './train/predict.js';
 export type { EpochMetrics, SplitMetrics } from './train/run-folder.js';
 export { type ProgressEvent, type TrainOptions, type TrainResult, train } from './train/train.js';
-export { parseArch, type VitArchitecture } from './weights/architecture.js';
+export { listArchitectures, parseArch, type VitArchitecture } from './weights/architecture.js';
 export {
   type HostTensor,
   readSafetensors,
