@@ -48,9 +48,19 @@ export interface NativeModelConfig {
     regTokens: number;
     noEmbedClass: boolean;
     layerScale: boolean;
-    globalPool: 'token' | 'avg';
+    globalPool: 'token' | 'avg' | 'map';
     fcNorm: boolean;
     normEps: number;
+    /** Absent: timm's defaults (gelu, no norm_pre, no map head). */
+    act?: 'gelu' | 'quick_gelu' | 'gelu_tanh';
+    preNorm?: boolean;
+    distToken?: boolean;
+    eva?: boolean;
+    swiglu?: boolean;
+    mlpNorm?: boolean;
+    rope?: boolean;
+    ropeRefGrid?: number;
+    ropeTemperature?: number;
   };
   prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
   numClasses: number;
@@ -64,6 +74,8 @@ export interface NativeModelConfig {
   fusedLayerNorm: boolean;
   /** VPT-deep: compute only the keys and values of prompt rows whose outputs are overwritten. */
   skipDiscardedPromptRows: boolean;
+  /** Average / MAP pooling include the prompt tokens (absent: false). */
+  poolPrompts?: boolean;
 }
 
 /** Optimizer settings after validation (lib/train/optimizer-options.ts). */

@@ -71,7 +71,7 @@ export { type Prediction, type PredictOptions, predict } from './train/predict.j
 export type { EpochMetrics, SplitMetrics } from './train/run-folder.js';
 export { type ProgressEvent, type TrainOptions, type TrainResult, train } from './train/train.js';
 export { type TuneConfig, type TuneOptions, type TuneProgressEvent, type TuneSummary, tune } from './tune/tune.js';
-export { parseArch, type VitArchitecture } from './weights/architecture.js';
+export { listArchitectures, parseArch, type VitArchitecture } from './weights/architecture.js';
 export {
   type HostTensor,
   readSafetensors,

@@ -65,6 +65,7 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
     classNames: o.classNames ?? null,
     precision: o.precision,
     backboneDtype: o.backboneDtype,
+    poolPrompts: o.poolPrompts,
   });
   if (o.trainable) {
     try {
@@ -119,6 +120,7 @@ async function loadBackbone(
         checkpointBlocks: o.checkpointBlocks,
         fusedLayerNorm: o.fusedLayerNorm,
         skipDiscardedPromptRows: o.skipDiscardedPromptRows,
+        poolPrompts: o.poolPrompts,
       }),
   );
   try {

@@ -109,6 +109,8 @@ export interface ModelSpec {
   classNames: string[] | null;
   precision: 'fp32' | 'bf16';
   backboneDtype: 'float32' | 'bfloat16';
+  /** Average / MAP pooling include the prompt tokens (createModel's poolPrompts). */
+  poolPrompts?: boolean;
 }
 
 export class Model {
@@ -658,6 +660,7 @@ export class Model {
       mean: a.mean,
       std: a.std,
       backboneDtype: this.#spec.backboneDtype,
+      ...(this.#spec.poolPrompts ? { poolPrompts: true } : {}),
       ...this.#backbone(),
     };
   }

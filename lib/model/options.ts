@@ -57,6 +57,12 @@ const createModelSchema = z
      * Default: on from SKIP_PROMPT_ROWS_FROM_TOKENS prompts, where it measured faster.
      */
     skipDiscardedPromptRows: z.boolean().optional(),
+    /**
+     * Average and MAP (SigLIP) pooling read the prompt tokens' outputs too. Off (the default),
+     * prompts count as prefix tokens, which timm's pooling leaves out: the pool covers the patch
+     * tokens only. Token pooling reads the class token either way.
+     */
+    poolPrompts: z.boolean().default(false),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */

@@ -32,6 +32,8 @@ export interface TrainableMetadata {
   backboneDtype?: 'float32' | 'bfloat16';
   /** The backbone it was trained on (absent in files from before fingerprints, which load anywhere they fit). */
   backbone?: BackboneFingerprint;
+  /** Trained with average / MAP pooling over the prompts too (createModel's poolPrompts); absent: false. */
+  poolPrompts?: boolean;
 }
 
 /** Writes the tensors and metadata (plus `extra` string metadata) atomically. */
@@ -90,6 +92,7 @@ export function checkTrainableMetadata(
     ['prompt.tokens', meta.prompt?.tokens ?? 0, model.prompt?.tokens ?? 0],
     ['prompt.deep', meta.prompt?.deep ?? false, model.prompt?.deep ?? false],
     ['prompt.project', meta.prompt?.project ?? 0, model.prompt?.project ?? 0],
+    ['poolPrompts', meta.poolPrompts ?? false, model.poolPrompts ?? false],
   ];
   const differing = fields.filter(([, saved, current]) => saved !== current);
   if (differing.length > 0) {

@@ -102,9 +102,9 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
   NamedTensors expected = vit_.named_tensors();
   // Google layouts become timm's; pos_embed is resampled to the grid the model runs at.
   const TensorMap checkpoint = vit_.adapt_checkpoint(weights);
-  // The checkpoint's classifier is dropped: the task gets its own head.
+  // The checkpoint's classifier (and a distilled DeiT's head_dist) is dropped: the task gets its own head.
   check_fit(expected, checkpoint, "the weights do not fit the model", kErrWeights,
-            [](const std::string& name) { return name.rfind("head.", 0) == 0; });
+            [](const std::string& name) { return name.rfind("head.", 0) == 0 || name.rfind("head_dist.", 0) == 0; });
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
   place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
   backbone_loaded_ = true;
@@ -177,7 +177,9 @@ at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng) {
 }
 
 bool PromptedVit::prompts_as_kv_rows() const {
-  return config_.skip_discarded_prompt_rows && prompts_.enabled() && prompts_.deep();
+  // Pooling that reads the prompt rows needs them computed by the last block.
+  const bool pooled = config_.pool_prompts && config_.vit.global_pool != "token";
+  return config_.skip_discarded_prompt_rows && prompts_.enabled() && prompts_.deep() && !pooled;
 }
 
 at::Tensor PromptedVit::kv_prompts(int64_t block, int64_t batch, at::Generator* rng) const {
@@ -190,13 +192,14 @@ at::Tensor PromptedVit::kv_prompts(int64_t block, int64_t batch, at::Generator* 
 int64_t PromptedVit::queries_of(int64_t block) const {
   // Token pooling reads only the CLS row of the last block: compute just that row there.
   const bool last = block == config_.vit.depth - 1;
-  return last && config_.vit.global_pool == "token" ? 1 : -1;
+  return last && config_.vit.global_pool == "token" ? (config_.vit.dist_token ? 2 : 1) : -1;
 }
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
   compat::AutocastGuard autocast(device_.type(), backbone_autocast());
   // Average pooling skips the prefix and the prompt rows, which the stream may leave out.
-  const int64_t skip = config_.vit.num_prefix_tokens() + (prompts_as_kv_rows() ? 0 : prompts_.tokens());
+  const int64_t skip =
+      config_.vit.num_prefix_tokens() + (prompts_as_kv_rows() || config_.pool_prompts ? 0 : prompts_.tokens());
   return vit_.pool(encode(images, train), skip).to(at::kFloat);
 }
 
