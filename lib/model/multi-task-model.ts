@@ -210,6 +210,13 @@ export class MultiTaskModel {
         `${path} is a full fine-tuning state: it carries its own backbone, so it cannot share this one (serve prompt-tuning and linear-probing states)`,
       );
     }
+    const unsupported = unsupportedTaskSettings(meta);
+    if (unsupported.length > 0) {
+      throw new VptError(
+        ErrorCode.Option,
+        `${path} was trained with ${unsupported.join(', ')}: the multi-task forward serves prompts prepended after the class token (shallow or deep in every block) with CLS / average / MAP pooling of the image tokens; load this task with createModel({ trainable }) instead`,
+      );
+    }
     const a = this.#architecture;
     if (meta.imageSize !== this.#imageSize) {
       throw new VptError(
@@ -371,5 +378,12 @@ function split(values: Float32Array, sizes: number[]): Float32Array[] {
     out.push(values.subarray(offset, offset + n));
     offset += n;
   }
+  return out;
+}
+
+/** The settings of a task file that the multi-task forward does not compute (their names). */
+function unsupportedTaskSettings(meta: Partial<TrainableMetadata>): string[] {
+  const out: string[] = [];
+  if (meta.poolPrompts) out.push('poolPrompts');
   return out;
 }

@@ -48,8 +48,7 @@ MultiTaskVit::MultiTaskVit(const VitConfig& vit, const std::string& device)
 void MultiTaskVit::load_backbone(const TensorMap& weights) {
   NamedTensors slots = vit_.named_tensors();
   const TensorMap checkpoint = vit_.adapt_checkpoint(weights);
-  check_fit(slots, checkpoint, "the weights do not fit the model", kErrWeights,
-            [](const std::string& name) { return name.rfind("head.", 0) == 0; });
+  check_fit(slots, checkpoint, "the weights do not fit the model", kErrWeights, VisionTransformer::is_checkpoint_head);
   for (auto& t : slots) *t.slot = checkpoint.at(t.name).to(device_, at::kFloat).contiguous();
   fingerprint_ = fingerprint_backbone(slots);
   backbone_loaded_ = true;
@@ -107,8 +106,9 @@ at::Tensor MultiTaskVit::features(const at::Tensor& images, const at::Tensor& pr
     // Deep prompts join block i as key / value rows only: their outputs would be overwritten.
     const at::Tensor kv_h =
         kv_rows ? vit_.block_input(i, prompts.select(1, i), at::Tensor(), at::Tensor(), 0, false).normed : at::Tensor();
-    // Token pooling reads only the CLS row of the last block.
-    const int64_t queries = i == depth - 1 && vit_config_.global_pool == "token" ? 1 : -1;
+    // Token pooling reads only the CLS row (and a distilled DeiT's dist row) of the last block.
+    const int64_t queries =
+        i == depth - 1 && vit_config_.global_pool == "token" ? (vit_config_.dist_token ? 2 : 1) : -1;
     std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries, /*fused=*/false, kv_h, prefix);
   }
   // Average pooling skips the prefix and (shallow) the prompt rows.

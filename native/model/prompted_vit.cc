@@ -104,7 +104,7 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
   const TensorMap checkpoint = vit_.adapt_checkpoint(weights);
   // The checkpoint's classifier (and a distilled DeiT's head_dist) is dropped: the task gets its own head.
   check_fit(expected, checkpoint, "the weights do not fit the model", kErrWeights,
-            [](const std::string& name) { return name.rfind("head.", 0) == 0 || name.rfind("head_dist.", 0) == 0; });
+            VisionTransformer::is_checkpoint_head);
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
   place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
   backbone_loaded_ = true;

@@ -80,6 +80,10 @@ class VisionTransformer {
   // (google_layout.h) and the position embedding is resampled to this model's grid
   // (pos_embed.h). Tensors that still do not fit are left for the caller to name.
   TensorMap adapt_checkpoint(const TensorMap& checkpoint) const;
+  /** A checkpoint's classifier (`head.*`, a distilled DeiT's `head_dist.*`): a task brings its own head. */
+  static bool is_checkpoint_head(const std::string& name) {
+    return name.rfind("head.", 0) == 0 || name.rfind("head_dist.", 0) == 0;
+  }
 
   // (B, 3, H, W) -> (B, prefix + P, D): patch embedding, prefix tokens, position embedding,
   // norm_pre (pre_norm; prompts inserted after it enter the first block as they are).

@@ -33,6 +33,7 @@ export async function writeTaskStates(
   weights: string,
   dir: string,
   specs: TaskSpec[] = MIXED_TASKS,
+  extra: Partial<CreateModelOptions> = {},
 ): Promise<Array<{ spec: TaskSpec; model: Model; path: string }>> {
   const out: Array<{ spec: TaskSpec; model: Model; path: string }> = [];
   for (const spec of specs) {
@@ -44,6 +45,7 @@ export async function writeTaskStates(
       mlpLayers: spec.mlpLayers ?? 0,
       seed: spec.seed,
       device: 'cpu',
+      ...extra,
       classNames: Array.from({ length: spec.numClasses }, (_, i) => `${spec.name}-${i}`),
     });
     const path = join(dir, `${spec.name}.safetensors`);
