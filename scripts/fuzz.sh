@@ -22,7 +22,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 readonly ROOT=$PWD
-readonly OUT=$ROOT/build-fuzz
+readonly OUT=${FUZZ_OUT:-$ROOT/build-fuzz}
 readonly CORPUS=$ROOT/test/fuzz/corpus
 readonly CXX=${FUZZ_CXX:-clang++-14}
 readonly TARGETS=(jpeg_decode tensor_file image_batch)
@@ -69,6 +69,23 @@ compile() {
   CCACHE_BASEDIR=$ROOT "${cc[@]}" "${CXXFLAGS[@]}" "$@" -MD -MF "$obj.d" -c "$src" -o "$obj"
 }
 
+# Compiles in the background, as many at once as there are cores; `settle` waits for them all.
+PIDS=()
+FAILED=0
+compile_bg() {
+  compile "$@" &
+  PIDS+=($!)
+  if [ ${#PIDS[@]} -ge "$(nproc)" ]; then
+    wait "${PIDS[0]}" || FAILED=1
+    PIDS=("${PIDS[@]:1}")
+  fi
+}
+settle() {
+  for pid in "${PIDS[@]}"; do wait "$pid" || FAILED=1; done
+  PIDS=()
+  [ "$FAILED" -eq 0 ] || { echo "fuzz: compiling failed" >&2; return 1; }
+}
+
 build() {
   have_toolchain || { echo "fuzz: $CXX with libFuzzer (clang-14, libfuzzer-14-dev) not found" >&2; return 1; }
   local torch
@@ -77,15 +94,16 @@ build() {
   local torch_libs=(-L"$torch/lib" -Wl,-rpath,"$torch/lib" -ltorch_cpu -lc10)
   local o=$OUT/obj
   # The JPEG path needs no LibTorch.
-  compile "$o/image_resample.o" native/data/image_resample.cc
-  compile "$o/jpeg_decode.o" native/data/jpeg_decode.cc
-  compile "$o/jpeg_decode_fuzz.o" native/fuzz/jpeg_decode_fuzz.cc
-  "$CXX" "${CXXFLAGS[@]}" "$o/jpeg_decode_fuzz.o" "$o/jpeg_decode.o" "$o/image_resample.o" -ljpeg \
-    -o "$OUT/jpeg_decode"
+  compile_bg "$o/image_resample.o" native/data/image_resample.cc
+  compile_bg "$o/jpeg_decode.o" native/data/jpeg_decode.cc
+  compile_bg "$o/jpeg_decode_fuzz.o" native/fuzz/jpeg_decode_fuzz.cc
   for src in weights/tensor_file data/image_batch_u8 data/augment data/staged_upload fuzz/tensor_file_fuzz \
     fuzz/image_batch_fuzz; do
-    compile "$o/$(basename "$src").o" "native/$src.cc" "${torch_flags[@]}"
+    compile_bg "$o/$(basename "$src").o" "native/$src.cc" "${torch_flags[@]}"
   done
+  settle
+  "$CXX" "${CXXFLAGS[@]}" "$o/jpeg_decode_fuzz.o" "$o/jpeg_decode.o" "$o/image_resample.o" -ljpeg \
+    -o "$OUT/jpeg_decode"
   "$CXX" "${CXXFLAGS[@]}" "$o/tensor_file_fuzz.o" "$o/tensor_file.o" "${torch_libs[@]}" -o "$OUT/tensor_file"
   "$CXX" "${CXXFLAGS[@]}" "$o/image_batch_fuzz.o" "$o/image_batch_u8.o" "$o/augment.o" "$o/staged_upload.o" \
     "${torch_libs[@]}" -o "$OUT/image_batch"

@@ -3,8 +3,8 @@
 // Pillow-exact resizing (data/jpeg_decode.cc, data/image_resample.cc). Built and run by
 // scripts/fuzz.sh under AddressSanitizer + UndefinedBehaviorSanitizer.
 //
-// Input: byte 0-1 the target size (1..128, little-endian), byte 2 the flags (bit 0: fill as
-// VTAB-1k does, bit 1: a pixel limit of 4096 instead of 1 << 18), then the file's bytes. The
+// Input: byte 0-1 the target size (1..64, little-endian), byte 2 the flags (bit 0: fill as
+// VTAB-1k does, bit 1: a pixel limit of 4096 instead of 1 << 16), then the file's bytes. The
 // limits keep an execution to a fraction of a millisecond: larger images reach no new code.
 // Anything but a coded Error (kErrData, kErrImageTooLarge) or a declined file is a finding, as
 // is a decoded result whose size disagrees with its pixels.
@@ -26,9 +26,9 @@ void check(bool ok) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
-  const int shorter = 1 + (data[0] | data[1] << 8) % 128;
+  const int shorter = 1 + (data[0] | data[1] << 8) % 64;
   const vpt::JpegResize mode = data[2] & 1 ? vpt::JpegResize::kFill : vpt::JpegResize::kShorterSide;
-  const uint64_t max_pixels = data[2] & 2 ? 4096 : 1u << 18;
+  const uint64_t max_pixels = data[2] & 2 ? 4096 : 1u << 16;
   std::vector<uint8_t> file(data + 3, data + size);
   try {
     const vpt::JpegDecodeResult r = vpt::decode_jpeg_bytes(std::move(file), shorter, mode, max_pixels);

@@ -96,6 +96,37 @@ describe('decompression bombs', () => {
     });
   }
 
+  it.runIf(hasNativeJpeg)(
+    'native: a progressive JPEG with more than 500 scans is refused (each scan rereads the whole image)',
+    async () => {
+      const progressive = await sharp({
+        create: { width: 16, height: 16, channels: 3, background: { r: 200, g: 10, b: 60 } },
+      })
+        .jpeg({ progressive: true })
+        .toBuffer();
+      const sos: number[] = [];
+      for (let i = progressive.indexOf(Buffer.from([0xff, 0xda])); i >= 0; )
+        sos.push(i), (i = progressive.indexOf(Buffer.from([0xff, 0xda]), i + 2));
+      expect(sos.length).toBeGreaterThan(2);
+      // The first scan (DC) again and again: libjpeg warns of a bogus progression and reads on.
+      const withScans = (n: number) =>
+        Buffer.concat([
+          progressive.subarray(0, sos[1]),
+          ...Array.from({ length: n }, () => progressive.subarray(sos[0], sos[1])),
+          progressive.subarray(sos[1]),
+        ]);
+      const many = join(dir, 'many-scans.jpg');
+      await writeFile(many, withScans(600));
+      await expect(decodeResized(many, 8, { decoder: 'native' })).rejects.toMatchObject({
+        code: ErrorCode.Data,
+        message: expect.stringContaining('more than 500 progressive scans'),
+      });
+      const some = join(dir, 'some-scans.jpg');
+      await writeFile(some, withScans(100));
+      expect(await decodeResized(some, 8, { decoder: 'native' })).toMatchObject({ width: 8, height: 8 });
+    },
+  );
+
   it('a maxPixels that is not a positive integer is VPT_OPTION', async () => {
     const path = join(dir, 'a.jpg');
     await plainJpeg(path, 8, 8);
