@@ -105,8 +105,8 @@ describe('decompression bombs', () => {
         .jpeg({ progressive: true })
         .toBuffer();
       const sos: number[] = [];
-      for (let i = progressive.indexOf(Buffer.from([0xff, 0xda])); i >= 0; )
-        sos.push(i), (i = progressive.indexOf(Buffer.from([0xff, 0xda]), i + 2));
+      const marker = Buffer.from([0xff, 0xda]);
+      for (let i = progressive.indexOf(marker); i >= 0; i = progressive.indexOf(marker, i + 2)) sos.push(i);
       expect(sos.length).toBeGreaterThan(2);
       // The first scan (DC) again and again: libjpeg warns of a bogus progression and reads on.
       const withScans = (n: number) =>

@@ -118,7 +118,9 @@ export async function killCampaign(
     const run = await runCli(args, killAt);
     result.runs++;
     if (process.env.VPT_KILL_VERBOSE)
-      console.log(`run ${i}: ${resume ? 'resumed' : 'fresh'}, ${run.signal ?? run.code}, ${run.lines} lines, state: ${existsSync(state)}`);
+      console.log(
+        `run ${i}: ${resume ? 'resumed' : 'fresh'}, ${run.signal ?? run.code}, ${run.lines} lines, state: ${existsSync(state)}`,
+      );
     if (run.signal === 'SIGKILL') {
       result.kills++;
       if (existsSync(state)) done += run.linesToLastEpoch;
