@@ -3,7 +3,10 @@
 // file descriptors at each epoch. After warm-up, RSS must grow less than 5% and no descriptor may
 // leak. Not a test: run it by hand and record the result in bench/RESULTS.md.
 //
-//   node bench/soak-train.mjs [steps=2000]
+//   node bench/soak-train.mjs [steps=2000] [--no-sharp-cache]
+//
+// --no-sharp-cache turns libvips' operation cache off (sharp.cache(false)), which otherwise
+// holds up to 50 MB of the curves.png renders an epoch makes, to tell that growth from a leak.
 //
 // Warm-up is the first 10% of the epochs. The growth is the median RSS of the last 10% of the
 // epochs against the median of the 10% right after warm-up (medians, so one allocator spike does
@@ -21,7 +24,9 @@ const { convertCub } = await import(join(dist, 'lib/data/convert-cub.js'));
 const { writeRandomBackbone } = await import(join(dist, 'lib/demo/random-backbone.js'));
 const { train } = await import(join(dist, 'lib/index.js'));
 
-const targetSteps = Number(process.argv[2] ?? 2000);
+const args = process.argv.slice(2);
+const targetSteps = Number(args.find((a) => !a.startsWith('--')) ?? 2000);
+if (args.includes('--no-sharp-cache')) (await import('sharp')).default.cache(false);
 const root = await mkdtemp(join(tmpdir(), 'vpt-soak-'));
 try {
   const data = join(root, 'CUB_200_2011');
@@ -105,6 +110,9 @@ try {
       heapEndMiB: Number(mib(median(end.map((s) => s.heap)))),
       fdsAfterWarmup: fdWarm,
       fdsEnd: fdEnd,
+      sharpCache: !args.includes('--no-sharp-cache'),
+      // RSS (MiB) at each tenth of the run, to see whether it levels off.
+      rssByTenthMiB: Array.from({ length: 10 }, (_, i) => Number(mib(samples[Math.floor(((i + 1) * n) / 10) - 1].rss))),
     }),
   );
   const ok = lastStep >= targetSteps && growth < 0.05 && fdEnd <= fdWarm;

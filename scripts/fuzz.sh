@@ -30,6 +30,8 @@ readonly TARGETS=(jpeg_decode tensor_file image_batch)
 # Halt on the first report; LibTorch's process-lifetime allocations are not leaks of ours.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# LibTorch's intra-op threads only spin on a busy machine at these sizes.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 have_toolchain() {
   command -v "$CXX" >/dev/null 2>&1 || return 1

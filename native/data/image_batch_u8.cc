@@ -1,6 +1,8 @@
 // image_batch_u8.cc — see image_batch_u8.h.
 #include "data/image_batch_u8.h"
 
+#include <algorithm>
+
 #include "model/named_tensor.h"
 #include "runtime/errors.h"
 
@@ -16,11 +18,14 @@ ImageBatchU8 image_batch_u8_of(const HostImageBatch& host) {
     if (!ok) throw Error(kErrArgument, message);
   };
   require(host.shape.size() == 4, "shape must be [n, height, width, 3]");
-  // A product past int64 would wrap to a length that looks right and index outside the array.
-  int64_t numel = 1;
+  // A product past int64 would wrap to a length that looks right and index outside the array;
+  // with a 0 among huge dimensions, the strides would overflow.
+  int64_t numel = 1, strided = 1;
   for (int64_t d : host.shape) {
     require(d >= 0, "shape has a negative dimension");
-    require(!__builtin_mul_overflow(numel, d, &numel), "shape " + shape_string(host.shape) + " has too many elements");
+    require(!__builtin_mul_overflow(numel, d, &numel) &&
+                !__builtin_mul_overflow(strided, std::max<int64_t>(d, 1), &strided),
+            "shape " + shape_string(host.shape) + " has too many elements");
   }
   require(static_cast<uint64_t>(numel) == host.pixel_count, "pixels hold " + std::to_string(host.pixel_count) +
                                                                 " bytes but shape " + shape_string(host.shape) +

@@ -1,6 +1,7 @@
 // tensor_file.cc — see tensor_file.h.
 #include "weights/tensor_file.h"
 
+#include <algorithm>
 #include <fstream>
 #include <numeric>
 
@@ -36,10 +37,13 @@ TensorMap read_tensor_entries(const std::string& path, const std::vector<TensorE
   for (const auto& e : entries) {
     const size_t elem = dtype_size(e.dtype);
     if (elem == 0) throw Error(kErrWeights, path + ": tensor '" + e.name + "' has unsupported dtype " + e.dtype);
-    int64_t numel = 1;
+    // The product of the non-zero dimensions too: a tensor with a 0 among huge dimensions has no
+    // elements, but its strides would overflow (LibTorch throws "Stride calculation overflowed").
+    int64_t numel = 1, strided = 1;
     for (int64_t d : e.shape) {
       if (d < 0) throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a negative dimension");
-      if (__builtin_mul_overflow(numel, d, &numel)) {
+      if (__builtin_mul_overflow(numel, d, &numel) ||
+          __builtin_mul_overflow(strided, std::max<int64_t>(d, 1), &strided)) {
         throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a shape too large to address");
       }
     }

@@ -68,8 +68,10 @@ write('tensor_file', 'cut-short', b'\x01' + entry(F32, [8, 8], 0, 256) + payload
 write('tensor_file', 'nbytes-mismatch', b'\x01' + entry(F64, [3], 0, 20) + payload)
 write('tensor_file', 'negative-dim', b'\x01' + entry(F32, [0x800003], 0, 0) + payload)
 write('tensor_file', 'bad-dtype', b'\x01' + entry(BAD, [2], 0, 16) + payload)
-# A shape whose element count is near 2^63 with a matching byte count: must not be allocated.
-write('tensor_file', 'huge-claim', b'\x01' + entry(F32, [0x800100, 0x800001], 0, (0x100 << 39) * (1 << 39) * 4 % (1 << 64)) + payload)
+# 2^40 floats (4 TiB) with the matching byte count in a 100-byte file: refused before allocating.
+write('tensor_file', 'huge-claim', b'\x01' + entry(F32, [0x100000, 0x100000], 0, 4 << 40) + payload)
+# A shape whose element count overflows int64.
+write('tensor_file', 'overflowing-shape', b'\x01' + entry(F32, [0x800100, 0x800001], 0, 0) + payload)
 
 
 def batch(dims, extra, crops, flips, crop_size, rest):

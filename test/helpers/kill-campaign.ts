@@ -26,8 +26,11 @@ export interface CliRun {
  */
 export function runCli(args: string[], killAt?: (line: number, text: string) => number | undefined): Promise<CliRun> {
   return new Promise((resolve, reject) => {
+    // One LibTorch thread: on a loaded machine (CI, other jobs) its intra-op threads wait on each
+    // other at every small op, and a run takes ten times as long. Every run here uses the same.
     const child = spawn(process.execPath, [join(packageRoot, 'dist', 'bin', 'launch.cjs'), ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, OMP_NUM_THREADS: '1' },
     });
     let stdout = '',
       stderr = '',

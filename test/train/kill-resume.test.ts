@@ -6,7 +6,7 @@
  * for bit those of an uninterrupted run.
  *
  * A handful of kills here; VPT_KILL_CAMPAIGN=<kills> (and VPT_KILL_SEED=<seed>) runs a long
- * campaign, as recorded in test/train/README-kill.md.
+ * campaign (bench/RESULTS.md records one).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
