@@ -3,7 +3,10 @@
 // file descriptors at each epoch. After warm-up, RSS must grow less than 5% and no descriptor may
 // leak. Not a test: run it by hand and record the result in bench/RESULTS.md.
 //
-//   node bench/soak-train.mjs [steps=2000] [--no-sharp-cache]
+//   node bench/soak-train.mjs [steps=2000] [--no-sharp-cache] [--images-per-class=16]
+//
+// --images-per-class sets the epoch's length (16: 16 steps an epoch, 125 epochs for 2,000 steps),
+// to tell growth per step from growth per epoch (evaluation, checkpoint writes, curves).
 //
 // --no-sharp-cache turns libvips' operation cache off (sharp.cache(false)), which otherwise
 // holds up to 50 MB of the curves.png renders an epoch makes, to tell that growth from a leak.
@@ -30,7 +33,8 @@ if (args.includes('--no-sharp-cache')) (await import('sharp')).default.cache(fal
 const root = await mkdtemp(join(tmpdir(), 'vpt-soak-'));
 try {
   const data = join(root, 'CUB_200_2011');
-  await synthesizeCub(data, { classes: 5, imagesPerClass: 16, imageSize: 48, trainFraction: 0.8, seed: 11 });
+  const perClass = Number(args.find((a) => a.startsWith('--images-per-class='))?.split('=')[1] ?? 16);
+  await synthesizeCub(data, { classes: 5, imagesPerClass: perClass, imageSize: 48, trainFraction: 0.8, seed: 11 });
   await convertCub(data);
   const weights = await writeRandomBackbone(join(root, 'backbone'), {
     embedDim: 32,
@@ -79,7 +83,14 @@ try {
       onProgress: (e) => {
         if (e.type !== 'epoch') return;
         const m = process.memoryUsage();
-        samples.push({ epoch: e.metrics.epoch, step: e.metrics.step, rss: m.rss, heap: m.heapUsed, fds: fds() });
+        samples.push({
+          epoch: e.metrics.epoch,
+          step: e.metrics.step,
+          rss: m.rss,
+          heap: m.heapUsed,
+          external: m.external,
+          fds: fds(),
+        });
       },
     },
   );
@@ -108,9 +119,12 @@ try {
       rssGrowthPercent: Number((growth * 100).toFixed(2)),
       heapAfterWarmupMiB: Number(mib(median(afterWarmup.map((s) => s.heap)))),
       heapEndMiB: Number(mib(median(end.map((s) => s.heap)))),
+      externalAfterWarmupMiB: Number(mib(median(afterWarmup.map((s) => s.external)))),
+      externalEndMiB: Number(mib(median(end.map((s) => s.external)))),
       fdsAfterWarmup: fdWarm,
       fdsEnd: fdEnd,
       sharpCache: !args.includes('--no-sharp-cache'),
+      stepsPerEpoch,
       // RSS (MiB) at each tenth of the run, to see whether it levels off.
       rssByTenthMiB: Array.from({ length: 10 }, (_, i) => Number(mib(samples[Math.floor(((i + 1) * n) / 10) - 1].rss))),
     }),

@@ -79,7 +79,7 @@ export interface Campaign {
   /** Runs killed (by SIGKILL), and how many of them had no state to resume from afterwards. */
   kills: number;
   restarts: number;
-  /** Planned kills that did not happen: the run finished first (the campaign ends there). */
+  /** Planned kills that did not happen: the run finished (summary.json written) first; the campaign ends there. */
   finishedFirst: number;
   /** Runs in all, the final unkilled one included. */
   runs: number;
@@ -126,6 +126,11 @@ export async function killCampaign(
       );
     if (run.signal === 'SIGKILL') {
       result.kills++;
+      // Killed after its summary was written (on its way out): the run is complete.
+      if (existsSync(join(out, 'summary.json'))) {
+        result.finishedFirst += kills - i - 1;
+        return result;
+      }
       if (existsSync(state)) done += run.linesToLastEpoch;
       else {
         result.restarts++;

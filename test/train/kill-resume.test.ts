@@ -3,13 +3,14 @@
  * (during start-up, steps, evaluation and the epoch's writes) and resumed after each kill from
  * last.state.safetensors, or started over when no state was written yet; the finished run's
  * per-epoch metrics and its trained tensors (last.state.safetensors, best.safetensors) are bit
- * for bit those of an uninterrupted run.
+ * for bit those of an uninterrupted run. A run killed after its last state but before its summary
+ * resumes to write the summary (a resume of a finished run, summary written, is still refused).
  *
  * A handful of kills here; VPT_KILL_CAMPAIGN=<kills> (and VPT_KILL_SEED=<seed>) runs a long
  * campaign (bench/RESULTS.md records one).
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,15 @@ describe('SIGKILL at random moments, resumed each time', () => {
       const want = JSON.parse(await readFile(join(reference, 'summary.json'), 'utf8')) as Record<string, unknown>;
       for (const key of ['bestEpoch', 'bestValTop1', 'testTop1AtBestVal', 'lastValTop1', 'lastTestTop1', 'epochs'])
         expect(summary[key], key).toEqual(want[key]);
+
+      // Killed after the last state but before summary.json: the resume writes what is left.
+      await rm(join(out, 'summary.json'));
+      const finish = await runCli([...flags(out), '--resume', join(out, 'last.state.safetensors'), '--json']);
+      expect(finish.code, finish.stderr).toBe(0);
+      const rewritten = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, unknown>;
+      for (const key of ['bestEpoch', 'bestValTop1', 'testTop1AtBestVal', 'lastValTop1', 'lastTestTop1', 'epochs'])
+        expect(rewritten[key], key).toEqual(want[key]);
+      expect(comparable(await metricsOf(out))).toEqual(comparable(await metricsOf(reference)));
     },
     KILLS * 20_000 + 60_000,
   );
