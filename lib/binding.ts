@@ -281,7 +281,12 @@ export interface NativeAddon {
   NativeProcessGroup: { new (): NativeProcessGroup; backends(): { gloo: boolean; nccl: boolean } };
   NativeStagedBatch: { new (): NativeStagedBatch };
   /** Reads, decodes, orients and resizes one JPEG (lib/data/decode-image.ts); absent in builds without libjpeg. */
-  decodeJpegFile?(request: { path: string; shorter: number }): Promise<NativeJpegResult>;
+  decodeJpegFile?(request: {
+    path: string;
+    shorter: number;
+    fill?: boolean;
+    maxPixels?: number;
+  }): Promise<NativeJpegResult>;
   /** The CUDA caching allocator's counters for GPU `index`; null on CPU builds or without CUDA. */
   deviceMemory(
     index: number,

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 
 import { decodeResizedBuffer } from '../data/decode-image.js';
 import { centerCropOffset, resizeFor } from '../data/vpt-transforms.js';
+import { ErrorCode, VptError } from '../errors.js';
 import { HttpError, SERVE_ERROR } from './http-error.js';
 
 /** sharp's message for bytes of no format it reads. */
@@ -51,8 +52,12 @@ export async function decodeUpload(bytes: Buffer, limits: UploadLimits): Promise
   const S = limits.cropSize;
   let decoded: Awaited<ReturnType<typeof decodeResizedBuffer>>;
   try {
-    decoded = await decodeResizedBuffer(bytes, 'upload', resizeFor(S));
+    decoded = await decodeResizedBuffer(bytes, 'upload', resizeFor(S), { maxPixels: limits.maxPixels });
   } catch (error) {
+    // The decoder holds the resized size to the limit too (an extreme aspect ratio).
+    if (error instanceof VptError && error.code === ErrorCode.ImageTooLarge) {
+      throw new HttpError(SERVE_ERROR.tooManyPixels, firstLine(error));
+    }
     throw new HttpError(SERVE_ERROR.corruptImage, firstLine(error));
   }
   return centerCrop(decoded.data, decoded.width, decoded.height, S);
