@@ -10,9 +10,11 @@ import { registerInfoCommand } from '../lib/cli/info-command.js';
 import { registerPredictCommand } from '../lib/cli/predict-command.js';
 import { registerPrepareCommand } from '../lib/cli/prepare-command.js';
 import { registerPrepareCubCommand } from '../lib/cli/prepare-cub-command.js';
+import { registerServeCommand } from '../lib/cli/serve-command.js';
 import { ADDON_MISSING_EXIT, offerSetup, registerSetupCommand } from '../lib/cli/setup-command.js';
 import { registerSynthCommand } from '../lib/cli/synth-command.js';
 import { registerTrainCommand } from '../lib/cli/train-command.js';
+import { registerTuneCommand } from '../lib/cli/tune-command.js';
 import { ErrorCode, VptError } from '../lib/errors.js';
 import { VERSION } from '../lib/version.js';
 
@@ -35,9 +37,11 @@ registerSynthCommand(program);
 registerInfoCommand(program);
 registerSetupCommand(program);
 registerClsEmbeddingsCommand(program);
+registerServeCommand(program);
+registerTuneCommand(program);
 
 // The commands that need the addon check for it first: on a terminal they offer `setup`.
-const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict', 'cls-embeddings']);
+const NEEDS_ADDON = new Set(['demo', 'train', 'eval', 'predict', 'cls-embeddings', 'serve', 'tune']);
 program.hook('preAction', async (_program, command) => {
   if (NEEDS_ADDON.has(command.name())) await offerSetup();
 });

@@ -48,9 +48,19 @@ export interface NativeModelConfig {
     regTokens: number;
     noEmbedClass: boolean;
     layerScale: boolean;
-    globalPool: 'token' | 'avg';
+    globalPool: 'token' | 'avg' | 'map';
     fcNorm: boolean;
     normEps: number;
+    /** Absent: timm's defaults (gelu, no norm_pre, no map head). */
+    act?: 'gelu' | 'quick_gelu' | 'gelu_tanh';
+    preNorm?: boolean;
+    distToken?: boolean;
+    eva?: boolean;
+    swiglu?: boolean;
+    mlpNorm?: boolean;
+    rope?: boolean;
+    ropeRefGrid?: number;
+    ropeTemperature?: number;
   };
   prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
   numClasses: number;
@@ -64,6 +74,8 @@ export interface NativeModelConfig {
   fusedLayerNorm: boolean;
   /** VPT-deep: compute only the keys and values of prompt rows whose outputs are overwritten. */
   skipDiscardedPromptRows: boolean;
+  /** Average / MAP pooling include the prompt tokens (absent: false). */
+  poolPrompts?: boolean;
 }
 
 /** Optimizer settings after validation (lib/train/optimizer-options.ts). */
@@ -212,6 +224,33 @@ export interface NativeModel {
     keepLogits: boolean,
   ): Promise<{ loss: number; correct1: number; correct5: number; count: number; logits?: Float32Array }>;
   dispose(): void;
+  /** The backbone as loaded (native/model/backbone_fingerprint.h); null before loadBackbone. */
+  backboneFingerprint(): NativeBackboneFingerprint | null;
+}
+
+/** What identifies a backbone: FNV-1a 64 hashes of its tensors' names and shapes, and of their values in bfloat16. */
+export interface NativeBackboneFingerprint {
+  shapes: string;
+  weights: string;
+  params: number;
+}
+
+/** A task of `NativeMultiTaskModel`: prompts (null for linear probing) and head. */
+export interface NativeTaskConfig {
+  prompt: { tokens: number; deep: boolean; project: number } | null;
+  numClasses: number;
+  headHiddenLayers: number;
+}
+
+/** One frozen backbone, many tasks, mixed-task batches (native/model/multi_task_forward.h). */
+export interface NativeMultiTaskModel {
+  loadBackbone(path: string, entries: NativeTensorEntry[]): Promise<NativeBackboneFingerprint>;
+  addTask(config: NativeTaskConfig, tensors: NativeTensor[]): Promise<number>;
+  /** Request r classifies image imageOf[r] with task taskOf[r]; its logits follow request r - 1's. */
+  forward(images: Float32Array, shape: number[], imageOf: Int32Array, taskOf: Int32Array): Promise<Float32Array>;
+  forwardU8(batch: NativeImageBatchU8, imageOf: Int32Array, taskOf: Int32Array): Promise<Float32Array>;
+  info(): { device: string; backboneBytes: number; taskBytes: number[] };
+  dispose(): void;
 }
 
 export interface NativeRuntimeInfo {
@@ -241,10 +280,19 @@ export type NativeJpegResult =
 
 export interface NativeAddon {
   NativeModel: new (config: NativeModelConfig) => NativeModel;
+  /** Reads only `vit` and `device` of the config. */
+  NativeMultiTaskModel: new (
+    config: NativeModelConfig,
+  ) => NativeMultiTaskModel;
   NativeProcessGroup: { new (): NativeProcessGroup; backends(): { gloo: boolean; nccl: boolean } };
   NativeStagedBatch: { new (): NativeStagedBatch };
   /** Reads, decodes, orients and resizes one JPEG (lib/data/decode-image.ts); absent in builds without libjpeg. */
-  decodeJpegFile?(request: { path: string; shorter: number }): Promise<NativeJpegResult>;
+  decodeJpegFile?(request: {
+    path: string;
+    shorter: number;
+    fill?: boolean;
+    maxPixels?: number;
+  }): Promise<NativeJpegResult>;
   /** The CUDA caching allocator's counters for GPU `index`; null on CPU builds or without CUDA. */
   deviceMemory(
     index: number,

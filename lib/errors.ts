@@ -21,6 +21,11 @@ export const ErrorCode = {
   Io: 'VPT_IO',
   /** A dataset is malformed or inconsistent (CUB metadata, split JSON, labels, image paths), or an image is bad; the message names the file, line or JSON entry. */
   Data: 'VPT_DATA',
+  /**
+   * An image has more pixels than the decoder's limit (`maxPixels`, VPT_MAX_IMAGE_PIXELS; default Pillow's
+   * decompression-bomb limit, 178,956,970), stored or after resizing: refused from its header, before decoding.
+   */
+  ImageTooLarge: 'VPT_TOOLARGE',
   /** The model was disposed. */
   Disposed: 'VPT_DISPOSED',
   /** The native addon could not be loaded. */
@@ -33,6 +38,8 @@ export const ErrorCode = {
   Distributed: 'VPT_DISTRIBUTED',
   /** A malformed argument reached the native layer (a bug in vpt-native if it happens). */
   Argument: 'VPT_ARGUMENT',
+  /** A trainable state (a task) was trained on another backbone or architecture than the one it is loaded onto; the message names both. */
+  Backbone: 'VPT_BACKBONE',
   /** Any other LibTorch error. */
   Torch: 'VPT_TORCH',
   /** Any other native exception. */

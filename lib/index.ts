@@ -34,6 +34,7 @@ export { type LaunchOptions, launchLocalWorkers } from './distributed/local-laun
 export { availableBackends, type JoinOptions, ProcessGroup } from './distributed/process-group.js';
 export { type Shard, shardBatch, shardSamples } from './distributed/shard.js';
 export { ErrorCode, type ErrorCodeValue, VptError } from './errors.js';
+export type { BackboneFingerprint } from './model/backbone-fingerprint.js';
 export { createModel } from './model/create-model.js';
 export {
   type EvaluateBatchOptions,
@@ -46,10 +47,17 @@ export {
   type ModelInput,
   type TrainStepResult,
 } from './model/model.js';
+export {
+  MultiTaskModel,
+  type MultiTaskModelOptions,
+  type TaskInfo,
+  type TaskRequest,
+} from './model/multi-task-model.js';
 export { type CreateModelOptions, DEFAULT_PROMPT, type PromptOptions } from './model/options.js';
 export { StagedBatch } from './model/staged-batch.js';
 export type { TrainableMetadata } from './model/trainable-state.js';
 export { type RuntimeInfo, runtimeInfo } from './runtime-info.js';
+export { type ServeHandle, type ServeOptions, serve } from './serve/serve.js';
 export {
   type EnsureAddonOptions,
   type EnsureAddonResult,
@@ -63,7 +71,8 @@ export type { OptimizerOptions } from './train/optimizer-options.js';
 export { type Prediction, type PredictOptions, predict } from './train/predict.js';
 export type { EpochMetrics, SplitMetrics } from './train/run-folder.js';
 export { type ProgressEvent, type TrainOptions, type TrainResult, train } from './train/train.js';
-export { parseArch, type VitArchitecture } from './weights/architecture.js';
+export { type TuneConfig, type TuneOptions, type TuneProgressEvent, type TuneSummary, tune } from './tune/tune.js';
+export { listArchitectures, parseArch, type VitArchitecture } from './weights/architecture.js';
 export { type NpyArray, readNpy, writeNpy } from './weights/npy.js';
 export {
   type HostTensor,

@@ -10,6 +10,7 @@ import { ErrorCode, VptError } from '../errors.js';
 import { runtimeInfo } from '../runtime-info.js';
 import { locateAddon } from '../setup/locate-addon.js';
 import { VERSION } from '../version.js';
+import { archsListing } from './archs-listing.js';
 import { describeSearch } from './setup-command.js';
 
 /** `info` when the addon does not load. */
@@ -56,8 +57,16 @@ export function registerInfoCommand(program: Command): void {
       'show the LibTorch build, CUDA and GPUs, CPU threads and BLAS in use (or, without an addon, what was found and the fix)',
     )
     .option('--json', 'print machine-readable JSON')
-    .addHelpText('after', '\nExamples:\n  $ vpt-native info\n  $ vpt-native info --json | jq .gpus')
-    .action((opts: { json?: boolean }) => {
+    .option('--archs', 'list the timm ViT architectures vpt-native builds (with --json: and why not the others)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ vpt-native info\n  $ vpt-native info --json | jq .gpus\n  $ vpt-native info --archs | grep dinov2',
+    )
+    .action((opts: { json?: boolean; archs?: boolean }) => {
+      if (opts.archs) {
+        process.stdout.write(archsListing(Boolean(opts.json)));
+        return;
+      }
       let info: ReturnType<typeof runtimeInfo>;
       try {
         info = runtimeInfo();

@@ -31,7 +31,7 @@ export function nonNegativeInteger(v: string): number {
 }
 
 /** This command line without `--nproc N`, run once per rank by the local launcher. */
-function workerArgv(): string[] {
+export function workerArgv(): string[] {
   const args = process.argv.slice(2);
   const kept: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -89,7 +89,7 @@ function backboneDtypeOption(): Option {
  * Flags that map one-to-one onto TrainConfig keys (commander camel-cases them). Every boolean key
  * has both `--x` and `--no-x`, so either value can override a config file.
  */
-function addTrainFlags(cmd: Command): Command {
+export function addTrainFlags(cmd: Command): Command {
   return cmd
     .option('--data <dir>', 'dataset root: images/ + train.json / val.json / test.json')
     .option('--weights <path>', 'backbone: .safetensors / .npz, or a folder with model.safetensors + config.json')

@@ -55,7 +55,22 @@ export interface DecodeOptions {
    * bicubic filter (torchvision's Resize((size, size), BICUBIC), VTAB-1k's preprocessing).
    */
   fit?: 'shorter' | 'fill';
+  /**
+   * The most pixels an image may have, as stored or once resized; a larger one is refused with
+   * VPT_TOOLARGE from its header, before any pixel is decoded or allocated (a few hundred bytes of
+   * JPEG can claim 65500 x 65500 pixels). Default: the environment variable VPT_MAX_IMAGE_PIXELS,
+   * else DEFAULT_MAX_IMAGE_PIXELS.
+   */
+  maxPixels?: number;
 }
+
+/**
+ * Pillow's decompression-bomb limit (2 * PIL.Image.MAX_IMAGE_PIXELS: PIL refuses larger images,
+ * so torchvision on PIL never sees one); about 0.5 GiB of RGB. The native decoder's default too
+ * (kDefaultMaxImagePixels in native/data/jpeg_decode.h).
+ */
+export const DEFAULT_MAX_IMAGE_PIXELS = 178_956_970;
+const MAX_PIXELS_ENV = 'VPT_MAX_IMAGE_PIXELS';
 
 const DECODERS: readonly ImageDecoder[] = ['auto', 'native', 'sharp'];
 const DECODER_ENV = 'VPT_IMAGE_DECODER';
@@ -103,8 +118,9 @@ async function readSource(path: string): Promise<Buffer> {
 export async function decodeResized(path: string, shorter: number, options: DecodeOptions = {}): Promise<DecodedImage> {
   const decoder = chooseDecoder(options.decoder);
   const fill = chooseFit(options.fit) === 'fill';
+  const maxPixels = chooseMaxPixels(options.maxPixels);
   const withSharp = (bytes: Buffer) =>
-    fill ? fillWithSharp(path, bytes, shorter) : decodeWithSharp(path, bytes, shorter);
+    fill ? fillWithSharp(path, bytes, shorter, maxPixels) : decodeWithSharp(path, bytes, shorter, maxPixels);
   if (decoder === 'sharp') return withSharp(await readSource(path));
   const decodeJpegFile = nativeJpegDecoder();
   if (!decodeJpegFile) {
@@ -114,9 +130,12 @@ export async function decodeResized(path: string, shorter: number, options: Deco
   }
   let result: NativeJpegResult;
   try {
-    result = await callNative(() => decodeJpegFile(fill ? { path, shorter, fill } : { path, shorter }));
+    result = await callNative(() =>
+      decodeJpegFile(fill ? { path, shorter, fill, maxPixels } : { path, shorter, maxPixels }),
+    );
   } catch (error) {
     if (error instanceof VptError && error.code === ErrorCode.Data) throw bad(path, error.message, error);
+    if (error instanceof VptError && error.code === ErrorCode.ImageTooLarge) throw tooLarge(path, error.message, error);
     throw error;
   }
   if ('pixels' in result) {
@@ -131,6 +150,56 @@ export async function decodeResized(path: string, shorter: number, options: Deco
   }
   if (decoder === 'native') throw cannotNative(path, result.declined);
   return withSharp(Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength));
+}
+
+/**
+ * `decodeResized` for an image already in memory (an upload): sharp decodes it, off the event
+ * loop; `name` names it in errors.
+ * @throws VptError (VPT_DATA) naming `name`: empty, truncated or not an image; (VPT_TOOLARGE) over
+ *   `maxPixels` (stored or resized), checked from the header
+ * @example
+ * ```ts
+ * const { data, width, height } = await decodeResizedBuffer(body, 'upload', 256);
+ * ```
+ */
+export async function decodeResizedBuffer(
+  bytes: Buffer,
+  name: string,
+  shorter: number,
+  options: Pick<DecodeOptions, 'fit' | 'maxPixels'> = {},
+): Promise<DecodedImage> {
+  if (bytes.length === 0) throw bad(name, 'empty (0 bytes)');
+  const maxPixels = chooseMaxPixels(options.maxPixels);
+  return chooseFit(options.fit) === 'fill'
+    ? fillWithSharp(name, bytes, shorter, maxPixels)
+    : decodeWithSharp(name, bytes, shorter, maxPixels);
+}
+
+function tooLarge(path: string, reason: string, cause?: unknown): VptError {
+  return new VptError(ErrorCode.ImageTooLarge, `image too large ${path}: ${reason}`, { cause });
+}
+
+function chooseMaxPixels(given: number | undefined): number {
+  const valid = (n: number) => Number.isSafeInteger(n) && n >= 1;
+  if (given !== undefined) {
+    if (!valid(given)) throw invalidOption('maxPixels', 'a positive integer', given);
+    return given;
+  }
+  const env = process.env[MAX_PIXELS_ENV];
+  if (!env) return DEFAULT_MAX_IMAGE_PIXELS;
+  const n = /^\d+$/.test(env.trim()) ? Number(env.trim()) : Number.NaN;
+  if (!valid(n)) throw invalidOption(MAX_PIXELS_ENV, 'a positive integer', env);
+  return n;
+}
+
+/** Refuses a `width` x `height` image (stored, or `what` says which) over `maxPixels`. */
+function checkPixels(path: string, what: string, width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) {
+    throw tooLarge(
+      path,
+      `${what} ${width}x${height} (${width * height} pixels) is over the limit of ${maxPixels} pixels`,
+    );
+  }
 }
 
 function chooseFit(given: DecodeOptions['fit']): 'shorter' | 'fill' {
@@ -153,7 +222,12 @@ function chooseDecoder(given: ImageDecoder | undefined): ImageDecoder {
   return env as ImageDecoder;
 }
 
-type NativeDecode = (request: { path: string; shorter: number; fill?: boolean }) => Promise<NativeJpegResult>;
+type NativeDecode = (request: {
+  path: string;
+  shorter: number;
+  fill?: boolean;
+  maxPixels?: number;
+}) => Promise<NativeJpegResult>;
 let nativeJpeg: NativeDecode | null | undefined;
 
 /**
@@ -172,14 +246,13 @@ function nativeJpegDecoder(): NativeDecode | null {
   return nativeJpeg;
 }
 
-async function decodeWithSharp(path: string, bytes: Buffer, shorter: number): Promise<DecodedImage> {
+async function decodeWithSharp(path: string, bytes: Buffer, shorter: number, maxPixels: number): Promise<DecodedImage> {
   try {
-    const meta = await sharp(bytes, { failOn: SHARP_FAIL_ON }).metadata();
-    const oriented = meta.autoOrient ?? meta;
-    if (!oriented.width || !oriented.height) throw new Error('no image dimensions');
+    const oriented = await headerSize(path, bytes, maxPixels);
     const target = resizedSize(oriented.width, oriented.height, shorter);
+    checkPixels(path, `resized to ${shorter}, the image would be`, target.width, target.height, maxPixels);
     const upscale = target.width > oriented.width;
-    const decoder = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true })
+    const decoder = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true, limitInputPixels: maxPixels })
       .autoOrient()
       .toColourspace('srgb')
       .removeAlpha();
@@ -215,8 +288,21 @@ async function decodeWithSharp(path: string, bytes: Buffer, shorter: number): Pr
     }
     return image;
   } catch (error) {
+    if (error instanceof VptError) throw error;
     throw bad(path, `cannot decode (${(error as Error).message.split('\n')[0]})`, error);
   }
+}
+
+/**
+ * The upright size sharp reads from the header (no pixel decoded), refused with VPT_TOOLARGE
+ * over `maxPixels`; decoding then runs with sharp's limitInputPixels at `maxPixels` too.
+ */
+async function headerSize(path: string, bytes: Buffer, maxPixels: number): Promise<{ width: number; height: number }> {
+  const meta = await sharp(bytes, { failOn: SHARP_FAIL_ON, limitInputPixels: false }).metadata();
+  const oriented = meta.autoOrient ?? meta;
+  if (!oriented.width || !oriented.height) throw new Error('no image dimensions');
+  checkPixels(path, 'the image is', oriented.width, oriented.height, maxPixels);
+  return { width: oriented.width, height: oriented.height };
 }
 
 /**
@@ -265,13 +351,12 @@ async function enlarge(
  * centres over an edge-replicated border (enlarge()). PIL resizes the horizontal side first, this
  * the shrinking sides first; test/data/vtab-preprocess.test.ts states the measured difference.
  */
-async function fillWithSharp(path: string, bytes: Buffer, size: number): Promise<DecodedImage> {
+async function fillWithSharp(path: string, bytes: Buffer, size: number, maxPixels: number): Promise<DecodedImage> {
   try {
-    const meta = await sharp(bytes, { failOn: SHARP_FAIL_ON }).metadata();
-    const oriented = meta.autoOrient ?? meta;
-    if (!oriented.width || !oriented.height) throw new Error('no image dimensions');
+    const oriented = await headerSize(path, bytes, maxPixels);
+    checkPixels(path, `resized to ${size}, the image would be`, size, size, maxPixels);
     const shrunk = { width: Math.min(size, oriented.width), height: Math.min(size, oriented.height) };
-    let pipeline = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true })
+    let pipeline = sharp(bytes, { failOn: SHARP_FAIL_ON, sequentialRead: true, limitInputPixels: maxPixels })
       .autoOrient()
       .toColourspace('srgb')
       .removeAlpha();
@@ -309,6 +394,7 @@ async function fillWithSharp(path: string, bytes: Buffer, size: number): Promise
       throw new Error(`decoded to ${image.width}x${image.height}, expected ${size}x${size} RGB`);
     return image;
   } catch (error) {
+    if (error instanceof VptError) throw error;
     throw bad(path, `cannot decode (${(error as Error).message.split('\n')[0]})`, error);
   }
 }

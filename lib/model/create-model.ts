@@ -68,6 +68,7 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
     classNames: o.classNames ?? null,
     precision: o.precision,
     backboneDtype: o.backboneDtype,
+    poolPrompts: o.poolPrompts,
   });
   const prompt = o.prompt;
   const init = prompt?.init ?? 'random';
@@ -154,6 +155,7 @@ async function loadBackbone(
         checkpointBlocks: o.checkpointBlocks,
         fusedLayerNorm: o.fusedLayerNorm,
         skipDiscardedPromptRows: o.skipDiscardedPromptRows,
+        poolPrompts: o.poolPrompts,
       }),
   );
   try {

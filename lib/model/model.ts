@@ -17,6 +17,7 @@ import type { ProcessGroup } from '../distributed/process-group.js';
 import { callNative, callNativeSync, ErrorCode, VptError } from '../errors.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
 import type { VitArchitecture } from '../weights/architecture.js';
+import type { BackboneFingerprint } from './backbone-fingerprint.js';
 import {
   currentInputArgs,
   type ImageBatchF32,
@@ -113,6 +114,8 @@ export interface ModelSpec {
   classNames: string[] | null;
   precision: 'fp32' | 'bf16';
   backboneDtype: 'float32' | 'bfloat16';
+  /** Average / MAP pooling include the prompt tokens (createModel's poolPrompts). */
+  poolPrompts?: boolean;
 }
 
 export class Model {
@@ -721,7 +724,17 @@ export class Model {
       mean: a.mean,
       std: a.std,
       backboneDtype: this.#spec.backboneDtype,
+      ...(this.#spec.poolPrompts ? { poolPrompts: true } : {}),
+      ...this.#backbone(),
     };
+  }
+
+  /** The backbone's fingerprint for `__metadata__.vpt.backbone`. */
+  #backbone(): { backbone?: BackboneFingerprint } {
+    const f = this.#alive().backboneFingerprint();
+    if (!f) return {};
+    const a = this.#spec.architecture;
+    return { backbone: { arch: a.tag ? `${a.arch}.${a.tag}` : a.arch, ...f } };
   }
 }
 

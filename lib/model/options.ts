@@ -174,6 +174,12 @@ const createModelSchema = z
       .default('timm'),
     /** The head's initial bias for every class: 0, or VPT's -log(99) (`VPT_HEAD_BIAS`; its MLP head's special_bias). */
     headBias: z.number().finite().default(0),
+    /**
+     * Average and MAP (SigLIP) pooling read the prompt tokens' outputs too. Off (the default),
+     * prompts count as prefix tokens, which timm's pooling leaves out: the pool covers the patch
+     * tokens only. Token pooling reads the class token either way.
+     */
+    poolPrompts: z.boolean().default(false),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */

@@ -6,6 +6,7 @@
 import type { NativeTensor } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
+import { type BackboneFingerprint, checkBackboneFingerprint } from './backbone-fingerprint.js';
 import { fullPromptOptions, type PromptOptions } from './options.js';
 
 export const TRAINABLE_FORMAT = 'vpt-native.trainable';
@@ -29,6 +30,10 @@ export interface TrainableMetadata {
   std: number[];
   /** The backbone dtype it was trained with (informational: the tensors here are always F32). */
   backboneDtype?: 'float32' | 'bfloat16';
+  /** The backbone it was trained on (absent in files from before fingerprints, which load anywhere they fit). */
+  backbone?: BackboneFingerprint;
+  /** Trained with average / MAP pooling over the prompts too (createModel's poolPrompts); absent: false. */
+  poolPrompts?: boolean;
 }
 
 /** Writes the tensors and metadata (plus `extra` string metadata) atomically. */
@@ -77,6 +82,7 @@ export function checkTrainableMetadata(
       `${path} has trainable-state version ${meta.version}; this vpt-native reads up to ${TRAINABLE_VERSION}`,
     );
   }
+  checkBackboneFingerprint(path, meta.backbone, model.backbone);
   const fields: Array<[string, unknown, unknown]> = [
     ['embedDim', meta.embedDim, model.embedDim],
     ['depth', meta.depth, model.depth],
@@ -86,6 +92,7 @@ export function checkTrainableMetadata(
     ['prompt.tokens', meta.prompt?.tokens ?? 0, model.prompt?.tokens ?? 0],
     ['prompt.deep', meta.prompt?.deep ?? false, model.prompt?.deep ?? false],
     ['prompt.project', meta.prompt?.project ?? 0, model.prompt?.project ?? 0],
+    ['poolPrompts', meta.poolPrompts ?? false, model.poolPrompts ?? false],
   ];
   // The deep variants and the pool type (absent in files from before them: VPT's defaults).
   if (meta.prompt && model.prompt) {

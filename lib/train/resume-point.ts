@@ -139,12 +139,14 @@ export function resumePoint(
   stepsPerEpoch: number,
   epochs: number,
   path: string,
+  unfinished = false,
 ): ResumePoint {
   const step = typeof position?.step === 'number' ? position.step : steps;
   const explicit = Number.isInteger(position?.epoch) && Number.isInteger(position?.batch);
   const epoch = explicit ? position!.epoch! : Math.floor(step / stepsPerEpoch);
   const batch = explicit ? position!.batch! : step - epoch * stepsPerEpoch;
-  if (epoch >= epochs) {
+  // A run stopped after its last state but before its summary (killed): nothing to train, the rest to write.
+  if (epoch >= epochs && !unfinished) {
     throw new VptError(
       ErrorCode.Option,
       `Invalid option "resume": ${path} is the state after the last of the run's ${epochs} epochs; nothing is left to train`,

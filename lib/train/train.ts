@@ -302,6 +302,7 @@ async function trainOnDevice({
         stepsPerEpoch,
         c.epochs,
         c.resume,
+        !existsSync(run.files.summary),
       );
       // Each rank continues its own dropout stream (the state file holds rank 0's in its rng).
       if (group && resumed.rankRng?.length === group.worldSize)

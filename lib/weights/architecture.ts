@@ -4,6 +4,7 @@
  */
 import type { NativeTensorEntry } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
+import { TIMM_ARCHS, type TimmArchEntry } from './timm-archs.js';
 
 /** Everything the native ViT needs to know, in timm's terms. */
 export interface VitArchitecture {
@@ -21,58 +22,188 @@ export interface VitArchitecture {
   qkvBias: boolean;
   classToken: boolean;
   regTokens: number;
+  /** timm's distilled DeiT: a `dist_token` after the class token; token pooling averages the two. */
+  distToken: boolean;
   noEmbedClass: boolean;
   layerScale: boolean;
-  globalPool: 'token' | 'avg';
+  /**
+   * `map`: SigLIP's attention-pool head (timm AttentionPoolLatent, `attn_pool.*`, with the model's
+   * heads, MLP ratio, activation and norm), over the tokens after the prefix, as timm pools.
+   */
+  globalPool: 'token' | 'avg' | 'map';
   fcNorm: boolean;
   normEps: number;
+  /** MLP activation: timm's default GELU, CLIP's QuickGELU or tanh-approximated GELU. */
+  act: 'gelu' | 'quick_gelu' | 'gelu_tanh';
+  /** timm pre_norm: a LayerNorm (`norm_pre`) after the position embedding, before the blocks (CLIP). */
+  preNorm: boolean;
+  /**
+   * timm's Eva class (EVA-02): its tensor names, a SwiGLU MLP (`swiglu`, with a LayerNorm of the
+   * hidden units when `mlpNorm`) and a rotary position embedding of the patch tokens (`rope`,
+   * positions scaled to a `ropeRefGrid` x `ropeRefGrid` grid when it is not 0).
+   */
+  eva?: boolean;
+  swiglu?: boolean;
+  mlpNorm?: boolean;
+  rope?: boolean;
+  ropeRefGrid?: number;
+  ropeTemperature?: number;
+  /** The timm family the name belongs to (DINOv2, CLIP, SigLIP, DeiT-III, ...), when known. */
+  family?: string;
   /** Per-channel normalisation the backbone was trained with. */
   mean: [number, number, number];
   std: [number, number, number];
 }
 
-const SIZES: Record<string, { embedDim: number; depth: number; numHeads: number }> = {
-  tiny: { embedDim: 192, depth: 12, numHeads: 3 },
-  small: { embedDim: 384, depth: 12, numHeads: 6 },
-  base: { embedDim: 768, depth: 12, numHeads: 12 },
-  large: { embedDim: 1024, depth: 24, numHeads: 16 },
-  huge: { embedDim: 1280, depth: 32, numHeads: 16 },
+const SIZES: Record<string, { embed_dim: number; depth: number; num_heads: number }> = {
+  tiny: { embed_dim: 192, depth: 12, num_heads: 3 },
+  small: { embed_dim: 384, depth: 12, num_heads: 6 },
+  base: { embed_dim: 768, depth: 12, num_heads: 12 },
+  large: { embed_dim: 1024, depth: 24, num_heads: 16 },
+  huge: { embed_dim: 1280, depth: 32, num_heads: 16 },
 };
 
 /** timm's ViT default normalisation (IMAGENET_INCEPTION_MEAN / STD). */
 const INCEPTION_MEAN: [number, number, number] = [0.5, 0.5, 0.5];
 const INCEPTION_STD: [number, number, number] = [0.5, 0.5, 0.5];
 
-const ARCH_PATTERN = /^vit_(tiny|small|base|large|huge)_patch(\d+)_(\d+)(?:\.([\w-]+))?$/;
+const ARCH_PATTERN = /^vit_(tiny|small|base|large|huge)_patch(\d+)_(\d+)$/;
 
 /** The architecture names `arch` accepts, for error messages. */
 export const SUPPORTED_ARCH_HINT =
-  'vit_{tiny,small,base,large,huge}_patch{N}_{size} with an optional .tag, e.g. vit_base_patch16_224.augreg_in21k';
+  'a timm ViT name (`vpt-native info --archs` lists them) with an optional .tag, e.g. vit_base_patch16_224.augreg_in21k';
 
-/** Parses a timm ViT name such as `vit_base_patch16_224.augreg_in21k`. */
-export function parseArch(name: string): VitArchitecture {
-  const m = ARCH_PATTERN.exec(name);
-  if (!m) throw new VptError(ErrorCode.Arch, `unknown architecture "${name}" (supported: ${SUPPORTED_ARCH_HINT})`);
-  const [, size, patch, img, tag] = m;
+/** timm's VisionTransformer defaults: what a registration's arguments start from. */
+function timmDefaults(arch: string, tag: string | undefined): VitArchitecture {
   return {
-    arch: name.split('.')[0]!,
+    arch,
     ...(tag ? { tag } : {}),
-    imgSize: Number(img),
-    patchSize: Number(patch),
+    imgSize: 224,
+    patchSize: 16,
     inChans: 3,
-    ...SIZES[size!]!,
+    embedDim: 768,
+    depth: 12,
+    numHeads: 12,
     mlpRatio: 4,
     qkvBias: true,
     classToken: true,
     regTokens: 0,
+    distToken: false,
     noEmbedClass: false,
     layerScale: false,
     globalPool: 'token',
     fcNorm: false,
     normEps: 1e-6,
+    act: 'gelu',
+    preNorm: false,
     mean: INCEPTION_MEAN,
     std: INCEPTION_STD,
   };
+}
+
+/** What a registration's arguments start from: timm's VisionTransformer or Eva defaults. */
+function startFor(arch: string, tag: string | undefined, e: TimmArchEntry): VitArchitecture {
+  const a = timmDefaults(arch, tag);
+  if (e.model !== 'eva') return a;
+  // timm Eva: global_pool='avg'; use_fc_norm=None means "with avg"; no rope unless asked.
+  return { ...a, eva: true, globalPool: 'avg', rope: false, ropeRefGrid: 0, ropeTemperature: 10000 };
+}
+
+/** Why a registered timm name cannot be built by vpt-native, or undefined when it can. */
+function unsupportedReason(name: string, e: TimmArchEntry): string | undefined {
+  if (e.unsupported) return `${name} uses ${e.unsupported}, which vpt-native does not implement`;
+  try {
+    applyModelArgs(startFor(name, undefined, e), e.args, `timm's registration of ${name}`);
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+  return undefined;
+}
+
+let supportedCache: string[] | undefined;
+/** The registered timm names vpt-native builds, sorted. */
+export function supportedArchNames(): string[] {
+  supportedCache ??= Object.keys(TIMM_ARCHS)
+    .filter((n) => unsupportedReason(n, TIMM_ARCHS[n]!) === undefined)
+    .sort();
+  return supportedCache;
+}
+
+/** Every registered timm ViT name in the table, with its family and why it is not supported (if so). */
+export function listArchitectures(): Array<{ name: string; family: string; supported: boolean; reason?: string }> {
+  return Object.keys(TIMM_ARCHS)
+    .sort()
+    .map((name) => {
+      const e = TIMM_ARCHS[name]!;
+      const reason = unsupportedReason(name, e);
+      return { name, family: e.family, supported: reason === undefined, ...(reason ? { reason } : {}) };
+    });
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The supported name closest to `name` (edit distance). */
+export function nearestArch(name: string): string {
+  let best = '';
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of supportedArchNames()) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+/**
+ * The architecture a timm name stands for: a registered name (timm-archs.ts) with the arguments
+ * of its registration and its pretrained config's mean / std (the tag's, when the name has
+ * one), or a `vit_{tiny..huge}_patch{N}_{size}` name timm does not register; `modelArgs`
+ * (config.json's model_args) override the registration's arguments.
+ */
+export function parseArch(
+  name: string,
+  modelArgs: Record<string, unknown> = {},
+  where = 'config.json',
+): VitArchitecture {
+  const [arch, tag] = name.split('.', 2) as [string, string | undefined];
+  const entry = TIMM_ARCHS[arch];
+  if (entry) {
+    const reason = unsupportedReason(arch, entry);
+    if (reason)
+      throw new VptError(
+        ErrorCode.Arch,
+        `architecture "${name}" is not supported: ${reason} (nearest supported: ${nearestArch(arch)})`,
+      );
+    const a = startFor(arch, tag, entry);
+    a.family = entry.family;
+    a.distToken = entry.model === 'deit_distilled';
+    if (entry.normEps !== undefined) a.normEps = entry.normEps;
+    const tagged = tag ? entry.tags?.[tag] : undefined;
+    a.mean = tagged?.mean ?? entry.mean ?? a.mean;
+    a.std = tagged?.std ?? entry.std ?? a.std;
+    const args = { ...entry.args, ...(tagged?.img_size ? { img_size: tagged.img_size } : {}) };
+    applyModelArgs(a, args, `timm's registration of ${arch}`, modelArgs, where);
+    return a;
+  }
+  const m = ARCH_PATTERN.exec(arch);
+  if (!m)
+    throw new VptError(
+      ErrorCode.Arch,
+      `unknown architecture "${name}": not a timm ViT vpt-native knows (nearest supported: ${nearestArch(arch)}; \`vpt-native info --archs\` lists them)`,
+    );
+  const [, size, patch, img] = m;
+  const a = timmDefaults(arch, tag);
+  a.family = 'ViT';
+  applyModelArgs(a, { patch_size: Number(patch), img_size: Number(img), ...SIZES[size!]! }, arch, modelArgs, where);
+  return a;
 }
 
 /** The parts of timm's `config.json` vpt-native reads. */
@@ -166,10 +297,19 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
     if (v !== null) a.fcNorm = bool(v, k, w);
   },
   global_pool: (a, v, k, w) => {
-    if (v !== 'token' && v !== 'avg')
-      throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported (token, avg)`);
+    if (v !== 'token' && v !== 'avg' && v !== 'map')
+      throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported (token, avg, map)`);
     a.globalPool = v;
   },
+  act_layer: (a, v, k, w) => {
+    if (v === null || v === 'gelu') a.act = 'gelu';
+    else if (v === 'quick_gelu' || v === 'gelu_tanh') a.act = v;
+    else throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported (gelu, quick_gelu, gelu_tanh)`);
+  },
+  pre_norm: (a, v, k, w) => {
+    a.preNorm = bool(v, k, w);
+  },
+
   // The classifier is replaced by the task head, so its size and dropout are irrelevant; the
   // initialisation schemes are overwritten by the checkpoint.
   num_classes: () => undefined,
@@ -181,7 +321,6 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
   scale_mlp_norm: only(false, 'no extra MLP norm'),
   proj_bias: only(true, 'the attention projection has a bias'),
   pos_embed: only('learn', 'a learned absolute position embedding'),
-  pre_norm: only(false, 'no norm before the blocks'),
   final_norm: only(true, 'a final norm'),
   pool_include_prefix: only(false, 'average pooling skips the prefix tokens'),
   dynamic_img_size: only(false, 'a fixed image size; use the imageSize option'),
@@ -191,6 +330,75 @@ const MODEL_ARGS: Record<string, ModelArgHandler> = {
   proj_drop_rate: only(0, INFERENCE_ONLY),
   attn_drop_rate: only(0, INFERENCE_ONLY),
   drop_path_rate: only(0, INFERENCE_ONLY),
+};
+
+/** timm Eva `model_args`: the VisionTransformer ones they share, and EVA-02's own. */
+const EVA_ARGS: Record<string, ModelArgHandler> = {
+  ...Object.fromEntries(
+    [
+      'embed_dim',
+      'depth',
+      'num_heads',
+      'patch_size',
+      'img_size',
+      'in_chans',
+      'mlp_ratio',
+      'qkv_bias',
+      'class_token',
+      'no_embed_class',
+      'init_values',
+      'num_classes',
+      'drop_rate',
+      'pos_drop_rate',
+      'patch_drop_rate',
+      'proj_drop_rate',
+      'attn_drop_rate',
+      'drop_path_rate',
+      'dynamic_img_size',
+      'dynamic_img_pad',
+    ].map((k) => [k, MODEL_ARGS[k]!]),
+  ),
+  global_pool: (a, v, k, w) => {
+    if (v !== 'token' && v !== 'avg')
+      throw new VptError(ErrorCode.Arch, `${w}: ${k} "${String(v)}" is not supported for an Eva model (token, avg)`);
+    a.globalPool = v;
+  },
+  // Fused or separate q / k / v: the checkpoint says which (weights/eva_layout.h reads both).
+  qkv_fused: (_a, v, k, w) => {
+    bool(v, k, w);
+  },
+  swiglu_mlp: (a, v, k, w) => {
+    a.swiglu = bool(v, k, w);
+  },
+  // With a SwiGLU MLP: timm's SwiGLU (fc1_g / fc1_x, mlp.norm); without, its packed GluMlp.
+  scale_mlp: (a, v, k, w) => {
+    a.mlpNorm = bool(v, k, w);
+  },
+  use_rot_pos_emb: (a, v, k, w) => {
+    a.rope = bool(v, k, w);
+  },
+  ref_feat_shape: (a, v, k, w) => {
+    if (v !== null) a.ropeRefGrid = square(v, k, w);
+  },
+  rope_temperature: (a, v, k, w) => {
+    if (typeof v !== 'number' || !(v > 0)) throw new VptError(ErrorCode.Arch, `${w}: ${k} must be a positive number`);
+    a.ropeTemperature = v;
+  },
+  use_fc_norm: (a, v, k, w) => {
+    if (v !== null) a.fcNorm = bool(v, k, w);
+  },
+  rope_type: only('cat', "timm's RotaryEmbeddingCat"),
+  rope_grid_offset: only(0, 'rotary positions from 0'),
+  rope_grid_indexing: only('ij', "rotary positions in 'ij' order"),
+  rope_rotate_half: only(false, 'interleaved rotary pairs'),
+  use_abs_pos_emb: only(true, 'a learned absolute position embedding as well'),
+  num_reg_tokens: only(0, 'no register tokens in an Eva model'),
+  scale_attn_inner: only(false, 'no norm inside the attention'),
+  use_post_norm: only(false, 'pre-norm blocks'),
+  use_pre_transformer_norm: only(false, 'no norm before the blocks'),
+  use_post_transformer_norm: only(null, 'the final norm when fc_norm is off'),
+  attn_type: only('eva', "timm's EvaAttention"),
+  swiglu_align_to: only(0, 'the SwiGLU width is embed_dim * mlp_ratio'),
 };
 
 function triple(v: unknown): [number, number, number] | undefined {
@@ -225,39 +433,67 @@ export function resolveArchitecture(opts: {
   if (opts.arch && configArch && opts.arch.split('.')[0] !== (configArch as string).split('.')[0]) {
     throw new VptError(ErrorCode.Arch, `arch "${opts.arch}" contradicts ${where}, which says "${String(configArch)}"`);
   }
-  const a = parseArch(name);
   const cfg = opts.config;
-  if (!cfg) return a;
-  if (cfg.global_pool !== undefined) MODEL_ARGS.global_pool!(a, cfg.global_pool, 'global_pool', where);
-  const args = cfg.model_args ?? {};
+  const args = cfg?.model_args ?? {};
   if (typeof args !== 'object' || Array.isArray(args))
     throw new VptError(ErrorCode.Arch, `${where}: model_args must be an object`);
-  for (const [key, value] of Object.entries(args)) {
-    const handler = MODEL_ARGS[key];
-    if (!handler) {
-      throw new VptError(
-        ErrorCode.Arch,
-        `${where}: model_args.${key} is not supported by vpt-native (supported: ${Object.keys(MODEL_ARGS).join(', ')})`,
-      );
-    }
-    handler(a, value, `model_args.${key}`, where);
+  const modelArgs: Record<string, unknown> = { ...args };
+  // A top-level global_pool is timm's own record of the pooling the model was created with.
+  if (cfg?.global_pool !== undefined) {
+    MODEL_ARGS.global_pool!(timmDefaults(name, undefined), cfg.global_pool, 'global_pool', where);
+    modelArgs.global_pool ??= cfg.global_pool;
   }
-  // timm: fc_norm=None means "norm after pooling when pooling averages".
-  if (args.fc_norm === undefined || args.fc_norm === null) a.fcNorm = a.globalPool === 'avg';
-  if (!a.classToken && a.globalPool === 'token') {
-    throw new VptError(
-      ErrorCode.Arch,
-      `${where}: model_args.class_token=false needs global_pool "avg" (token pooling reads the class token)`,
-    );
-  }
-  if (a.embedDim % a.numHeads !== 0) {
-    throw new VptError(ErrorCode.Arch, `${where}: embed_dim ${a.embedDim} is not divisible by num_heads ${a.numHeads}`);
-  }
+  const a = parseArch(name, modelArgs, where);
+  if (!cfg) return a;
   const pre = cfg.pretrained_cfg ?? {};
   if (typeof pre.tag === 'string' && !a.tag) a.tag = pre.tag;
   a.mean = triple(pre.mean) ?? a.mean;
   a.std = triple(pre.std) ?? a.std;
   return a;
+}
+
+/**
+ * Applies a registration's arguments `base` (named `baseWhere` in errors) and then `overrides`
+ * (config.json's model_args, named `where`) to `a`, then timm's derived defaults, and checks
+ * what timm would refuse.
+ */
+function applyModelArgs(
+  a: VitArchitecture,
+  base: Record<string, unknown>,
+  baseWhere: string,
+  overrides: Record<string, unknown> = {},
+  where = 'config.json',
+): void {
+  const handlers = a.eva ? EVA_ARGS : MODEL_ARGS;
+  const apply = (args: Record<string, unknown>, w: string, prefix: string) => {
+    for (const [key, value] of Object.entries(args)) {
+      const handler = handlers[key];
+      if (!handler) {
+        throw new VptError(
+          ErrorCode.Arch,
+          `${w}: ${prefix}${key} is not supported by vpt-native (supported: ${Object.keys(handlers).join(', ')})`,
+        );
+      }
+      handler(a, value, `${prefix}${key}`, w);
+    }
+  };
+  apply(base, baseWhere, '');
+  apply(overrides, where, 'model_args.');
+  const fcNormKey = a.eva ? 'use_fc_norm' : 'fc_norm';
+  const fcNorm = overrides[fcNormKey] !== undefined ? overrides[fcNormKey] : base[fcNormKey];
+  // timm: fc_norm=None means "norm after pooling when pooling averages".
+  if (fcNorm === undefined || fcNorm === null) a.fcNorm = a.globalPool === 'avg';
+  if (!a.classToken && a.globalPool === 'token') {
+    throw new VptError(
+      ErrorCode.Arch,
+      `${where}: model_args.class_token=false needs global_pool "avg" or "map" (token pooling reads the class token)`,
+    );
+  }
+  if (a.rope && (a.embedDim / a.numHeads) % 4 !== 0)
+    throw new VptError(ErrorCode.Arch, `${where}: the rotary embedding needs a head width divisible by 4`);
+  if (a.embedDim % a.numHeads !== 0) {
+    throw new VptError(ErrorCode.Arch, `${where}: embed_dim ${a.embedDim} is not divisible by num_heads ${a.numHeads}`);
+  }
 }
 
 /** What a checkpoint's tensor shapes say about its architecture (a field is absent when unknown). */
@@ -270,6 +506,7 @@ export interface CheckpointShape {
   mlpHidden?: number;
   regTokens?: number;
   classToken?: boolean;
+  distToken?: boolean;
   /** Rows of the position embedding, prefix-token rows included. */
   posTokens?: number;
 }
@@ -277,7 +514,11 @@ export interface CheckpointShape {
 /** The architecture a timm-named checkpoint's shapes reveal. */
 export function timmCheckpointShape(entries: NativeTensorEntry[]): CheckpointShape {
   const byName = new Map(entries.map((e) => [e.name, e.shape]));
-  const shape: CheckpointShape = { classToken: byName.has('cls_token'), regTokens: byName.get('reg_token')?.[1] ?? 0 };
+  const shape: CheckpointShape = {
+    classToken: byName.has('cls_token'),
+    distToken: byName.has('dist_token'),
+    regTokens: byName.get('reg_token')?.[1] ?? 0,
+  };
   const patch = byName.get('patch_embed.proj.weight'); // (D, C, p, p)
   if (patch?.length === 4) [shape.embedDim, shape.inChans, shape.patchSize] = patch;
   const blocks = entries.map((e) => /^blocks\.(\d+)\./.exec(e.name)).filter((m) => m !== null);
@@ -302,8 +543,10 @@ export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: Check
     patch_size: a.patchSize,
     depth: a.depth,
     num_heads: a.numHeads,
-    mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio),
+    // A packed SwiGLU (Eva's GluMlp) holds the gate and value rows in one fc1.
+    mlp_hidden: Math.trunc(a.embedDim * a.mlpRatio) * (a.swiglu ? 2 : 1),
     class_token: a.classToken,
+    dist_token: a.distToken,
     reg_tokens: a.regTokens,
   };
   const found: Record<string, number | boolean | undefined> = {
@@ -314,6 +557,7 @@ export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: Check
     num_heads: shape.numHeads,
     mlp_hidden: shape.mlpHidden,
     class_token: shape.classToken,
+    dist_token: shape.distToken,
     reg_tokens: shape.regTokens,
   };
   const wrong = Object.keys(expected).filter((k) => found[k] !== undefined && found[k] !== expected[k]);
@@ -325,7 +569,7 @@ export function checkArchitectureAgainstWeights(a: VitArchitecture, shape: Check
     );
   }
   if (shape.posTokens === undefined) return;
-  const prefixRows = a.noEmbedClass ? 0 : (a.classToken ? 1 : 0) + a.regTokens;
+  const prefixRows = a.noEmbedClass ? 0 : (a.classToken ? 1 : 0) + (a.distToken ? 1 : 0) + a.regTokens;
   const grid = Math.sqrt(shape.posTokens - prefixRows);
   if (!Number.isInteger(grid) || grid < 1) {
     throw new VptError(

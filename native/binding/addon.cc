@@ -5,6 +5,7 @@
 #include "binding/device_memory_wrap.h"
 #include "binding/image_decode_wrap.h"
 #include "binding/model_wrap.h"
+#include "binding/multi_task_wrap.h"
 #include "binding/process_group_wrap.h"
 #include "binding/runtime_info_wrap.h"
 #include "binding/staged_batch_wrap.h"
@@ -19,6 +20,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("runtimeInfo", Napi::Function::New<vpt::RuntimeInfoJs>(env, "runtimeInfo"));
   exports.Set("checkAddLayerNorm", Napi::Function::New<vpt::CheckAddLayerNorm>(env, "checkAddLayerNorm"));
   vpt::RegisterImageDecode(env, exports);
+  exports.Set("NativeMultiTaskModel", vpt::MultiTaskWrap::Define(env));
   return exports;
 }
 

@@ -40,9 +40,22 @@ Napi::Value DecodeJpegFile(const Napi::CallbackInfo& info) {
     require_arg(fill_arg.IsUndefined() || fill_arg.IsBoolean(), "'fill' must be a boolean");
     const JpegResize mode =
         fill_arg.IsBoolean() && fill_arg.As<Napi::Boolean>().Value() ? JpegResize::kFill : JpegResize::kShorterSide;
+    // Optional `maxPixels`: the decompression-bomb limit (kDefaultMaxImagePixels when absent).
+    const Napi::Value max_arg = o.Get("maxPixels");
+    uint64_t max_pixels = kDefaultMaxImagePixels;
+    if (!max_arg.IsUndefined()) {
+      require_arg(max_arg.IsNumber(), "'maxPixels' must be a number");
+      const double m = max_arg.As<Napi::Number>().DoubleValue();
+      require_arg(m >= 1 && m <= 9007199254740991.0 && m == static_cast<double>(static_cast<uint64_t>(m)),
+                  "'maxPixels' must be a positive integer");
+      max_pixels = static_cast<uint64_t>(m);
+    }
     auto result = std::make_shared<JpegDecodeResult>();
     return PromiseWorker::Run(
-        env, {}, [path, shorter, mode, result]() { *result = decode_jpeg_file(path, static_cast<int>(shorter), mode); },
+        env, {},
+        [path, shorter, mode, max_pixels, result]() {
+          *result = decode_jpeg_file(path, static_cast<int>(shorter), mode, max_pixels);
+        },
         [result](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
           if (result->decoded) {

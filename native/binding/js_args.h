@@ -45,11 +45,15 @@ inline std::vector<int64_t> shape_of(const Napi::Value& v, const char* what) {
   require(v.IsArray(), std::string(what) + " must be an array of integers");
   Napi::Array a = v.As<Napi::Array>();
   std::vector<int64_t> shape;
+  // numel_of() must not wrap to a length that matches a short array, nor the strides overflow.
+  int64_t numel = 1, strided = 1;
   for (uint32_t i = 0; i < a.Length(); ++i) {
     Napi::Value d = a.Get(i);
     require(d.IsNumber(), std::string(what) + " must be an array of integers");
     const int64_t n = d.As<Napi::Number>().Int64Value();
     require(n >= 0, std::string(what) + " has a negative dimension");
+    require(!__builtin_mul_overflow(numel, n, &numel) && !__builtin_mul_overflow(strided, n > 0 ? n : 1, &strided),
+            std::string(what) + " has too many elements");
     shape.push_back(n);
   }
   return shape;

@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "binding/fingerprint_helper.h"
 #include "binding/js_args.h"
 #include "binding/options_helper.h"
 #include "binding/process_group_wrap.h"
@@ -53,6 +54,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::GraphStatus>("graphStatus"),
                          InstanceMethod<&ModelWrap::EvaluateU8>("evaluateU8"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                         InstanceMethod<&ModelWrap::BackboneFingerprintJs>("backboneFingerprint"),
                      });
 }
 
@@ -93,11 +95,20 @@ Napi::Value ModelWrap::LoadBackbone(const Napi::CallbackInfo& info) {
                          static_cast<uint64_t>(number_field(e, "offset")),
                          static_cast<uint64_t>(number_field(e, "nbytes"))});
     }
-    return RunOnModel(env, {Value()}, [m, path, entries]() {
-      TensorMap weights = read_tensor_entries(path, entries);
-      std::lock_guard<std::mutex> lock(m->mutex());
-      m->load_backbone(weights);
-    });
+    auto fingerprint = std::make_shared<BackboneFingerprint>();
+    return RunOnModel(
+        env, {Value()},
+        [m, path, entries, fingerprint]() {
+          TensorMap weights = read_tensor_entries(path, entries);
+          std::lock_guard<std::mutex> lock(m->mutex());
+          m->load_backbone(weights);
+          // Taken as loaded: full fine-tuning changes the backbone later, the fingerprint stays its origin's.
+          *fingerprint = fingerprint_backbone(m->backbone_tensors());
+        },
+        [this, fingerprint](Napi::Env env) -> Napi::Value {
+          fingerprint_ = fingerprint;
+          return env.Undefined();
+        });
   });
 }
 
@@ -509,6 +520,12 @@ void ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   group_.reset();
   model_.reset();
   thread_.reset();
+}
+
+Napi::Value ModelWrap::BackboneFingerprintJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  model(env);
+  return fingerprint_ ? Napi::Value(fingerprint_to_js(env, *fingerprint_)) : env.Null();
 }
 
 }  // namespace vpt

@@ -9,6 +9,7 @@
 
 #include "binding/promise_worker.h"
 #include "distributed/process_group.h"
+#include "model/backbone_fingerprint.h"
 #include "model/prompted_vit.h"
 #include "runtime/serial_thread.h"
 #include "train/trainer.h"
@@ -88,6 +89,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // evaluateU8(batch, labels, keepLogits): Promise<{loss, correct1, correct5, count, logits?}>
   Napi::Value EvaluateU8(const Napi::CallbackInfo& info);
   void Dispose(const Napi::CallbackInfo& info);
+  // backboneFingerprint(): {shapes, weights, params} | null — of the backbone as loaded
+  // (model/backbone_fingerprint.h); null before loadBackbone
+  Napi::Value BackboneFingerprintJs(const Napi::CallbackInfo& info);
 
   enum class ImageOutput { Logits, Features, Preprocessed, Stem, ClsLayerwise };
   // Each takes either image form: Float32Array + shape, or (u8) a loader's uint8 batch.
@@ -106,6 +110,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
                            PromiseWorker::Resolve resolve = nullptr);
   std::shared_ptr<Trainer> trainer_;
   std::shared_ptr<DistributedGroup> group_;
+  std::shared_ptr<const BackboneFingerprint> fingerprint_;
 };
 
 }  // namespace vpt

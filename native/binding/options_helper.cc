@@ -2,6 +2,7 @@
 #include "binding/options_helper.h"
 
 #include "binding/js_args.h"
+#include "model/block_variants.h"
 
 namespace vpt {
 
@@ -23,6 +24,22 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.vit.global_pool = string_field(v, "globalPool");
   c.vit.fc_norm = bool_field(v, "fcNorm");
   c.vit.norm_eps = number_field(v, "normEps");
+  // Absent (a config from before these fields): timm's defaults.
+  if (!v.Get("act").IsUndefined()) c.vit.act = string_field(v, "act");
+  require(is_mlp_activation(c.vit.act), "unknown activation '" + c.vit.act + "' (gelu, quick_gelu, gelu_tanh)");
+  c.vit.pre_norm = !v.Get("preNorm").IsUndefined() && bool_field(v, "preNorm");
+  c.vit.dist_token = !v.Get("distToken").IsUndefined() && bool_field(v, "distToken");
+  auto flag = [&](const char* key) { return !v.Get(key).IsUndefined() && bool_field(v, key); };
+  c.vit.eva = flag("eva");
+  c.vit.swiglu = flag("swiglu");
+  c.vit.mlp_norm = flag("mlpNorm");
+  c.vit.rope = flag("rope");
+  if (c.vit.rope) {
+    c.vit.rope_ref_grid = number_field(v, "ropeRefGrid");
+    c.vit.rope_temperature = number_field(v, "ropeTemperature");
+  }
+  require(c.vit.global_pool == "token" || c.vit.global_pool == "avg" || c.vit.global_pool == "map",
+          "unknown global pool '" + c.vit.global_pool + "' (token, avg, map)");
   Napi::Value p = o.Get("prompt");
   if (p.IsObject()) {
     Napi::Object po = p.As<Napi::Object>();
@@ -63,6 +80,7 @@ ModelConfig parse_config(const Napi::Object& o) {
   // Absent (a config from before the option): on, its default.
   c.skip_discarded_prompt_rows =
       o.Get("skipDiscardedPromptRows").IsUndefined() || bool_field(o, "skipDiscardedPromptRows");
+  c.pool_prompts = !o.Get("poolPrompts").IsUndefined() && bool_field(o, "poolPrompts");
   return c;
 }
 

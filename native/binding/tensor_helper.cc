@@ -134,35 +134,32 @@ Napi::Object eval_result_to_js(Napi::Env env, const EvalResult& r) {
 ImageBatchU8 image_batch_u8(const Napi::Value& v, Napi::Value& pixels_value) {
   require(v.IsObject(), "expected a uint8 image batch object");
   Napi::Object o = v.As<Napi::Object>();
-  ImageBatchU8 b;
+  HostImageBatch host;
   pixels_value = o.Get("pixels");
   require(pixels_value.IsTypedArray() && pixels_value.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
           "pixels must be a Uint8Array");
   Napi::Uint8Array pixels = pixels_value.As<Napi::Uint8Array>();
-  std::vector<int64_t> shape = shape_of(o.Get("shape"), "shape");
-  require(shape.size() == 4, "shape must be [n, height, width, 3]");
-  require(static_cast<size_t>(numel_of(shape)) == pixels.ElementLength(),
-          "pixels hold " + std::to_string(pixels.ElementLength()) + " bytes but shape " + shape_string(shape) +
-              " needs " + std::to_string(numel_of(shape)));
-  b.pixels = at::from_blob(pixels.Data(), shape, at::kByte);
+  host.pixels = pixels.Data();
+  host.pixel_count = pixels.ElementLength();
+  host.shape = shape_of(o.Get("shape"), "shape");
 
   Napi::Value crops = o.Get("crops");
   require(crops.IsTypedArray() && crops.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array,
           "crops must be an Int32Array");
   Napi::Int32Array c = crops.As<Napi::Int32Array>();
-  require(c.ElementLength() % 2 == 0, "crops must hold (top, left) pairs");
-  b.crops = at::from_blob(c.Data(), {static_cast<int64_t>(c.ElementLength() / 2), 2}, at::kInt).clone();
+  host.crops = c.Data();
+  host.crop_count = c.ElementLength();
 
   Napi::Value flips = o.Get("flips");
   require(flips.IsTypedArray() && flips.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array,
           "flips must be a Uint8Array");
   Napi::Uint8Array f = flips.As<Napi::Uint8Array>();
-  b.flips = at::from_blob(f.Data(), {static_cast<int64_t>(f.ElementLength())}, at::kByte).clone();
+  host.flips = f.Data();
+  host.flip_count = f.ElementLength();
 
-  b.crop_size = int_field(o, "cropSize");
-  b.norm = {channel_triple(o, "mean"), channel_triple(o, "std")};
-  check_crop_windows(b.pixels, b.crops, b.flips, b.crop_size);
-  return b;
+  host.crop_size = int_field(o, "cropSize");
+  host.norm = {channel_triple(o, "mean"), channel_triple(o, "std")};
+  return image_batch_u8_of(host);
 }
 
 }  // namespace vpt

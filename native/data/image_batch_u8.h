@@ -7,6 +7,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdint>
+#include <vector>
+
 #include "data/augment.h"
 #include "data/staged_upload.h"
 
@@ -23,5 +26,25 @@ struct ImageBatchU8 {
   // Cropped, flipped, normalized (B, 3, S, S) float32 on `device`.
   at::Tensor on(const at::Device& device) const;
 };
+
+// A batch as the caller's arrays hold it (JS typed arrays in binding/tensor_helper.cc; bytes in
+// native/fuzz/image_batch_fuzz.cc): nothing is trusted, every length is checked here.
+struct HostImageBatch {
+  uint8_t* pixels = nullptr;
+  size_t pixel_count = 0;
+  std::vector<int64_t> shape;  // [n, height, width, 3], as given
+  const int32_t* crops = nullptr;
+  size_t crop_count = 0;  // int32s: (top, left) pairs
+  const uint8_t* flips = nullptr;
+  size_t flip_count = 0;
+  int64_t crop_size = 0;
+  Normalization norm{};
+};
+
+// Checks `host` and views it as an ImageBatchU8: the pixels are not copied (valid while
+// host.pixels is), crops and flips are. The shape's element count is computed without overflow.
+// @throws Error(kErrArgument) for a malformed shape or array length; Error(kErrShape) for a crop
+//         window outside its image (augment.h check_crop_windows)
+ImageBatchU8 image_batch_u8_of(const HostImageBatch& host);
 
 }  // namespace vpt

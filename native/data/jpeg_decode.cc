@@ -10,6 +10,7 @@
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h needs FILE
 #include <cstring>
+#include <limits>
 
 // jpeglib.h needs <cstdio> before it, and jerror.h needs jpeglib.h before it.
 // clang-format off
@@ -23,8 +24,6 @@ namespace vpt {
 
 namespace {
 
-// sharp's default limitInputPixels: larger images are left to sharp, which refuses them.
-constexpr uint64_t kMaxPixels = 0x3FFFull * 0x3FFF;
 constexpr uint16_t kOrientationTag = 0x0112;
 
 struct File {
@@ -78,16 +77,29 @@ void on_message(j_common_ptr cinfo, int level) {
   cinfo->err->num_warnings++;
 }
 
+// Called by libjpeg as it reads: stops a progressive file with more than kMaxJpegScans scans.
+void on_progress(j_common_ptr cinfo) {
+  if (cinfo->is_decompressor == 0) return;
+  auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (d->progressive_mode && d->input_scan_number > kMaxJpegScans) {
+    auto* err = reinterpret_cast<ErrorManager*>(cinfo->err);
+    std::snprintf(err->message, sizeof(err->message), "more than %d progressive scans", kMaxJpegScans);
+    std::longjmp(err->jump, 1);
+  }
+}
+
 // Everything libjpeg touches lives here, outside the frames that call setjmp, so a longjmp
 // loses nothing and the destructor always releases libjpeg's memory.
 struct Decoder {
   jpeg_decompress_struct cinfo{};
   ErrorManager err{};
+  jpeg_progress_mgr progress{};
 
   Decoder() {
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = on_error;
     err.pub.emit_message = on_message;
+    progress.progress_monitor = on_progress;
   }
   ~Decoder() { jpeg_destroy_decompress(&cinfo); }
   Decoder(const Decoder&) = delete;
@@ -100,6 +112,7 @@ bool read_header(Decoder& d, const std::vector<uint8_t>& file) {
   jpeg_decompress_struct& c = d.cinfo;
   if (setjmp(d.err.jump)) return false;
   jpeg_create_decompress(&c);
+  c.progress = &d.progress;
   jpeg_mem_src(&c, file.data(), static_cast<unsigned long>(file.size()));
   jpeg_save_markers(&c, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(&c, TRUE);
@@ -205,24 +218,35 @@ void orient(const uint8_t* stored, int width, int height, int orientation, uint8
   }
 }
 
-// torchvision's Resize(shorter) output size (lib/data/vpt-transforms.ts resizedSize).
-void resized_size(int width, int height, int shorter, int& out_width, int& out_height) {
+// torchvision's Resize(shorter) output size (lib/data/vpt-transforms.ts resizedSize), in 64 bits:
+// a long thin image resized to a large `shorter` can exceed any int.
+void resized_size(int64_t width, int64_t height, int64_t shorter, int64_t& out_width, int64_t& out_height) {
   out_width = width;
   out_height = height;
   if (width <= height && width != shorter) {
     out_width = shorter;
-    out_height = static_cast<int>(static_cast<int64_t>(shorter) * height / width);
+    out_height = shorter * height / width;
   } else if (width > height && height != shorter) {
-    out_width = static_cast<int>(static_cast<int64_t>(shorter) * width / height);
+    out_width = shorter * width / height;
     out_height = shorter;
   }
 }
 
+[[noreturn]] void too_large(const std::string& what, int64_t width, int64_t height, uint64_t max_pixels) {
+  throw Error(kErrImageTooLarge, what + " " + std::to_string(width) + "x" + std::to_string(height) + " (" +
+                                     std::to_string(static_cast<uint64_t>(width) * static_cast<uint64_t>(height)) +
+                                     " pixels) is over the limit of " + std::to_string(max_pixels) + " pixels");
+}
+
 }  // namespace
 
-JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter, JpegResize mode) {
+JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter, JpegResize mode, uint64_t max_pixels) {
+  return decode_jpeg_bytes(read_file(path), shorter, mode, max_pixels);
+}
+
+JpegDecodeResult decode_jpeg_bytes(std::vector<uint8_t> file, int shorter, JpegResize mode, uint64_t max_pixels) {
   JpegDecodeResult r;
-  r.file = read_file(path);
+  r.file = std::move(file);
   if (r.file.size() < 2 || r.file[0] != 0xFF || r.file[1] != 0xD8) {
     r.declined = "not a JPEG";
     return r;
@@ -242,20 +266,22 @@ JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter, JpegResi
     r.declined = std::to_string(c.data_precision) + "-bit samples";
     return r;
   }
-  const int width = static_cast<int>(c.image_width), height = static_cast<int>(c.image_height);
-  if (static_cast<uint64_t>(width) * height > kMaxPixels) {
-    r.declined = std::to_string(width) + "x" + std::to_string(height) + " is more than " + std::to_string(kMaxPixels) +
-                 " pixels";
-    return r;
-  }
+  // The header's claim, checked before libjpeg or this function allocates anything of the
+  // image's size: a few hundred bytes can claim 65500 x 65500 pixels (a decompression bomb).
+  // JPEG sides are at most 65535, so the products below fit in 64 bits.
+  const int64_t width = c.image_width, height = c.image_height;
+  if (static_cast<uint64_t>(width * height) > max_pixels) too_large("the image is", width, height, max_pixels);
   const int orientation = orientation_of(c);
   const bool oriented = orientation != 1, swap = orientation >= 5;
-  const int upright_width = swap ? height : width, upright_height = swap ? width : height;
-  if (mode == JpegResize::kFill) {
-    r.width = r.height = shorter;
-  } else {
-    resized_size(upright_width, upright_height, shorter, r.width, r.height);
+  const int64_t upright_width = swap ? height : width, upright_height = swap ? width : height;
+  int64_t out_width = shorter, out_height = shorter;
+  if (mode == JpegResize::kShorterSide) resized_size(upright_width, upright_height, shorter, out_width, out_height);
+  if (static_cast<uint64_t>(out_width) * static_cast<uint64_t>(out_height) > max_pixels ||
+      out_width > std::numeric_limits<int>::max() || out_height > std::numeric_limits<int>::max()) {
+    too_large("resized to " + std::to_string(shorter) + ", the image would be", out_width, out_height, max_pixels);
   }
+  r.width = static_cast<int>(out_width);
+  r.height = static_cast<int>(out_height);
   const bool resize = r.width != upright_width || r.height != upright_height;
 
   r.pixels.resize(static_cast<size_t>(r.width) * r.height * 3);
@@ -269,14 +295,16 @@ JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter, JpegResi
   if (!oriented && !resize) return r;
   if (oriented) {
     std::vector<uint8_t> upright(stored.size());
-    orient(stored.data(), width, height, orientation, resize ? upright.data() : r.pixels.data());
+    orient(stored.data(), static_cast<int>(width), static_cast<int>(height), orientation,
+           resize ? upright.data() : r.pixels.data());
     if (!resize) return r;
     stored.swap(upright);
   }
+  const int w = static_cast<int>(upright_width), h = static_cast<int>(upright_height);
   if (mode == JpegResize::kFill) {
-    resize_bicubic_like_pil(stored.data(), upright_width, upright_height, r.pixels.data(), r.width, r.height);
+    resize_bicubic_like_pil(stored.data(), w, h, r.pixels.data(), r.width, r.height);
   } else {
-    resize_bilinear_like_pil(stored.data(), upright_width, upright_height, r.pixels.data(), r.width, r.height);
+    resize_bilinear_like_pil(stored.data(), w, h, r.pixels.data(), r.width, r.height);
   }
   return r;
 }

@@ -16,9 +16,19 @@
 
 namespace vpt {
 
+// The most pixels an image may have, stored or resized, unless the caller says otherwise:
+// Pillow's decompression-bomb limit (2 * PIL.Image.MAX_IMAGE_PIXELS; PIL refuses larger images,
+// so torchvision on PIL never trains on one). About 0.5 GiB of RGB.
+inline constexpr uint64_t kDefaultMaxImagePixels = 178956970;
+
+// Progressive scans a JPEG may have: each one rereads the whole coefficient buffer, so a small
+// file with thousands of scans costs minutes of CPU (libjpeg-turbo's advice, djpeg -maxscans).
+// Real encoders write about 10.
+inline constexpr int kMaxJpegScans = 500;
+
 struct JpegDecodeResult {
   // True: `pixels` holds (height, width, 3) RGB. False: the file is not a JPEG this decoder
-  // takes (another format, CMYK / YCCK, 12-bit, lossless, a malformed header, too many pixels);
+  // takes (another format, CMYK / YCCK, 12-bit, lossless, a malformed header);
   // `file` holds its bytes for another decoder, and `declined` says why.
   bool decoded = false;
   std::vector<uint8_t> pixels;
@@ -38,13 +48,22 @@ enum class JpegResize {
   kFill,
 };
 
-// Reads and decodes `path`, resizing the upright image as `mode` says.
+// Reads and decodes `path`, resizing the upright image as `mode` says. An image whose header
+// claims more than `max_pixels` pixels, or whose resized size would have more, is refused before
+// anything of its size is allocated.
 // @throws Error(kErrData) whose message is the reason: "file not found", "a folder, not a
 //         file", "empty file (0 bytes)", another read error, or "cannot decode (<libjpeg's
 //         message>)" for a truncated file ("Premature end of JPEG file") or data libjpeg
 //         cannot decode. libjpeg's other warnings (corrupt data it recovers from, such as
 //         stray bytes before a marker) are not errors, as in Pillow (and sharp's
-//         failOn: 'error' in lib/data/decode-image.ts)
-JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter, JpegResize mode = JpegResize::kShorterSide);
+//         failOn: 'error' in lib/data/decode-image.ts); more than kMaxJpegScans scans
+// @throws Error(kErrImageTooLarge) naming both sizes and the limit
+JpegDecodeResult decode_jpeg_file(const std::string& path, int shorter, JpegResize mode = JpegResize::kShorterSide,
+                                  uint64_t max_pixels = kDefaultMaxImagePixels);
+
+// decode_jpeg_file on bytes already in memory (`file` is kept in the result when declined).
+// @throws Error(kErrData) "cannot decode (...)"; Error(kErrImageTooLarge)
+JpegDecodeResult decode_jpeg_bytes(std::vector<uint8_t> file, int shorter, JpegResize mode = JpegResize::kShorterSide,
+                                   uint64_t max_pixels = kDefaultMaxImagePixels);
 
 }  // namespace vpt

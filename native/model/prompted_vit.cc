@@ -84,7 +84,11 @@ PromptSchedule checked_schedule(const ModelConfig& config) {
   const bool added = p.location != PromptLocation::kPrepend;
   require(!added || (p.pool == PromptPool::kOriginal && !p.no_expand),
           "added prompts (location add / add-1) are no rows of their own: pool 'original', no deepNoExpand");
-  const bool reads_prompts = p.pool == PromptPool::kPrompt || p.pool == PromptPool::kImagePrompt;
+  require(!config.pool_prompts || p.pool == PromptPool::kOriginal,
+          "poolPrompts widens pool 'original' (average / MAP pooling); the pool types choose their rows themselves");
+  // Average / MAP pooling with poolPrompts reads the last block's prompt rows too.
+  const bool pool_prompts = config.pool_prompts && config.vit.global_pool != "token";
+  const bool reads_prompts = p.pool == PromptPool::kPrompt || p.pool == PromptPool::kImagePrompt || pool_prompts;
   PromptSchedule schedule = make_prompt_schedule(p, L, config.skip_discarded_prompt_rows, reads_prompts);
   const bool rows_out = p.tokens > 0 && make_prompt_schedule(p, L, false, reads_prompts).rows_out();
   require(p.pool == PromptPool::kOriginal || rows_out,
@@ -140,9 +144,9 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
   NamedTensors expected = vit_.named_tensors();
   // Google layouts become timm's; pos_embed is resampled to the grid the model runs at.
   const TensorMap checkpoint = vit_.adapt_checkpoint(weights);
-  // The checkpoint's classifier is dropped: the task gets its own head.
+  // The checkpoint's classifier (and a distilled DeiT's head_dist) is dropped: the task gets its own head.
   check_fit(expected, checkpoint, "the weights do not fit the model", kErrWeights,
-            [](const std::string& name) { return name.rfind("head.", 0) == 0; });
+            VisionTransformer::is_checkpoint_head);
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
   place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
   backbone_loaded_ = true;
@@ -237,7 +241,7 @@ int64_t PromptedVit::queries_of(int64_t block) const {
   // Token pooling reads only the CLS row of the last block: compute just that row there.
   const bool last = block == config_.vit.depth - 1;
   const bool token = config_.vit.global_pool == "token" && config_.prompt.pool == PromptPool::kOriginal;
-  return last && token ? 1 : -1;
+  return last && token ? (config_.vit.dist_token ? 2 : 1) : -1;
 }
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
@@ -312,8 +316,8 @@ at::Tensor PromptedVit::pool_encoded(const at::Tensor& x) const {
     case PromptPool::kOriginal:
       break;
   }
-  // Average pooling skips the prefix and the prompt rows.
-  return vit_.pool(x, image).to(at::kFloat);
+  // Average and MAP pooling skip the prefix and (unless poolPrompts) the prompt rows.
+  return vit_.pool(x, config_.pool_prompts ? prefix : image).to(at::kFloat);
 }
 
 void PromptedVit::set_class_weights(const at::Tensor& weights) {

@@ -52,6 +52,9 @@ struct ModelConfig {
   // VPT-deep: compute of the prompt rows only what is read (their keys and values), see above.
   // Off: every row of every block, as timm does (same results within float rounding).
   bool skip_discarded_prompt_rows = true;
+  // Average and MAP pooling read the prompt tokens' outputs too (timm pools the tokens after
+  // num_prefix_tokens; off, the default, prompts count as prefix tokens and are left out).
+  bool pool_prompts = false;
 };
 
 class PromptedVit {
@@ -125,7 +128,8 @@ class PromptedVit {
   // x (B, prefix + N + P, D): each residual add, the LayerNorm after it and the deep-prompt
   // insertion as one op (vit.h block_input), fused kernels with fused_norm, ATen ops without.
   at::Tensor run_blocks(const at::Tensor& x, at::Generator* rng, int64_t first = 0);
-  // Rows of the last block's output that pooling reads: 1 with token pooling, else all (-1).
+  // Rows of the last block's output that pooling reads: 1 with token pooling (2 with a
+  // distillation token), else all (-1).
   int64_t queries_of(int64_t block) const;
   // Block i's prompts as kv_rows: (B, N, D), or (1, N, D) when the batch shares them.
   at::Tensor kv_prompts(int64_t block, int64_t batch, at::Generator* rng) const;

@@ -1,26 +1,37 @@
 // vit.cc — see vit.h. Shapes: B batch, T tokens, D width, H heads, hd = D / H.
 #include "model/vit.h"
 
+#include "model/block_variants.h"
+#include "model/rope.h"
 #include "runtime/compat.h"
+#include "weights/eva_layout.h"
 #include "weights/google_layout.h"
 #include "weights/pos_embed.h"
 
 namespace vpt {
 
 VisionTransformer::VisionTransformer(const VitConfig& config)
-    : config_(config), blocks_(static_cast<size_t>(config.depth)) {}
+    : config_(config),
+      blocks_(static_cast<size_t>(config.depth)),
+      attn_pool_(config.embed_dim, config.num_heads, config.mlp_hidden(), config.act, config.norm_eps) {}
 
 NamedTensors VisionTransformer::named_tensors() {
   const int64_t D = config_.embed_dim, p = config_.patch_size, C = config_.in_chans;
-  const int64_t hidden = config_.mlp_hidden();
+  const int64_t hidden = config_.mlp_hidden(), fc1_rows = config_.fc1_rows();
   const int64_t pos_tokens = config_.num_patches() + (config_.no_embed_class ? 0 : config_.num_prefix_tokens());
   NamedTensors out = {
       {"patch_embed.proj.weight", {D, C, p, p}, &patch_weight_},
-      {"patch_embed.proj.bias", {D}, &patch_bias_},
       {"pos_embed", {1, pos_tokens, D}, &pos_embed_},
   };
+  // timm: the patch projection has no bias when norm_pre follows it (CLIP).
+  if (!config_.pre_norm) out.push_back({"patch_embed.proj.bias", {D}, &patch_bias_});
   if (config_.class_token) out.push_back({"cls_token", {1, 1, D}, &cls_token_});
+  if (config_.dist_token) out.push_back({"dist_token", {1, 1, D}, &dist_token_});
   if (config_.reg_tokens > 0) out.push_back({"reg_token", {1, config_.reg_tokens, D}, &reg_token_});
+  if (config_.pre_norm) {
+    out.push_back({"norm_pre.weight", {D}, &norm_pre_weight_});
+    out.push_back({"norm_pre.bias", {D}, &norm_pre_bias_});
+  }
   for (int64_t i = 0; i < config_.depth; ++i) {
     VitBlock& b = blocks_[static_cast<size_t>(i)];
     const std::string pre = "blocks." + std::to_string(i) + ".";
@@ -33,8 +44,12 @@ NamedTensors VisionTransformer::named_tensors() {
     if (config_.layer_scale) out.push_back({pre + "ls1.gamma", {D}, &b.ls1_gamma});
     out.push_back({pre + "norm2.weight", {D}, &b.norm2_weight});
     out.push_back({pre + "norm2.bias", {D}, &b.norm2_bias});
-    out.push_back({pre + "mlp.fc1.weight", {hidden, D}, &b.fc1_weight});
-    out.push_back({pre + "mlp.fc1.bias", {hidden}, &b.fc1_bias});
+    out.push_back({pre + "mlp.fc1.weight", {fc1_rows, D}, &b.fc1_weight});
+    out.push_back({pre + "mlp.fc1.bias", {fc1_rows}, &b.fc1_bias});
+    if (config_.mlp_norm) {
+      out.push_back({pre + "mlp.norm.weight", {hidden}, &b.mlp_norm_weight});
+      out.push_back({pre + "mlp.norm.bias", {hidden}, &b.mlp_norm_bias});
+    }
     out.push_back({pre + "mlp.fc2.weight", {D, hidden}, &b.fc2_weight});
     out.push_back({pre + "mlp.fc2.bias", {D}, &b.fc2_bias});
     if (config_.layer_scale) out.push_back({pre + "ls2.gamma", {D}, &b.ls2_gamma});
@@ -46,13 +61,19 @@ NamedTensors VisionTransformer::named_tensors() {
     out.push_back({"norm.weight", {D}, &norm_weight_});
     out.push_back({"norm.bias", {D}, &norm_bias_});
   }
+  if (config_.global_pool == "map") {
+    NamedTensors pool = attn_pool_.named_tensors();
+    out.insert(out.end(), pool.begin(), pool.end());
+  }
   return out;
 }
 
 TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const {
   // timm resamples a Google .npz's pos_embed with its npz loader's interpolation (pos_embed.h).
   const bool google = is_google_layout(checkpoint);
-  TensorMap out = google ? from_google_layout(checkpoint, config_) : checkpoint;
+  TensorMap out = google                                     ? from_google_layout(checkpoint, config_)
+                  : config_.eva && is_eva_layout(checkpoint) ? from_eva_layout(checkpoint, config_.depth)
+                                                             : checkpoint;
   auto pos = out.find("pos_embed");
   if (pos != out.end() && pos->second.dim() == 3 && pos->second.size(0) == 1) {
     // The prefix rows (class, registers) are kept; with no_embed_class pos_embed has none.
@@ -78,6 +99,7 @@ at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
 
   std::vector<at::Tensor> prefix;
   if (config_.class_token) prefix.push_back(cls_token_.expand({B, -1, -1}));
+  if (config_.dist_token) prefix.push_back(dist_token_.expand({B, -1, -1}));
   if (config_.reg_tokens > 0) prefix.push_back(reg_token_.expand({B, -1, -1}));
 
   if (config_.no_embed_class) {
@@ -93,6 +115,7 @@ at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
     }
     x = x + pos_embed_;
   }
+  if (config_.pre_norm) x = layer_norm(x, norm_pre_weight_, norm_pre_bias_);
   return x;  // (B, prefix + P, D)
 }
 
@@ -110,7 +133,7 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
   if (queries == T && !kv_h.defined()) {
     // (B, T, 3D) -> (3, B, H, T, hd)
     at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
-    out = compat::sdpa(qkv[0], qkv[1], qkv[2]);  // (B, H, T, hd), scale hd^-0.5
+    out = compat::sdpa(rope_rows(qkv[0], T), rope_rows(qkv[1], T), qkv[2]);  // (B, H, T, hd), scale hd^-0.5
   } else {
     // Queries of the first `queries` tokens only; keys and values of all T tokens.
     at::Tensor q, k, v;
@@ -124,6 +147,8 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
       at::Tensor kv = keys_values(x);
       k = kv[0], v = kv[1];
     }
+    // Before the key / value rows join: those (prompts) take no rotary embedding.
+    q = rope_rows(q, T), k = rope_rows(k, T);
     if (kv_h.defined()) {
       // Rows that are only keys and values (VPT-deep's prompts): their projections join the
       // others at kv_rows_start; a batch-shared row is projected once and broadcast.
@@ -140,8 +165,28 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
   return at::linear(out, b.proj_weight, b.proj_bias);
 }
 
+at::Tensor VisionTransformer::rope_rows(const at::Tensor& t, int64_t T) const {
+  if (!config_.rope) return t;
+  if (!rope_sin_.defined() || rope_sin_.device() != t.device()) {
+    auto [sin, cos] = rope_tables(config_.grid(), config_.head_dim(), config_.rope_ref_grid, config_.rope_temperature);
+    rope_sin_ = sin.to(t.device()), rope_cos_ = cos.to(t.device());
+  }
+  // The patch tokens are the last P of the T rows; `t` holds the first t.size(2) of them.
+  return apply_rope(t, rope_sin_, rope_cos_, T - config_.num_patches());
+}
+
 at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const {
-  at::Tensor h = at::gelu(at::linear(x, b.fc1_weight, b.fc1_bias), /*approximate=*/"none");
+  at::Tensor h;
+  if (config_.swiglu) {
+    // timm SwiGLU / GluMlp(gate_last=False): silu(fc1_g(x)) * fc1_x(x)
+    std::vector<at::Tensor> gx = at::linear(x, b.fc1_weight, b.fc1_bias).chunk(2, -1);
+    h = at::silu(gx[0]) * gx[1];
+  } else {
+    h = mlp_activation(at::linear(x, b.fc1_weight, b.fc1_bias), config_.act);
+  }
+  // timm Eva scale_mlp: a LayerNorm of the hidden units before fc2.
+  if (config_.mlp_norm)
+    h = at::layer_norm(h, {config_.mlp_hidden()}, b.mlp_norm_weight, b.mlp_norm_bias, config_.norm_eps);
   return at::linear(h, b.fc2_weight, b.fc2_bias);
 }
 
@@ -189,8 +234,14 @@ AddNorm VisionTransformer::add_norm(const at::Tensor& x, const at::Tensor& r, co
 
 at::Tensor VisionTransformer::pool(const at::Tensor& x, int64_t skip_prefix) const {
   at::Tensor h = config_.fc_norm ? x : layer_norm(x, norm_weight_, norm_bias_);
-  at::Tensor pooled =
-      config_.global_pool == "avg" ? h.narrow(1, skip_prefix, h.size(1) - skip_prefix).mean(1) : h.select(1, 0);
+  at::Tensor pooled;
+  if (config_.global_pool == "token") {
+    // timm's distilled DeiT: the mean of the class and distillation tokens' outputs.
+    pooled = config_.dist_token ? (h.select(1, 0) + h.select(1, 1)) / 2 : h.select(1, 0);
+  } else {
+    at::Tensor tokens = h.narrow(1, skip_prefix, h.size(1) - skip_prefix);
+    pooled = config_.global_pool == "map" ? attn_pool_.forward(tokens) : tokens.mean(1);
+  }
   return config_.fc_norm ? layer_norm(pooled, fc_norm_weight_, fc_norm_bias_) : pooled;
 }
 

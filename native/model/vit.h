@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/add_layer_norm.h"
+#include "model/attention_pool.h"
 #include "model/named_tensor.h"
 #include "weights/tensor_file.h"
 
@@ -28,16 +29,29 @@ struct VitConfig {
   bool qkv_bias = true;
   bool class_token = true;
   int64_t reg_tokens = 0;
+  bool dist_token = false;            // DeiT distilled: [cls, dist] lead; token pooling averages their outputs
   bool no_embed_class = false;        // pos_embed covers patch tokens only
   bool layer_scale = false;           // ls1.gamma / ls2.gamma present (timm init_values)
-  std::string global_pool = "token";  // "token" | "avg"
+  std::string global_pool = "token";  // "token" | "avg" | "map" (attention_pool.h, after the final norm)
   bool fc_norm = false;               // norm after pooling instead of before
   double norm_eps = 1e-6;
+  std::string act = "gelu";  // MLP activation (block_variants.h): "gelu" | "quick_gelu" | "gelu_tanh"
+  bool pre_norm = false;     // timm norm_pre (CLIP's ln_pre): LayerNorm of the embedded tokens
+  // timm Eva (EVA-02): its tensor names (weights/eva_layout.h), a SwiGLU MLP (fc1 rows
+  // [gate | x], SiLU gate) with a LayerNorm of the hidden units (scale_mlp), and a rotary
+  // position embedding of the patch tokens' queries and keys (rope.h; ref_grid 0: none).
+  bool eva = false;
+  bool swiglu = false;
+  bool mlp_norm = false;
+  bool rope = false;
+  double rope_ref_grid = 0;
+  double rope_temperature = 10000;
 
   int64_t grid() const { return img_size / patch_size; }
   int64_t num_patches() const { return grid() * grid(); }
-  int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + reg_tokens; }
+  int64_t num_prefix_tokens() const { return (class_token ? 1 : 0) + (dist_token ? 1 : 0) + reg_tokens; }
   int64_t mlp_hidden() const { return static_cast<int64_t>(embed_dim * mlp_ratio); }
+  int64_t fc1_rows() const { return swiglu ? 2 * mlp_hidden() : mlp_hidden(); }
   int64_t head_dim() const { return embed_dim / num_heads; }
 };
 
@@ -47,7 +61,8 @@ struct VitBlock {
   at::Tensor proj_weight, proj_bias;
   at::Tensor ls1_gamma;
   at::Tensor norm2_weight, norm2_bias;
-  at::Tensor fc1_weight, fc1_bias;
+  at::Tensor fc1_weight, fc1_bias;            // (M, D), or (2M, D) rows [gate | x] with swiglu
+  at::Tensor mlp_norm_weight, mlp_norm_bias;  // (M) with mlp_norm
   at::Tensor fc2_weight, fc2_bias;
   at::Tensor ls2_gamma;
 };
@@ -65,8 +80,13 @@ class VisionTransformer {
   // (google_layout.h) and the position embedding is resampled to this model's grid
   // (pos_embed.h). Tensors that still do not fit are left for the caller to name.
   TensorMap adapt_checkpoint(const TensorMap& checkpoint) const;
+  /** A checkpoint's classifier (`head.*`, a distilled DeiT's `head_dist.*`): a task brings its own head. */
+  static bool is_checkpoint_head(const std::string& name) {
+    return name.rfind("head.", 0) == 0 || name.rfind("head_dist.", 0) == 0;
+  }
 
-  // (B, 3, H, W) -> (B, prefix + P, D): patch embedding, prefix tokens, position embedding.
+  // (B, 3, H, W) -> (B, prefix + P, D): patch embedding, prefix tokens, position embedding,
+  // norm_pre (pre_norm; prompts inserted after it enter the first block as they are).
   at::Tensor embed(const at::Tensor& images) const;
   // (B, T, D) -> (B, T, D): x += attn(norm1(x)); x += mlp(norm2(x)).
   // With `queries` = q < T only the first q tokens' outputs are computed (B, q, D): keys and
@@ -93,8 +113,8 @@ class VisionTransformer {
   // [rows_start, rows_start + n) of s replaced by `rows` (B, n, D) when it is defined.
   AddNorm block_input(int64_t index, const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
                       int64_t rows_start, bool fused) const;
-  // Final norm, pooling over tokens after `skip_prefix` leading ones ("avg") or the first
-  // token ("token"), then fc_norm: (B, T, D) -> (B, D).
+  // Final norm, pooling over tokens after `skip_prefix` leading ones ("avg"; "map": the attention
+  // pool over them) or the first token ("token"), then fc_norm: (B, T, D) -> (B, D).
   at::Tensor pool(const at::Tensor& x, int64_t skip_prefix) const;
   // Final norm, the mean of rows [start, start + count), then fc_norm: (B, T, D) -> (B, D).
   // VPT's img_pool / prompt_pool / imgprompt_pool (prompted_vit.cc).
@@ -109,13 +129,20 @@ class VisionTransformer {
                    const at::Tensor& w, const at::Tensor& b, bool fused) const;
 
   VitConfig config_;
-  at::Tensor patch_weight_, patch_bias_;  // (D, C, p, p), (D)
-  at::Tensor cls_token_;                  // (1, 1, D)
-  at::Tensor reg_token_;                  // (1, R, D)
-  at::Tensor pos_embed_;                  // (1, [prefix +] P, D)
+  at::Tensor patch_weight_, patch_bias_;        // (D, C, p, p), (D)
+  at::Tensor cls_token_;                        // (1, 1, D)
+  at::Tensor reg_token_;                        // (1, R, D)
+  at::Tensor dist_token_;                       // (1, 1, D), dist_token only
+  at::Tensor pos_embed_;                        // (1, [prefix +] P, D)
+  at::Tensor norm_pre_weight_, norm_pre_bias_;  // pre_norm only
   std::vector<VitBlock> blocks_;
   at::Tensor norm_weight_, norm_bias_;        // final norm (absent with fc_norm)
   at::Tensor fc_norm_weight_, fc_norm_bias_;  // after pooling (fc_norm only)
+  AttentionPool attn_pool_;                   // global_pool "map" only
+  // rope: the (P, hd) sin / cos tables, made on the device of the first forward.
+  mutable at::Tensor rope_sin_, rope_cos_;
+  // t (B, H, n, hd): the first n of a block's T rows; rotates those that are patch tokens.
+  at::Tensor rope_rows(const at::Tensor& t, int64_t T) const;
 };
 
 }  // namespace vpt

@@ -19,6 +19,7 @@ inline constexpr const char* kErrOption = "VPT_OPTION";            // a well-for
 inline constexpr const char* kErrNonFinite = "VPT_NONFINITE";      // training diverged
 inline constexpr const char* kErrDistributed = "VPT_DISTRIBUTED";  // rendezvous or collective failed
 inline constexpr const char* kErrData = "VPT_DATA";                // a missing, unreadable, corrupt or truncated image
+inline constexpr const char* kErrImageTooLarge = "VPT_TOOLARGE";   // an image over the pixel limit (a bomb?)
 inline constexpr const char* kErrTorch = "VPT_TORCH";              // any other LibTorch error
 inline constexpr const char* kErrNative = "VPT_NATIVE";            // any other C++ exception
 

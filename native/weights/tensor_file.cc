@@ -1,6 +1,7 @@
 // tensor_file.cc — see tensor_file.h.
 #include "weights/tensor_file.h"
 
+#include <algorithm>
 #include <fstream>
 #include <numeric>
 
@@ -28,16 +29,21 @@ size_t dtype_size(const std::string& dtype) {
 }
 
 TensorMap read_tensor_entries(const std::string& path, const std::vector<TensorEntry>& entries) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(kErrIo, "cannot open " + path);
+  const std::streamoff end = in.tellg();
+  const uint64_t file_size = end > 0 ? static_cast<uint64_t>(end) : 0;
   TensorMap out;
   for (const auto& e : entries) {
     const size_t elem = dtype_size(e.dtype);
     if (elem == 0) throw Error(kErrWeights, path + ": tensor '" + e.name + "' has unsupported dtype " + e.dtype);
-    int64_t numel = 1;
+    // The product of the non-zero dimensions too: a tensor with a 0 among huge dimensions has no
+    // elements, but its strides would overflow (LibTorch throws "Stride calculation overflowed").
+    int64_t numel = 1, strided = 1;
     for (int64_t d : e.shape) {
       if (d < 0) throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a negative dimension");
-      if (__builtin_mul_overflow(numel, d, &numel)) {
+      if (__builtin_mul_overflow(numel, d, &numel) ||
+          __builtin_mul_overflow(strided, std::max<int64_t>(d, 1), &strided)) {
         throw Error(kErrWeights, path + ": tensor '" + e.name + "' has a shape too large to address");
       }
     }
@@ -45,6 +51,12 @@ TensorMap read_tensor_entries(const std::string& path, const std::vector<TensorE
     if (__builtin_mul_overflow(static_cast<uint64_t>(numel), elem, &needed) || needed != e.nbytes) {
       throw Error(kErrWeights, path + ": tensor '" + e.name + "' has " + std::to_string(e.nbytes) +
                                    " bytes, its shape needs " + std::to_string(needed));
+    }
+    // Checked before allocating: a header may claim more bytes than the file holds.
+    if (e.offset > file_size || e.nbytes > file_size - e.offset) {
+      throw Error(kErrIo, path + ": tensor '" + e.name + "' needs bytes " + std::to_string(e.offset) + ".." +
+                              std::to_string(e.offset) + "+" + std::to_string(e.nbytes) + " but the file has " +
+                              std::to_string(file_size) + " (file truncated?)");
     }
     at::Tensor raw = at::empty(e.shape, at::TensorOptions().dtype(scalar_type_of(e.dtype)));
     in.seekg(static_cast<std::streamoff>(e.offset));

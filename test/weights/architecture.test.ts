@@ -23,7 +23,10 @@ describe('architecture', () => {
     });
     expect(parseArch('vit_tiny_patch16_224')).toMatchObject({ embedDim: 192, depth: 12, numHeads: 3 });
     expect(parseArch('vit_small_patch16_224')).toMatchObject({ embedDim: 384, numHeads: 6, mean: [0.5, 0.5, 0.5] });
-    expect(() => parseArch('vit_giant_patch14_224')).toThrow(/unknown architecture/);
+    expect(parseArch('vit_giant_patch14_224')).toMatchObject({ embedDim: 1408, depth: 40, mlpRatio: 48 / 11 });
+    expect(() => parseArch('vit_bsae_patch16_224')).toThrow(
+      /unknown architecture .*nearest supported: vit_base_patch16_224/,
+    );
   });
 
   it('applies config.json model_args and pretrained_cfg', () => {

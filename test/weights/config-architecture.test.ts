@@ -20,7 +20,8 @@ describe('timm model_args', () => {
     expect(resolve({ global_pool: 'avg', fc_norm: false })).toMatchObject({ globalPool: 'avg', fcNorm: false });
     expect(resolve({ fc_norm: true })).toMatchObject({ globalPool: 'token', fcNorm: true });
     expect(resolve({}, 'avg')).toMatchObject({ globalPool: 'avg', fcNorm: true });
-    refused({ global_pool: 'map' }, /model_args\.global_pool "map" is not supported \(token, avg\)/);
+    expect(resolve({ global_pool: 'map' })).toMatchObject({ globalPool: 'map', fcNorm: false });
+    refused({ global_pool: 'max' }, /model_args\.global_pool "max" is not supported \(token, avg, map\)/);
     refused({ global_pool: 'avgmax' }, /model_args\.global_pool "avgmax"/);
   });
 
@@ -76,15 +77,17 @@ describe('timm model_args', () => {
       { qk_norm: true },
       /model_args\.qk_norm=true is not supported by vpt-native \(only false: no q\/k LayerNorm/,
     );
-    refused({ pre_norm: true }, /model_args\.pre_norm=true is not supported/);
+    expect(resolve({ pre_norm: true, act_layer: 'quick_gelu' })).toMatchObject({ preNorm: true, act: 'quick_gelu' });
+    refused({ pre_norm: 1 }, /model_args\.pre_norm must be true or false/);
+    refused({ act_layer: 'silu' }, /model_args\.act_layer "silu" is not supported \(gelu, quick_gelu, gelu_tanh\)/);
     refused(
       { drop_path_rate: 0.1 },
       /model_args\.drop_path_rate=0\.1 is not supported by vpt-native \(only 0: vpt-native does not apply training-time dropout/,
     );
     refused({ dynamic_img_size: true }, /model_args\.dynamic_img_size=true .*use the imageSize option/);
     refused(
-      { act_layer: 'gelu_tanh' },
-      /model_args\.act_layer is not supported by vpt-native \(supported: .*init_values/,
+      { embed_norm_layer: 'rmsnorm' },
+      /model_args\.embed_norm_layer is not supported by vpt-native \(supported: .*init_values/,
     );
   });
 });

@@ -1,0 +1,168 @@
+// VPT's default 36-config prompt grid (lr x wd), three ways, on the synthetic CUB-layout data
+// and a tiny random ViT (the demo's), on the CPU:
+//   (a) 36 sequential `vpt-native train` processes (what KMnP/vpt's tune scripts do);
+//   (b) `vpt-native tune --prune none` (one process, groups of configs on one loader pass);
+//   (c) `vpt-native tune --prune halving` (successive halving on val top-1).
+// Reports wall time of the search, config-epochs trained, the chosen config with its val top-1
+// and the test top-1 of its final run (seed 42), and the host memory one more trial model takes.
+//   npm run build:ts && node bench/tune-grid.mjs [epochs=9] [imagesPerClass=20] [--tune-only]
+// (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split)
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const cli = join(dist, 'bin', 'launch.cjs');
+const { synthesizeCub } = await import(join(dist, 'lib/data/synth.js'));
+const { convertCub } = await import(join(dist, 'lib/data/convert-cub.js'));
+const { writeRandomBackbone, DEMO_BACKBONE } = await import(join(dist, 'lib/demo/random-backbone.js'));
+const { DEFAULT_GRIDS } = await import(join(dist, 'lib/tune/default-grid.js'));
+const { createModel } = await import(join(dist, 'lib/model/create-model.js'));
+
+const epochs = Number(process.argv[2] ?? 9);
+const imagesPerClass = Number(process.argv[3] ?? 20);
+const tuneOnly = process.argv.includes('--tune-only');
+const dir = await mkdtemp(join(tmpdir(), 'vpt-tune-bench-'));
+const data = join(dir, 'CUB_200_2011');
+await synthesizeCub(data, { classes: 5, imagesPerClass, imageSize: 48, seed: 7 });
+await convertCub(data, { valFraction: 0.2, seed: 1 });
+const weights = await writeRandomBackbone(join(dir, 'backbone'), DEMO_BACKBONE);
+const shared = [
+  '--data',
+  data,
+  '--weights',
+  weights,
+  '--epochs',
+  String(epochs),
+  '--warmup-epochs',
+  '1',
+  '--batch-size',
+  '32',
+  '--crop-size',
+  '32',
+  '--prompt-tokens',
+  '5',
+  '--device',
+  'cpu',
+  '--seed',
+  '42',
+];
+const pct = (x) => (x === null || x === undefined ? 'n/a' : (100 * x).toFixed(1));
+const rows = [];
+
+/** Runs `tune` with --json; the search's time ends at the 'chosen' event (the final run follows). */
+function tuneRun(out, prune) {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let searchSeconds;
+    const child = spawn(
+      process.execPath,
+      [cli, 'tune', ...shared, '--out', out, '--prune', prune, '--seeds', '1', '--json'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let buffer = '';
+    child.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, i);
+        buffer = buffer.slice(i + 1);
+        if (line.startsWith('{"type":"chosen"')) searchSeconds = (performance.now() - t0) / 1000;
+      }
+    });
+    child.on('exit', async (code) => {
+      if (code !== 0) return reject(new Error(`tune exited with ${code}`));
+      resolve({ searchSeconds, summary: JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) });
+    });
+  });
+}
+
+let fullGridBest;
+for (const [way, prune] of [
+  ['(b) tune --prune none', 'none'],
+  ['(c) tune --prune halving', 'halving'],
+]) {
+  const out = join(dir, prune);
+  const { searchSeconds, summary } = await tuneRun(out, prune);
+  if (prune === 'none') fullGridBest = summary.valTop1;
+  rows.push({
+    way,
+    seconds: searchSeconds,
+    configEpochs: summary.trialEpochs,
+    chosen: `lr ${summary.chosen.baseLr} wd ${summary.chosen.weightDecay}`,
+    val: summary.valTop1,
+    test: summary.testTop1Mean,
+  });
+  console.log(JSON.stringify(rows.at(-1)));
+}
+
+// (a) one train process per config (run last: the tune rows come first if the bench is cut short).
+async function sequentialTrains() {
+  const t0 = performance.now();
+  const runs = [];
+  const { lr, wd } = DEFAULT_GRIDS.prompt;
+  for (const l of lr)
+    for (const w of wd) {
+      const out = join(dir, 'a', `lr${l}-wd${w}`);
+      await promisify(execFile)(process.execPath, [
+        cli,
+        'train',
+        ...shared,
+        '--base-lr',
+        String(l),
+        '--weight-decay',
+        String(w),
+        '--out',
+        out,
+        '--quiet',
+      ]);
+      const s = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+      runs.push({ lr: l, wd: w, val: s.lastValTop1, test: s.lastTestTop1 });
+    }
+  const seconds = (performance.now() - t0) / 1000;
+  // VPT's rule: the last epoch's val top-1, ties to the smaller lr.
+  const chosen = runs.filter((r) => Number.isFinite(r.val)).sort((x, y) => y.val - x.val || x.lr - y.lr)[0];
+  rows.unshift({
+    way: '(a) 36 x train',
+    seconds,
+    configEpochs: 36 * epochs,
+    chosen: `lr ${chosen.lr} wd ${chosen.wd}`,
+    val: chosen.val,
+    test: chosen.test,
+  });
+}
+
+if (!tuneOnly) await sequentialTrains();
+
+// Host memory one more trial model takes (each holds its own backbone copy).
+const models = [];
+const rss0 = process.memoryUsage().rss;
+for (let i = 0; i < 8; i++)
+  models.push(
+    await createModel({ weights, numClasses: 5, imageSize: 32, prompt: { tokens: 5, deep: false }, device: 'cpu' }),
+  );
+const perModel = (process.memoryUsage().rss - rss0) / 8;
+const info = models[0].info();
+for (const m of models) m.dispose();
+
+// Without (a), speed-up and config-epochs are against (b), the full grid.
+const a = rows[0];
+const against = tuneOnly ? '(b)' : '(a)';
+console.log(
+  `| way | search wall s | config-epochs | chosen | val top-1 % | test top-1 % (seed 42) | speed-up vs ${against} | config-epochs vs ${against} |`,
+);
+console.log('| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |');
+for (const r of rows)
+  console.log(
+    `| ${r.way} | ${r.seconds.toFixed(1)} | ${r.configEpochs} | ${r.chosen} | ${pct(r.val)} | ${pct(r.test)} | ${(a.seconds / r.seconds).toFixed(2)}x | ${(a.configEpochs / r.configEpochs).toFixed(2)}x fewer |`,
+  );
+const halving = rows.at(-1);
+console.log(
+  `\nfull grid's best val top-1 (b): ${pct(fullGridBest)}; halving's choice: ${pct(halving.val)} (${((fullGridBest - halving.val) * 100).toFixed(1)} points below)`,
+);
+console.log(
+  `one more trial model: ${(perModel / 2 ** 20).toFixed(1)} MiB RSS (backbone ${(info.backboneBytes / 2 ** 20).toFixed(2)} MiB, ${info.trainableParams} trainable params)`,
+);

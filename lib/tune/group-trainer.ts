@@ -1,0 +1,215 @@
+/**
+ * Trains a group of trials in one process on one loader pass: each batch is decoded once and
+ * every trial of the group steps on it (the same batches as same-seed `train` runs see), then
+ * one pass over val evaluates them all. Each trial's state is saved after every epoch, so a
+ * search resumes at the epoch boundary exactly. A trial that fails or whose loss is not finite
+ * is reported and dropped; the others go on.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { type ResolvedTrainConfig, scaledLearningRate } from '../config/train-config.js';
+import type { Dataset } from '../data/dataset.js';
+import { defaultDecodeWorkers, Loader } from '../data/loader.js';
+import type { Model } from '../model/model.js';
+import { EpochStats } from '../train/epoch-stats.js';
+import type { EpochMetrics, SplitMetrics } from '../train/run-folder.js';
+import { learningRateAt, type Schedule } from '../train/schedule.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { createTrialModel } from './trial-model.js';
+import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
+import type { TrialSpec } from './tune-config.js';
+
+/** Where a trial's training state lives (under its folder in trials/). */
+export function trialStatePath(spec: TrialSpec): string {
+  return join(spec.config.out, 'last.state.safetensors');
+}
+
+interface Member {
+  spec: TrialSpec;
+  model: Model;
+  schedule: Schedule;
+  step: number;
+  history: EpochMetrics[];
+  failed: boolean;
+}
+
+/** The `run` record of a trial's state file: its epochs so far. */
+type TrialPosition = { epoch: number; history: EpochMetrics[] };
+
+const isAbort = (e: unknown) => e instanceof DOMException && e.name === 'AbortError';
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export interface GroupTrainerOptions {
+  dataset: Dataset;
+  /** The settings every trial shares (loader, epochs, schedule shape). */
+  base: ResolvedTrainConfig;
+  device: string;
+  precision: 'fp32' | 'bf16';
+  groupSize: number;
+  /** After every step of every trial. */
+  onStep?: () => void;
+}
+
+export class GroupTrainer implements TrialTrainer {
+  readonly groupSize: number;
+  readonly #o: GroupTrainerOptions;
+  readonly #trainLoader: Loader;
+  readonly #valLoader: Loader;
+
+  constructor(o: GroupTrainerOptions) {
+    this.#o = o;
+    this.groupSize = o.groupSize;
+    const { base, dataset } = o;
+    const trainSamples = dataset.splits.train ?? [];
+    const common = {
+      cropSize: base.cropSize,
+      preprocess: base.preprocess ?? dataset.preprocess ?? 'fgvc',
+      seed: base.seed,
+      onBadImage: base.onBadImage,
+      workers: base.workers ?? defaultDecodeWorkers(2),
+    };
+    this.#trainLoader = new Loader(trainSamples, {
+      ...common,
+      batchSize: base.batchSize,
+      train: base.augment,
+      shuffle: true,
+      dropLast: trainSamples.length >= base.batchSize,
+    });
+    this.#valLoader = new Loader(dataset.splits.val ?? [], {
+      ...common,
+      batchSize: base.evalBatchSize ?? base.batchSize,
+      train: false,
+      shuffle: false,
+    });
+  }
+
+  get stepsPerEpoch(): number {
+    return this.#trainLoader.batchesPerEpoch;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.#trainLoader.close(), this.#valLoader.close()]);
+  }
+
+  async train(runs: TrialRun[], until: number, events: TrialEvents, signal?: AbortSignal): Promise<void> {
+    const members: Member[] = [];
+    try {
+      for (const run of runs) {
+        const member = await this.#open(run, events);
+        if (member) members.push(member);
+      }
+      const from = Math.min(...members.map((m) => m.history.length));
+      for (let epoch = from; epoch < until; epoch++) {
+        const group = members.filter((m) => !m.failed && m.history.length === epoch);
+        if (group.length) await this.#epoch(group, epoch, events, signal);
+      }
+    } finally {
+      for (const m of members) m.model.dispose();
+    }
+  }
+
+  /** The trial's model, from its saved state when it has trained before; undefined when it failed. */
+  async #open(run: TrialRun, events: TrialEvents): Promise<Member | undefined> {
+    const { spec } = run;
+    const { dataset, device, precision } = this.#o;
+    let model: Model | undefined;
+    try {
+      await mkdir(spec.config.out, { recursive: true });
+      // The trial's complete train config beside its state, as a run folder's config.json.
+      await writeFileAtomic(join(spec.config.out, 'config.json'), [Buffer.from(JSON.stringify(spec.config, null, 2))]);
+      model = await createTrialModel(spec.config, dataset, device, precision);
+      let step = 0,
+        history: EpochMetrics[] = [];
+      if (run.epochsDone > 0) {
+        const state = await model.loadState(trialStatePath(spec));
+        history = ((state.run as TrialPosition | undefined)?.history ?? []).slice();
+        step = state.step;
+        if (history.length !== run.epochsDone) await events.restored(spec.id, history);
+      }
+      const schedule: Schedule = {
+        baseLr: scaledLearningRate(spec.config),
+        unit: spec.config.scheduleUnit,
+        warmupEpochs: spec.config.warmupEpochs,
+        epochs: spec.config.epochs,
+        stepsPerEpoch: this.stepsPerEpoch,
+      };
+      return { spec, model, schedule, step, history, failed: false };
+    } catch (error) {
+      model?.dispose();
+      if (isAbort(error)) throw error;
+      await events.failed(spec.id, message(error));
+      return undefined;
+    }
+  }
+
+  /** One epoch of `group`: every batch steps each trial, then val evaluates each; states saved. */
+  async #epoch(group: Member[], epoch: number, events: TrialEvents, signal?: AbortSignal): Promise<void> {
+    const stats = new Map(group.map((m) => [m, new EpochStats()]));
+    const lrs = new Map<Member, number>();
+    const fail = async (m: Member, why: string) => {
+      m.failed = true;
+      await events.failed(m.spec.id, why);
+    };
+    let batchIndex = 0;
+    for await (const batch of this.#trainLoader.epoch(epoch)) {
+      signal?.throwIfAborted();
+      for (const m of group) {
+        if (m.failed) continue;
+        const lr = learningRateAt(m.schedule, epoch * this.stepsPerEpoch + batchIndex);
+        try {
+          m.model.setLearningRate(lr);
+          const r = await m.model.trainStep(batch.images, batch.labels);
+          m.step++;
+          if (r.skipped || !Number.isFinite(r.loss)) {
+            await fail(m, `diverged: non-finite loss or gradient at epoch ${epoch + 1}, step ${m.step}`);
+            continue;
+          }
+          stats.get(m)!.add(r);
+          lrs.set(m, lr);
+        } catch (error) {
+          await fail(m, message(error));
+        }
+        this.#o.onStep?.();
+      }
+      batchIndex++;
+    }
+    const live = group.filter((m) => !m.failed);
+    for (const m of live) stats.get(m)!.endTraining();
+    const val = await this.#evaluate(live);
+    for (const m of live) {
+      const metrics = stats.get(m)!.metrics(epoch, m.step, lrs.get(m) ?? 0, { val: val.get(m)! });
+      m.history.push(metrics);
+      await m.model.saveState(trialStatePath(m.spec), { epoch: epoch + 1, history: m.history } satisfies TrialPosition);
+      await events.epoch(m.spec.id, metrics);
+    }
+  }
+
+  /** One pass over val for the whole group: each batch is decoded once and evaluated by every model. */
+  async #evaluate(group: Member[]): Promise<Map<Member, SplitMetrics>> {
+    const sums = new Map(group.map((m) => [m, { loss: 0, correct1: 0, correct5: 0, count: 0 }]));
+    if (group.length) {
+      for await (const batch of this.#valLoader.epoch(0)) {
+        for (const m of group) {
+          const r = await m.model.evaluate(batch.images, batch.labels);
+          const s = sums.get(m)!;
+          s.loss += r.loss * r.count;
+          s.correct1 += r.correct1;
+          s.correct5 += r.correct5;
+          s.count += r.count;
+        }
+      }
+    }
+    return new Map(
+      [...sums].map(([m, s]) => [
+        m,
+        {
+          loss: s.count ? s.loss / s.count : NaN,
+          top1: s.count ? s.correct1 / s.count : NaN,
+          top5: s.count ? s.correct5 / s.count : NaN,
+          count: s.count,
+        },
+      ]),
+    );
+  }
+}

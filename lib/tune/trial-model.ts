@@ -1,0 +1,51 @@
+/** A trial's model, built and configured as `train()` builds it for the same config. */
+import { type ResolvedTrainConfig, scaledLearningRate } from '../config/train-config.js';
+import type { Dataset } from '../data/dataset.js';
+import { createModel } from '../model/create-model.js';
+import type { Model } from '../model/model.js';
+import { computeClassWeights } from '../train/class-weights.js';
+
+export async function createTrialModel(
+  c: ResolvedTrainConfig,
+  dataset: Dataset,
+  device: string,
+  precision: 'fp32' | 'bf16',
+): Promise<Model> {
+  const model = await createModel({
+    weights: c.weights,
+    ...(c.arch ? { arch: c.arch } : {}),
+    numClasses: dataset.numClasses,
+    imageSize: c.cropSize,
+    prompt:
+      c.transfer === 'prompt'
+        ? { tokens: c.promptTokens, deep: c.deep, dropout: c.promptDropout, project: c.promptProject }
+        : null,
+    transfer: c.transfer,
+    mlpLayers: c.mlpLayers,
+    device,
+    precision,
+    backboneDtype: c.backboneDtype,
+    seed: c.seed,
+    checkpointBlocks: c.checkpointBlocks,
+    fusedLayerNorm: c.fusedLayerNorm,
+    classNames: dataset.classNames,
+  });
+  try {
+    if (c.classWeights !== 'none') {
+      const labels = (dataset.splits.train ?? []).map((s) => s.label);
+      model.setClassWeights(computeClassWeights(labels, dataset.numClasses, c.classWeights));
+    }
+    model.configureOptimizer({
+      optimizer: c.optimizer,
+      lr: scaledLearningRate(c),
+      ...(c.optimizer === 'sgd' ? { momentum: c.momentum } : {}),
+      weightDecay: c.weightDecay,
+      ...(c.clipGradNorm ? { clipGradNorm: c.clipGradNorm } : {}),
+      cudaGraphs: c.cudaGraphs,
+    });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
+}

@@ -1,0 +1,183 @@
+/**
+ * `TuneConfig`: a train config without the searched keys, plus the grid, the selection rule, the
+ * final runs and the pruning. Validated completely (every trial's train config included) before
+ * anything runs.
+ */
+import { z } from 'zod';
+
+import { type ResolvedTrainConfig, resolveTrainConfig, type TrainConfig } from '../config/train-config.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { parseOptions } from '../util/validate.js';
+import { DEFAULT_GRIDS, defaultSeeds } from './default-grid.js';
+
+/** A list with no value twice (duplicates would train the same config twice). */
+function distinct<T extends z.ZodType<number | boolean>>(item: T) {
+  return z
+    .array(item)
+    .min(1, 'expected at least one value')
+    .superRefine((values, ctx) => {
+      const seen = new Set<unknown>();
+      for (const v of values) {
+        if (seen.has(v)) ctx.addIssue({ code: 'custom', message: `${String(v)} is given twice` });
+        seen.add(v);
+      }
+    });
+}
+
+const positiveFinite = z.number().positive().finite();
+
+export const tuneSettingsSchema = z.strictObject({
+  /** The searched values; each defaults to KMnP/vpt's grid for the transfer type (lr, wd) or the base value. */
+  grid: z
+    .strictObject({
+      /** Base learning rates (scaled by batchSize / 256 as `train` does). */
+      lr: distinct(positiveFinite).optional(),
+      wd: distinct(z.number().min(0).finite()).optional(),
+      promptTokens: distinct(z.int().min(1).max(4096)).optional(),
+      deep: distinct(z.boolean()).optional(),
+    })
+    .default({}),
+  /** Final runs: a list of seeds, or how many of VPT's (42, 44, 82, 100, 800, then 1000...); 0 = none. */
+  seeds: z
+    .union([
+      z.int().min(0).max(100),
+      distinct(
+        z
+          .int()
+          .min(0)
+          .max(2 ** 32 - 1),
+      ),
+    ])
+    .default(5),
+  /** 'last': the last epoch's val top-1 (VPT's rule); 'best': the best epoch's. Ties go to the smaller lr. */
+  select: z.enum(['last', 'best']).default('last'),
+  /** The final runs train on train, or on train + val (the VTAB protocol). */
+  finalOn: z.enum(['train', 'trainval']).default('train'),
+  /** Successive halving on val top-1 at the rungs, or every config to the end. */
+  prune: z.enum(['none', 'halving']).default('none'),
+  /** Epochs after which halving ranks the configs still training; default epochs x keep^k (k = 1, 2, ...), >= 1. */
+  rungs: distinct(z.int().min(1)).optional(),
+  /** Fraction of the configs at a rung that keep training (at least one does). */
+  keep: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(1 / 3),
+  /** Configs trained together on one loader pass; default: what the memory holds. */
+  groupSize: z.int().min(1).optional(),
+  /** Continue the search in `out` (finished trials are not rerun, unfinished ones continue from their state). */
+  resume: z.boolean().default(false),
+  /** Replace a tune folder already in `out`. */
+  overwrite: z.boolean().default(false),
+});
+
+const TUNE_KEYS = new Set(Object.keys(tuneSettingsSchema.shape));
+/** Train keys the grid sets per trial (or that a search cannot take). */
+const SEARCHED_KEYS = ['baseLr', 'weightDecay'] as const;
+
+/** What `tune()` accepts: train settings (not baseLr / weightDecay / resume) and the search settings. */
+export type TuneConfig = Omit<TrainConfig, (typeof SEARCHED_KEYS)[number] | 'resume'> &
+  z.input<typeof tuneSettingsSchema>;
+
+export type TuneSettings = z.output<typeof tuneSettingsSchema>;
+
+/** One point of the grid. */
+export interface TrialSpec {
+  /** `t<index>-lr<lr>-wd<wd>[-p<tokens>][-deep|-shallow]`: the folder under trials/. */
+  id: string;
+  /** Position in the grid (lr-major, as listed). */
+  index: number;
+  baseLr: number;
+  weightDecay: number;
+  promptTokens: number;
+  deep: boolean;
+  /** The learning rate the optimizer starts from: baseLr x batchSize / 256. */
+  scaledLr: number;
+  /** The trial's complete train config (out = its folder under trials/). */
+  config: ResolvedTrainConfig;
+}
+
+export interface ResolvedTune {
+  /** Tune folder. */
+  out: string;
+  settings: TuneSettings;
+  /** The train settings shared by every trial (baseLr / weightDecay / out are per trial). */
+  base: ResolvedTrainConfig;
+  /** The searched values, defaults filled in. */
+  axes: { lr: number[]; wd: number[]; promptTokens: number[]; deep: boolean[] };
+  trials: TrialSpec[];
+  seeds: number[];
+  rungs: number[];
+}
+
+/** The halving rungs: epochs x keep^k for k = 1, 2, ... (floored, >= 1, below epochs), ascending. */
+export function defaultRungs(epochs: number, keep: number): number[] {
+  const rungs = new Set<number>();
+  for (let at = epochs * keep; Math.floor(at) >= 1; at *= keep) if (Math.floor(at) < epochs) rungs.add(Math.floor(at));
+  return [...rungs].sort((a, b) => a - b);
+}
+
+function trialId(
+  index: number,
+  t: Omit<TrialSpec, 'id' | 'index' | 'config' | 'scaledLr'>,
+  axes: ResolvedTune['axes'],
+): string {
+  const parts = [`t${String(index).padStart(2, '0')}`, `lr${t.baseLr}`, `wd${t.weightDecay}`];
+  if (axes.promptTokens.length > 1) parts.push(`p${t.promptTokens}`);
+  if (axes.deep.length > 1) parts.push(t.deep ? 'deep' : 'shallow');
+  return parts.join('-');
+}
+
+/**
+ * Validates a tune config and expands the grid into trials (VptError VPT_OPTION naming the
+ * option: an empty list, a negative or duplicate lr, a rung past the epochs, a bad train key).
+ */
+export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) => string): ResolvedTune {
+  if (config === null || typeof config !== 'object')
+    throw new VptError(ErrorCode.Option, 'tune config: expected an object');
+  const tuneInput: Record<string, unknown> = {};
+  const trainInput: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) (TUNE_KEYS.has(key) ? tuneInput : trainInput)[key] = value;
+  for (const key of [...SEARCHED_KEYS, 'resume']) {
+    if (key in trainInput) {
+      const hint =
+        key === 'resume' ? 'resume: true continues a tune folder' : `set grid.${key === 'baseLr' ? 'lr' : 'wd'}`;
+      throw new VptError(ErrorCode.Option, `tune config: option "${key}" is searched or not for a tune (${hint})`);
+    }
+  }
+  const settings = parseOptions(tuneSettingsSchema, tuneInput, 'tune config');
+  const base = resolveTrainConfig(trainInput, 'tune config');
+  const defaults = DEFAULT_GRIDS[base.transfer];
+  const g = settings.grid;
+  if (base.transfer !== 'prompt' && (g.promptTokens || g.deep))
+    throw new VptError(
+      ErrorCode.Option,
+      `tune config: option "grid.promptTokens" / "grid.deep" need transfer "prompt", got "${base.transfer}"`,
+    );
+  const axes = {
+    lr: g.lr ?? defaults.lr,
+    wd: g.wd ?? defaults.wd,
+    promptTokens: g.promptTokens ?? [base.promptTokens],
+    deep: g.deep ?? [base.deep],
+  };
+  const rungs = settings.prune === 'halving' ? (settings.rungs ?? defaultRungs(base.epochs, settings.keep)) : [];
+  const late = rungs.find((r) => r >= base.epochs);
+  if (late !== undefined)
+    throw new VptError(
+      ErrorCode.Option,
+      `tune config: option "rungs": rung ${late} is not below the ${base.epochs} epochs`,
+    );
+  const trials: TrialSpec[] = [];
+  for (const deep of axes.deep)
+    for (const promptTokens of axes.promptTokens)
+      for (const baseLr of axes.lr)
+        for (const weightDecay of axes.wd) {
+          const index = trials.length;
+          const point = { baseLr, weightDecay, promptTokens, deep };
+          const id = trialId(index, point, axes);
+          const trialConfig = resolveTrainConfig({ ...trainInput, ...point, out: trialsDir(id) }, `tune trial ${id}`);
+          trials.push({ id, index, ...point, scaledLr: (baseLr * base.batchSize) / 256, config: trialConfig });
+        }
+  const seeds = typeof settings.seeds === 'number' ? defaultSeeds(settings.seeds) : settings.seeds;
+  return { out: base.out, settings, base, axes, trials, seeds, rungs: [...rungs].sort((a, b) => a - b) };
+}

@@ -1,0 +1,69 @@
+/**
+ * A tune spread over two ranks (two process groups in one process, joined through c10d's
+ * TCPStore as `tune --nproc 2` ranks join) writes the trials and summary one process writes.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { freePort } from '../../lib/distributed/local-launcher.js';
+import type { EpochMetrics } from '../../lib/index.js';
+import type { TrialRecord } from '../../lib/tune/trial-record.js';
+import { type TuneConfig, type TuneSummary, tune } from '../../lib/tune/tune.js';
+import { tempDir } from '../helpers/common.js';
+import { comparable } from '../helpers/run-metrics.js';
+import { smallTune, tuneTask } from '../helpers/tune-task.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let task: { data: string; weights: string };
+beforeAll(async () => {
+  tmp = await tempDir();
+  task = await tuneTask(tmp.dir);
+});
+afterAll(async () => {
+  await tmp.cleanup();
+});
+
+const timeless = ({ seconds: _s, final, ...rest }: TuneSummary) => ({
+  ...rest,
+  final: final.map(({ out: _o, ...f }) => f),
+});
+const steady = async (out: string) =>
+  (await readFile(join(out, 'trials.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TrialRecord)
+    .map(({ epochs, ...r }) => ({ ...r, epochs: comparable(epochs as EpochMetrics[]) }));
+
+describe('tune over ranks', () => {
+  it('2 ranks: the same trials, choice and final runs as one process', async () => {
+    const config = (out: string): TuneConfig => ({
+      ...smallTune(task, join(tmp.dir, out)),
+      prune: 'halving',
+      rungs: [1],
+      keep: 0.5,
+      groupSize: 1,
+      seeds: 2,
+      epochs: 2,
+    });
+    const one = await tune(config('one'), { distributed: null });
+    const port = await freePort();
+    const env = { worldSize: 2, masterAddr: '127.0.0.1', masterPort: port, glooInterface: '' };
+    const events: string[][] = [[], []];
+    const [rank0, rank1] = await Promise.all(
+      [0, 1].map((rank) =>
+        tune(config('two'), {
+          distributed: { ...env, rank, localRank: rank },
+          onProgress: (e) => events[rank]!.push(e.type),
+        }),
+      ),
+    );
+    expect(timeless(rank0!)).toEqual(timeless(one));
+    expect(timeless(rank1!)).toEqual(timeless(one));
+    expect(await steady(join(tmp.dir, 'two'))).toEqual(await steady(join(tmp.dir, 'one')));
+    // Rank 0 alone reports.
+    expect(events[0]).toContain('done');
+    expect(events[1]).toEqual([]);
+  }, 120_000);
+});
