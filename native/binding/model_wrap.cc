@@ -87,14 +87,7 @@ Napi::Value ModelWrap::LoadBackbone(const Napi::CallbackInfo& info) {
     require(info.Length() == 2 && info[0].IsString() && info[1].IsArray(),
             "loadBackbone(path, entries) needs a path and an array of entries");
     std::string path = info[0].As<Napi::String>().Utf8Value();
-    std::vector<TensorEntry> entries;
-    Napi::Array list = info[1].As<Napi::Array>();
-    for (uint32_t i = 0; i < list.Length(); ++i) {
-      Napi::Object e = list.Get(i).As<Napi::Object>();
-      entries.push_back({string_field(e, "name"), string_field(e, "dtype"), shape_of(e.Get("shape"), "shape"),
-                         static_cast<uint64_t>(number_field(e, "offset")),
-                         static_cast<uint64_t>(number_field(e, "nbytes"))});
-    }
+    std::vector<TensorEntry> entries = tensor_entries_of(info[1].As<Napi::Array>());
     auto fingerprint = std::make_shared<BackboneFingerprint>();
     return RunOnModel(
         env, {Value()},

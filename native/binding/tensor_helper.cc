@@ -162,4 +162,15 @@ ImageBatchU8 image_batch_u8(const Napi::Value& v, Napi::Value& pixels_value) {
   return image_batch_u8_of(host);
 }
 
+std::vector<TensorEntry> tensor_entries_of(const Napi::Array& list) {
+  std::vector<TensorEntry> entries;
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Object e = list.Get(i).As<Napi::Object>();
+    entries.push_back({string_field(e, "name"), string_field(e, "dtype"), shape_of(e.Get("shape"), "shape"),
+                       static_cast<uint64_t>(number_field(e, "offset")),
+                       static_cast<uint64_t>(number_field(e, "nbytes"))});
+  }
+  return entries;
+}
+
 }  // namespace vpt

@@ -40,6 +40,8 @@ at::Tensor image_tensor(const FloatView& images, const std::vector<int64_t>& sha
 // {name, shape, data: Float32Array}[] <-> named tensors (copied both ways).
 Napi::Array tensors_to_js(Napi::Env env, const TensorMap& tensors);
 std::shared_ptr<TensorMap> tensors_from_js(const Napi::Value& v);
+// A JS array of { name, dtype, shape, offset, nbytes } (a checkpoint's index) as TensorEntry rows.
+std::vector<TensorEntry> tensor_entries_of(const Napi::Array& list);
 
 // Parses and checks {pixels: Uint8Array, shape, crops: Int32Array, flips: Uint8Array,
 // cropSize, mean, std}. `pixels_value` receives the Uint8Array, for the worker to keep alive.

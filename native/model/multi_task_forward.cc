@@ -179,13 +179,7 @@ std::vector<at::Tensor> MultiTaskVit::forward(const at::Tensor& images, const st
   return out;
 }
 
-int64_t MultiTaskVit::backbone_bytes() {
-  int64_t n = 0;
-  for (auto& t : vit_.named_tensors()) {
-    if (t.slot->defined()) n += static_cast<int64_t>(t.slot->nbytes());
-  }
-  return n;
-}
+int64_t MultiTaskVit::backbone_bytes() { return vit_.bytes(); }
 
 int64_t MultiTaskVit::task_bytes(int64_t task) {
   task_config(task);

@@ -387,12 +387,6 @@ int64_t PromptedVit::total_params() {
   return n;
 }
 
-int64_t PromptedVit::backbone_bytes() {
-  int64_t n = 0;
-  for (auto& t : vit_.named_tensors()) {
-    if (t.slot->defined()) n += static_cast<int64_t>(t.slot->nbytes());
-  }
-  return n;
-}
+int64_t PromptedVit::backbone_bytes() { return vit_.bytes(); }
 
 }  // namespace vpt

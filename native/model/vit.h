@@ -81,6 +81,14 @@ class VisionTransformer {
   // (pos_embed.h). Tensors that still do not fit are left for the caller to name.
   TensorMap adapt_checkpoint(const TensorMap& checkpoint) const;
   /** A checkpoint's classifier (`head.*`, a distilled DeiT's `head_dist.*`): a task brings its own head. */
+  // The bytes its weights take (those loaded).
+  int64_t bytes() {
+    int64_t n = 0;
+    for (auto& t : named_tensors()) {
+      if (t.slot->defined()) n += static_cast<int64_t>(t.slot->nbytes());
+    }
+    return n;
+  }
   static bool is_checkpoint_head(const std::string& name) {
     return name.rfind("head.", 0) == 0 || name.rfind("head_dist.", 0) == 0;
   }
