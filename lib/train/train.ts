@@ -18,7 +18,6 @@ import { shardSamples } from '../distributed/shard.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { createModel } from '../model/create-model.js';
 import type { Model } from '../model/model.js';
-import { parseNormalize } from '../model/normalization.js';
 import { runtimeInfo } from '../runtime-info.js';
 import type { DownloadProgress } from '../weights/hub.js';
 import { Checkpoints } from './checkpoints.js';
@@ -42,6 +41,7 @@ import { learningRateAt, type Schedule } from './schedule.js';
 import { type EvalLoaders, SplitEvaluator } from './split-evaluator.js';
 import { abortError, StopRequest } from './stop-request.js';
 import { TrainBatches } from './train-batches.js';
+import { trainModelOptions } from './train-model-options.js';
 import type { TrainResult } from './train-result.js';
 
 export type { ProgressEvent } from './progress-event.js';
@@ -207,39 +207,8 @@ async function trainOnDevice({
   overwrite,
 }: DeviceRun): Promise<TrainResult> {
   const model = await createModel({
-    weights: c.weights,
-    ...(c.arch ? { arch: c.arch } : {}),
-    numClasses: dataset.numClasses,
-    imageSize: c.cropSize,
-    prompt:
-      c.transfer === 'prompt'
-        ? {
-            tokens: c.promptTokens,
-            deep: c.deep,
-            dropout: c.promptDropout,
-            project: c.promptProject,
-            deepLayers: c.deepLayers ?? null,
-            reverseDeep: c.reverseDeep,
-            deepShared: c.deepShared,
-            deepNoExpand: c.deepNoExpand,
-            pool: c.promptPool,
-            init: c.promptInit,
-            clsEmbeddings: c.clsEmbeddings ?? null,
-            location: c.promptLocation,
-          }
-        : null,
-    transfer: c.transfer,
-    mlpLayers: c.mlpLayers,
-    normalize: parseNormalize(c.normalize),
-    headBias: c.headBias,
-    device,
-    precision,
-    backboneDtype: c.backboneDtype,
     // Initial values come from rank 0 (attachProcessGroup); the seed offset gives each rank its own dropout stream.
-    seed: c.seed + (group?.rank ?? 0),
-    checkpointBlocks: c.checkpointBlocks,
-    fusedLayerNorm: c.fusedLayerNorm,
-    classNames: dataset.classNames,
+    ...trainModelOptions(c, dataset, { device, precision, seed: c.seed + (group?.rank ?? 0) }),
     ...(onProgress ? { onDownloadProgress: (p: DownloadProgress) => onProgress({ type: 'download', ...p }) } : {}),
   });
   const loaders: Loader[] = [];

@@ -4,6 +4,7 @@ import type { Dataset } from '../data/dataset.js';
 import { createModel } from '../model/create-model.js';
 import type { Model } from '../model/model.js';
 import { computeClassWeights } from '../train/class-weights.js';
+import { trainModelOptions } from '../train/train-model-options.js';
 
 export async function createTrialModel(
   c: ResolvedTrainConfig,
@@ -11,25 +12,7 @@ export async function createTrialModel(
   device: string,
   precision: 'fp32' | 'bf16',
 ): Promise<Model> {
-  const model = await createModel({
-    weights: c.weights,
-    ...(c.arch ? { arch: c.arch } : {}),
-    numClasses: dataset.numClasses,
-    imageSize: c.cropSize,
-    prompt:
-      c.transfer === 'prompt'
-        ? { tokens: c.promptTokens, deep: c.deep, dropout: c.promptDropout, project: c.promptProject }
-        : null,
-    transfer: c.transfer,
-    mlpLayers: c.mlpLayers,
-    device,
-    precision,
-    backboneDtype: c.backboneDtype,
-    seed: c.seed,
-    checkpointBlocks: c.checkpointBlocks,
-    fusedLayerNorm: c.fusedLayerNorm,
-    classNames: dataset.classNames,
-  });
+  const model = await createModel(trainModelOptions(c, dataset, { device, precision, seed: c.seed }));
   try {
     if (c.classWeights !== 'none') {
       const labels = (dataset.splits.train ?? []).map((s) => s.label);
