@@ -12,6 +12,10 @@ export function formatDatasets(): string {
     lines.push(`  files:  ${d.files.join(', ')}`);
     lines.push(`  source: ${d.source}`);
     lines.push(`  terms:  ${d.terms}`);
+    const o = d.official;
+    lines.push(
+      `  official: train ${fmt(o.train)}${o.val !== undefined ? ` / val ${fmt(o.val)}` : ''} / test ${fmt(o.test)} (${o.publishedIn})`,
+    );
     if (d.paper) {
       lines.push(
         `  splits: val ${d.val === 'official' ? 'official' : 'carved from train (--val-fraction 0.1, --seed)'}; ` +

@@ -20,6 +20,17 @@ export function formatPrepareReport(r: PrepareResult): string {
     lines.push(
       `the VPT paper's split sizes (its appendix table): train ${r.paper.train} / val ${r.paper.val} / test ${r.paper.test}`,
     );
+  const c = r.officialSizes;
+  if (c) {
+    const sizes = (x: { train: number; val?: number; test: number }) =>
+      `train ${x.train}${x.val !== undefined ? ` / val ${x.val}` : ''} / test ${x.test}`;
+    lines.push(
+      c.matches
+        ? `official splits complete: ${sizes(c.found)}, as published in ${c.publishedIn}`
+        : `warning: the official splits hold ${sizes(c.found)}, but ${c.publishedIn} gives ${sizes(c.expected)}: ` +
+            'an incomplete or different download; results will not compare with published ones',
+    );
+  }
   lines.push(`train with: vpt-native train --data ${r.out} ...`);
   return `${lines.join('\n')}\n`;
 }

@@ -91,6 +91,34 @@ export interface PrepareResult {
   sources: string[];
   /** The paper's split sizes, for comparison (FGVC only). */
   paper?: { train: number; val: number; test: number };
+  /**
+   * The official splits read against the sizes the owners publish (FGVC only): a mismatch means an
+   * incomplete, extended or different release, and results will not compare with published ones.
+   */
+  officialSizes?: OfficialSizeCheck;
+}
+
+/** Official split sizes found against those published. */
+export interface OfficialSizeCheck {
+  expected: { train: number; val?: number; test: number };
+  found: { train: number; val?: number; test: number };
+  matches: boolean;
+  publishedIn: string;
+}
+
+/** The official splits read from `raw` against the catalog's published sizes. */
+export function checkOfficialSizes(
+  official: { train: number; val?: number; test: number; publishedIn: string },
+  raw: { train: readonly unknown[]; val?: readonly unknown[]; test: readonly unknown[] },
+): OfficialSizeCheck {
+  const { publishedIn, ...expected } = official;
+  const found = {
+    train: raw.train.length,
+    ...(official.val !== undefined ? { val: raw.val?.length ?? 0 } : {}),
+    test: raw.test.length,
+  };
+  const matches = found.train === expected.train && found.test === expected.test && found.val === expected.val;
+  return { expected, found, matches, publishedIn };
 }
 
 /** The preprocessing each name stands for, as recorded in splits.json. */
@@ -269,6 +297,7 @@ export async function prepareDataset(
   const name = task ? `vtab-${task}` : kind;
   const info = FGVC_DATASETS.find((d) => d.name === kind);
   const raw = await readOfficial(kind, absRoot, task);
+  const officialSizes = info ? checkOfficialSizes(info.official, raw) : undefined;
 
   // Splits.
   const seed = o.seed;
@@ -413,6 +442,7 @@ export async function prepareDataset(
       ? { boxes: 'boxes.json: [x1, y1, x2, y2] per image, pixels, as the annotations give them' }
       : {}),
     ...(info?.paper ? { paper: info.paper } : {}),
+    ...(officialSizes ? { officialSizes } : {}),
   };
   writes.push({ file: manifest, bytes: new TextEncoder().encode(`${JSON.stringify(manifestJson, null, 2)}\n`) });
 
@@ -441,5 +471,6 @@ export async function prepareDataset(
     numClasses: usedIds.length,
     sources: raw.sources,
     ...(info?.paper ? { paper: info.paper } : {}),
+    ...(officialSizes ? { officialSizes } : {}),
   };
 }

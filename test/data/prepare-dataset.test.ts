@@ -443,6 +443,9 @@ describe('the CLI', () => {
     expect(out).toMatch(/test\.json\s+6 images/);
     expect(out).toContain(`wrote ${join(tmp.dir, 'vpt', 'boxes.json')}`);
     expect(out).toContain("the VPT paper's split sizes (its appendix table): train 7329 / val 815 / test 8041");
+    expect(out).toContain(
+      'warning: the official splits hold train 12 / test 6, but Krause et al., 3dRR 2013 and the devkit (16,185 images) gives train 8144 / test 8041',
+    );
   });
 
   it('datasets lists every dataset with files, source and terms', async () => {

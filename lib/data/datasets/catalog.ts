@@ -17,6 +17,11 @@ export interface DatasetInfo {
   terms: string;
   /** Train / val / test images in the VPT paper's appendix table (paper's figures). */
   paper?: { train: number; val: number; test: number };
+  /**
+   * The official split sizes as the owners publish them (`val` where the dataset has an official
+   * val split), and where they say so. `prepare` compares a download against these.
+   */
+  official: { train: number; val?: number; test: number; publishedIn: string };
   /** How val is made. */
   val: 'carved' | 'official';
 }
@@ -29,6 +34,11 @@ export const FGVC_DATASETS: readonly DatasetInfo[] = [
     source: 'https://www.vision.caltech.edu/datasets/cub_200_2011/ (Caltech DATA: data.caltech.edu)',
     terms: "research use; the images are Flickr users' photos and stay theirs (see the Caltech page)",
     paper: { train: 5394, val: 600, test: 5794 },
+    official: {
+      train: 5994,
+      test: 5794,
+      publishedIn: 'the archive README and technical report CNS-TR-2011-001 (11,788 images)',
+    },
     val: 'carved',
   },
   {
@@ -38,6 +48,7 @@ export const FGVC_DATASETS: readonly DatasetInfo[] = [
     source: 'https://dl.allaboutbirds.org/nabirds (Cornell Lab of Ornithology; download after accepting its terms)',
     terms: "Cornell Lab's terms of use, accepted at download: non-commercial research use",
     paper: { train: 21536, val: 2393, test: 24633 },
+    official: { train: 23929, test: 24633, publishedIn: 'Van Horn et al., CVPR 2015 (48,562 images)' },
     val: 'carved',
   },
   {
@@ -47,6 +58,7 @@ export const FGVC_DATASETS: readonly DatasetInfo[] = [
     source: 'https://www.robots.ox.ac.uk/~vgg/data/flowers/102/ (Visual Geometry Group, Oxford)',
     terms: 'no licence stated on the page; images collected from the web',
     paper: { train: 1020, val: 1020, test: 6149 },
+    official: { train: 1020, val: 1020, test: 6149, publishedIn: 'the VGG page and setid.mat (8,189 images)' },
     val: 'official',
   },
   {
@@ -56,6 +68,11 @@ export const FGVC_DATASETS: readonly DatasetInfo[] = [
     source: 'http://vision.stanford.edu/aditya86/ImageNetDogs/ (Stanford Vision Lab)',
     terms: "built from ImageNet: ImageNet's terms (non-commercial research and education)",
     paper: { train: 10800, val: 1200, test: 8580 },
+    official: {
+      train: 12000,
+      test: 8580,
+      publishedIn: 'the Stanford Dogs page (20,580 images, 100 per class in train)',
+    },
     val: 'carved',
   },
   {
@@ -69,6 +86,7 @@ export const FGVC_DATASETS: readonly DatasetInfo[] = [
       'https://ai.stanford.edu/~jkrause/cars/car_dataset.html (Stanford AI Lab; the original host is often offline)',
     terms: "the page's terms: non-commercial research use, as for ImageNet",
     paper: { train: 7329, val: 815, test: 8041 },
+    official: { train: 8144, test: 8041, publishedIn: 'Krause et al., 3dRR 2013 and the devkit (16,185 images)' },
     val: 'carved',
   },
 ];
