@@ -286,9 +286,13 @@ export interface NativeAddon {
   ) => NativeMultiTaskModel;
   NativeProcessGroup: { new (): NativeProcessGroup; backends(): { gloo: boolean; nccl: boolean } };
   NativeStagedBatch: { new (): NativeStagedBatch };
-  /** Reads, decodes, orients and resizes one JPEG (lib/data/decode-image.ts); absent in builds without libjpeg. */
+  /**
+   * Reads (`path`) or takes (`bytes`, copied), decodes, orients and resizes one JPEG
+   * (lib/data/decode-image.ts); absent in builds without libjpeg.
+   */
   decodeJpegFile?(request: {
-    path: string;
+    path?: string;
+    bytes?: Uint8Array;
     shorter: number;
     fill?: boolean;
     maxPixels?: number;

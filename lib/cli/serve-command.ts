@@ -23,7 +23,17 @@ function task(v: string, previous: Record<string, string> = {}): Record<string, 
   return { ...previous, [v.slice(0, at)]: v.slice(at + 1) };
 }
 
+/** `--preprocess NAME=fgvc|vtab`, repeatable. */
+function view(v: string, previous: Record<string, 'fgvc' | 'vtab'> = {}): Record<string, 'fgvc' | 'vtab'> {
+  const at = v.indexOf('=');
+  const kind = v.slice(at + 1);
+  if (at <= 0 || (kind !== 'fgvc' && kind !== 'vtab'))
+    throw new InvalidArgumentError('expected NAME=fgvc or NAME=vtab, e.g. eurosat=vtab.');
+  return { ...previous, [v.slice(0, at)]: kind };
+}
+
 interface ServeFlags {
+  preprocess?: Record<string, 'fgvc' | 'vtab'>;
   weights: string;
   task?: Record<string, string>;
   tasksDir?: string;
@@ -46,6 +56,11 @@ export function registerServeCommand(program: Command): void {
     .description('serve many tasks (trainable-state files) on one frozen backbone over HTTP, in mixed-task batches')
     .requiredOption('--weights <path>', 'the backbone every task was trained on')
     .option('--task <name=file>', 'a task: its name and trainable-state file (repeat for more)', task)
+    .option(
+      '--preprocess <name=kind>',
+      "a task's eval view: fgvc (resize + center crop) or vtab (plain resize); default: its run's config.json, else fgvc",
+      view,
+    )
     .option('--tasks-dir <dir>', 'every <name>.safetensors and <name>/best.safetensors in DIR is a task')
     .option('--arch <name>', 'timm architecture when the weights have no config.json (default: the tasks’)')
     .option('--device <device>', 'cpu, cuda or cuda:N')
@@ -66,6 +81,7 @@ export function registerServeCommand(program: Command): void {
       const server = await serve({
         weights: f.weights,
         tasks: f.task ?? {},
+        ...(f.preprocess ? { preprocess: f.preprocess } : {}),
         ...(f.tasksDir ? { tasksDir: f.tasksDir } : {}),
         ...(f.arch ? { arch: f.arch } : {}),
         ...(f.device ? { device: f.device } : {}),

@@ -28,7 +28,7 @@ import { readFile } from 'node:fs/promises';
 
 import sharp, { type OutputInfo } from 'sharp';
 
-import { loadAddon, type NativeJpegResult } from '../binding.js';
+import { loadAddon, type NativeAddon, type NativeJpegResult } from '../binding.js';
 import { callNative, ErrorCode, invalidOption, VptError } from '../errors.js';
 import { resizedSize } from './vpt-transforms.js';
 
@@ -116,45 +116,14 @@ async function readSource(path: string): Promise<Buffer> {
  * ```
  */
 export async function decodeResized(path: string, shorter: number, options: DecodeOptions = {}): Promise<DecodedImage> {
-  const decoder = chooseDecoder(options.decoder);
-  const fill = chooseFit(options.fit) === 'fill';
-  const maxPixels = chooseMaxPixels(options.maxPixels);
-  const withSharp = (bytes: Buffer) =>
-    fill ? fillWithSharp(path, bytes, shorter, maxPixels) : decodeWithSharp(path, bytes, shorter, maxPixels);
-  if (decoder === 'sharp') return withSharp(await readSource(path));
-  const decodeJpegFile = nativeJpegDecoder();
-  if (!decodeJpegFile) {
-    if (decoder === 'native')
-      throw cannotNative(path, 'this build of the addon has no JPEG decoder (libjpeg was not found when it was built)');
-    return withSharp(await readSource(path));
-  }
-  let result: NativeJpegResult;
-  try {
-    result = await callNative(() =>
-      decodeJpegFile(fill ? { path, shorter, fill, maxPixels } : { path, shorter, maxPixels }),
-    );
-  } catch (error) {
-    if (error instanceof VptError && error.code === ErrorCode.Data) throw bad(path, error.message, error);
-    if (error instanceof VptError && error.code === ErrorCode.ImageTooLarge) throw tooLarge(path, error.message, error);
-    throw error;
-  }
-  if ('pixels' in result) {
-    if (fill && (result.width !== shorter || result.height !== shorter)) {
-      // An addon built before `fill` existed ignores it.
-      throw new VptError(
-        ErrorCode.Native,
-        `the addon decoded ${path} to ${result.width}x${result.height}, not ${shorter}x${shorter}: it predates fit 'fill'; rebuild it (npm run build)`,
-      );
-    }
-    return { data: result.pixels, width: result.width, height: result.height };
-  }
-  if (decoder === 'native') throw cannotNative(path, result.declined);
-  return withSharp(Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength));
+  return decodeFrom({ path }, path, shorter, options);
 }
 
 /**
- * `decodeResized` for an image already in memory (an upload): sharp decodes it, off the event
- * loop; `name` names it in errors.
+ * `decodeResized` for an image already in memory (an upload), with the same decoders: a JPEG the
+ * addon takes is decoded natively (the same pixels as `decodeResized` of the same file, so as
+ * `predict` and `eval`), anything else by sharp, off the event loop either way; `name` names it
+ * in errors.
  * @throws VptError (VPT_DATA) naming `name`: empty, truncated or not an image; (VPT_TOOLARGE) over
  *   `maxPixels` (stored or resized), checked from the header
  * @example
@@ -166,13 +135,52 @@ export async function decodeResizedBuffer(
   bytes: Buffer,
   name: string,
   shorter: number,
-  options: Pick<DecodeOptions, 'fit' | 'maxPixels'> = {},
+  options: DecodeOptions = {},
 ): Promise<DecodedImage> {
   if (bytes.length === 0) throw bad(name, 'empty (0 bytes)');
+  return decodeFrom({ bytes }, name, shorter, options);
+}
+
+/** Both entry points: the native JPEG decoder where it can, sharp otherwise. */
+async function decodeFrom(
+  source: { path: string } | { bytes: Buffer },
+  name: string,
+  shorter: number,
+  options: DecodeOptions,
+): Promise<DecodedImage> {
+  const decoder = chooseDecoder(options.decoder);
+  const fill = chooseFit(options.fit) === 'fill';
   const maxPixels = chooseMaxPixels(options.maxPixels);
-  return chooseFit(options.fit) === 'fill'
-    ? fillWithSharp(name, bytes, shorter, maxPixels)
-    : decodeWithSharp(name, bytes, shorter, maxPixels);
+  const withSharp = (bytes: Buffer) =>
+    fill ? fillWithSharp(name, bytes, shorter, maxPixels) : decodeWithSharp(name, bytes, shorter, maxPixels);
+  const sourceBytes = async () => ('bytes' in source ? source.bytes : readSource(source.path));
+  if (decoder === 'sharp') return withSharp(await sourceBytes());
+  const decodeJpegFile = nativeJpegDecoder();
+  if (!decodeJpegFile) {
+    if (decoder === 'native')
+      throw cannotNative(name, 'this build of the addon has no JPEG decoder (libjpeg was not found when it was built)');
+    return withSharp(await sourceBytes());
+  }
+  let result: NativeJpegResult;
+  try {
+    result = await callNative(() => decodeJpegFile({ ...source, shorter, ...(fill ? { fill } : {}), maxPixels }));
+  } catch (error) {
+    if (error instanceof VptError && error.code === ErrorCode.Data) throw bad(name, error.message, error);
+    if (error instanceof VptError && error.code === ErrorCode.ImageTooLarge) throw tooLarge(name, error.message, error);
+    throw error;
+  }
+  if ('pixels' in result) {
+    if (fill && (result.width !== shorter || result.height !== shorter)) {
+      // An addon built before `fill` existed ignores it.
+      throw new VptError(
+        ErrorCode.Native,
+        `the addon decoded ${name} to ${result.width}x${result.height}, not ${shorter}x${shorter}: it predates fit 'fill'; rebuild it (npm run build)`,
+      );
+    }
+    return { data: result.pixels, width: result.width, height: result.height };
+  }
+  if (decoder === 'native') throw cannotNative(name, result.declined);
+  return withSharp(Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength));
 }
 
 function tooLarge(path: string, reason: string, cause?: unknown): VptError {
@@ -222,12 +230,7 @@ function chooseDecoder(given: ImageDecoder | undefined): ImageDecoder {
   return env as ImageDecoder;
 }
 
-type NativeDecode = (request: {
-  path: string;
-  shorter: number;
-  fill?: boolean;
-  maxPixels?: number;
-}) => Promise<NativeJpegResult>;
+type NativeDecode = NonNullable<NativeAddon['decodeJpegFile']>;
 let nativeJpeg: NativeDecode | null | undefined;
 
 /**

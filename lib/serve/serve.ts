@@ -4,12 +4,13 @@
  * then listens (server.ts). `close()` stops accepting, answers what is in flight, and frees
  * the model.
  */
-import { readdir, stat } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
 
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 
+import type { Preprocess } from '../data/datasets/common.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { MultiTaskModel } from '../model/multi-task-model.js';
 import type { TrainableMetadata } from '../model/trainable-state.js';
@@ -27,6 +28,11 @@ const serveSchema = z
     tasks: z
       .record(z.string().regex(/^[\w.-]+$/, 'task names are letters, digits, _ . -'), z.string().min(1))
       .default({}),
+    /**
+     * Task name -> its eval view: 'fgvc' (resize + center crop) or 'vtab' (plain resize). Default:
+     * what the task's run trained with (`config.json` beside its file), else 'fgvc'.
+     */
+    preprocess: z.record(z.string(), z.enum(['fgvc', 'vtab'])).default({}),
     /** A folder of tasks: `<name>.safetensors`, or `<name>/best.safetensors` (a run folder). */
     tasksDir: z.string().min(1).optional(),
     arch: z.string().min(1).optional(),
@@ -82,6 +88,14 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
       'Invalid option "tasks": expected at least one task (--task NAME=FILE or --tasks-dir DIR)',
     );
   }
+  const unknown = Object.keys(o.preprocess).filter((name) => !(name in tasks));
+  if (unknown.length > 0) {
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "preprocess": no task ${unknown.map((n) => JSON.stringify(n)).join(', ')} (tasks: ${Object.keys(tasks).join(', ')})`,
+    );
+  }
+  const views = await taskViews(tasks, o.preprocess);
   const metas = await taskMetadata(tasks);
   const sizes = new Set(Object.values(metas).map((m) => m.imageSize));
   if (sizes.size !== 1) {
@@ -111,7 +125,7 @@ export async function serve(options: ServeOptions): Promise<ServeHandle> {
       maxPixels: o.maxPixels,
       topK: o.topK,
     };
-    server = await createServer(model, limits);
+    server = await createServer(model, limits, views);
     await server.app.listen({ host: o.host, port: o.port });
   } catch (error) {
     model.dispose();
@@ -167,6 +181,33 @@ async function tasksIn(dir: string): Promise<Record<string, string>> {
       ErrorCode.Option,
       `Invalid option "tasksDir": ${dir} holds no <name>.safetensors or <name>/best.safetensors`,
     );
+  }
+  return out;
+}
+
+/**
+ * Each task's eval view: given, else its run's (`preprocess` in the `config.json` beside the task
+ * file, as `train` writes it and `eval` reads it), else 'fgvc'.
+ */
+async function taskViews(
+  tasks: Record<string, string>,
+  given: Record<string, Preprocess>,
+): Promise<Record<string, Preprocess>> {
+  const out: Record<string, Preprocess> = {};
+  for (const [name, path] of Object.entries(tasks)) {
+    const explicit = given[name];
+    if (explicit) {
+      out[name] = explicit;
+      continue;
+    }
+    let trainedWith: unknown;
+    try {
+      trainedWith = (JSON.parse(await readFile(join(dirname(path), 'config.json'), 'utf8')) as { preprocess?: unknown })
+        .preprocess;
+    } catch {
+      trainedWith = undefined; // not in a run folder
+    }
+    out[name] = trainedWith === 'vtab' ? 'vtab' : 'fgvc';
   }
   return out;
 }

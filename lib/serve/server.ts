@@ -13,7 +13,7 @@
  */
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
-
+import type { Preprocess } from '../data/datasets/common.js';
 import type { MultiTaskModel, TaskInfo } from '../model/multi-task-model.js';
 import { VERSION } from '../version.js';
 import { HttpError, SERVE_ERROR } from './http-error.js';
@@ -42,6 +42,9 @@ export interface ServerLimits {
   topK: number;
 }
 
+/** How each task's images are prepared, by task name: its run's eval view ('fgvc' when absent). */
+export type TaskViews = Readonly<Record<string, Preprocess>>;
+
 /** The app, its metrics and the state shutdown needs. */
 export interface ServeApp {
   app: FastifyInstance;
@@ -61,7 +64,11 @@ const topKQuery = { type: 'integer', minimum: 1, maximum: 1000 } as const;
  * await app.listen({ host: '127.0.0.1', port: 8080 });
  * ```
  */
-export async function createServer(model: MultiTaskModel, limits: ServerLimits): Promise<ServeApp> {
+export async function createServer(
+  model: MultiTaskModel,
+  limits: ServerLimits,
+  views: TaskViews = {},
+): Promise<ServeApp> {
   const app = Fastify({ bodyLimit: limits.bodyLimit, forceCloseConnections: 'idle', return503OnClosing: true });
   const metrics = new ServeMetrics({
     queueDepth: () => predictor.queueDepth,
@@ -131,13 +138,32 @@ export async function createServer(model: MultiTaskModel, limits: ServerLimits):
   const classify = async (tasks: TaskInfo[], image: Buffer, k: number) => {
     if (!accepting) throw new HttpError(SERVE_ERROR.shuttingDown, 'the server is shutting down');
     const deadline = performance.now() + limits.timeoutMs;
-    const pixels = await decodeUpload(image, { cropSize: model.imageSize, maxPixels: limits.maxPixels });
-    const left = deadline - performance.now();
-    if (left <= 0) throw new HttpError(SERVE_ERROR.deadlineExceeded, `no answer within ${limits.timeoutMs} ms`);
-    const logits = await predictor.predict(
-      pixels,
-      tasks.map((t) => t.index),
-      left,
+    // One decode per eval view the tasks ask for (VPT's resize + center crop, or VTAB's plain
+    // resize), each view's tasks in one request to the batcher.
+    const byView = new Map<Preprocess, number[]>();
+    tasks.forEach((t, i) => {
+      const view = views[t.name] ?? 'fgvc';
+      byView.set(view, [...(byView.get(view) ?? []), i]);
+    });
+    const logits: Float32Array[] = new Array(tasks.length);
+    await Promise.all(
+      [...byView].map(async ([preprocess, at]) => {
+        const pixels = await decodeUpload(image, {
+          cropSize: model.imageSize,
+          maxPixels: limits.maxPixels,
+          preprocess,
+        });
+        const left = deadline - performance.now();
+        if (left <= 0) throw new HttpError(SERVE_ERROR.deadlineExceeded, `no answer within ${limits.timeoutMs} ms`);
+        const out = await predictor.predict(
+          pixels,
+          at.map((i) => tasks[i]!.index),
+          left,
+        );
+        at.forEach((i, j) => {
+          logits[i] = out[j]!;
+        });
+      }),
     );
     return tasks.map((t, i) => ({ task: t.name, top: topK(logits[i]!, t.classNames, k) }));
   };
@@ -191,6 +217,7 @@ export async function createServer(model: MultiTaskModel, limits: ServerLimits):
         transfer: t.transfer,
         prompt: t.prompt,
         mlpLayers: t.mlpLayers,
+        preprocess: views[t.name] ?? 'fgvc',
         bytes: t.bytes,
         backbone: model.fingerprint,
       })),

@@ -1,11 +1,13 @@
 /**
  * An uploaded image -> the model's input: its header checked (an image at all, within the pixel
- * limit) before anything is decoded, then decoded, resized and center-cropped as the eval
- * transform does (resize the shorter side to floor(S * 8 / 7), center crop S x S), with the
- * data pipeline's decoder (lib/data/decode-image.ts, sharp, off the event loop).
+ * limit) before anything is decoded, then decoded and resized as the task's eval transform does
+ * (FGVC: the shorter side to floor(S * 8 / 7), center crop S x S; VTAB: S x S), with the
+ * data pipeline's decoder (lib/data/decode-image.ts: JPEGs natively, bit-exact with `predict`,
+ * other formats by sharp; off the event loop).
  */
 import sharp from 'sharp';
 
+import type { Preprocess } from '../data/datasets/common.js';
 import { decodeResizedBuffer } from '../data/decode-image.js';
 import { centerCropOffset, resizeFor } from '../data/vpt-transforms.js';
 import { ErrorCode, VptError } from '../errors.js';
@@ -19,6 +21,11 @@ export interface UploadLimits {
   cropSize: number;
   /** Largest width x height accepted (a decompression bomb is refused before decoding). */
   maxPixels: number;
+  /**
+   * The task's eval view: 'fgvc' (default) resizes the shorter side to floor(S * 8 / 7) and
+   * center-crops S x S; 'vtab' resizes to S x S (bicubic, no crop), as `eval` and `predict` do.
+   */
+  preprocess?: Preprocess;
 }
 
 /**
@@ -50,9 +57,12 @@ export async function decodeUpload(bytes: Buffer, limits: UploadLimits): Promise
     );
   }
   const S = limits.cropSize;
+  const fill = limits.preprocess === 'vtab';
   let decoded: Awaited<ReturnType<typeof decodeResizedBuffer>>;
   try {
-    decoded = await decodeResizedBuffer(bytes, 'upload', resizeFor(S), { maxPixels: limits.maxPixels });
+    decoded = fill
+      ? await decodeResizedBuffer(bytes, 'upload', S, { maxPixels: limits.maxPixels, fit: 'fill' })
+      : await decodeResizedBuffer(bytes, 'upload', resizeFor(S), { maxPixels: limits.maxPixels });
   } catch (error) {
     // The decoder holds the resized size to the limit too (an extreme aspect ratio).
     if (error instanceof VptError && error.code === ErrorCode.ImageTooLarge) {
@@ -60,7 +70,7 @@ export async function decodeUpload(bytes: Buffer, limits: UploadLimits): Promise
     }
     throw new HttpError(SERVE_ERROR.corruptImage, firstLine(error));
   }
-  return centerCrop(decoded.data, decoded.width, decoded.height, S);
+  return fill ? decoded.data : centerCrop(decoded.data, decoded.width, decoded.height, S);
 }
 
 /** The S x S center crop of a (height, width, 3) image, as torchvision's CenterCrop. */

@@ -30,9 +30,22 @@ Napi::Value DecodeJpegFile(const Napi::CallbackInfo& info) {
   return guard_sync(env, [&]() -> Napi::Value {
     require_arg(info.Length() == 1 && info[0].IsObject(), "expected one request object");
     Napi::Object o = info[0].As<Napi::Object>();
-    require_arg(o.Get("path").IsString(), "'path' must be a string");
+    // `path` (a file the worker reads) or `bytes` (an image already in memory, e.g. an upload:
+    // copied here, on the JS thread, so the worker never touches JS memory).
+    const Napi::Value path_arg = o.Get("path");
+    const Napi::Value bytes_arg = o.Get("bytes");
+    require_arg(path_arg.IsString() != bytes_arg.IsTypedArray(),
+                "exactly one of 'path' (a string) or 'bytes' (a Uint8Array)");
     require_arg(o.Get("shorter").IsNumber(), "'shorter' must be a number");
-    const std::string path = o.Get("path").As<Napi::String>().Utf8Value();
+    const std::string path = path_arg.IsString() ? path_arg.As<Napi::String>().Utf8Value() : std::string();
+    auto bytes = std::make_shared<std::vector<uint8_t>>();
+    if (bytes_arg.IsTypedArray()) {
+      Napi::TypedArray t = bytes_arg.As<Napi::TypedArray>();
+      require_arg(t.TypedArrayType() == napi_uint8_array, "'bytes' must be a Uint8Array");
+      Napi::Uint8Array u = t.As<Napi::Uint8Array>();
+      bytes->assign(u.Data(), u.Data() + u.ElementLength());
+    }
+    const bool from_bytes = bytes_arg.IsTypedArray();
     const int64_t shorter = o.Get("shorter").As<Napi::Number>().Int64Value();
     require_arg(shorter >= 1 && shorter <= 65535, "'shorter' must be 1..65535");
     // Optional `fill: true`: shorter x shorter with PIL's bicubic filter (VTAB-1k), not the shorter side.
@@ -53,8 +66,9 @@ Napi::Value DecodeJpegFile(const Napi::CallbackInfo& info) {
     auto result = std::make_shared<JpegDecodeResult>();
     return PromiseWorker::Run(
         env, {},
-        [path, shorter, mode, max_pixels, result]() {
-          *result = decode_jpeg_file(path, static_cast<int>(shorter), mode, max_pixels);
+        [path, bytes, from_bytes, shorter, mode, max_pixels, result]() {
+          *result = from_bytes ? decode_jpeg_bytes(std::move(*bytes), static_cast<int>(shorter), mode, max_pixels)
+                               : decode_jpeg_file(path, static_cast<int>(shorter), mode, max_pixels);
         },
         [result](Napi::Env env) -> Napi::Value {
           Napi::Object out = Napi::Object::New(env);
