@@ -108,6 +108,11 @@ export const trainConfigSchema = z
     /** Residual adds fused with the LayerNorm after them and the deep-prompt insertion (createModel's option): less memory, off by default. */
     fusedLayerNorm: z.boolean().default(false),
     /**
+     * VPT-deep: compute only the keys and values of prompt rows the next block overwrites (createModel's
+     * option). Unset: on from SKIP_PROMPT_ROWS_FROM_TOKENS (20) prompts, where it measured faster.
+     */
+    skipDiscardedPromptRows: z.boolean().optional(),
+    /**
      * CUDA: capture the fixed-shape train step as a CUDA graph after 3 eager steps and replay it
      * (fewer kernel launches). Where it cannot be (CPU, prompt dropout, checkpointBlocks,
      * data-parallel, a failed capture) training goes on eagerly and a notice says why.

@@ -69,6 +69,7 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
     precision: o.precision,
     backboneDtype: o.backboneDtype,
     poolPrompts: o.poolPrompts,
+    skipDiscardedPromptRows: o.skipDiscardedPromptRows,
   });
   const prompt = o.prompt;
   const init = prompt?.init ?? 'random';

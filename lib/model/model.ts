@@ -71,6 +71,11 @@ export interface ModelInfo {
    * so their output depends on the image alone (`stemFeatures`, `trainStepStem`); 0 otherwise.
    */
   stemBlocks: number;
+  /**
+   * VPT-deep computes only the keys and values of the prompt rows each next block overwrites
+   * (`createModel`'s `skipDiscardedPromptRows`, as resolved: on from 20 prompts unless given).
+   */
+  skipDiscardedPromptRows: boolean;
 }
 
 /** Result of one training step (described in lib/binding.ts, where the addon returns it). */
@@ -116,6 +121,8 @@ export interface ModelSpec {
   backboneDtype: 'float32' | 'bfloat16';
   /** Average / MAP pooling include the prompt tokens (createModel's poolPrompts). */
   poolPrompts?: boolean;
+  /** Discarded deep-prompt rows are not computed (createModel's resolved skipDiscardedPromptRows). */
+  skipDiscardedPromptRows?: boolean;
 }
 
 export class Model {
@@ -589,6 +596,7 @@ export class Model {
       backboneBytes: n.backboneBytes,
       fusedLayerNorm: n.fusedLayerNorm,
       stemBlocks: n.stemBlocks,
+      skipDiscardedPromptRows: this.#spec.skipDiscardedPromptRows ?? false,
     };
   }
 

@@ -48,6 +48,7 @@ export function trainModelOptions(
     seed: run.seed,
     checkpointBlocks: c.checkpointBlocks,
     fusedLayerNorm: c.fusedLayerNorm,
+    ...(c.skipDiscardedPromptRows !== undefined ? { skipDiscardedPromptRows: c.skipDiscardedPromptRows } : {}),
     classNames: dataset.classNames,
   };
 }

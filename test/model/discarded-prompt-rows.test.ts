@@ -173,6 +173,19 @@ describe('skipDiscardedPromptRows on and off train alike', () => {
     expect(resolve(deep(100), false)).toBe(false);
   });
 
+  it('model.info() reports the resolved value', async () => {
+    for (const [opts, want] of [
+      [{ prompt: { tokens: SKIP_PROMPT_ROWS_FROM_TOKENS, deep: true } }, true],
+      [{ prompt: { tokens: SKIP_PROMPT_ROWS_FROM_TOKENS, deep: true }, skipDiscardedPromptRows: false }, false],
+      [{ prompt: { tokens: 3, deep: true } }, false],
+      [{ prompt: { tokens: 3, deep: true }, skipDiscardedPromptRows: true }, true],
+    ] as const) {
+      const model = await createModel({ weights: TINY_VIT, numClasses: 2, device: 'cpu', ...opts });
+      expect(model.info().skipDiscardedPromptRows).toBe(want);
+      model.dispose();
+    }
+  });
+
   it('is validated as a boolean', async () => {
     await expect(deep100({ skipDiscardedPromptRows: 'yes' as never })).rejects.toMatchObject({
       code: 'VPT_OPTION',

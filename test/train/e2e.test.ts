@@ -308,6 +308,7 @@ describe('vpt-native train (CLI)', () => {
       '--warmup-epochs',
       '0',
       '--no-fused-layer-norm',
+      '--no-skip-discarded-prompt-rows',
       '--quiet',
     ]);
     expect(b.code, b.stderr).toBe(0);
@@ -315,6 +316,7 @@ describe('vpt-native train (CLI)', () => {
       augment: true,
       cacheFeatures: true,
       fusedLayerNorm: false,
+      skipDiscardedPromptRows: false,
     });
     const overridden = join(tmp.dir, 'run-fused');
     const c = await cli([
