@@ -5,11 +5,15 @@
  * trainable tensors' init; combinations VPT does not define refused with the option named.
  */
 import { join } from 'node:path';
-
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
+import { commandLineFlags, registerTrainCommand } from '../../lib/cli/train-command.js';
+import { resolveCliConfig } from '../../lib/config/config-sources.js';
+import { resolveTrainConfig } from '../../lib/config/train-config.js';
+import type { Dataset } from '../../lib/data/dataset.js';
 import { type CreateModelOptions, createModel, type HostTensor, readSafetensors, VptError } from '../../lib/index.js';
 import { MultiTaskModel } from '../../lib/model/multi-task-model.js';
+import { trainModelOptions } from '../../lib/train/train-model-options.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
 
 const LOGITS_TOLERANCE = 1e-4;
@@ -114,6 +118,42 @@ describe('pixel-space prompt locations match KMnP/vpt', () => {
     } finally {
       m.dispose();
     }
+  });
+});
+
+describe('pixel-space prompt locations: bf16 and the train command', () => {
+  it('run under bf16 autocast and with a bfloat16 backbone (logits within bf16 rounding of fp32)', async () => {
+    for (const c of ['pixel_imgnet', 'pad4', 'below']) {
+      for (const extra of [{ precision: 'bf16' }, { backboneDtype: 'bfloat16' }] as const) {
+        const m = await model(c, extra);
+        try {
+          const logits = await m.forward(images, shape);
+          expect(maxAbsDiff(logits, g.get(`${c}.logits`)!.data), `${c} ${JSON.stringify(extra)}`).toBeLessThan(0.1);
+        } finally {
+          m.dispose();
+        }
+      }
+    }
+  });
+
+  it('--prompt-location reaches createModel through train()', async () => {
+    const program = new Command().exitOverride();
+    registerTrainCommand(program);
+    let flags: Record<string, unknown> = {};
+    program.commands
+      .find((c) => c.name() === 'train')!
+      .action((_parsed: unknown, cmd: Command) => {
+        flags = commandLineFlags(cmd);
+      });
+    const args = ['train', '--data', 'd', '--weights', 'w', '--out', 'o', '--prompt-location', 'below'];
+    await program.parseAsync([...args, '--prompt-tokens', '2'], { from: 'user' });
+    const config = resolveTrainConfig((await resolveCliConfig(flags)).config);
+    const options = trainModelOptions(config, { numClasses: 3 } as Dataset, {
+      device: 'cpu',
+      precision: 'fp32',
+      seed: 0,
+    });
+    expect(options.prompt).toMatchObject({ tokens: 2, location: 'below' });
   });
 });
 
