@@ -143,7 +143,7 @@ export function addTrainFlags(cmd: Command): Command {
     .addOption(
       new Option(
         '--prompt-location <where>',
-        'prepend (after the class token), add (a row added to each token), add-1 (one row added to all) (prepend)',
+        'prepend (after the class token), add (a row added to each token), add-1 (one row added to all); in pixel space, shallow: prepend-pixel[-gaussian|-imgnettransform] (pixel patches through the patch embedding), pad (a border of width --prompt-tokens), below (--prompt-tokens extra input channels) (prepend)',
       ).choices([...PROMPT_LOCATIONS]),
     )
     .option(

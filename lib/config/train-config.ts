@@ -49,7 +49,10 @@ export const trainConfigSchema = z
     promptPool: z.enum(PROMPT_POOLS).default('original'),
     /** How the prompts start: VPT's random uniform, or from class-token embeddings (`clsEmbeddings`). */
     promptInit: z.enum(PROMPT_INITS).default('random'),
-    /** Where the prompts go: after the class token, or added to every token ('add' one row each, 'add-1' one row). */
+    /**
+     * Where the prompts go: after the class token, or added to every token ('add' one row each, 'add-1' one row);
+     * in pixel space (shallow): 'prepend-pixel*' pixel patches, 'pad' a border, 'below' extra input channels.
+     */
     promptLocation: z.enum(PROMPT_LOCATIONS).default('prepend'),
     /** The `.npy` of class-token embeddings the CLS inits read (`vpt-native cls-embeddings` writes one). */
     clsEmbeddings: z.string().min(1).optional(),

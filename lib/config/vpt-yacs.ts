@@ -75,7 +75,7 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
     o.promptInit = init as PromptInit;
   },
   'MODEL.PROMPT.LOCATION': (v, o) => {
-    // Pixel-space locations (prepend-pixel*, pad, below) stay unset, and are listed as not honored.
+    // Every location KMnP/vpt defines; another value stays unset, and is listed as not honored.
     if ((PROMPT_LOCATIONS as readonly unknown[]).includes(v)) o.promptLocation = v as PromptLocation;
   },
   'MODEL.PROMPT.CLSEMB_PATH': (v, o) => {

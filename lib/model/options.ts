@@ -24,9 +24,27 @@ export const DEFAULT_PROMPT = {
 export const PROMPT_POOLS = ['original', 'img_pool', 'prompt_pool', 'imgprompt_pool'] as const;
 export type PromptPool = (typeof PROMPT_POOLS)[number];
 
-/** Where the prompts go (MODEL.PROMPT.LOCATION; VPT's pixel-space locations are not implemented). */
-export const PROMPT_LOCATIONS = ['prepend', 'add', 'add-1'] as const;
+/** Where the prompts go (MODEL.PROMPT.LOCATION). */
+export const PROMPT_LOCATIONS = [
+  'prepend',
+  'add',
+  'add-1',
+  'prepend-pixel',
+  'prepend-pixel-gaussian',
+  'prepend-pixel-imgnettransform',
+  'pad',
+  'below',
+] as const;
 export type PromptLocation = (typeof PROMPT_LOCATIONS)[number];
+
+/** VPT's pixel-space locations: shallow prompts of pixels, which KMnP/vpt defines with its defaults only. */
+export const PIXEL_PROMPT_LOCATIONS: readonly PromptLocation[] = [
+  'prepend-pixel',
+  'prepend-pixel-gaussian',
+  'prepend-pixel-imgnettransform',
+  'pad',
+  'below',
+];
 
 /** VPT's prompt initiations (MODEL.PROMPT.INITIATION). */
 export const PROMPT_INITS = ['random', 'final-cls', 'cls-nolastl', 'cls-nofirstl'] as const;
@@ -69,6 +87,11 @@ const promptSchema = z
      * Where the prompts go (MODEL.PROMPT.LOCATION): 'prepend' (after the class token), or added to
      * the embedded tokens -- 'add': a learnable row per token (class + patches; `tokens` is then
      * ignored), 'add-1': one row added to every token. Deep: added again before each prompted block.
+     * In pixel space (shallow only; no dropout or projection, as in VPT): 'prepend-pixel' N patches of
+     * pixels (VPT's uniform init; '-gaussian' N(0, 1); '-imgnettransform' uniform(0, 1) normalised with
+     * ImageNet's mean / std) put through the patch embedding and prepended; 'pad' a learnable border of
+     * width N (uniform(0, 1), ImageNet-normalised) that grows the image to imageSize + 2N; 'below' N
+     * learnable channels after the image's 3, embedded by a (3 + N)-channel patch embedding, trained too.
      */
     location: z.enum(PROMPT_LOCATIONS).default('prepend'),
   })
@@ -95,7 +118,13 @@ const promptSchema = z
       );
     if (p.deepNoExpand && p.deepShared)
       issue('deepNoExpand', 'runs its own prompt set per block: not with deepShared (as in VPT)');
-    if (p.location !== 'prepend' && (p.pool !== 'original' || p.deepNoExpand || p.init !== 'random'))
+    const pixel = PIXEL_PROMPT_LOCATIONS.includes(p.location);
+    if (pixel && (p.deep || p.project > 0 || p.pool !== 'original' || p.init !== 'random'))
+      issue(
+        'location',
+        `"${p.location}" is one of VPT's pixel-space locations, which it defines for shallow prompts only: not with deep, project, a pool other than "original" or an init other than "random"`,
+      );
+    else if (p.location !== 'prepend' && (p.pool !== 'original' || p.deepNoExpand || p.init !== 'random'))
       issue(
         'location',
         `"${p.location}" adds the prompts to the tokens, no rows of their own: pool "original", random init, no deepNoExpand (as in VPT)`,
@@ -208,6 +237,13 @@ const createModelSchema = z
         path: ['backboneDtype'],
         message:
           'a bfloat16 backbone must be frozen: full fine-tuning trains the backbone in float32 (use transfer "prompt" or "linear", or backboneDtype "float32")',
+      });
+    }
+    if (o.transfer === 'full' && o.prompt?.location === 'below') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prompt', 'location'],
+        message: '"below" replaces the patch embedding with its own: not with transfer "full"',
       });
     }
     if (o.transfer === 'linear' && o.prompt) {

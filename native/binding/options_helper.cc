@@ -57,11 +57,18 @@ ModelConfig parse_config(const Napi::Object& o) {
     require(pool == "original" || pool == "img_pool" || pool == "prompt_pool" || pool == "imgprompt_pool",
             "unknown prompt pool '" + pool + "'");
     const std::string location = present("location") ? string_field(po, "location") : "prepend";
-    require(location == "prepend" || location == "add" || location == "add-1",
+    require(location == "prepend" || location == "add" || location == "add-1" || location == "prepend-pixel" ||
+                location == "prepend-pixel-gaussian" || location == "prepend-pixel-imgnettransform" ||
+                location == "pad" || location == "below",
             "unknown prompt location '" + location + "'");
-    c.prompt.location = location == "add"     ? PromptLocation::kAdd
-                        : location == "add-1" ? PromptLocation::kAddOne
-                                              : PromptLocation::kPrepend;
+    c.prompt.location = location == "add"                             ? PromptLocation::kAdd
+                        : location == "add-1"                         ? PromptLocation::kAddOne
+                        : location == "prepend-pixel"                 ? PromptLocation::kPrependPixel
+                        : location == "prepend-pixel-gaussian"        ? PromptLocation::kPrependPixelGaussian
+                        : location == "prepend-pixel-imgnettransform" ? PromptLocation::kPrependPixelImagenet
+                        : location == "pad"                           ? PromptLocation::kPad
+                        : location == "below"                         ? PromptLocation::kBelow
+                                                                      : PromptLocation::kPrepend;
     c.prompt.pool = pool == "img_pool"         ? PromptPool::kImage
                     : pool == "prompt_pool"    ? PromptPool::kPrompt
                     : pool == "imgprompt_pool" ? PromptPool::kImagePrompt

@@ -15,7 +15,8 @@ PromptSchedule make_prompt_schedule(const PromptConfig& c, int64_t depth, bool s
   PromptSchedule s;
   s.blocks.resize(static_cast<size_t>(depth));
   auto at = [&](int64_t i) -> PromptSchedule::Block& { return s.blocks[static_cast<size_t>(i)]; };
-  if (c.tokens <= 0 || depth <= 0) return s;
+  // pad / below prompt the image itself: the token stream holds no prompts.
+  if (c.tokens <= 0 || depth <= 0 || is_input_prompt(c.location)) return s;
   // Which set enters where; `remove_at`: the block before which the rows leave (no-expand).
   int64_t remove_at = -1;
   if (!c.deep) {
@@ -27,7 +28,7 @@ PromptSchedule make_prompt_schedule(const PromptConfig& c, int64_t depth, bool s
     for (int64_t i = 0; i < n; ++i) at(i).set = c.deep_shared ? 0 : i;
     if (c.no_expand && n < depth) remove_at = n;
   }
-  if (c.location != PromptLocation::kPrepend) {
+  if (!has_prompt_rows(c.location)) {
     // Added prompts: no rows of their own, nothing to skip.
     for (auto& b : s.blocks) b.step = b.set >= 0 ? PromptSchedule::Step::kAdd : PromptSchedule::Step::kKeep;
     return s;

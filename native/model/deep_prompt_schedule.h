@@ -9,6 +9,8 @@
 //                            L-k+j-1, inserted before block L-k (KMnP's code overwrites the first
 //                            N patch rows there instead: see README, "Deep variants")
 //   deep, shared             set 0 before every prompted block
+// prepend-pixel* prompts are rows as prepended ones are; pad and below prompt the image before
+// the patch embedding (prompted_vit.cc), so their schedule keeps every block prompt-free.
 // With skip_discarded_rows, a block whose prompt-row outputs the next step overwrites or drops
 // (or, after the last block, pooling does not read) takes its prompts as key / value rows only
 // (vit.h block_forward's kv_rows); the stream then leaves those rows out.

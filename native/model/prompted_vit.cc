@@ -62,6 +62,11 @@ ModelConfig with_located_prompts(ModelConfig config) {
   if (p.tokens > 0 && p.location == PromptLocation::kAdd)
     p.tokens = config.vit.num_prefix_tokens() + config.vit.num_patches();
   if (p.tokens > 0 && p.location == PromptLocation::kAddOne) p.tokens = 1;
+  // pad: the backbone runs at S + 2N (its pos_embed resized as KMnP's loader does).
+  if (p.tokens > 0 && p.location == PromptLocation::kPad) {
+    config.vit.img_size += 2 * p.tokens;
+    config.vit.npz_pos_embed_align_corners = true;
+  }
   return config;
 }
 
@@ -81,9 +86,20 @@ PromptSchedule checked_schedule(const ModelConfig& config) {
   require(!(p.reverse_deep && (p.deep_shared || p.no_expand)),
           "reverseDeep runs one set per block and keeps the rows: not with deepShared or deepNoExpand");
   require(!(p.no_expand && p.deep_shared), "deepNoExpand runs one set per block: not with deepShared");
-  const bool added = p.location != PromptLocation::kPrepend;
+  const bool added = p.location == PromptLocation::kAdd || p.location == PromptLocation::kAddOne;
   require(!added || (p.pool == PromptPool::kOriginal && !p.no_expand),
           "added prompts (location add / add-1) are no rows of their own: pool 'original', no deepNoExpand");
+  if (p.tokens > 0 && is_pixel_space(p.location)) {
+    // KMnP/vpt defines them for shallow prompts of the model's width, pooled by the class token.
+    require(!p.deep, "the pixel-space prompt locations (prepend-pixel*, pad, below) are shallow: not with deep");
+    require(p.project == 0, "the pixel-space prompt locations (prepend-pixel*, pad, below) take no projection");
+    require(p.pool == PromptPool::kOriginal,
+            "the pixel-space prompt locations (prepend-pixel*, pad, below) are pooled as the backbone pools: pool "
+            "'original'");
+    require(config.vit.in_chans == 3, "the pixel-space prompt locations need a 3-channel (RGB) backbone");
+    require(!(p.location == PromptLocation::kBelow && config.transfer == Transfer::Full),
+            "prompt location below replaces the patch embedding: not with full fine-tuning");
+  }
   require(!config.pool_prompts || p.pool == PromptPool::kOriginal,
           "poolPrompts widens pool 'original' (average / MAP pooling); the pool types choose their rows themselves");
   // Average / MAP pooling with poolPrompts reads the last block's prompt rows too.
@@ -122,9 +138,11 @@ at::Device parse_device(const std::string& spec) {
 
 PromptedVit::PromptedVit(const ModelConfig& config)
     : config_(with_located_prompts(config)),
+      input_size_(config.vit.img_size),
       device_(parse_device(config.device)),
-      vit_(config.vit),
-      prompts_(config_.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size),
+      vit_(config_.vit),
+      prompts_(config_.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size, config.vit.img_size,
+               config.vit.in_chans),
       schedule_(checked_schedule(config_)),
       head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers),
       dropout_rng_(make_generator(device_, config.seed)) {
@@ -149,25 +167,49 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
             VisionTransformer::is_checkpoint_head);
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
   place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
+  if (prompts_.enabled() && config_.prompt.location == PromptLocation::kBelow && !below_seeded_) {
+    // Once: a trainable state imported since (or a backbone loaded again) keeps its own.
+    prompts_.seed_below_patch_embedding(vit_.patch_weight(), vit_.patch_bias());
+    below_seeded_ = true;
+  }
   backbone_loaded_ = true;
   ++generation_;
 }
 
 void PromptedVit::check_images(const at::Tensor& images) const {
   const auto& v = config_.vit;
-  if (images.dim() != 4 || images.size(1) != v.in_chans || images.size(2) != v.img_size ||
-      images.size(3) != v.img_size || images.size(0) < 1) {
+  const int64_t S = input_size_;  // the backbone's, or before pad grows it
+  if (images.dim() != 4 || images.size(1) != v.in_chans || images.size(2) != S || images.size(3) != S ||
+      images.size(0) < 1) {
     throw Error(kErrShape, "images have shape " + shape_string(images.sizes()) + ", the model needs [n, " +
-                               std::to_string(v.in_chans) + ", " + std::to_string(v.img_size) + ", " +
-                               std::to_string(v.img_size) + "]");
+                               std::to_string(v.in_chans) + ", " + std::to_string(S) + ", " + std::to_string(S) + "]");
   }
   if (!backbone_loaded_) throw Error(kErrWeights, "the backbone weights are not loaded");
+}
+
+at::Tensor PromptedVit::embed_images(const at::Tensor& images) const {
+  const at::Tensor x = images.to(device_, at::kFloat);
+  if (!prompts_.enabled()) return vit_.embed(x);
+  switch (config_.prompt.location) {
+    case PromptLocation::kPad:
+      return vit_.embed(prompts_.pad_images(x));
+    case PromptLocation::kBelow:
+      return vit_.embed(prompts_.below_images(x), prompts_.below_patch_weight(), prompts_.below_patch_bias());
+    default:
+      return vit_.embed(x);
+  }
+}
+
+at::Tensor PromptedVit::prompt_rows(int64_t set, int64_t batch, at::Generator* rng) const {
+  if (!is_pixel_prepend(config_.prompt.location)) return prompts_.tokens_for_block(set, batch, rng);
+  // The pixel prompts through the backbone's patch embedding (no dropout, as in KMnP/vpt): (B, N, D).
+  return vit_.patch_tokens(prompts_.pixel_prompts()).to(at::kFloat).expand({batch, -1, -1});
 }
 
 at::Tensor PromptedVit::encode(const at::Tensor& images, bool train) {
   check_images(images);
   // The residual stream stays fp32 (as under autocast with fp32 weights) when the weights are bf16.
-  at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);  // (B, prefix + P, D)
+  at::Tensor x = embed_images(images).to(at::kFloat);  // (B, prefix + P, D)
   return encode_from(x, 0, train);
 }
 
@@ -197,7 +239,7 @@ at::Tensor PromptedVit::apply_prompt_step(int64_t block, const at::Tensor& x, at
   const int64_t prefix = config_.vit.num_prefix_tokens(), N = prompts_.tokens();
   const int64_t rest = b.step == Step::kInsert ? prefix : prefix + N;  // where the image rows start
   std::vector<at::Tensor> parts = {x.narrow(1, 0, prefix)};
-  if (b.step != Step::kRemove) parts.push_back(prompts_.tokens_for_block(b.set, x.size(0), rng));
+  if (b.step != Step::kRemove) parts.push_back(prompt_rows(b.set, x.size(0), rng));
   parts.push_back(x.narrow(1, rest, x.size(1) - rest));
   return at::cat(parts, 1);
 }
@@ -252,6 +294,8 @@ at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
 at::Tensor PromptedVit::cls_layerwise(const at::Tensor& images) {
   check_images(images);
   if (!config_.vit.class_token) throw Error(kErrArgument, "the backbone has no class token to take embeddings of");
+  if (prompts_.enabled() && config_.prompt.location == PromptLocation::kPad)
+    throw Error(kErrArgument, "prompt location pad runs the backbone at the padded size: no prompt-free embeddings");
   at::NoGradGuard no_grad;
   compat::AutocastGuard autocast(device_.type(), backbone_autocast());
   at::Tensor x = vit_.embed(images.to(device_, at::kFloat)).to(at::kFloat);
@@ -265,6 +309,8 @@ at::Tensor PromptedVit::cls_layerwise(const at::Tensor& images) {
 
 int64_t PromptedVit::stem_blocks() const {
   if (config_.transfer != Transfer::Prompt) return 0;
+  // pad / below prompt the image: every block sees them.
+  if (prompts_.enabled() && is_input_prompt(config_.prompt.location)) return 0;
   int64_t n = 0;
   for (const auto& b : schedule_.blocks) {
     if (b.set >= 0 || b.rows) break;
@@ -367,6 +413,7 @@ void PromptedVit::import_trainable(const TensorMap& tensors) {
   check_trainable(tensors);
   at::NoGradGuard no_grad;
   for (auto& t : trainable_tensors()) t.slot->copy_(tensors.at(t.name));
+  below_seeded_ = true;  // below: a later load_backbone keeps the imported patch embedding
 }
 
 int64_t PromptedVit::trainable_params() {

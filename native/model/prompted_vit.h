@@ -8,6 +8,9 @@
 //   logits = head(pool(x))                          (B, C)
 // That is the default schedule; the deep variants (first / last k blocks, one shared set, rows
 // dropped after the prompted blocks) and the pool types are in deep_prompt_schedule.h / prompt.h.
+// The pixel-space locations (prompt.h) change only the start: prepend-pixel's rows come from
+// the patch embedding of prompt pixels; pad embeds the image inside a learnable border (the
+// backbone runs at S + 2N), below embeds it with N learnable channels more.
 // VPT-deep with skip_discarded_prompt_rows (the default) computes the same without the work
 // whose results are overwritten: the prompt rows' outputs of every block are replaced by the
 // next block's prompts (or, after the last, not pooled). The stream then holds only
@@ -139,8 +142,14 @@ class PromptedVit {
   // The backbone runs in bf16 when asked to, and always when its weights are bf16.
   bool backbone_autocast() const { return config_.bf16 || config_.bf16_backbone; }
   void check_images(const at::Tensor& images) const;
+  // The embedded stream (B, prefix + P, D) of the images, with pad's border or below's channels.
+  at::Tensor embed_images(const at::Tensor& images) const;
+  // Prompt set `set` as rows of the stream (B, N, D): Prompts::tokens_for_block, or the
+  // prepend-pixel prompts through the patch embedding.
+  at::Tensor prompt_rows(int64_t set, int64_t batch, at::Generator* rng) const;
 
-  ModelConfig config_;
+  ModelConfig config_;  // pad: config_.vit.img_size is the grown S + 2N the backbone runs at
+  int64_t input_size_;  // the images' S
   at::Device device_;
   VisionTransformer vit_;
   Prompts prompts_;
@@ -149,6 +158,7 @@ class PromptedVit {
   at::Generator dropout_rng_;
   at::Tensor class_weights_;
   bool backbone_loaded_ = false;
+  bool below_seeded_ = false;  // below: the patch embedding took the backbone's channels
   uint64_t generation_ = 0;
   std::mutex mutex_;
 };

@@ -81,7 +81,9 @@ TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const
     if (pos->second.size(1) != prefix + config_.num_patches()) {
       pos->second =
           resample_pos_embed(pos->second, prefix, config_.grid(),
-                             google ? PosEmbedInterpolation::kBilinear : PosEmbedInterpolation::kBicubicAntialias);
+                             !google                               ? PosEmbedInterpolation::kBicubicAntialias
+                             : config_.npz_pos_embed_align_corners ? PosEmbedInterpolation::kBilinearAlignCorners
+                                                                   : PosEmbedInterpolation::kBilinear);
     }
   }
   return out;
@@ -91,10 +93,17 @@ at::Tensor VisionTransformer::layer_norm(const at::Tensor& x, const at::Tensor& 
   return at::layer_norm(x, {config_.embed_dim}, w, b, config_.norm_eps);
 }
 
-at::Tensor VisionTransformer::embed(const at::Tensor& images) const {
+at::Tensor VisionTransformer::patch_tokens(const at::Tensor& pixels) const {
+  // (B, D, h/p, w/p) -> (B, n, D)
+  return at::conv2d(pixels, patch_weight_, patch_bias_, /*stride=*/config_.patch_size).flatten(2).transpose(1, 2);
+}
+
+at::Tensor VisionTransformer::embed(const at::Tensor& images, const at::Tensor& patch_weight,
+                                    const at::Tensor& patch_bias) const {
   const int64_t B = images.size(0);
   // (B, D, g, g) -> (B, P, D)
-  at::Tensor x = at::conv2d(images, patch_weight_, patch_bias_, /*stride=*/config_.patch_size);
+  at::Tensor x = patch_weight.defined() ? at::conv2d(images, patch_weight, patch_bias, /*stride=*/config_.patch_size)
+                                        : at::conv2d(images, patch_weight_, patch_bias_, /*stride=*/config_.patch_size);
   x = x.flatten(2).transpose(1, 2);
 
   std::vector<at::Tensor> prefix;

@@ -46,6 +46,10 @@ struct VitConfig {
   bool rope = false;
   double rope_ref_grid = 0;
   double rope_temperature = 10000;
+  // A Google .npz's pos_embed resized to another grid as KMnP/vpt's load_from does (scipy's
+  // zoom, order 1: bilinear with the corners aligned) rather than as timm does; for VPT's prompt
+  // location pad, whose grown input only KMnP defines.
+  bool npz_pos_embed_align_corners = false;
 
   int64_t grid() const { return img_size / patch_size; }
   int64_t num_patches() const { return grid() * grid(); }
@@ -95,7 +99,15 @@ class VisionTransformer {
 
   // (B, 3, H, W) -> (B, prefix + P, D): patch embedding, prefix tokens, position embedding,
   // norm_pre (pre_norm; prompts inserted after it enter the first block as they are).
-  at::Tensor embed(const at::Tensor& images) const;
+  // `patch_weight` / `patch_bias` defined: they replace the backbone's patch embedding (VPT's
+  // location below, whose images have more channels).
+  at::Tensor embed(const at::Tensor& images, const at::Tensor& patch_weight = at::Tensor(),
+                   const at::Tensor& patch_bias = at::Tensor()) const;
+  // The patch embedding alone, no prefix or position embedding: (B, 3, h, w) -> (B, h/p * w/p, D).
+  // VPT's prepend-pixel prompts.
+  at::Tensor patch_tokens(const at::Tensor& pixels) const;
+  const at::Tensor& patch_weight() const { return patch_weight_; }
+  const at::Tensor& patch_bias() const { return patch_bias_; }
   // (B, T, D) -> (B, T, D): x += attn(norm1(x)); x += mlp(norm2(x)).
   // With `queries` = q < T only the first q tokens' outputs are computed (B, q, D): keys and
   // values still come from every token, so those rows are exact. Token pooling needs only the

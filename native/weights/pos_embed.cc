@@ -27,9 +27,10 @@ at::Tensor resample_pos_embed(const at::Tensor& pos_embed, int64_t num_prefix_to
                         .reshape({1, old_grid, old_grid, D})
                         .permute({0, 3, 1, 2})
                         .to(at::kFloat);
-  grid = interpolation == PosEmbedInterpolation::kBilinear
-             ? at::upsample_bilinear2d(grid, {new_grid, new_grid}, /*align_corners=*/false)
-             : at::_upsample_bicubic2d_aa(grid, {new_grid, new_grid}, /*align_corners=*/false);
+  grid = interpolation == PosEmbedInterpolation::kBicubicAntialias
+             ? at::_upsample_bicubic2d_aa(grid, {new_grid, new_grid}, /*align_corners=*/false)
+             : at::upsample_bilinear2d(grid, {new_grid, new_grid},
+                                       /*align_corners=*/interpolation == PosEmbedInterpolation::kBilinearAlignCorners);
   grid = grid.permute({0, 2, 3, 1}).reshape({1, new_grid * new_grid, D}).to(pos_embed.scalar_type());
   return at::cat({pos_embed.narrow(1, 0, num_prefix_tokens), grid}, 1).contiguous();
 }

@@ -16,6 +16,9 @@ namespace vpt {
 enum class PosEmbedInterpolation {
   kBicubicAntialias,  // timm's checkpoint_filter_fn (timm / PyTorch checkpoints)
   kBilinear,          // timm's _load_weights (Google .npz checkpoints)
+  // KMnP/vpt's load_from (scipy.ndimage.zoom, order 1): bilinear, corners aligned; VPT's
+  // prompt location pad (vit.h VitConfig::npz_pos_embed_align_corners)
+  kBilinearAlignCorners,
 };
 
 // (1, prefix + g*g, D) -> (1, prefix + new_grid*new_grid, D); returned unchanged when the grid

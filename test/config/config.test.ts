@@ -129,7 +129,7 @@ describe('train config', () => {
         '  LINEAR:',
         '    MLP_SIZES: [512]',
         '  PROMPT:',
-        '    LOCATION: "pad"',
+        '    LOCATION: "prepend-patch"',
         '    INITIATION: "final-cls"',
         '    VIT_POOL_TYPE: "img_pool"',
         'SOLVER:',
@@ -195,9 +195,20 @@ describe('train config', () => {
     const add = join(tmp.dir, 'vpt-add.yaml');
     await writeFile(add, 'MODEL:\n  PROMPT:\n    LOCATION: "add-1"\n');
     expect(await importVptConfig(add)).toEqual({ config: { promptLocation: 'add-1' }, unsupported: [] });
-    const below = join(tmp.dir, 'vpt-below.yaml');
-    await writeFile(below, 'MODEL:\n  PROMPT:\n    LOCATION: "below"\n');
-    expect(await importVptConfig(below)).toEqual({ config: {}, unsupported: ['MODEL.PROMPT.LOCATION'] });
+    for (const location of [
+      'prepend-pixel',
+      'prepend-pixel-gaussian',
+      'prepend-pixel-imgnettransform',
+      'pad',
+      'below',
+    ]) {
+      const pixel = join(tmp.dir, `vpt-${location}.yaml`);
+      await writeFile(pixel, `MODEL:\n  PROMPT:\n    LOCATION: "${location}"\n`);
+      expect(await importVptConfig(pixel)).toEqual({ config: { promptLocation: location }, unsupported: [] });
+    }
+    const unknown = join(tmp.dir, 'vpt-unknown-location.yaml');
+    await writeFile(unknown, 'MODEL:\n  PROMPT:\n    LOCATION: "above"\n');
+    expect(await importVptConfig(unknown)).toEqual({ config: {}, unsupported: ['MODEL.PROMPT.LOCATION'] });
     const none = join(tmp.dir, 'vpt-none.yaml');
     await writeFile(none, 'MODEL:\n  PROMPT:\n    NUM_DEEP_LAYERS: None\n    DEEP_SHARED: True\n');
     expect((await importVptConfig(none)).config).toEqual({ deepShared: true });

@@ -137,7 +137,7 @@ describe('bad deep-variant options', () => {
     ['k above the depth', { tokens: 3, deep: true, deepLayers: 5 }, /prompt\.deepLayers.*4 blocks, got 5/],
     ['an unknown pool', { tokens: 3, pool: 'mean' }, /prompt\.pool/],
     ['added prompts pooled', { tokens: 3, location: 'add', pool: 'prompt_pool' }, /prompt\.location.*pool "original"/],
-    ['a pixel location', { tokens: 3, location: 'pad' }, /prompt\.location/],
+    ['a pixel location, deep', { tokens: 3, location: 'pad', deep: true }, /prompt\.location.*pixel-space/],
   ];
   for (const [name, prompt, message] of cases) {
     it(`refuses ${name}`, async () => {
