@@ -26,6 +26,7 @@ import {
   type ModelInput,
 } from './model-input.js';
 import type { PromptOptions } from './options.js';
+import type { SelfSupervised } from './self-supervised.js';
 import { StagedBatch } from './staged-batch.js';
 import {
   readTrainableState,
@@ -116,6 +117,8 @@ export interface ModelSpec {
   backboneDtype: 'float32' | 'bfloat16';
   /** Average / MAP pooling include the prompt tokens (createModel's poolPrompts). */
   poolPrompts?: boolean;
+  /** A self-supervised backbone as VPT runs it (createModel's selfSupervised). */
+  selfSupervised?: SelfSupervised;
 }
 
 export class Model {
@@ -725,6 +728,7 @@ export class Model {
       std: a.std,
       backboneDtype: this.#spec.backboneDtype,
       ...(this.#spec.poolPrompts ? { poolPrompts: true } : {}),
+      ...(this.#spec.selfSupervised ? { selfSupervised: this.#spec.selfSupervised } : {}),
       ...this.#backbone(),
     };
   }
