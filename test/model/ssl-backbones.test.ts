@@ -11,7 +11,14 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type CreateModelOptions, createModel, type HostTensor, readSafetensors, VptError } from '../../lib/index.js';
+import {
+  type CreateModelOptions,
+  createModel,
+  type HostTensor,
+  MultiTaskModel,
+  readSafetensors,
+  VptError,
+} from '../../lib/index.js';
 import { writeSafetensors } from '../../lib/weights/safetensors.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
 
@@ -193,5 +200,27 @@ describe("prompted MAE / MoCo v3 match KMnP/vpt's vit_mae.py / vit_moco.py", () 
     }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VptError);
     expect((err as VptError).message).toMatch(/selfSupervised="mae".*selfSupervised=null/);
+  });
+
+  it('the multi-task forward serves a MoCo v3 task as createModel does, and refuses an MAE task by name', async () => {
+    const multi = await MultiTaskModel.create({ weights: MOCO, device: 'cpu' });
+    try {
+      await multi.addTask('moco', join(DIR, 'mocov3_deep.safetensors'));
+      const requests = [0, 1, 2, 3].map((image) => ({ image, task: 'moco' }));
+      const logits = await multi.forwardF32({ pixels: images, shape }, requests);
+      const expected = g.get('mocov3_deep.logits')!.data;
+      for (let i = 0; i < 4; i++) {
+        const row = expected.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+        expect(maxAbsDiff(logits[i]!, row)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+      }
+    } finally {
+      multi.dispose();
+    }
+    const mae = await MultiTaskModel.create({ weights: MAE, device: 'cpu' });
+    try {
+      await expect(mae.addTask('mae', join(DIR, 'mae_deep.safetensors'))).rejects.toThrow(/selfSupervised="mae"/);
+    } finally {
+      mae.dispose();
+    }
   });
 });
