@@ -21,6 +21,7 @@ import {
 } from '../../lib/index.js';
 import { writeSafetensors } from '../../lib/weights/safetensors.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
+import { writeNpz } from '../helpers/weights.js';
 
 const LOGITS_TOLERANCE = 1e-4;
 const ONE_STEP_TOLERANCE = 1e-5;
@@ -81,6 +82,7 @@ async function mocoVariant(
   name: string,
   rename: (n: string) => string | null,
   extra: HostTensor[] = [],
+  format: 'safetensors' | 'npz' = 'safetensors',
 ): Promise<string> {
   const folder = join(tmp.dir, name);
   await mkdir(folder, { recursive: true });
@@ -91,8 +93,9 @@ async function mocoVariant(
     const to = rename(n);
     if (to !== null) out.push({ ...t, name: to });
   }
-  const file = join(folder, 'model.safetensors');
-  await writeSafetensors(file, out);
+  const file = join(folder, `model.${format}`);
+  if (format === 'npz') await writeNpz(file, out);
+  else await writeSafetensors(file, out);
   return file;
 }
 
@@ -136,6 +139,12 @@ describe('MAE and MoCo v3 features match timm', () => {
         junk('module.predictor.0.weight', 16),
       ],
     );
+    const f = await features({ weights: file });
+    expect(maxAbsDiff(f, g.get('mocov3.features')!.data)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+  });
+
+  it('MoCo v3: an .npz export (np.savez of the state_dict) loads the same', async () => {
+    const file = await mocoVariant('npz', (n) => n, [], 'npz');
     const f = await features({ weights: file });
     expect(maxAbsDiff(f, g.get('mocov3.features')!.data)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
   });
