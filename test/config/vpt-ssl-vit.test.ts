@@ -5,8 +5,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { addTrainFlags, commandLineFlags } from '../../lib/cli/train-command.js';
+import { resolveTrainConfig } from '../../lib/config/train-config.js';
 import { importVptConfig } from '../../lib/config/vpt-yacs.js';
 import { tempDir } from '../helpers/common.js';
 
@@ -45,5 +48,18 @@ describe('--vpt-config MODEL.TYPE ssl-vit', () => {
     const supervised = await load('vit', 'mae_vitb16');
     expect(supervised.config.selfSupervised).toBeUndefined();
     expect(supervised.unsupported).toEqual(['DATA.FEATURE']);
+  });
+});
+
+describe('--self-supervised', () => {
+  it('sets the train key, and only to mae or moco-v3', () => {
+    const cmd = addTrainFlags(new Command().exitOverride().configureOutput({ writeErr: () => undefined }));
+    cmd.parse(['--self-supervised', 'moco-v3'], { from: 'user' });
+    expect(commandLineFlags(cmd)).toEqual({ selfSupervised: 'moco-v3' });
+    const bad = addTrainFlags(new Command().exitOverride().configureOutput({ writeErr: () => undefined }));
+    expect(() => bad.parse(['--self-supervised', 'dino'], { from: 'user' })).toThrow(/mae, moco-v3/);
+    expect(() => resolveTrainConfig({ data: 'd', weights: 'w', out: 'o', selfSupervised: 'dino' } as never)).toThrow(
+      /selfSupervised/,
+    );
   });
 });

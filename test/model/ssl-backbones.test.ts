@@ -19,6 +19,7 @@ import {
   readSafetensors,
   VptError,
 } from '../../lib/index.js';
+import { loadTrainedModel } from '../../lib/train/trained-model.js';
 import { writeSafetensors } from '../../lib/weights/safetensors.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
 import { writeNpz } from '../helpers/weights.js';
@@ -198,6 +199,21 @@ describe("prompted MAE / MoCo v3 match KMnP/vpt's vit_mae.py / vit_moco.py", () 
       });
     }
   }
+
+  it('loadTrainedModel (eval / predict) rebuilds an MAE model from what its trainable state records', async () => {
+    const { model, metadata } = await loadTrainedModel({
+      weights: MAE,
+      checkpoint: join(DIR, 'mae_deep.safetensors'),
+      device: 'cpu',
+    });
+    try {
+      expect(metadata.selfSupervised).toBe('mae');
+      const logits = await model.forward(images, [...shape]);
+      expect(maxAbsDiff(logits, g.get('mae_deep.logits')!.data)).toBeLessThanOrEqual(LOGITS_TOLERANCE);
+    } finally {
+      model.dispose();
+    }
+  });
 
   it('a trainable state is refused by a model with another selfSupervised setting, by name', async () => {
     const err = await createModel({
