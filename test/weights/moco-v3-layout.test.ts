@@ -3,6 +3,7 @@
  * layouts are detected and mapped to timm's names, the parts only pretraining uses are left
  * out by name, and what vpt-native does not load is refused with the file and tensor named.
  */
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,8 +60,9 @@ describe('mocoV3Layout', () => {
       ...BACKBONE.map((n) => `module.momentum_encoder.${n}`),
       'module.predictor.0.weight',
     ];
+    // BatchNorm's num_batches_tracked is int64: left out with the projection, never read.
     const layout = mocoV3Layout(
-      names.map((n) => entry(n)),
+      names.map((n) => (n.endsWith('num_batches_tracked') ? { ...entry(n, []), dtype: 'I64', nbytes: 8 } : entry(n))),
       'vit-b-300ep.safetensors',
     );
     expect(layout?.kind).toBe('pretrain');
@@ -129,6 +131,38 @@ describe('mocoV3Layout', () => {
       expect(c.inferredArch).toBe(MOCO_V3_VIT_B);
       expect(c.mocoV3?.kind).toBe('linear');
       expect(c.entries.map((e) => e.name).sort()).toEqual(['blocks.11.norm1.weight', 'patch_embed.proj.weight']);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('openCheckpoint: a pretraining export with int64 BatchNorm counters loads its base encoder', async () => {
+    // Written by hand: an I64 tensor, as safetensors.torch.save_file writes num_batches_tracked.
+    const tensors: Array<[string, string, number[]]> = [
+      ['module.base_encoder.patch_embed.proj.weight', 'F32', [8, 3, 4, 4]],
+      ['module.base_encoder.head.1.num_batches_tracked', 'I64', []],
+      ['module.momentum_encoder.patch_embed.proj.weight', 'F32', [8, 3, 4, 4]],
+    ];
+    const header: Record<string, unknown> = {};
+    let offset = 0;
+    for (const [name, dtype, shape] of tensors) {
+      const nbytes = (dtype === 'I64' ? 8 : 4) * shape.reduce((a, b) => a * b, 1);
+      header[name] = { dtype, shape, data_offsets: [offset, offset + nbytes] };
+      offset += nbytes;
+    }
+    const json = Buffer.from(JSON.stringify(header));
+    const size = Buffer.alloc(8);
+    size.writeBigUInt64LE(BigInt(json.length));
+    const file = join(tmp.dir, 'vit-b-300ep.safetensors');
+    await writeFile(file, Buffer.concat([size, json, Buffer.alloc(offset)]));
+    const c = await openCheckpoint(file);
+    try {
+      expect(c.mocoV3?.kind).toBe('pretrain');
+      expect(c.entries.map((e) => e.name)).toEqual(['patch_embed.proj.weight']);
+      expect(c.mocoV3?.ignored.sort()).toEqual([
+        'module.base_encoder.head.1.num_batches_tracked',
+        'module.momentum_encoder.patch_embed.proj.weight',
+      ]);
     } finally {
       await c.close();
     }
