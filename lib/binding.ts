@@ -61,6 +61,10 @@ export interface NativeModelConfig {
     rope?: boolean;
     ropeRefGrid?: number;
     ropeTemperature?: number;
+    /** A checkpoint without fc_norm (MAE pretraining) gets an identity fc_norm; its final norm is unused. */
+    freshFcNorm?: boolean;
+    /** A checkpoint without pos_embed gets MoCo v3's fixed 2D sin-cos position embedding. */
+    sincosPosEmbed?: boolean;
   };
   prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
   numClasses: number;

@@ -9,6 +9,7 @@ import { launchLocalWorkers } from '../distributed/local-launcher.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { VPT_HEAD_BIAS } from '../model/head-init.js';
 import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS } from '../model/options.js';
+import { SELF_SUPERVISED } from '../model/self-supervised.js';
 import { checkDistributedOptions, train } from '../train/train.js';
 import { ExitCode } from './exit-codes.js';
 import { withInterrupt } from './interrupt.js';
@@ -152,6 +153,12 @@ export function addTrainFlags(cmd: Command): Command {
     )
     .option('--head-bias <x>', "the head's initial bias: a number, or vpt for VPT's -log(99) (0)", headBias)
     .option('--mlp-layers <n>', 'hidden layers in the head (0)', num)
+    .addOption(
+      new Option(
+        '--self-supervised <kind>',
+        "a self-supervised backbone as VPT runs it: mae (average pooling + fc_norm, prompts pooled too), moco-v3 (class token; MoCo v3's sin-cos pos_embed when absent)",
+      ).choices([...SELF_SUPERVISED]),
+    )
     .addOption(new Option('--class-weights <mode>', 'class-weighted loss (none)').choices(['none', 'inv', 'inv_sqrt']))
     .option('--augment', 'random crop + flip for training (default)')
     .option('--no-augment', 'train on the eval view (no random crop / flip)')

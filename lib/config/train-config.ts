@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 import { parseNormalize } from '../model/normalization.js';
 import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS } from '../model/options.js';
+import { SELF_SUPERVISED } from '../model/self-supervised.js';
 import { parseOptions } from '../util/validate.js';
 
 export const trainConfigSchema = z
@@ -60,6 +61,8 @@ export const trainConfigSchema = z
     mlpLayers: z.int().min(0).max(16).default(0),
     /** The head's initial bias: 0, or VPT's -log(99) (`--head-bias vpt`). */
     headBias: z.number().finite().default(0),
+    /** A self-supervised backbone as VPT runs it (MODEL.TYPE ssl-vit): 'mae' or 'moco-v3' (createModel's selfSupervised). */
+    selfSupervised: z.enum(SELF_SUPERVISED).optional(),
     classWeights: z.enum(['none', 'inv', 'inv_sqrt']).default('none'),
     /**
      * Image normalisation: 'timm' (the weights' config.json; 0.5 / 0.5 for timm's in21k ViTs), 'vpt'

@@ -14,6 +14,7 @@ import { Model } from './model.js';
 import { resolveNormalization } from './normalization.js';
 import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
 import { initPromptsFromCls } from './prompt-init.js';
+import { type SelfSupervised, selfSupervisedArchitecture } from './self-supervised.js';
 
 /**
  * Creates a prompted ViT from timm weights (`.safetensors` + `config.json`, or a folder holding
@@ -70,6 +71,7 @@ export async function createModelWithFallbacks(options: CreateModelOptions, fall
     backboneDtype: o.backboneDtype,
     poolPrompts: o.poolPrompts,
     skipDiscardedPromptRows: o.skipDiscardedPromptRows,
+    ...(backbone.selfSupervised ? { selfSupervised: backbone.selfSupervised } : {}),
   });
   const prompt = o.prompt;
   const init = prompt?.init ?? 'random';
@@ -113,17 +115,23 @@ async function loadBackbone(
   resolved: ResolvedWeights,
   checkpoint: Checkpoint,
   fallbacks: ModelFallbacks,
-): Promise<{ architecture: VitArchitecture; imageSize: number; native: NativeModel }> {
+): Promise<{ architecture: VitArchitecture; imageSize: number; native: NativeModel; selfSupervised?: SelfSupervised }> {
   rejectTransformersTensors(
     checkpoint.entries.map((e) => e.name),
     resolved.weightsPath,
   );
-  const architecture = resolveArchitecture({
-    arch: o.arch,
-    config: resolved.config,
-    configPath: resolved.configPath,
-    inferred: fallbacks.arch ?? checkpoint.inferredArch,
-  });
+  // A MoCo v3 checkpoint (lib/weights/moco-v3-layout.ts) runs as selfSupervised 'moco-v3' unless told otherwise.
+  const selfSupervised = o.selfSupervised ?? (checkpoint.mocoV3 ? 'moco-v3' : undefined);
+  const { freshFcNorm, sincosPosEmbed, ...architecture } = selfSupervisedArchitecture(
+    resolveArchitecture({
+      arch: o.arch,
+      config: resolved.config,
+      configPath: resolved.configPath,
+      inferred: fallbacks.arch ?? checkpoint.inferredArch,
+    }),
+    selfSupervised,
+    resolved.config?.pretrained_cfg?.mean !== undefined,
+  );
   checkArchitectureAgainstWeights(architecture, checkpoint.shape, resolved.weightsPath);
   const imageSize = o.imageSize ?? architecture.imgSize;
   if (imageSize % architecture.patchSize !== 0) {
@@ -144,7 +152,12 @@ async function loadBackbone(
   const native = await callNative(
     () =>
       new addon.NativeModel({
-        vit: { ...architecture, imgSize: imageSize },
+        vit: {
+          ...architecture,
+          imgSize: imageSize,
+          ...(freshFcNorm ? { freshFcNorm } : {}),
+          ...(sincosPosEmbed || checkpoint.mocoV3?.sincosPosEmbed ? { sincosPosEmbed: true } : {}),
+        },
         prompt: o.prompt,
         numClasses: o.numClasses,
         headHiddenLayers: o.mlpLayers,
@@ -165,7 +178,7 @@ async function loadBackbone(
     native.dispose();
     throw namingWeights(error, resolved.weightsPath);
   }
-  return { architecture, imageSize, native };
+  return { architecture, imageSize, native, ...(selfSupervised ? { selfSupervised } : {}) };
 }
 
 /** Codes of the native loader's errors about the weights themselves. */

@@ -26,6 +26,7 @@ import {
   type ModelInput,
 } from './model-input.js';
 import type { PromptOptions } from './options.js';
+import type { SelfSupervised } from './self-supervised.js';
 import { StagedBatch } from './staged-batch.js';
 import {
   readTrainableState,
@@ -123,6 +124,8 @@ export interface ModelSpec {
   poolPrompts?: boolean;
   /** Discarded deep-prompt rows are not computed (createModel's resolved skipDiscardedPromptRows). */
   skipDiscardedPromptRows?: boolean;
+  /** A self-supervised backbone as VPT runs it (createModel's selfSupervised). */
+  selfSupervised?: SelfSupervised;
 }
 
 export class Model {
@@ -733,6 +736,7 @@ export class Model {
       std: a.std,
       backboneDtype: this.#spec.backboneDtype,
       ...(this.#spec.poolPrompts ? { poolPrompts: true } : {}),
+      ...(this.#spec.selfSupervised ? { selfSupervised: this.#spec.selfSupervised } : {}),
       ...this.#backbone(),
     };
   }

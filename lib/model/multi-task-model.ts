@@ -15,6 +15,7 @@ import { readSafetensors } from '../weights/safetensors.js';
 import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
 import { type BackboneFingerprint, checkBackboneFingerprint } from './backbone-fingerprint.js';
 import { fullPromptOptions, type PromptOptions } from './options.js';
+import { selfSupervisedArchitecture } from './self-supervised.js';
 import { checkTrainableMetadata, TRAINABLE_FORMAT, type TrainableMetadata } from './trainable-state.js';
 
 export interface MultiTaskModelOptions {
@@ -87,12 +88,17 @@ export class MultiTaskModel {
         checkpoint.entries.map((e) => e.name),
         resolved.weightsPath,
       );
-      const architecture = resolveArchitecture({
-        ...(o.arch ? { arch: o.arch } : {}),
-        ...(resolved.config ? { config: resolved.config } : {}),
-        ...(resolved.configPath ? { configPath: resolved.configPath } : {}),
-        ...(checkpoint.inferredArch ? { inferred: checkpoint.inferredArch } : {}),
-      });
+      // A MoCo v3 checkpoint runs as createModel runs it (lib/model/self-supervised.ts).
+      const architecture = selfSupervisedArchitecture(
+        resolveArchitecture({
+          ...(o.arch ? { arch: o.arch } : {}),
+          ...(resolved.config ? { config: resolved.config } : {}),
+          ...(resolved.configPath ? { configPath: resolved.configPath } : {}),
+          ...(checkpoint.inferredArch ? { inferred: checkpoint.inferredArch } : {}),
+        }),
+        checkpoint.mocoV3 ? 'moco-v3' : undefined,
+        resolved.config?.pretrained_cfg?.mean !== undefined,
+      );
       checkArchitectureAgainstWeights(architecture, checkpoint.shape, resolved.weightsPath);
       const imageSize = o.imageSize ?? architecture.imgSize;
       if (!Number.isSafeInteger(imageSize) || imageSize < 1 || imageSize % architecture.patchSize !== 0) {
@@ -385,6 +391,8 @@ function split(values: Float32Array, sizes: number[]): Float32Array[] {
 function unsupportedTaskSettings(meta: Partial<TrainableMetadata>, backbone: VitArchitecture): string[] {
   const out: string[] = [];
   if (meta.poolPrompts) out.push('poolPrompts');
+  // MAE's average pooling + fc_norm is not the shared backbone's pooling.
+  if (meta.selfSupervised === 'mae') out.push('selfSupervised="mae"');
   if (meta.prompt) {
     const p = fullPromptOptions(meta.prompt);
     const defaults = fullPromptOptions({ tokens: p.tokens, deep: p.deep, dropout: p.dropout, project: p.project });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import { parseOptions } from '../util/validate.js';
 import type { DownloadProgress } from '../weights/hub.js';
+import { impliesPoolPrompts, SELF_SUPERVISED } from './self-supervised.js';
 
 /** VPT's defaults (KMnP/vpt `configs/config.py`): 5 tokens, shallow, no dropout, no projection. */
 export const DEFAULT_PROMPT = {
@@ -209,6 +210,16 @@ const createModelSchema = z
      * tokens only. Token pooling reads the class token either way.
      */
     poolPrompts: z.boolean().default(false),
+    /**
+     * A self-supervised backbone as VPT runs it (`MODEL.TYPE: ssl-vit`, lib/model/self-supervised.ts).
+     * 'mae': global average pooling of the tokens after the class token, then `fc_norm` (an
+     * identity LayerNorm when the checkpoint has none, its `norm` unused, as MAE's fine-tuning and
+     * VPT load a pretraining checkpoint); with prepended prompts and pool 'original' the mean
+     * covers the prompts too (VPT's vit_mae.py), so `poolPrompts` is implied. 'moco-v3': the class
+     * token after the final norm, a missing `pos_embed` computed as MoCo v3's fixed 2D sin-cos.
+     * Both: ImageNet's mean / std when no config.json gives them.
+     */
+    selfSupervised: z.enum(SELF_SUPERVISED).optional(),
     trainable: z.string().min(1).optional(),
     classNames: z.array(z.string()).optional(),
     /** Called while hub weights download: `{ file, received, total }`. */
@@ -315,5 +326,6 @@ export function resolveModelOptions(options: unknown): ResolvedModelOptions {
   const o = parseOptions(createModelSchema, options, 'createModel');
   const prompt = o.prompt === undefined ? (o.transfer === 'prompt' ? { ...DEFAULT_PROMPT } : null) : o.prompt;
   const skipDiscardedPromptRows = o.skipDiscardedPromptRows ?? (prompt?.tokens ?? 0) >= SKIP_PROMPT_ROWS_FROM_TOKENS;
-  return { ...o, prompt, skipDiscardedPromptRows };
+  const poolPrompts = o.poolPrompts || impliesPoolPrompts(o.selfSupervised, prompt);
+  return { ...o, prompt, skipDiscardedPromptRows, poolPrompts };
 }

@@ -8,6 +8,7 @@ import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
 import { type BackboneFingerprint, checkBackboneFingerprint } from './backbone-fingerprint.js';
 import { fullPromptOptions, type PromptOptions } from './options.js';
+import type { SelfSupervised } from './self-supervised.js';
 
 export const TRAINABLE_FORMAT = 'vpt-native.trainable';
 export const TRAINABLE_VERSION = 1;
@@ -34,6 +35,8 @@ export interface TrainableMetadata {
   backbone?: BackboneFingerprint;
   /** Trained with average / MAP pooling over the prompts too (createModel's poolPrompts); absent: false. */
   poolPrompts?: boolean;
+  /** Trained on a self-supervised backbone as VPT runs it (createModel's selfSupervised); absent: none. */
+  selfSupervised?: SelfSupervised;
 }
 
 /** Writes the tensors and metadata (plus `extra` string metadata) atomically. */
@@ -93,6 +96,7 @@ export function checkTrainableMetadata(
     ['prompt.deep', meta.prompt?.deep ?? false, model.prompt?.deep ?? false],
     ['prompt.project', meta.prompt?.project ?? 0, model.prompt?.project ?? 0],
     ['poolPrompts', meta.poolPrompts ?? false, model.poolPrompts ?? false],
+    ['selfSupervised', meta.selfSupervised ?? null, model.selfSupervised ?? null],
   ];
   // The deep variants and the pool type (absent in files from before them: VPT's defaults).
   if (meta.prompt && model.prompt) {

@@ -36,6 +36,7 @@ export const RUN_SETTINGS = [
   'cropSize',
   'normalize',
   'headBias',
+  'selfSupervised',
   'augment',
   'seed',
 ] as const satisfies ReadonlyArray<keyof ResolvedTrainConfig>;

@@ -42,6 +42,7 @@ export function trainModelOptions(
     mlpLayers: c.mlpLayers,
     normalize: parseNormalize(c.normalize),
     headBias: c.headBias,
+    ...(c.selfSupervised ? { selfSupervised: c.selfSupervised } : {}),
     device: run.device,
     precision: run.precision,
     backboneDtype: c.backboneDtype,

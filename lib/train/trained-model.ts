@@ -50,6 +50,9 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
       prompt: meta.prompt,
       transfer: meta.transfer,
       mlpLayers: meta.headHiddenLayers,
+      // The pooling and backbone semantics it trained with, as recorded.
+      ...(meta.poolPrompts ? { poolPrompts: true } : {}),
+      ...(meta.selfSupervised ? { selfSupervised: meta.selfSupervised } : {}),
       // The normalisation the model trained with (--normalize), as recorded.
       ...(isTriple(meta.mean) && isTriple(meta.std) ? { normalize: { mean: meta.mean, std: meta.std } } : {}),
       ...(meta.classNames ? { classNames: meta.classNames } : {}),

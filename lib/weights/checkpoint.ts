@@ -8,6 +8,7 @@ import type { NativeTensorEntry } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { type CheckpointShape, timmCheckpointShape } from './architecture.js';
 import { archFromGoogleFileName, googleBackbone } from './google-checkpoint.js';
+import { MOCO_V3_VIT_B, type MocoV3Layout, mocoV3Layout } from './moco-v3-layout.js';
 import { readNpz } from './npz.js';
 import { FLOAT_DTYPES, readSafetensorsHeader } from './safetensors.js';
 
@@ -21,6 +22,8 @@ export interface Checkpoint {
   shape: CheckpointShape;
   /** The architecture the file name implies (`ViT-B_16.npz`), when it says one. */
   inferredArch?: string;
+  /** A MoCo v3 checkpoint (lib/weights/moco-v3-layout.ts), its names already mapped to timm's. */
+  mocoV3?: MocoV3Layout;
   /** Releases what opening took (the temporary file of a compressed `.npz`). */
   close(): Promise<void>;
 }
@@ -37,6 +40,8 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
   if (extname(path).toLowerCase() === '.npz') {
     const npz = await readNpz(path);
     try {
+      const moco = mocoV3Layout(npz.entries, path);
+      if (moco) return mocoV3Checkpoint(path, npz.dataPath, moco, npz.close);
       const { entries, shape } = googleBackbone(npz.entries, path, npz.others);
       const inferredArch = archFromGoogleFileName(path, shape);
       return {
@@ -53,6 +58,8 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
     }
   }
   const header = await readSafetensorsHeader(path);
+  const moco = mocoV3Layout(header.entries, path);
+  if (moco) return mocoV3Checkpoint(path, path, moco, async () => undefined);
   // The checkpoint's classifier is dropped: the task gets its own head.
   const entries = header.entries.filter((e) => !e.name.startsWith('head.'));
   const nonFloat = entries.filter((e) => !FLOAT_DTYPES.has(e.dtype));
@@ -63,4 +70,29 @@ export async function openCheckpoint(path: string): Promise<Checkpoint> {
     );
   }
   return { path, dataPath: path, entries, shape: timmCheckpointShape(entries), close: async () => undefined };
+}
+
+/**
+ * A MoCo v3 checkpoint with its tensors under timm's names; without a config.json or `arch`
+ * its shapes imply the ViT-B VPT uses (MoCo v3's vit_base is timm's vit_base_patch16_224).
+ */
+function mocoV3Checkpoint(path: string, dataPath: string, moco: MocoV3Layout, close: () => Promise<void>): Checkpoint {
+  const nonFloat = moco.entries.filter((e) => !FLOAT_DTYPES.has(e.dtype));
+  if (nonFloat.length > 0) {
+    throw new VptError(
+      ErrorCode.Weights,
+      `${path}: tensors with non-float dtypes: ${nonFloat.map((e) => `${moco.prefix}${e.name} (${e.dtype})`).join(', ')}`,
+    );
+  }
+  const shape = timmCheckpointShape(moco.entries);
+  const vitB = shape.embedDim === 768 && shape.depth === 12 && shape.patchSize === 16;
+  return {
+    path,
+    dataPath,
+    entries: moco.entries,
+    shape,
+    ...(vitB ? { inferredArch: MOCO_V3_VIT_B } : {}),
+    mocoV3: moco,
+    close,
+  };
 }

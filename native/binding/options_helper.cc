@@ -34,6 +34,8 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.vit.swiglu = flag("swiglu");
   c.vit.mlp_norm = flag("mlpNorm");
   c.vit.rope = flag("rope");
+  c.vit.fresh_fc_norm = flag("freshFcNorm");
+  c.vit.sincos_pos_embed = flag("sincosPosEmbed");
   if (c.vit.rope) {
     c.vit.rope_ref_grid = number_field(v, "ropeRefGrid");
     c.vit.rope_temperature = number_field(v, "ropeTemperature");

@@ -7,6 +7,7 @@
 #include "weights/eva_layout.h"
 #include "weights/google_layout.h"
 #include "weights/pos_embed.h"
+#include "weights/ssl_checkpoint.h"
 
 namespace vpt {
 
@@ -74,6 +75,11 @@ TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const
   TensorMap out = google                                     ? from_google_layout(checkpoint, config_)
                   : config_.eva && is_eva_layout(checkpoint) ? from_eva_layout(checkpoint, config_.depth)
                                                              : checkpoint;
+  if (config_.fc_norm && config_.fresh_fc_norm) out = with_fresh_fc_norm(out, config_.embed_dim);
+  if (config_.sincos_pos_embed && !out.count("pos_embed")) {
+    out["pos_embed"] = mocov3_sincos_pos_embed(config_.grid(), config_.embed_dim,
+                                               config_.no_embed_class ? 0 : config_.num_prefix_tokens());
+  }
   auto pos = out.find("pos_embed");
   if (pos != out.end() && pos->second.dim() == 3 && pos->second.size(0) == 1) {
     // The prefix rows (class, registers) are kept; with no_embed_class pos_embed has none.

@@ -50,6 +50,11 @@ struct VitConfig {
   // zoom, order 1: bilinear with the corners aligned) rather than as timm does; for VPT's prompt
   // location pad, whose grown input only KMnP defines.
   bool npz_pos_embed_align_corners = false;
+  // Self-supervised checkpoints (weights/ssl_checkpoint.h): with fc_norm, a checkpoint without
+  // fc_norm (MAE pretraining) gets a LayerNorm-identity fc_norm and its `norm` is not used; a
+  // checkpoint without pos_embed (a MoCo v3 export) gets MoCo v3's fixed 2D sin-cos one.
+  bool fresh_fc_norm = false;
+  bool sincos_pos_embed = false;
 
   int64_t grid() const { return img_size / patch_size; }
   int64_t num_patches() const { return grid() * grid(); }

@@ -124,7 +124,7 @@ describe('train config', () => {
       others,
       [
         'MODEL:',
-        '  TYPE: "ssl-vit"',
+        '  TYPE: "resnet"',
         '  WEIGHT_PATH: "ckpt.pth"',
         '  LINEAR:',
         '    MLP_SIZES: [512]',
@@ -140,7 +140,7 @@ describe('train config', () => {
         '  TOTAL_EPOCH: 100',
         'DATA:',
         '  MULTILABEL: True',
-        '  FEATURE: "mae_vitb16"',
+        '  FEATURE: "imagenet_sup_rn50"',
         '  NAME: "CUB"',
         '  NUM_WORKERS: 8',
       ].join('\n'),
