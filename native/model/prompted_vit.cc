@@ -150,6 +150,7 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
   place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
   backbone_loaded_ = true;
+  backbone_shared_ = false;
   ++generation_;
 }
 

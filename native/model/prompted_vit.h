@@ -67,6 +67,13 @@ class PromptedVit {
   // error; the checkpoint's classifier (`head.*`) is ignored. Moves everything to the device.
   void load_backbone(const TensorMap& weights);
   bool backbone_loaded() const { return backbone_loaded_; }
+  // Makes this model's backbone `source`'s tensors themselves, no copy (share_backbone.cc):
+  // models that never write their backbone (prompt tuning, linear probing) can hold one between
+  // them. Refused (VPT_OPTION, saying why) when either model trains backbone tensors, and
+  // when the backbones differ in tensors, shapes, storage dtype or device.
+  void share_backbone(PromptedVit& source);
+  // True when the backbone came from share_backbone() (or was lent to another model by it).
+  bool backbone_shared() const { return backbone_shared_; }
 
   // `train` enables prompt dropout (the backbone always runs in eval mode).
   at::Tensor logits(const at::Tensor& images, bool train);    // (B, C)
@@ -149,6 +156,7 @@ class PromptedVit {
   at::Generator dropout_rng_;
   at::Tensor class_weights_;
   bool backbone_loaded_ = false;
+  bool backbone_shared_ = false;
   uint64_t generation_ = 0;
   std::mutex mutex_;
 };
