@@ -1,8 +1,10 @@
 // model_wrap.cc — see model_wrap.h.
 #include "binding/model_wrap.h"
 
+#include <cstdint>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -22,12 +24,19 @@ namespace {
 // Marks NativeModel objects so shareBackbone can tell one from any other object.
 constexpr napi_type_tag kModelTag = {0x7670742d6e617469ULL, 0x6d6f64656c777031ULL};
 
-// The storage of the backbone's first tensor as an opaque key ("" before a backbone is loaded).
+// The storage of the backbone's first tensor as an opaque key ("" before a backbone is loaded):
+// its address mixed with a per-process random salt, so no address reaches JS.
 std::string backbone_key(PromptedVit& m) {
+  static const uint64_t salt = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
   for (auto& t : m.backbone_tensors()) {
     if (t.slot->defined() && t.slot->has_storage() && t.slot->storage().data()) {
+      uint64_t x = reinterpret_cast<uintptr_t>(t.slot->storage().data()) ^ salt;
+      // splitmix64's finalizer: a bijection, so distinct storages keep distinct keys.
+      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+      x ^= x >> 31;
       std::ostringstream key;
-      key << t.slot->device() << '/' << t.slot->storage().data();
+      key << t.slot->device() << '/' << std::hex << x;
       return key.str();
     }
   }
