@@ -331,5 +331,9 @@ describe('vpt-native tune', () => {
       code: 2,
       stderr: expect.stringMatching(/"seeds": 42 would mean 42 final runs.*--seeds 42,.*--seed-count 42/),
     });
+    const tooManySeeds = await run(process.execPath, [...base, '--lr', '1', '--seed-count', '101']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(tooManySeeds).toMatchObject({ code: 2, stderr: expect.stringMatching(/seedCount/) });
   });
 });
