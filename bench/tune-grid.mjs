@@ -5,7 +5,9 @@
 //   (c) `vpt-native tune --prune halving` (successive halving on val top-1).
 // Reports wall time of the search, config-epochs trained, the chosen config with its val top-1
 // and the test top-1 of its final run (seed 42), and the host memory one more trial model takes.
-//   npm run build:ts && node bench/tune-grid.mjs [epochs=9] [imagesPerClass=20] [--tune-only]
+// (c)'s halving uses the defaults: keep 1/3, rungs epochs x (1/3)^k moved to the grace period
+// (warmup + 1 epochs), equal val top-1 at a rung to the lower val loss.
+//   npm run build:ts && node bench/tune-grid.mjs [epochs=9] [imagesPerClass=20] [classes=5] [--tune-only]
 // (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split)
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -21,14 +23,16 @@ const { synthesizeCub } = await import(join(dist, 'lib/data/synth.js'));
 const { convertCub } = await import(join(dist, 'lib/data/convert-cub.js'));
 const { writeRandomBackbone, DEMO_BACKBONE } = await import(join(dist, 'lib/demo/random-backbone.js'));
 const { DEFAULT_GRIDS } = await import(join(dist, 'lib/tune/default-grid.js'));
-const { createModel } = await import(join(dist, 'lib/model/create-model.js'));
+const { createModel, createModelSharingBackbone } = await import(join(dist, 'lib/model/create-model.js'));
 
-const epochs = Number(process.argv[2] ?? 9);
-const imagesPerClass = Number(process.argv[3] ?? 20);
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const epochs = Number(positional[0] ?? 9);
+const imagesPerClass = Number(positional[1] ?? 20);
+const classes = Number(positional[2] ?? 5);
 const tuneOnly = process.argv.includes('--tune-only');
 const dir = await mkdtemp(join(tmpdir(), 'vpt-tune-bench-'));
 const data = join(dir, 'CUB_200_2011');
-await synthesizeCub(data, { classes: 5, imagesPerClass, imageSize: 48, seed: 7 });
+await synthesizeCub(data, { classes, imagesPerClass, imageSize: 48, seed: 7 });
 await convertCub(data, { valFraction: 0.2, seed: 1 });
 const weights = await writeRandomBackbone(join(dir, 'backbone'), DEMO_BACKBONE);
 const shared = [
@@ -87,7 +91,10 @@ for (const [way, prune] of [
 ]) {
   const out = join(dir, prune);
   const { searchSeconds, summary } = await tuneRun(out, prune);
-  if (prune === 'none') fullGridBest = summary.valTop1;
+  if (prune === 'none') {
+    fullGridBest = summary.valTop1;
+    console.log(`full grid's tune folder (for bench/halving-replay.mjs): ${out}`);
+  }
   rows.push({
     way,
     seconds: searchSeconds,
@@ -137,16 +144,15 @@ async function sequentialTrains() {
 
 if (!tuneOnly) await sequentialTrains();
 
-// Host memory one more trial model takes (each holds its own backbone copy).
+// Host memory one more trial model takes (it shares the group's backbone; bench/shared-backbone-rss.mjs compares own copies).
+const trialOptions = { weights, numClasses: 5, imageSize: 32, prompt: { tokens: 5, deep: false }, device: 'cpu' };
+const source = await createModel(trialOptions);
 const models = [];
 const rss0 = process.memoryUsage().rss;
-for (let i = 0; i < 8; i++)
-  models.push(
-    await createModel({ weights, numClasses: 5, imageSize: 32, prompt: { tokens: 5, deep: false }, device: 'cpu' }),
-  );
+for (let i = 0; i < 8; i++) models.push(await createModelSharingBackbone(trialOptions, source));
 const perModel = (process.memoryUsage().rss - rss0) / 8;
 const info = models[0].info();
-for (const m of models) m.dispose();
+for (const m of [source, ...models]) m.dispose();
 
 // Without (a), speed-up and config-epochs are against (b), the full grid.
 const a = rows[0];
@@ -164,5 +170,5 @@ console.log(
   `\nfull grid's best val top-1 (b): ${pct(fullGridBest)}; halving's choice: ${pct(halving.val)} (${((fullGridBest - halving.val) * 100).toFixed(1)} points below)`,
 );
 console.log(
-  `one more trial model: ${(perModel / 2 ** 20).toFixed(1)} MiB RSS (backbone ${(info.backboneBytes / 2 ** 20).toFixed(2)} MiB, ${info.trainableParams} trainable params)`,
+  `one more trial model: ${(perModel / 2 ** 20).toFixed(1)} MiB RSS (sharing the group's ${(info.backboneBytes / 2 ** 20).toFixed(2)} MiB backbone: ${info.backboneShared}; ${info.trainableParams} trainable params)`,
 );

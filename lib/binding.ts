@@ -215,7 +215,13 @@ export interface NativeModel {
     backboneDtype: 'float32' | 'bfloat16';
     backboneBytes: number;
     fusedLayerNorm: boolean;
+    /** The backbone is another model's tensors, or lent to one (shareBackbone). */
+    backboneShared: boolean;
+    /** The backbone's storage as an opaque key: models that hold one backbone report the same key ("" before loading). */
+    backboneKey: string;
   };
+  /** This model's backbone becomes `source`'s tensors, no copy (frozen backbones only: VPT_OPTION otherwise). */
+  shareBackbone(source: NativeModel): Promise<void>;
   /** The (n, 3, S, S) normalized float input the device makes of a uint8 batch. */
   preprocessU8(batch: NativeImageBatchU8): Promise<Float32Array>;
   forwardU8(batch: NativeImageBatchU8): Promise<Float32Array>;

@@ -35,7 +35,7 @@ export { availableBackends, type JoinOptions, ProcessGroup } from './distributed
 export { type Shard, shardBatch, shardSamples } from './distributed/shard.js';
 export { ErrorCode, type ErrorCodeValue, VptError } from './errors.js';
 export type { BackboneFingerprint } from './model/backbone-fingerprint.js';
-export { createModel } from './model/create-model.js';
+export { createModel, createModelSharingBackbone } from './model/create-model.js';
 export {
   type EvaluateBatchOptions,
   type EvaluateResult,

@@ -21,9 +21,10 @@ export function numberList(v: string): number[] {
   return values;
 }
 
-/** `--seeds 42,44,82` (the seeds) or `--seeds 3` (that many of VPT's). */
-function seedsOption(v: string): number | number[] {
-  const values = numberList(v);
+/** `--seeds 42,44,82` or `--seeds 42,` (the seeds: a trailing comma makes one a list) or `--seeds 3` (that many of VPT's). */
+export function seedsOption(v: string): number | number[] {
+  const list = v.trim().endsWith(',') ? v.trim().slice(0, -1) : v;
+  const values = numberList(list);
   return values.length === 1 && !v.includes(',') ? values[0]! : values;
 }
 
@@ -47,7 +48,18 @@ async function runLocalRanks(nproc: number): Promise<void> {
 }
 
 /** Tune flags and the TuneConfig keys they set. */
-const TUNE_FLAG_KEYS = ['seeds', 'select', 'finalOn', 'prune', 'rungs', 'keep', 'groupSize', 'resume'] as const;
+const TUNE_FLAG_KEYS = [
+  'seeds',
+  'seedCount',
+  'select',
+  'finalOn',
+  'prune',
+  'rungs',
+  'keep',
+  'graceEpochs',
+  'groupSize',
+  'resume',
+] as const;
 
 export function registerTuneCommand(program: Command): void {
   const cmd = addTrainFlags(program.command('tune'));
@@ -60,7 +72,16 @@ export function registerTuneCommand(program: Command): void {
     .option('--wd <list>', 'weight decays, e.g. 0.01,0.001,0.0001,0 (default: the same)', numberList)
     .option('--prompt-tokens <list>', 'prompt tokens, one value or several to search, e.g. 5,10,50', numberList)
     .option('--search-deep', 'search VPT-shallow and VPT-deep both')
-    .option('--seeds <list|n>', 'final runs: seeds 42,44,82,100,800, or how many of those (5); 0: none', seedsOption)
+    .option(
+      '--seeds <list|n>',
+      'final runs: seeds 42,44,82,100,800 (one seed: 42,), or how many of those up to 10 (5); 0: none',
+      seedsOption,
+    )
+    .option(
+      '--seed-count <n>',
+      'final runs: how many of VPT seeds (42, 44, 82, 100, 800, then 1000...), up to 100',
+      Number,
+    )
     .addOption(
       new Option('--select <rule>', "val top-1 of the last epoch (VPT's rule) or of the best (last)").choices([
         'last',
@@ -81,6 +102,11 @@ export function registerTuneCommand(program: Command): void {
     )
     .option('--rungs <list>', 'halving: epochs at which configs are ranked (default: epochs x keep^k)', numberList)
     .option('--keep <fraction>', 'halving: fraction of the configs a rung keeps (0.3333)', Number)
+    .option(
+      '--grace-epochs <n>',
+      'halving: no default rung before this many epochs (default: --warmup-epochs + 1)',
+      positiveInteger,
+    )
     .option(
       '--group-size <n>',
       'configs trained together on one loader pass (default: what memory holds)',

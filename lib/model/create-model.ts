@@ -48,14 +48,43 @@ export interface ModelFallbacks {
   arch?: string;
 }
 
-/** `createModel`, with `fallbacks` for what the options and the weights leave unknown. */
-export async function createModelWithFallbacks(options: CreateModelOptions, fallbacks: ModelFallbacks): Promise<Model> {
+/**
+ * `createModel` whose frozen backbone is `source`'s own tensors, not a copy: the weights file
+ * gives the architecture only, and the new model's backbone costs no memory. For models that
+ * never write their backbone (transfer "prompt" or "linear", as `source`'s must be); the two
+ * must have the same architecture, image size, device and `backboneDtype`. Each model keeps its
+ * own prompts, head and optimizer; disposing one leaves the others theirs. tune's grouped trials
+ * hold one backbone this way.
+ * @example
+ * ```ts
+ * import { createModel, createModelSharingBackbone } from 'vpt-native';
+ * const a = await createModel({ weights: 'models/vit_b16', numClasses: 200 });
+ * const b = await createModelSharingBackbone({ weights: 'models/vit_b16', numClasses: 200, seed: 1 }, a);
+ * console.log(a.info().backboneStorage === b.info().backboneStorage); // true
+ * ```
+ */
+export async function createModelSharingBackbone(options: CreateModelOptions, source: Model): Promise<Model> {
+  return createModelWithFallbacks(options, {}, source);
+}
+
+/** `createModel`, with `fallbacks` for what the options and the weights leave unknown (and `backboneOf`'s backbone, if given). */
+export async function createModelWithFallbacks(
+  options: CreateModelOptions,
+  fallbacks: ModelFallbacks,
+  backboneOf?: Model,
+): Promise<Model> {
   const o = resolveModelOptions(options);
+  if (backboneOf && o.transfer === 'full')
+    throw new VptError(
+      ErrorCode.Option,
+      'createModel: option "transfer": "full" trains the backbone, so the model cannot share another model\'s backbone (use "prompt" or "linear")',
+    );
+  const source = backboneOf ? Model.nativeOf(backboneOf) : undefined;
   const resolved = await resolveWeights(o.weights, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : {});
   const checkpoint = await openCheckpoint(resolved.weightsPath);
   let backbone: Awaited<ReturnType<typeof loadBackbone>>;
   try {
-    backbone = await loadBackbone(o, resolved, checkpoint, fallbacks);
+    backbone = await loadBackbone(o, resolved, checkpoint, fallbacks, source);
   } finally {
     await checkpoint.close();
   }
@@ -115,6 +144,7 @@ async function loadBackbone(
   resolved: ResolvedWeights,
   checkpoint: Checkpoint,
   fallbacks: ModelFallbacks,
+  source?: NativeModel,
 ): Promise<{ architecture: VitArchitecture; imageSize: number; native: NativeModel; selfSupervised?: SelfSupervised }> {
   rejectTransformersTensors(
     checkpoint.entries.map((e) => e.name),
@@ -173,7 +203,8 @@ async function loadBackbone(
       }),
   );
   try {
-    await callNative(() => native.loadBackbone(checkpoint.dataPath, checkpoint.entries));
+    if (source) await callNative(() => native.shareBackbone(source));
+    else await callNative(() => native.loadBackbone(checkpoint.dataPath, checkpoint.entries));
   } catch (error) {
     native.dispose();
     throw namingWeights(error, resolved.weightsPath);

@@ -67,6 +67,10 @@ export interface ModelInfo {
   backboneBytes: number;
   /** Residual adds run fused with the LayerNorm after them (`createModel`'s `fusedLayerNorm`). */
   fusedLayerNorm: boolean;
+  /** The backbone's tensors are shared with other models (`createModelSharingBackbone`), not a copy of its own. */
+  backboneShared: boolean;
+  /** The backbone's storage, as an opaque key: models that report the same key hold one backbone between them. */
+  backboneStorage: string;
   /**
    * Prompt tuning: the leading blocks that see no prompts (`reverseDeep`: depth - deepLayers), frozen,
    * so their output depends on the image alone (`stemFeatures`, `trainStepStem`); 0 otherwise.
@@ -598,6 +602,8 @@ export class Model {
       backboneDtype: n.backboneDtype,
       backboneBytes: n.backboneBytes,
       fusedLayerNorm: n.fusedLayerNorm,
+      backboneShared: n.backboneShared,
+      backboneStorage: n.backboneKey,
       stemBlocks: n.stemBlocks,
       skipDiscardedPromptRows: this.#spec.skipDiscardedPromptRows ?? false,
     };
@@ -616,6 +622,11 @@ export class Model {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.dispose();
+  }
+
+  /** @internal The native model of `model` (createModelSharingBackbone hands it to the new model). */
+  static nativeOf(model: Model): NativeModel {
+    return model.#alive();
   }
 
   #alive(): NativeModel {

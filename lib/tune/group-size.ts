@@ -1,8 +1,9 @@
 /**
- * How many trials train together. Each trial's model holds its own copy of the frozen backbone
- * (the native model owns its weights) plus its trainable tensors, gradients and optimizer state;
- * activations are transient, one trial's step at a time. The group takes at most half of the
- * memory free now, so the step's activations and the loader have the rest.
+ * How many trials train together. A group holds one frozen backbone, which its models share
+ * (transfer "prompt" / "linear"; with "full" each model trains a copy of its own), plus each
+ * trial's trainable tensors, gradients and optimizer state; activations are transient, one
+ * trial's step at a time. The group takes at most half of the memory free now, so the step's
+ * activations and the loader have the rest.
  */
 import { freemem } from 'node:os';
 
@@ -15,9 +16,12 @@ const GROUP_MEMORY_SHARE = 0.5;
 /** Bytes per trainable parameter: fp32 weight, gradient and an optimizer buffer (momentum; AdamW has two). */
 const TRAINABLE_BYTES = 4 * 4;
 
-/** Bytes one trial's model keeps between steps. */
-export function trialModelBytes(info: Pick<ModelInfo, 'backboneBytes' | 'trainableParams'>): number {
-  return info.backboneBytes + info.trainableParams * TRAINABLE_BYTES;
+/** Bytes one trial's model keeps between steps: its trainable tensors' and, unless it shares the group's backbone, a backbone. */
+export function trialModelBytes(
+  info: Pick<ModelInfo, 'backboneBytes' | 'trainableParams'>,
+  sharedBackbone = false,
+): number {
+  return (sharedBackbone ? 0 : info.backboneBytes) + info.trainableParams * TRAINABLE_BYTES;
 }
 
 /** Free memory where the models live: the GPU's total less what vpt-native reserved, else the host's. */
@@ -29,8 +33,8 @@ export function freeBytes(device: string): number {
   return Math.max(0, total - (deviceMemory(device)?.reserved ?? 0));
 }
 
-/** Trials per group: what half the free memory holds, between 1 and `trials`. */
-export function groupSizeFor(trials: number, perTrialBytes: number, free: number): number {
-  const fits = Math.floor((free * GROUP_MEMORY_SHARE) / Math.max(1, perTrialBytes));
+/** Trials per group: what half the free memory holds after the shared backbone's `sharedBytes`, between 1 and `trials`. */
+export function groupSizeFor(trials: number, perTrialBytes: number, free: number, sharedBytes = 0): number {
+  const fits = Math.floor((free * GROUP_MEMORY_SHARE - sharedBytes) / Math.max(1, perTrialBytes));
   return Math.max(1, Math.min(trials, fits));
 }

@@ -1,7 +1,9 @@
 /**
  * Trains a group of trials in one process on one loader pass: each batch is decoded once and
  * every trial of the group steps on it (the same batches as same-seed `train` runs see), then
- * one pass over val evaluates them all. Each trial's state is saved after every epoch, so a
+ * one pass over val evaluates them all. The trials' models hold one frozen backbone between
+ * them (transfer "prompt" / "linear": a model the trainer keeps lends its tensors to each trial's
+ * model, createModelSharingBackbone); with "full" each model trains its own copy. Each trial's state is saved after every epoch, so a
  * search resumes at the epoch boundary exactly. A trial that fails or whose loss is not finite
  * is reported and dropped; the others go on.
  */
@@ -16,7 +18,7 @@ import { EpochStats } from '../train/epoch-stats.js';
 import type { EpochMetrics, SplitMetrics } from '../train/run-folder.js';
 import { learningRateAt, type Schedule } from '../train/schedule.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { createTrialModel } from './trial-model.js';
+import { createTrialModel, sharesBackbone } from './trial-model.js';
 import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
 import type { TrialSpec } from './tune-config.js';
 
@@ -49,6 +51,8 @@ export interface GroupTrainerOptions {
   groupSize: number;
   /** After every step of every trial. */
   onStep?: () => void;
+  /** A group's models, once made and before they train (to inspect them: their memory, their shared backbone). */
+  onModels?: (models: readonly Model[]) => void;
 }
 
 export class GroupTrainer implements TrialTrainer {
@@ -56,6 +60,8 @@ export class GroupTrainer implements TrialTrainer {
   readonly #o: GroupTrainerOptions;
   readonly #trainLoader: Loader;
   readonly #valLoader: Loader;
+  /** The model whose backbone every trial's model shares (made with the first trial's config), when they share one. */
+  #backbone: Promise<Model> | undefined;
 
   constructor(o: GroupTrainerOptions) {
     this.#o = o;
@@ -89,7 +95,30 @@ export class GroupTrainer implements TrialTrainer {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.#trainLoader.close(), this.#valLoader.close()]);
+    const backbone = this.#backbone;
+    this.#backbone = undefined;
+    await Promise.all([
+      this.#trainLoader.close(),
+      this.#valLoader.close(),
+      backbone?.then(
+        (m) => m.dispose(),
+        () => {},
+      ),
+    ]);
+  }
+
+  /** The model holding the shared backbone, loaded once (undefined where trials cannot share one). */
+  #sharedBackbone(spec: TrialSpec): Promise<Model> | undefined {
+    if (!sharesBackbone(spec.config)) return undefined;
+    if (!this.#backbone) {
+      const { dataset, device, precision } = this.#o;
+      this.#backbone = createTrialModel(spec.config, dataset, device, precision);
+      // A failed load is retried by the next trial (and reported as each trial's failure).
+      this.#backbone.catch(() => {
+        this.#backbone = undefined;
+      });
+    }
+    return this.#backbone;
   }
 
   async train(runs: TrialRun[], until: number, events: TrialEvents, signal?: AbortSignal): Promise<void> {
@@ -99,6 +128,7 @@ export class GroupTrainer implements TrialTrainer {
         const member = await this.#open(run, events);
         if (member) members.push(member);
       }
+      this.#o.onModels?.(members.map((m) => m.model));
       const from = Math.min(...members.map((m) => m.history.length));
       for (let epoch = from; epoch < until; epoch++) {
         const group = members.filter((m) => !m.failed && m.history.length === epoch);
@@ -118,7 +148,8 @@ export class GroupTrainer implements TrialTrainer {
       await mkdir(spec.config.out, { recursive: true });
       // The trial's complete train config beside its state, as a run folder's config.json.
       await writeFileAtomic(join(spec.config.out, 'config.json'), [Buffer.from(JSON.stringify(spec.config, null, 2))]);
-      model = await createTrialModel(spec.config, dataset, device, precision);
+      const backbone = await this.#sharedBackbone(spec);
+      model = await createTrialModel(spec.config, dataset, device, precision, backbone);
       let step = 0,
         history: EpochMetrics[] = [];
       if (run.epochsDone > 0) {

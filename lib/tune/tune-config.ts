@@ -37,7 +37,10 @@ export const tuneSettingsSchema = z.strictObject({
       deep: distinct(z.boolean()).optional(),
     })
     .default({}),
-  /** Final runs: a list of seeds, or how many of VPT's (42, 44, 82, 100, 800, then 1000...); 0 = none. */
+  /**
+   * Final runs: a list of seeds, or how many of VPT's (42, 44, 82, 100, 800, then 1000...); 0 = none.
+   * A number above 10 is refused as a likely seed (`seeds: 42` is 42 runs): `seeds: [42]`, or `seedCount`.
+   */
   seeds: z
     .union([
       z.int().min(0).max(100),
@@ -49,14 +52,22 @@ export const tuneSettingsSchema = z.strictObject({
       ),
     ])
     .default(5),
+  /** Final runs: how many of VPT's seeds, any number up to 100 (`seeds` as a number stops at 10). Not with `seeds`. */
+  seedCount: z.int().min(0).max(100).optional(),
   /** 'last': the last epoch's val top-1 (VPT's rule); 'best': the best epoch's. Ties go to the smaller lr. */
   select: z.enum(['last', 'best']).default('last'),
   /** The final runs train on train, or on train + val (the VTAB protocol). */
   finalOn: z.enum(['train', 'trainval']).default('train'),
   /** Successive halving on val top-1 at the rungs, or every config to the end. */
   prune: z.enum(['none', 'halving']).default('none'),
-  /** Epochs after which halving ranks the configs still training; default epochs x keep^k (k = 1, 2, ...), >= 1. */
+  /** Epochs after which halving ranks the configs still training; default epochs x keep^k (k = 1, 2, ...), none before graceEpochs. */
   rungs: distinct(z.int().min(1)).optional(),
+  /**
+   * Halving's grace period: the default rungs start no earlier than this many epochs (earlier ones
+   * move to it). Default warmupEpochs + 1: a config is not ranked before it trained an epoch at its
+   * own learning rate (during the warmup every config's lr is still ramping up).
+   */
+  graceEpochs: z.int().min(1).optional(),
   /** Fraction of the configs at a rung that keep training (at least one does). */
   keep: z
     .number()
@@ -110,11 +121,42 @@ export interface ResolvedTune {
   rungs: number[];
 }
 
-/** The halving rungs: epochs x keep^k for k = 1, 2, ... (floored, >= 1, below epochs), ascending. */
-export function defaultRungs(epochs: number, keep: number): number[] {
+/**
+ * The halving rungs: epochs x keep^k for k = 1, 2, ... (floored, >= 1, below epochs), ascending;
+ * a rung before `grace` epochs moves to `grace` (ASHA's grace period), so the first ranking waits
+ * for it and the later rungs stay where they were.
+ */
+export function defaultRungs(epochs: number, keep: number, grace = 1): number[] {
   const rungs = new Set<number>();
-  for (let at = epochs * keep; Math.floor(at) >= 1; at *= keep) if (Math.floor(at) < epochs) rungs.add(Math.floor(at));
+  for (let at = epochs * keep; Math.floor(at) >= 1; at *= keep) {
+    const rung = Math.max(grace, Math.floor(at));
+    if (rung < epochs) rungs.add(rung);
+  }
   return [...rungs].sort((a, b) => a - b);
+}
+
+/** The most final runs `seeds` may count as a bare number: above it, a number reads as a seed (VPT's are 42 and up). */
+export const MAX_SEED_COUNT_AS_SEEDS = 10;
+
+/** The final runs' seeds: `seeds` (a list or a small count) or `seedCount`, never both. */
+function finalSeeds(settings: TuneSettings, seedsGiven: boolean): number[] {
+  if (settings.seedCount !== undefined) {
+    if (seedsGiven)
+      throw new VptError(
+        ErrorCode.Option,
+        'tune config: options "seeds" and "seedCount" are both given: give the list of seeds or their count, not both',
+      );
+    return defaultSeeds(settings.seedCount);
+  }
+  const n = settings.seeds;
+  if (typeof n !== 'number') return n;
+  if (n > MAX_SEED_COUNT_AS_SEEDS)
+    throw new VptError(
+      ErrorCode.Option,
+      `tune config: option "seeds": ${n} would mean ${n} final runs (a number counts VPT's seeds, up to ${MAX_SEED_COUNT_AS_SEEDS}). ` +
+        `For the seed ${n} give a list: seeds: [${n}] (CLI: --seeds ${n},); for ${n} runs: seedCount: ${n} (CLI: --seed-count ${n})`,
+    );
+  return defaultSeeds(n);
 }
 
 function trialId(
@@ -160,7 +202,8 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
     promptTokens: g.promptTokens ?? [base.promptTokens],
     deep: g.deep ?? [base.deep],
   };
-  const rungs = settings.prune === 'halving' ? (settings.rungs ?? defaultRungs(base.epochs, settings.keep)) : [];
+  const grace = settings.graceEpochs ?? base.warmupEpochs + 1;
+  const rungs = settings.prune === 'halving' ? (settings.rungs ?? defaultRungs(base.epochs, settings.keep, grace)) : [];
   const late = rungs.find((r) => r >= base.epochs);
   if (late !== undefined)
     throw new VptError(
@@ -178,6 +221,6 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
           const trialConfig = resolveTrainConfig({ ...trainInput, ...point, out: trialsDir(id) }, `tune trial ${id}`);
           trials.push({ id, index, ...point, scaledLr: (baseLr * base.batchSize) / 256, config: trialConfig });
         }
-  const seeds = typeof settings.seeds === 'number' ? defaultSeeds(settings.seeds) : settings.seeds;
+  const seeds = finalSeeds(settings, 'seeds' in tuneInput);
   return { out: base.out, settings, base, axes, trials, seeds, rungs: [...rungs].sort((a, b) => a - b) };
 }

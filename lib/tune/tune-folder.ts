@@ -9,6 +9,7 @@
  *   best-config.yaml       the chosen config, for `train --config`
  *   final/seed-<seed>/     the final runs, as `train` writes them
  *   summary.json           chosen config, val top-1, test top-1 mean / std, epochs, time
+ *   calls.json             each tune() call's start and seconds (a resumed tune has several)
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
@@ -36,6 +37,7 @@ export class TuneFolder {
       bestConfig: f('best-config.yaml'),
       finalDir: f('final'),
       summary: f('summary.json'),
+      calls: f('calls.json'),
     };
   }
 
@@ -95,6 +97,7 @@ export class TuneFolder {
         f.bestConfig,
         f.finalDir,
         f.summary,
+        f.calls,
       ])
         await rm(p, { recursive: true, force: true });
     }

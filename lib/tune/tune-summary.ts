@@ -26,7 +26,7 @@ export interface TuneSummary {
   /** Configs x epochs: what the search would train without pruning. */
   gridEpochs: number;
   trials: { total: number; finished: number; pruned: number; failed: number };
-  /** Wall time of the tune() call that finished the tune. */
+  /** Wall time of the whole tune: every tune() call of it, a resumed one's earlier calls included (calls.json lists them). */
   seconds: number;
 }
 

@@ -24,8 +24,9 @@ import { runSearch } from './run-search.js';
 import { selectTrial } from './select-trial.js';
 import { writeTrainvalDataset } from './trainval-dataset.js';
 import { TrialLog } from './trial-log.js';
-import { createTrialModel } from './trial-model.js';
+import { createTrialModel, sharesBackbone } from './trial-model.js';
 import { selectionScore } from './trial-record.js';
+import { TuneClock } from './tune-clock.js';
 import { type ResolvedTune, resolveTuneConfig, type TuneConfig } from './tune-config.js';
 import { TuneFolder } from './tune-folder.js';
 import type { TuneProgressEvent } from './tune-progress.js';
@@ -71,7 +72,14 @@ async function chooseGroupSize(t: ResolvedTune, dataset: Dataset, device: string
   if (t.settings.groupSize) return Math.min(t.settings.groupSize, t.trials.length);
   const probe = await createTrialModel(t.trials[0]!.config, dataset, device, precision);
   try {
-    return groupSizeFor(t.trials.length, trialModelBytes(probe.info()), freeBytes(device));
+    const info = probe.info();
+    const shared = sharesBackbone(t.base);
+    return groupSizeFor(
+      t.trials.length,
+      trialModelBytes(info, shared),
+      freeBytes(device),
+      shared ? info.backboneBytes : 0,
+    );
   } finally {
     probe.dispose();
   }
@@ -125,9 +133,7 @@ async function tuneOnRank(
   { signal, onProgress }: TuneOptions,
 ): Promise<TuneSummary> {
   const { settings, base } = t;
-  const rank = group?.rank ?? 0,
-    worldSize = group?.worldSize ?? 1;
-  const isMain = rank === 0;
+  const isMain = (group?.rank ?? 0) === 0;
   folder.check(settings.resume, settings.overwrite);
   if (settings.resume) await folder.checkSameSearch(searchRecord(t));
 
@@ -141,6 +147,40 @@ async function tuneOnRank(
   await group?.barrier();
   if (isMain && !settings.resume) await folder.create(searchRecord(t), settings.overwrite);
   await group?.barrier();
+  // This call's time, after the earlier calls' of a resumed tune (rank 0 saves it in calls.json).
+  const clock = await TuneClock.open(folder.files.calls, settings.resume, started);
+  const ticking = isMain ? clock : undefined;
+  let summary: TuneSummary;
+  try {
+    summary = await searchAndFinish(t, folder, group, dataset, device, precision, groupSize, ticking, clock, {
+      signal,
+      onProgress,
+    });
+  } catch (error) {
+    // Interrupted or failed: the time spent still counts when the tune is resumed.
+    await ticking?.save().catch(() => {});
+    throw error;
+  }
+  await ticking?.save();
+  return summary;
+}
+
+async function searchAndFinish(
+  t: ResolvedTune,
+  folder: TuneFolder,
+  group: ProcessGroup | undefined,
+  dataset: Dataset,
+  device: string,
+  precision: 'fp32' | 'bf16',
+  groupSize: number,
+  ticking: TuneClock | undefined,
+  clock: TuneClock,
+  { signal, onProgress }: TuneOptions,
+): Promise<TuneSummary> {
+  const { settings, base } = t;
+  const rank = group?.rank ?? 0,
+    worldSize = group?.worldSize ?? 1;
+  const isMain = rank === 0;
   const rankFiles = Array.from({ length: worldSize }, (_, r) => rankTrialsFile(folder.dir, r, worldSize));
   // A resume takes the records of every rank of the interrupted tune, whatever its world size.
   const log = await TrialLog.open(rankFiles[rank]!, t.trials, settings.resume ? await folder.trialFiles() : []);
@@ -171,7 +211,10 @@ async function tuneOnRank(
       trainer,
       signal,
       {
-        epoch: (trial) => onProgress?.({ type: 'trial-epoch', trial }),
+        epoch: (trial) => {
+          ticking?.tick();
+          onProgress?.({ type: 'trial-epoch', trial });
+        },
         status: (trial) => onProgress?.({ type: 'trial-status', trial }),
       },
       group ? new RankShare(group, folder.dir) : undefined,
@@ -215,7 +258,10 @@ async function tuneOnRank(
       data: onTrainval ? trainval : base.data,
       dir: folder.files.finalDir,
       ...(signal ? { signal } : {}),
-      ...(onProgress ? { onProgress: (seed: number, event) => onProgress({ type: 'final', seed, event }) } : {}),
+      onProgress: (seed: number, event) => {
+        if (event.type === 'epoch') ticking?.tick();
+        onProgress?.({ type: 'final', seed, event });
+      },
     });
   if (group) {
     await final(t.seeds.filter((_, i) => i % worldSize === rank));
@@ -236,7 +282,8 @@ async function tuneOnRank(
     trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
     gridEpochs: t.trials.length * base.epochs,
     trials: { total: t.trials.length, finished: count('finished'), pruned: count('pruned'), failed: count('failed') },
-    seconds: (performance.now() - started) / 1000,
+    // Every call's: a resumed tune counts the calls before it too (calls.json).
+    seconds: clock.seconds,
   };
   if (isMain) await folder.writeText(folder.files.summary, JSON.stringify(summary, null, 2));
   onProgress?.({ type: 'done', summary });

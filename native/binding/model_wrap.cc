@@ -1,7 +1,12 @@
 // model_wrap.cc — see model_wrap.h.
 #include "binding/model_wrap.h"
 
+#include <cstdint>
+#include <mutex>
 #include <optional>
+#include <random>
+#include <sstream>
+#include <string>
 
 #include "binding/fingerprint_helper.h"
 #include "binding/js_args.h"
@@ -15,6 +20,28 @@
 namespace vpt {
 
 namespace {
+
+// Marks NativeModel objects so shareBackbone can tell one from any other object.
+constexpr napi_type_tag kModelTag = {0x7670742d6e617469ULL, 0x6d6f64656c777031ULL};
+
+// The storage of the backbone's first tensor as an opaque key ("" before a backbone is loaded):
+// its address mixed with a per-process random salt, so no address reaches JS.
+std::string backbone_key(PromptedVit& m) {
+  static const uint64_t salt = (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
+  for (auto& t : m.backbone_tensors()) {
+    if (t.slot->defined() && t.slot->has_storage() && t.slot->storage().data()) {
+      uint64_t x = reinterpret_cast<uintptr_t>(t.slot->storage().data()) ^ salt;
+      // splitmix64's finalizer: a bijection, so distinct storages keep distinct keys.
+      x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+      x ^= x >> 31;
+      std::ostringstream key;
+      key << t.slot->device() << '/' << std::hex << x;
+      return key.str();
+    }
+  }
+  return "";
+}
 
 std::shared_ptr<Trainer> make_trainer(const std::shared_ptr<PromptedVit>& m, const OptimizerSpec& spec) {
   return std::make_shared<Trainer>(m, spec.config, spec.clip_grad_norm, spec.max_nonfinite, spec.cuda_graphs);
@@ -55,6 +82,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::EvaluateU8>("evaluateU8"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                          InstanceMethod<&ModelWrap::BackboneFingerprintJs>("backboneFingerprint"),
+                         InstanceMethod<&ModelWrap::ShareBackbone>("shareBackbone"),
                      });
 }
 
@@ -63,7 +91,40 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   guard_sync(env, [&]() -> Napi::Value {
     require(info.Length() == 1 && info[0].IsObject(), "NativeModel(config) needs a config object");
     model_ = std::make_shared<PromptedVit>(parse_config(info[0].As<Napi::Object>()));
+    info.This().As<Napi::Object>().TypeTag(&kModelTag);
     return env.Undefined();
+  });
+}
+
+ModelWrap* ModelWrap::From(const Napi::Value& value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kModelTag)) return nullptr;
+  return Napi::ObjectWrap<ModelWrap>::Unwrap(value.As<Napi::Object>());
+}
+
+Napi::Value ModelWrap::ShareBackbone(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    ModelWrap* wrap = info.Length() == 1 ? From(info[0]) : nullptr;
+    require(wrap != nullptr, "shareBackbone(source) needs a NativeModel");
+    std::shared_ptr<PromptedVit> source = wrap->model(env);
+    std::shared_ptr<const BackboneFingerprint> fingerprint = wrap->fingerprint_;
+    // On this model's thread, with both models locked (in one order: no deadlock with the reverse call).
+    return RunOnModel(
+        env, {Value(), info[0]},
+        [m, source]() {
+          if (m == source) {
+            std::lock_guard<std::mutex> lock(m->mutex());
+            m->share_backbone(*source);  // refused: a model cannot share its own backbone
+            return;
+          }
+          std::scoped_lock lock(m->mutex(), source->mutex());
+          m->share_backbone(*source);
+        },
+        [this, fingerprint](Napi::Env env) -> Napi::Value {
+          fingerprint_ = fingerprint;
+          return env.Undefined();
+        });
   });
 }
 
@@ -502,6 +563,9 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
     out.Set("backboneDtype", m->config().bf16_backbone ? "bfloat16" : "float32");
     out.Set("backboneBytes", static_cast<double>(m->backbone_bytes()));
     out.Set("fusedLayerNorm", m->config().fused_norm);
+    out.Set("backboneShared", m->backbone_shared());
+    // The frozen backbone's storage, as an opaque key: models holding one backbone report the same key.
+    out.Set("backboneKey", backbone_key(*m));
     return out;
   });
 }

@@ -92,6 +92,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // backboneFingerprint(): {shapes, weights, params} | null — of the backbone as loaded
   // (model/backbone_fingerprint.h); null before loadBackbone
   Napi::Value BackboneFingerprintJs(const Napi::CallbackInfo& info);
+  // shareBackbone(source: NativeModel): Promise<void> — this model's backbone becomes source's
+  // tensors, no copy (PromptedVit::share_backbone: frozen backbones only)
+  Napi::Value ShareBackbone(const Napi::CallbackInfo& info);
+  // The ModelWrap of a NativeModel object, or nullptr for any other value.
+  static ModelWrap* From(const Napi::Value& value);
 
   enum class ImageOutput { Logits, Features, Preprocessed, Stem, ClsLayerwise };
   // Each takes either image form: Float32Array + shape, or (u8) a loader's uint8 batch.

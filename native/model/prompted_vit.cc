@@ -173,6 +173,7 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
     below_seeded_ = true;
   }
   backbone_loaded_ = true;
+  backbone_shared_ = false;
   ++generation_;
 }
 

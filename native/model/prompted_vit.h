@@ -70,6 +70,13 @@ class PromptedVit {
   // error; the checkpoint's classifier (`head.*`) is ignored. Moves everything to the device.
   void load_backbone(const TensorMap& weights);
   bool backbone_loaded() const { return backbone_loaded_; }
+  // Makes this model's backbone `source`'s tensors themselves, no copy (share_backbone.cc):
+  // models that never write their backbone (prompt tuning, linear probing) can hold one between
+  // them. Refused (VPT_OPTION, saying why) when either model trains backbone tensors, and
+  // when the backbones differ in tensors, shapes, storage dtype or device.
+  void share_backbone(PromptedVit& source);
+  // True when the backbone came from share_backbone() (or was lent to another model by it).
+  bool backbone_shared() const { return backbone_shared_; }
 
   // `train` enables prompt dropout (the backbone always runs in eval mode).
   at::Tensor logits(const at::Tensor& images, bool train);    // (B, C)
@@ -159,6 +166,7 @@ class PromptedVit {
   at::Tensor class_weights_;
   bool backbone_loaded_ = false;
   bool below_seeded_ = false;  // below: the patch embedding took the backbone's channels
+  bool backbone_shared_ = false;
   uint64_t generation_ = 0;
   std::mutex mutex_;
 };

@@ -16,6 +16,16 @@ describe('group size', () => {
     expect(groupSizeFor(4, 0, 1e9)).toBe(4);
   });
 
+  it("counts a shared backbone once for the group, not in each trial's bytes", () => {
+    const info = { backboneBytes: 343e6, trainableParams: 200e3 };
+    expect(trialModelBytes(info, true)).toBe(200e3 * 16);
+    // 4 GB for the group: one 343 MB backbone leaves room for every one of 36 trials' 3.2 MB.
+    expect(groupSizeFor(36, trialModelBytes(info, true), 8e9, info.backboneBytes)).toBe(36);
+    expect(groupSizeFor(36, trialModelBytes(info, true), 0.7e9, info.backboneBytes)).toBe(2);
+    // Less than the backbone itself: still one trial.
+    expect(groupSizeFor(36, trialModelBytes(info, true), 0.5e9, info.backboneBytes)).toBe(1);
+  });
+
   it('reads the free host memory on the CPU', () => {
     expect(freeBytes('cpu')).toBeGreaterThan(0);
   });

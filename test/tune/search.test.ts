@@ -77,6 +77,53 @@ describe('successive halving', () => {
     expect(log.records.filter((r) => r.status === 'finished').map((r) => r.baseLr)).toEqual([0.1, 0.01]);
   });
 
+  it('breaks equal val top-1 at a rung toward the lower val loss, before the lr', async () => {
+    // All at 0.5 val top-1 (as a tiny val split makes), the larger lr with the lower val loss.
+    const t = resolveTuneConfig(
+      config({ prune: 'halving', grid: { lr: [10, 1, 0.1, 0.01], wd: [0] }, keep: 0.5, rungs: [2] }),
+      (id) => id,
+    );
+    const log = await TrialLog.open(join(tmp.dir, 'loss-ties.jsonl'), t.trials);
+    const lossOf = (id: string) => 1 / Number(/lr([\d.e-]+)-wd/.exec(id)![1]);
+    const trainer = new ScriptedTrainer(4, () => 0.5);
+    const withLoss = {
+      groupSize: 4,
+      train: (
+        runs: Parameters<ScriptedTrainer['train']>[0],
+        until: number,
+        events: Parameters<ScriptedTrainer['train']>[2],
+      ) =>
+        trainer.train(runs, until, {
+          ...events,
+          epoch: (id, m) => events.epoch(id, { ...m, val: { ...m.val!, loss: lossOf(id) } }),
+        }),
+    };
+    await runSearch(t, log, withLoss);
+    expect(log.records.filter((r) => r.status === 'finished').map((r) => r.baseLr)).toEqual([10, 1]);
+    // Equal losses too: the smaller lr (the test above); a better val top-1 outranks any loss.
+    const better = await search(
+      { prune: 'halving', grid: { lr: [10, 1, 0.1, 0.01], wd: [0] }, keep: 0.25, rungs: [2] },
+      (id) => (id.includes('lr10-') ? 0.6 : 0.5),
+      4,
+      'top1-first.jsonl',
+    );
+    expect(better.log.records.filter((r) => r.status === 'finished').map((r) => r.baseLr)).toEqual([10]);
+  });
+
+  it('ranks no config before its grace period: with a warmup epoch the first rung waits for epoch 2', async () => {
+    // Epoch 1 (the warmup) favours lr 10; from epoch 2 on, lr 1 leads.
+    const script: Script = (id, epoch) => (epoch === 1 ? (id.includes('lr10-') ? 0.9 : 0.1) : rising(id, epoch));
+    const { t, log } = await search(
+      { prune: 'halving', warmupEpochs: 1, grid: { lr: [10, 1, 0.1], wd: [0] }, keep: 1 / 3 },
+      script,
+      4,
+      'grace.jsonl',
+    );
+    expect(t.rungs).toEqual([2, 3]);
+    expect(log.records.filter((r) => r.status === 'finished').map((r) => r.baseLr)).toEqual([1]);
+    expect(log.records.filter((r) => r.status === 'pruned').map((r) => r.prunedAt)).toEqual([2, 2]);
+  });
+
   it('follows a custom keep fraction and rungs', async () => {
     const { log } = await search(
       { prune: 'halving', grid: { lr: [5, 2, 1, 0.5, 0.2], wd: [0, 0.001] }, keep: 0.5, rungs: [2, 4] },

@@ -1,6 +1,7 @@
 /** The grid: KMnP/vpt's defaults per transfer type, lr scaling as train does it, bad grids refused before anything runs. */
 import { describe, expect, it } from 'vitest';
 
+import { seedsOption } from '../../lib/cli/tune-command.js';
 import { defaultRungs, resolveTuneConfig, type TuneConfig } from '../../lib/tune/tune-config.js';
 
 const base: TuneConfig = { data: 'd', weights: 'w', out: 'o', batchSize: 64 };
@@ -72,8 +73,21 @@ describe('tune grid', () => {
     expect(defaultRungs(100, 1 / 3)).toEqual([1, 3, 11, 33]);
     expect(defaultRungs(8, 0.5)).toEqual([1, 2, 4]);
     expect(defaultRungs(1, 0.5)).toEqual([]);
-    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1 }).rungs).toEqual([1, 3]);
+    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 0 }).rungs).toEqual([1, 3]);
     expect(resolve({ prune: 'none', epochs: 9, warmupEpochs: 1 }).rungs).toEqual([]);
+  });
+
+  it('moves rungs before the grace period (default: the warmup epochs + 1) to its end', () => {
+    expect(defaultRungs(9, 1 / 3, 2)).toEqual([2, 3]);
+    expect(defaultRungs(100, 1 / 3, 11)).toEqual([11, 33]);
+    expect(defaultRungs(9, 1 / 3, 9)).toEqual([]);
+    // The warmup ramps every config's lr up: no config is ranked before an epoch at its own lr.
+    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1 }).rungs).toEqual([2, 3]);
+    expect(resolve({ prune: 'halving', epochs: 100, warmupEpochs: 10 }).rungs).toEqual([11, 33]);
+    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1, graceEpochs: 3 }).rungs).toEqual([3]);
+    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1, graceEpochs: 1 }).rungs).toEqual([1, 3]);
+    // Given rungs are taken as they are.
+    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1, rungs: [1, 4] }).rungs).toEqual([1, 4]);
   });
 
   it('takes --seeds N as the first N of VPT seeds', () => {
@@ -81,5 +95,27 @@ describe('tune grid', () => {
     expect(resolve({ seeds: 6 }).seeds).toEqual([42, 44, 82, 100, 800, 1000]);
     expect(resolve({ seeds: 0 }).seeds).toEqual([]);
     expect(resolve({ seeds: [7, 8] }).seeds).toEqual([7, 8]);
+  });
+
+  it('refuses a bare --seeds N above 10 (42 runs is more likely the seed 42), pointing to a list or seedCount', () => {
+    for (const n of [11, 42, 44, 100])
+      expect(() => resolve({ seeds: n })).toThrow(
+        new RegExp(
+          `"seeds": ${n} would mean ${n} final runs.*seeds: \\[${n}\\] \\(CLI: --seeds ${n},\\).*seedCount: ${n} \\(CLI: --seed-count ${n}\\)`,
+        ),
+      );
+    expect(resolve({ seeds: 10 }).seeds).toHaveLength(10);
+    expect(resolve({ seeds: [42] }).seeds).toEqual([42]);
+    expect(resolve({ seedCount: 12 }).seeds).toEqual([42, 44, 82, 100, 800, 1000, 1001, 1002, 1003, 1004, 1005, 1006]);
+    expect(resolve({ seedCount: 0 }).seeds).toEqual([]);
+    expect(() => resolve({ seeds: [42], seedCount: 2 })).toThrow(/"seeds" and "seedCount" are both given/);
+    expect(() => resolve({ seedCount: 101 })).toThrow(/seedCount/);
+  });
+
+  it('reads --seeds 42, (trailing comma) as the one seed 42 and --seeds 3 as a count', () => {
+    expect(seedsOption('42,')).toEqual([42]);
+    expect(seedsOption('42,44')).toEqual([42, 44]);
+    expect(seedsOption('3')).toBe(3);
+    expect(() => seedsOption(',')).toThrow(/comma-separated numbers/);
   });
 });

@@ -142,8 +142,18 @@ describe('tune()', () => {
     const cut = await trialsOf(join(tmp.dir, 'cut'));
     expect(cut.some((t) => t.epochs.length > 0) && cut.some((t) => t.status === 'pending')).toBe(true);
     await stopAfter({ resume: true }, (_s, finalSteps) => finalSteps === 2);
+    const lastCallStarted = performance.now();
     const resumed = await tune({ ...config('cut'), resume: true });
+    const lastCall = (performance.now() - lastCallStarted) / 1000;
     expect(timeless(resumed)).toEqual(timeless(whole));
+    // seconds counts all three calls (calls.json lists them), not only the one that finished.
+    const calls = (
+      JSON.parse(await readFile(join(tmp.dir, 'cut', 'calls.json'), 'utf8')) as { calls: Array<{ seconds: number }> }
+    ).calls;
+    expect(calls).toHaveLength(3);
+    expect(calls[0]!.seconds).toBeGreaterThan(0);
+    expect(resumed.seconds).toBeGreaterThan(lastCall);
+    expect(Math.abs(resumed.seconds - calls.reduce((sum, c) => sum + c.seconds, 0))).toBeLessThan(1);
     expect(steady(await trialsOf(join(tmp.dir, 'cut')))).toEqual(steady(await trialsOf(join(tmp.dir, 'whole'))));
     expect(JSON.parse(await readFile(join(tmp.dir, 'cut', 'summary.json'), 'utf8')).testTop1Mean).toBe(
       whole.testTop1Mean,
@@ -314,5 +324,16 @@ describe('vpt-native tune', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(badGrid).toMatchObject({ code: 2, stderr: expect.stringMatching(/grid\.lr.*1 is given twice/) });
+    const seedAsCount = await run(process.execPath, [...base, '--lr', '1', '--seeds', '42']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(seedAsCount).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/"seeds": 42 would mean 42 final runs.*--seeds 42,.*--seed-count 42/),
+    });
+    const tooManySeeds = await run(process.execPath, [...base, '--lr', '1', '--seed-count', '101']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(tooManySeeds).toMatchObject({ code: 2, stderr: expect.stringMatching(/seedCount/) });
   });
 });
