@@ -25,7 +25,7 @@ import {
   type InputArgs,
   type ModelInput,
 } from './model-input.js';
-import type { PromptOptions } from './options.js';
+import type { PromptOptions, Transfer } from './options.js';
 import { StagedBatch } from './staged-batch.js';
 import {
   readTrainableState,
@@ -48,9 +48,11 @@ export interface ModelInfo {
   /** The image size the model runs at (square). */
   imageSize: number;
   numClasses: number;
-  transfer: 'prompt' | 'linear' | 'full';
+  transfer: Transfer;
   prompt: PromptOptions | null;
   mlpLayers: number;
+  /** transfer 'adapter': the adapters' reduction factor (width embedDim / adapterReduction). */
+  adapterReduction?: number;
   /** Parameters the transfer mode trains (prompts, projection, head; all for `full`). */
   trainableParams: number;
   totalParams: number;
@@ -108,9 +110,11 @@ export interface ModelSpec {
   architecture: VitArchitecture;
   imageSize: number;
   numClasses: number;
-  transfer: 'prompt' | 'linear' | 'full';
+  transfer: Transfer;
   prompt: PromptOptions | null;
   mlpLayers: number;
+  /** transfer 'adapter': the adapters' reduction factor. */
+  adapterReduction?: number;
   classNames: string[] | null;
   precision: 'fp32' | 'bf16';
   backboneDtype: 'float32' | 'bfloat16';
@@ -578,6 +582,7 @@ export class Model {
       transfer: this.#spec.transfer,
       prompt: this.#spec.prompt,
       mlpLayers: this.#spec.mlpLayers,
+      ...(this.#spec.transfer === 'adapter' ? { adapterReduction: this.#spec.adapterReduction ?? 8 } : {}),
       trainableParams: n.trainableParams,
       totalParams: n.totalParams,
       device: n.device,
@@ -720,6 +725,7 @@ export class Model {
       prompt: this.#spec.prompt,
       numClasses: this.#spec.numClasses,
       headHiddenLayers: this.#spec.mlpLayers,
+      ...(this.#spec.transfer === 'adapter' ? { adapterReduction: this.#spec.adapterReduction ?? 8 } : {}),
       classNames: this.#spec.classNames,
       mean: a.mean,
       std: a.std,

@@ -50,6 +50,7 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
       prompt: meta.prompt,
       transfer: meta.transfer,
       mlpLayers: meta.headHiddenLayers,
+      ...(meta.adapterReduction ? { adapterReduction: meta.adapterReduction } : {}),
       // The normalisation the model trained with (--normalize), as recorded.
       ...(isTriple(meta.mean) && isTriple(meta.std) ? { normalize: { mean: meta.mean, std: meta.std } } : {}),
       ...(meta.classNames ? { classNames: meta.classNames } : {}),

@@ -149,14 +149,19 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
   const base = resolveTrainConfig(trainInput, 'tune config');
   const defaults = DEFAULT_GRIDS[base.transfer];
   const g = settings.grid;
+  if (!defaults && !g.lr)
+    throw new VptError(
+      ErrorCode.Option,
+      `tune config: transfer "${base.transfer}" has no default grid in KMnP/vpt's tune scripts: give "grid.lr" (--lr)`,
+    );
   if (base.transfer !== 'prompt' && (g.promptTokens || g.deep))
     throw new VptError(
       ErrorCode.Option,
       `tune config: option "grid.promptTokens" / "grid.deep" need transfer "prompt", got "${base.transfer}"`,
     );
   const axes = {
-    lr: g.lr ?? defaults.lr,
-    wd: g.wd ?? defaults.wd,
+    lr: g.lr ?? defaults?.lr ?? [],
+    wd: g.wd ?? defaults?.wd ?? [0.01, 0.001, 0.0001, 0],
     promptTokens: g.promptTokens ?? [base.promptTokens],
     deep: g.deep ?? [base.deep],
   };
