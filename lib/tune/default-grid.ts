@@ -12,7 +12,7 @@ export interface GridAxes {
 }
 
 /** VPT's weight decays, shared by every transfer type. */
-const VPT_WEIGHT_DECAYS = [0.01, 0.001, 0.0001, 0];
+export const VPT_WEIGHT_DECAYS = [0.01, 0.001, 0.0001, 0];
 
 /**
  * Per transfer type. KMnP/vpt's tune scripts have no grid for the baselines (partial-k, bias,

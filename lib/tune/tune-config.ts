@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { type ResolvedTrainConfig, resolveTrainConfig, type TrainConfig } from '../config/train-config.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { parseOptions } from '../util/validate.js';
-import { DEFAULT_GRIDS, defaultSeeds } from './default-grid.js';
+import { DEFAULT_GRIDS, defaultSeeds, VPT_WEIGHT_DECAYS } from './default-grid.js';
 
 /** A list with no value twice (duplicates would train the same config twice). */
 function distinct<T extends z.ZodType<number | boolean>>(item: T) {
@@ -161,7 +161,7 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
     );
   const axes = {
     lr: g.lr ?? defaults?.lr ?? [],
-    wd: g.wd ?? defaults?.wd ?? [0.01, 0.001, 0.0001, 0],
+    wd: g.wd ?? defaults?.wd ?? VPT_WEIGHT_DECAYS,
     promptTokens: g.promptTokens ?? [base.promptTokens],
     deep: g.deep ?? [base.deep],
   };

@@ -19,6 +19,7 @@ import { importVptConfig } from '../../lib/config/vpt-yacs.js';
 import { type CreateModelOptions, createModel, type HostTensor, readSafetensors, VptError } from '../../lib/index.js';
 import { MultiTaskModel } from '../../lib/model/multi-task-model.js';
 import { trainModelOptions } from '../../lib/train/train-model-options.js';
+import { resolveTuneConfig, type TuneConfig } from '../../lib/tune/tune-config.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
 
 const LOGITS_TOLERANCE = 1e-4;
@@ -346,5 +347,15 @@ describe('train flags', () => {
     expect(trainModelOptions(adapter, dataset, run)).toMatchObject({ transfer: 'adapter', adapterReduction: 4 });
     expect((await trainArgs(['--transfer', 'bias'])).transfer).toBe('bias');
     await expect(trainArgs(['--transfer', 'partial'])).rejects.toThrow(/partial-k/);
+  });
+});
+
+describe('tune', () => {
+  const tune = (c: Partial<TuneConfig>) =>
+    resolveTuneConfig({ data: 'd', weights: 'w', out: 'o', ...c } as TuneConfig, (id) => `o/trials/${id}`);
+
+  it("has no default grid for the baselines (KMnP's tune scripts have none): grid.lr is asked for", () => {
+    expect(() => tune({ transfer: 'partial-2' })).toThrow(/transfer "partial-2" has no default grid.*grid\.lr/);
+    expect(tune({ transfer: 'adapter', grid: { lr: [0.1, 0.01] } }).trials).toHaveLength(2 * 4);
   });
 });
