@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { readSafetensors, type TrainConfig, train } from '../../lib/index.js';
+import { evaluate, readSafetensors, type TrainConfig, train } from '../../lib/index.js';
 import { syntheticTask, tempDir } from '../helpers/common.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -43,7 +43,9 @@ const base = (): Omit<TrainConfig, 'out'> => ({
 describe('train() with the baselines', () => {
   it('partial-1 with an MLP head: the state holds the last block, the final norm and the head with its statistics', async () => {
     const out = join(tmp.dir, 'partial');
-    await train({ ...base(), out, transfer: 'partial-1', mlpLayers: 1 });
+    const result = await train({ ...base(), out, transfer: 'partial-1', mlpLayers: 1 });
+    // evaluate() rebuilds the model from the state's metadata (mode, head) and gets the run's best val top-1.
+    expect((await evaluate({ run: out, split: 'val' })).top1).toBe(result.bestValTop1);
     const { tensors, metadata } = await readSafetensors(join(out, 'best.safetensors'));
     const names = [...tensors.keys()];
     expect(names.filter((n) => n.startsWith('blocks.0.'))).toEqual([]);
