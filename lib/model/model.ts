@@ -283,7 +283,11 @@ export class Model {
   async loadTrainable(path: string): Promise<void> {
     const native = this.#alive();
     const { tensors, metadata } = await readTrainableState(path, this.#metadata());
-    await callNative(() => native.importTrainable(tensors));
+    try {
+      await callNative(() => native.importTrainable(tensors));
+    } catch (error) {
+      throw withOldMlpHeadHint(error, path, tensors);
+    }
     if (
       !this.#spec.classNames &&
       Array.isArray(metadata.classNames) &&
@@ -742,6 +746,21 @@ export class Model {
     const a = this.#spec.architecture;
     return { backbone: { arch: a.tag ? `${a.arch}.${a.tag}` : a.arch, ...f } };
   }
+}
+
+/**
+ * A state from before `mlpLayers` was VPT's MLP head (hidden layers without BatchNorm) does not
+ * fit: `error` with that said, when `tensors` has hidden layers but no norm tensors.
+ */
+function withOldMlpHeadHint(error: unknown, path: string, tensors: NativeTensor[]): unknown {
+  const names = new Set(tensors.map((t) => t.name));
+  if (!(error instanceof VptError) || !names.has('head.layers.0.weight') || names.has('head.layers.0.norm.weight'))
+    return error;
+  return new VptError(
+    error.code,
+    `${path}: ${error.message} -- it was saved before mlpLayers became VPT's MLP head (Linear, ReLU, BatchNorm, dropout): its hidden layers have no BatchNorm; train it again`,
+    { cause: error },
+  );
 }
 
 /** A float batch: its pixels are a Float32Array (a uint8 batch's are a Uint8Array). */

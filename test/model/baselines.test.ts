@@ -16,7 +16,14 @@ import { commandLineFlags, registerTrainCommand } from '../../lib/cli/train-comm
 import { resolveCliConfig } from '../../lib/config/config-sources.js';
 import { resolveTrainConfig } from '../../lib/config/train-config.js';
 import { importVptConfig } from '../../lib/config/vpt-yacs.js';
-import { type CreateModelOptions, createModel, type HostTensor, readSafetensors, VptError } from '../../lib/index.js';
+import {
+  type CreateModelOptions,
+  createModel,
+  type HostTensor,
+  readSafetensors,
+  VptError,
+  writeSafetensors,
+} from '../../lib/index.js';
 import { MultiTaskModel } from '../../lib/model/multi-task-model.js';
 import { trainModelOptions } from '../../lib/train/train-model-options.js';
 import { resolveTuneConfig, type TuneConfig } from '../../lib/tune/tune-config.js';
@@ -246,6 +253,24 @@ describe('refusals', () => {
     ];
     for (const [options, c, message] of cases) {
       await expect(model(options, join(DIR, `${c}.safetensors`))).rejects.toThrow(message);
+    }
+  });
+
+  it('a state saved before the MLP head had BatchNorm is refused, saying so', async () => {
+    const m = await model({ transfer: 'linear', mlpLayers: 1 });
+    try {
+      const file = join(tmp.dir, `old-${saved++}.safetensors`);
+      await m.saveTrainable(file);
+      const { tensors, metadata } = await readSafetensors(file);
+      const old = [...tensors.entries()]
+        .filter(([name]) => !name.startsWith('head.layers.0.norm.'))
+        .map(([name, t]) => ({ ...t, name }));
+      await writeSafetensors(file, old, metadata);
+      await expect(m.loadTrainable(file)).rejects.toThrow(
+        /missing.*head\.layers\.0\.norm\.weight.*before mlpLayers became VPT's MLP head/s,
+      );
+    } finally {
+      m.dispose();
     }
   });
 
