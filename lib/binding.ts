@@ -69,7 +69,12 @@ export interface NativeModelConfig {
   prompt: { tokens: number; deep: boolean; dropout: number; project: number } | null;
   numClasses: number;
   headHiddenLayers: number;
-  transfer: 'prompt' | 'linear' | 'full';
+  /** 'prompt' | 'linear' | 'full' | 'bias' | 'adapter' | 'partial-k'. */
+  transfer: string;
+  /** transfer 'adapter': width embedDim / adapterReduction (absent: 8). */
+  adapterReduction?: number;
+  /** The MLP head's dropout (absent: 0.1). */
+  headDropout?: number;
   device: string;
   seed: number;
   precision: 'fp32' | 'bf16';

@@ -53,7 +53,13 @@ export {
   type TaskInfo,
   type TaskRequest,
 } from './model/multi-task-model.js';
-export { type CreateModelOptions, DEFAULT_PROMPT, type PromptOptions } from './model/options.js';
+export {
+  type CreateModelOptions,
+  DEFAULT_PROMPT,
+  type PromptOptions,
+  TRANSFERS,
+  type Transfer,
+} from './model/options.js';
 export { StagedBatch } from './model/staged-batch.js';
 export type { TrainableMetadata } from './model/trainable-state.js';
 export { type RuntimeInfo, runtimeInfo } from './runtime-info.js';

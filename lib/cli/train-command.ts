@@ -8,7 +8,7 @@ import { distributedFromEnv } from '../distributed/environment.js';
 import { launchLocalWorkers } from '../distributed/local-launcher.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { VPT_HEAD_BIAS } from '../model/head-init.js';
-import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS } from '../model/options.js';
+import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS, type Transfer, transferSchema } from '../model/options.js';
 import { SELF_SUPERVISED } from '../model/self-supervised.js';
 import { checkDistributedOptions, train } from '../train/train.js';
 import { ExitCode } from './exit-codes.js';
@@ -63,6 +63,14 @@ async function runLocalWorkers(nproc: number): Promise<void> {
   if (code !== 0) throw new VptError(ErrorCode.Distributed, `data-parallel training failed: ${failed.join('; ')}`);
 }
 
+/** `--transfer`: prompt, linear, full, bias, adapter or partial-k. */
+function transferMode(v: string): Transfer {
+  const parsed = transferSchema.safeParse(v);
+  if (!parsed.success)
+    throw new InvalidArgumentError('expected prompt, linear, full, bias, adapter or partial-k (k a number of blocks).');
+  return parsed.data;
+}
+
 /** `--head-bias x|vpt`: a number, or VPT's -log(99). */
 function headBias(v: string): number {
   if (v === 'vpt') return VPT_HEAD_BIAS;
@@ -110,13 +118,13 @@ export function addTrainFlags(cmd: Command): Command {
         'epoch',
       ]),
     )
-    .addOption(
-      new Option('--transfer <mode>', 'prompt | linear (head only) | full (fine-tuning)').choices([
-        'prompt',
-        'linear',
-        'full',
-      ]),
+    .option(
+      '--transfer <mode>',
+      'prompt | linear (head only) | full (fine-tuning) | partial-k (last k blocks) | bias (BitFit) | adapter (Pfeiffer)',
+      transferMode,
     )
+    .option('--adapter-reduction <r>', "--transfer adapter: adapter width = model width / r (VPT's 8)", num)
+    .option('--head-dropout <p>', "the MLP head's dropout after each hidden layer (VPT's 0.1)", num)
     .option('--prompt-tokens <n>', 'prompt tokens (5)', num)
     .option('--deep', 'VPT-deep: new prompts before every block')
     .option('--no-deep', 'VPT-shallow (default)')
@@ -152,7 +160,7 @@ export function addTrainFlags(cmd: Command): Command {
       'class-token embeddings for --prompt-init (vpt-native cls-embeddings writes them)',
     )
     .option('--head-bias <x>', "the head's initial bias: a number, or vpt for VPT's -log(99) (0)", headBias)
-    .option('--mlp-layers <n>', 'hidden layers in the head (0)', num)
+    .option('--mlp-layers <n>', "hidden layers in the head, VPT's MLP head: Linear, ReLU, BatchNorm, dropout (0)", num)
     .addOption(
       new Option(
         '--self-supervised <kind>',

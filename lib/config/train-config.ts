@@ -5,7 +5,7 @@
 import { z } from 'zod';
 
 import { parseNormalize } from '../model/normalization.js';
-import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS } from '../model/options.js';
+import { PROMPT_INITS, PROMPT_LOCATIONS, PROMPT_POOLS, transferSchema } from '../model/options.js';
 import { SELF_SUPERVISED } from '../model/self-supervised.js';
 import { parseOptions } from '../util/validate.js';
 
@@ -32,7 +32,12 @@ export const trainConfigSchema = z
     clipGradNorm: z.number().positive().optional(),
     /** 'step': warmup + cosine per optimizer step; 'epoch': VPT's per-epoch steps (epoch 0 at lr 0). */
     scheduleUnit: z.enum(['step', 'epoch']).default('step'),
-    transfer: z.enum(['prompt', 'linear', 'full']).default('prompt'),
+    /** Also VPT's baselines: 'partial-k' (last k blocks + final norm), 'bias' (BitFit), 'adapter' (Pfeiffer). */
+    transfer: transferSchema.default('prompt'),
+    /** transfer 'adapter': the adapters' reduction factor (width D / r; VPT: 8). */
+    adapterReduction: z.int().min(1).default(8),
+    /** The MLP head's dropout after each hidden layer (VPT: 0.1). */
+    headDropout: z.number().min(0).lt(1).default(0.1),
     promptTokens: z.int().min(1).max(4096).default(5),
     deep: z.boolean().default(false),
     promptDropout: z.number().min(0).lt(1).default(0),
@@ -57,7 +62,7 @@ export const trainConfigSchema = z
     promptLocation: z.enum(PROMPT_LOCATIONS).default('prepend'),
     /** The `.npy` of class-token embeddings the CLS inits read (`vpt-native cls-embeddings` writes one). */
     clsEmbeddings: z.string().min(1).optional(),
-    /** Hidden Linear+ReLU layers in the head. */
+    /** Hidden layers in the head, VPT's MLP head: Linear, ReLU, BatchNorm1d, dropout `headDropout`. */
     mlpLayers: z.int().min(0).max(16).default(0),
     /** The head's initial bias: 0, or VPT's -log(99) (`--head-bias vpt`). */
     headBias: z.number().finite().default(0),

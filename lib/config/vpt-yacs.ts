@@ -28,7 +28,20 @@ const isTrue = (v: unknown) => v === true || v === 'True';
 const isNone = (v: unknown) => v === null || v === undefined || v === 'None';
 const isEmpty = (v: unknown) => isNone(v) || v === '' || (Array.isArray(v) && v.length === 0);
 
-const TRANSFER: Record<string, TrainConfig['transfer']> = { prompt: 'prompt', linear: 'linear', end2end: 'full' };
+const TRANSFER: Record<string, TrainConfig['transfer']> = {
+  prompt: 'prompt',
+  linear: 'linear',
+  end2end: 'full',
+  // VPT's Table 1 baselines (its partial-1 / -2 / -4; any partial-k here).
+  'tinytl-bias': 'bias',
+  adapter: 'adapter',
+};
+
+/** MODEL.TRANSFER_TYPE -> transfer, or undefined for the types vpt-native does not have. */
+function transferOf(v: unknown): TrainConfig['transfer'] | undefined {
+  const s = String(v);
+  return /^partial-[1-9]\d{0,3}$/.test(s) ? (s as `partial-${number}`) : TRANSFER[s];
+}
 
 /** yacs key -> how it maps onto TrainConfig. */
 const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> = {
@@ -83,16 +96,19 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
     if (!isEmpty(v)) o.clsEmbeddings = String(v);
   },
   'MODEL.TRANSFER_TYPE': (v, o) => {
-    const t = TRANSFER[String(v)];
+    const t = transferOf(v);
     if (!t)
       throw new VptError(
         ErrorCode.Option,
-        `MODEL.TRANSFER_TYPE "${String(v)}" is not supported (prompt, linear, end2end)`,
+        `MODEL.TRANSFER_TYPE "${String(v)}" is not supported (prompt, linear, end2end, partial-k, tinytl-bias, adapter)`,
       );
     o.transfer = t;
   },
   'MODEL.MLP_NUM': (v, o) => {
     o.mlpLayers = v as number;
+  },
+  'MODEL.ADAPTER.REDUCATION_FACTOR': (v, o) => {
+    o.adapterReduction = v as number;
   },
   'SOLVER.BASE_LR': (v, o) => {
     o.baseLr = v as number;
@@ -177,6 +193,8 @@ const NEUTRAL_AT: Record<string, (v: unknown, epochs: number) => boolean> = {
   'SOLVER.PATIENCE': (v, epochs) => typeof v === 'number' && v >= epochs,
   'DATA.MULTILABEL': isFalse,
   'DATA.PERCENTAGE': (v) => v === 1,
+  /** The adapter style: Pfeiffer is the one KMnP/vpt implements (and vpt-native). */
+  'MODEL.ADAPTER.STYLE': (v) => v === 'Pfeiffer',
 };
 
 /** vpt-native's default epochs, for SOLVER.PATIENCE when the file sets no SOLVER.TOTAL_EPOCH. */

@@ -74,10 +74,10 @@ export async function createModelWithFallbacks(
   backboneOf?: Model,
 ): Promise<Model> {
   const o = resolveModelOptions(options);
-  if (backboneOf && o.transfer === 'full')
+  if (backboneOf && (o.transfer === 'full' || o.transfer === 'bias' || o.transfer.startsWith('partial')))
     throw new VptError(
       ErrorCode.Option,
-      'createModel: option "transfer": "full" trains the backbone, so the model cannot share another model\'s backbone (use "prompt" or "linear")',
+      `createModel: option "transfer": "${o.transfer}" trains backbone tensors, so the model cannot share another model's backbone (use "prompt", "linear" or "adapter")`,
     );
   const source = backboneOf ? Model.nativeOf(backboneOf) : undefined;
   const resolved = await resolveWeights(o.weights, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : {});
@@ -95,6 +95,7 @@ export async function createModelWithFallbacks(
     transfer: o.transfer,
     prompt: o.prompt,
     mlpLayers: o.mlpLayers,
+    adapterReduction: o.adapterReduction,
     classNames: o.classNames ?? null,
     precision: o.precision,
     backboneDtype: o.backboneDtype,
@@ -192,6 +193,8 @@ async function loadBackbone(
         numClasses: o.numClasses,
         headHiddenLayers: o.mlpLayers,
         transfer: o.transfer,
+        adapterReduction: o.adapterReduction,
+        headDropout: o.headDropout,
         device,
         seed: o.seed,
         precision: o.precision,

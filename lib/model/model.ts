@@ -25,7 +25,7 @@ import {
   type InputArgs,
   type ModelInput,
 } from './model-input.js';
-import type { PromptOptions } from './options.js';
+import type { PromptOptions, Transfer } from './options.js';
 import type { SelfSupervised } from './self-supervised.js';
 import { StagedBatch } from './staged-batch.js';
 import {
@@ -49,9 +49,11 @@ export interface ModelInfo {
   /** The image size the model runs at (square). */
   imageSize: number;
   numClasses: number;
-  transfer: 'prompt' | 'linear' | 'full';
+  transfer: Transfer;
   prompt: PromptOptions | null;
   mlpLayers: number;
+  /** transfer 'adapter': the adapters' reduction factor (width embedDim / adapterReduction). */
+  adapterReduction?: number;
   /** Parameters the transfer mode trains (prompts, projection, head; all for `full`). */
   trainableParams: number;
   totalParams: number;
@@ -118,9 +120,11 @@ export interface ModelSpec {
   architecture: VitArchitecture;
   imageSize: number;
   numClasses: number;
-  transfer: 'prompt' | 'linear' | 'full';
+  transfer: Transfer;
   prompt: PromptOptions | null;
   mlpLayers: number;
+  /** transfer 'adapter': the adapters' reduction factor. */
+  adapterReduction?: number;
   classNames: string[] | null;
   precision: 'fp32' | 'bf16';
   backboneDtype: 'float32' | 'bfloat16';
@@ -293,7 +297,11 @@ export class Model {
   async loadTrainable(path: string): Promise<void> {
     const native = this.#alive();
     const { tensors, metadata } = await readTrainableState(path, this.#metadata());
-    await callNative(() => native.importTrainable(tensors));
+    try {
+      await callNative(() => native.importTrainable(tensors));
+    } catch (error) {
+      throw withOldMlpHeadHint(error, path, tensors);
+    }
     if (
       !this.#spec.classNames &&
       Array.isArray(metadata.classNames) &&
@@ -592,6 +600,7 @@ export class Model {
       transfer: this.#spec.transfer,
       prompt: this.#spec.prompt,
       mlpLayers: this.#spec.mlpLayers,
+      ...(this.#spec.transfer === 'adapter' ? { adapterReduction: this.#spec.adapterReduction ?? 8 } : {}),
       trainableParams: n.trainableParams,
       totalParams: n.totalParams,
       device: n.device,
@@ -742,6 +751,7 @@ export class Model {
       prompt: this.#spec.prompt,
       numClasses: this.#spec.numClasses,
       headHiddenLayers: this.#spec.mlpLayers,
+      ...(this.#spec.transfer === 'adapter' ? { adapterReduction: this.#spec.adapterReduction ?? 8 } : {}),
       classNames: this.#spec.classNames,
       mean: a.mean,
       std: a.std,
@@ -759,6 +769,21 @@ export class Model {
     const a = this.#spec.architecture;
     return { backbone: { arch: a.tag ? `${a.arch}.${a.tag}` : a.arch, ...f } };
   }
+}
+
+/**
+ * A state from before `mlpLayers` was VPT's MLP head (hidden layers without BatchNorm) does not
+ * fit: `error` with that said, when `tensors` has hidden layers but no norm tensors.
+ */
+function withOldMlpHeadHint(error: unknown, path: string, tensors: NativeTensor[]): unknown {
+  const names = new Set(tensors.map((t) => t.name));
+  if (!(error instanceof VptError) || !names.has('head.layers.0.weight') || names.has('head.layers.0.norm.weight'))
+    return error;
+  return new VptError(
+    error.code,
+    `${path}: ${error.message} -- it was saved before mlpLayers became VPT's MLP head (Linear, ReLU, BatchNorm, dropout): its hidden layers have no BatchNorm; train it again`,
+    { cause: error },
+  );
 }
 
 /** A float batch: its pixels are a Float32Array (a uint8 batch's are a Uint8Array). */

@@ -216,6 +216,14 @@ export class MultiTaskModel {
         `${path} is a full fine-tuning state: it carries its own backbone, so it cannot share this one (serve prompt-tuning and linear-probing states)`,
       );
     }
+    if (meta.transfer !== undefined && meta.transfer !== 'prompt' && meta.transfer !== 'linear') {
+      // partial-k / bias change backbone tensors, adapter adds layers inside every block.
+      const what = meta.transfer === 'adapter' ? 'adds adapters inside the backbone' : 'changes backbone tensors';
+      throw new VptError(
+        ErrorCode.Option,
+        `${path} is a "${String(meta.transfer)}" state: it ${what}, so it cannot share this one (serve prompt-tuning and linear-probing states; load this task with createModel({ trainable }) instead)`,
+      );
+    }
     const unsupported = unsupportedTaskSettings(meta, this.#architecture);
     if (unsupported.length > 0) {
       throw new VptError(

@@ -51,6 +51,41 @@ export const PIXEL_PROMPT_LOCATIONS: readonly PromptLocation[] = [
 export const PROMPT_INITS = ['random', 'final-cls', 'cls-nolastl', 'cls-nofirstl'] as const;
 export type PromptInit = (typeof PROMPT_INITS)[number];
 
+/**
+ * What trains besides the head: 'prompt' the prompts, 'linear' nothing else, 'full' everything,
+ * and VPT's Table 1 baselines (KMnP/vpt MODEL.TRANSFER_TYPE): 'partial-k' the last k blocks and
+ * the final norm, 'bias' every bias of the backbone (BitFit; VPT's tinytl-bias), 'adapter' a
+ * Pfeiffer adapter after every block's MLP (width D / `adapterReduction`).
+ */
+export const TRANSFERS = ['prompt', 'linear', 'full', 'bias', 'adapter'] as const;
+export type Transfer = (typeof TRANSFERS)[number] | `partial-${number}`;
+
+const PARTIAL = /^partial-[1-9]\d{0,3}$/;
+
+/** The transfer modes, as a zod schema ('partial-k' for k from 1). */
+export const transferSchema = z.union([
+  z.enum(TRANSFERS),
+  z.custom<`partial-${number}`>(
+    (v) => typeof v === 'string' && PARTIAL.test(v),
+    'expected "prompt", "linear", "full", "bias", "adapter" or "partial-k" (k the number of last blocks)',
+  ),
+]);
+
+/** k of 'partial-k', or 0 for the other modes. */
+export function partialBlocks(transfer: Transfer): number {
+  return transfer.startsWith('partial-') ? Number(transfer.slice('partial-'.length)) : 0;
+}
+
+/** Whether `transfer` trains tensors of the backbone itself (full, partial-k, bias). */
+export function trainsBackbone(transfer: Transfer): boolean {
+  return transfer === 'full' || transfer === 'bias' || partialBlocks(transfer) > 0;
+}
+
+/** The baselines that train neither prompts nor the whole backbone: partial-k, bias, adapter. */
+export function isBaselineTransfer(transfer: Transfer): boolean {
+  return transfer === 'bias' || transfer === 'adapter' || partialBlocks(transfer) > 0;
+}
+
 const promptSchema = z
   .strictObject({
     tokens: z.int().min(1).max(4096),
@@ -153,8 +188,16 @@ const createModelSchema = z
     numClasses: z.int().min(1),
     imageSize: z.int().min(1).optional(),
     prompt: promptSchema.nullable().optional(),
-    transfer: z.enum(['prompt', 'linear', 'full']).default('prompt'),
+    transfer: transferSchema.default('prompt'),
+    /**
+     * VPT's MLP head (MODEL.MLP_NUM): hidden layers of Linear(D, D), ReLU, BatchNorm1d and
+     * dropout `headDropout` before the classifier (the paper's MLP-k baseline with transfer 'linear').
+     */
     mlpLayers: z.int().min(0).max(16).default(0),
+    /** The MLP head's dropout after each hidden layer (VPT: 0.1). */
+    headDropout: z.number().min(0).lt(1).default(0.1),
+    /** transfer 'adapter': the adapters' reduction factor, width D / r (MODEL.ADAPTER.REDUCATION_FACTOR). */
+    adapterReduction: z.int().min(1).default(8),
     device: z
       .string()
       .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
@@ -228,11 +271,18 @@ const createModelSchema = z
       .optional(),
   })
   .superRefine((o, ctx) => {
-    if (o.transfer === 'full' && o.checkpointBlocks) {
+    if ((o.transfer === 'full' || isBaselineTransfer(o.transfer)) && o.checkpointBlocks) {
       ctx.addIssue({
         code: 'custom',
         path: ['checkpointBlocks'],
         message: 'activation checkpointing is for frozen backbones (transfer "prompt" or "linear")',
+      });
+    }
+    if (isBaselineTransfer(o.transfer) && o.prompt) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['prompt'],
+        message: `transfer "${o.transfer}" trains no prompts: leave "prompt" unset or null`,
       });
     }
     if (o.checkpointBlocks && o.fusedLayerNorm) {
@@ -242,12 +292,11 @@ const createModelSchema = z
         message: 'recomputed blocks (checkpointBlocks) run unfused: use one of checkpointBlocks and fusedLayerNorm',
       });
     }
-    if (o.transfer === 'full' && o.backboneDtype === 'bfloat16') {
+    if (trainsBackbone(o.transfer) && o.backboneDtype === 'bfloat16') {
       ctx.addIssue({
         code: 'custom',
         path: ['backboneDtype'],
-        message:
-          'a bfloat16 backbone must be frozen: full fine-tuning trains the backbone in float32 (use transfer "prompt" or "linear", or backboneDtype "float32")',
+        message: `a bfloat16 backbone must be frozen: transfer "${o.transfer}" trains backbone tensors in float32 (use transfer "prompt", "linear" or "adapter", or backboneDtype "float32")`,
       });
     }
     if (o.transfer === 'full' && o.prompt?.location === 'below') {

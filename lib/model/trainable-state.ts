@@ -1,13 +1,14 @@
 /**
  * The trainable-state file: the unit users keep per task. A safetensors file holding the
- * trainable tensors (prompts, projection, head; the backbone too for full fine-tuning), all
- * F32, with `__metadata__.vpt` describing the model they belong to.
+ * trainable tensors (prompts, projection, head; the backbone too for full fine-tuning, its
+ * trained blocks / biases for partial-k / bias, the adapters for adapter; the MLP head's
+ * BatchNorm running statistics), all F32, with `__metadata__.vpt` describing the model they belong to.
  */
 import type { NativeTensor } from '../binding.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
 import { type BackboneFingerprint, checkBackboneFingerprint } from './backbone-fingerprint.js';
-import { fullPromptOptions, type PromptOptions } from './options.js';
+import { fullPromptOptions, type PromptOptions, type Transfer } from './options.js';
 import type { SelfSupervised } from './self-supervised.js';
 
 export const TRAINABLE_FORMAT = 'vpt-native.trainable';
@@ -22,10 +23,12 @@ export interface TrainableMetadata {
   depth: number;
   patchSize: number;
   imageSize: number;
-  transfer: 'prompt' | 'linear' | 'full';
+  transfer: Transfer;
   prompt: PromptOptions | null;
   numClasses: number;
   headHiddenLayers: number;
+  /** transfer 'adapter': the adapters' reduction factor (absent otherwise). */
+  adapterReduction?: number;
   classNames: string[] | null;
   mean: number[];
   std: number[];
@@ -92,6 +95,7 @@ export function checkTrainableMetadata(
     ['transfer', meta.transfer, model.transfer],
     ['numClasses', meta.numClasses, model.numClasses],
     ['mlpLayers', meta.headHiddenLayers, model.headHiddenLayers],
+    ['adapterReduction', meta.adapterReduction ?? null, model.adapterReduction ?? null],
     ['prompt.tokens', meta.prompt?.tokens ?? 0, model.prompt?.tokens ?? 0],
     ['prompt.deep', meta.prompt?.deep ?? false, model.prompt?.deep ?? false],
     ['prompt.project', meta.prompt?.project ?? 0, model.prompt?.project ?? 0],

@@ -32,6 +32,8 @@ export const RUN_SETTINGS = [
   'promptInit',
   'promptLocation',
   'mlpLayers',
+  'adapterReduction',
+  'headDropout',
   'classWeights',
   'cropSize',
   'normalize',
@@ -77,6 +79,8 @@ const SETTINGS_ADDED_LATER: Partial<ResolvedTrainConfig> = {
   promptLocation: 'prepend',
   normalize: 'timm',
   headBias: 0,
+  adapterReduction: 8,
+  headDropout: 0.1,
 };
 
 /** The position recorded in a training-state file (the run loop's `run` record), if any. */

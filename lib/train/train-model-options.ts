@@ -40,6 +40,8 @@ export function trainModelOptions(
         : null,
     transfer: c.transfer,
     mlpLayers: c.mlpLayers,
+    headDropout: c.headDropout,
+    ...(c.transfer === 'adapter' ? { adapterReduction: c.adapterReduction } : {}),
     normalize: parseNormalize(c.normalize),
     headBias: c.headBias,
     ...(c.selfSupervised ? { selfSupervised: c.selfSupervised } : {}),

@@ -53,6 +53,7 @@ export async function loadTrainedModel(o: TrainedModelOptions): Promise<{ model:
       // The pooling and backbone semantics it trained with, as recorded.
       ...(meta.poolPrompts ? { poolPrompts: true } : {}),
       ...(meta.selfSupervised ? { selfSupervised: meta.selfSupervised } : {}),
+      ...(meta.adapterReduction ? { adapterReduction: meta.adapterReduction } : {}),
       // The normalisation the model trained with (--normalize), as recorded.
       ...(isTriple(meta.mean) && isTriple(meta.std) ? { normalize: { mean: meta.mean, std: meta.std } } : {}),
       ...(meta.classNames ? { classNames: meta.classNames } : {}),

@@ -12,9 +12,13 @@ export interface GridAxes {
 }
 
 /** VPT's weight decays, shared by every transfer type. */
-const VPT_WEIGHT_DECAYS = [0.01, 0.001, 0.0001, 0];
+export const VPT_WEIGHT_DECAYS = [0.01, 0.001, 0.0001, 0];
 
-export const DEFAULT_GRIDS: Readonly<Record<ResolvedTrainConfig['transfer'], GridAxes>> = {
+/**
+ * Per transfer type. KMnP/vpt's tune scripts have no grid for the baselines (partial-k, bias,
+ * adapter): a tune of those takes its `grid.lr` from the user.
+ */
+export const DEFAULT_GRIDS: Readonly<Partial<Record<ResolvedTrainConfig['transfer'], GridAxes>>> = {
   // Prompt tuning: 9 lrs x 4 wds = 36 configs.
   prompt: { lr: [50, 25, 10, 5, 2.5, 1, 0.5, 0.25, 0.1], wd: VPT_WEIGHT_DECAYS },
   // Linear probing: 10 lrs from 50 down to 0.05.

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { type ResolvedTrainConfig, resolveTrainConfig, type TrainConfig } from '../config/train-config.js';
 import { ErrorCode, VptError } from '../errors.js';
 import { parseOptions } from '../util/validate.js';
-import { DEFAULT_GRIDS, defaultSeeds } from './default-grid.js';
+import { DEFAULT_GRIDS, defaultSeeds, VPT_WEIGHT_DECAYS } from './default-grid.js';
 
 /** A list with no value twice (duplicates would train the same config twice). */
 function distinct<T extends z.ZodType<number | boolean>>(item: T) {
@@ -191,14 +191,19 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
   const base = resolveTrainConfig(trainInput, 'tune config');
   const defaults = DEFAULT_GRIDS[base.transfer];
   const g = settings.grid;
+  if (!defaults && !g.lr)
+    throw new VptError(
+      ErrorCode.Option,
+      `tune config: transfer "${base.transfer}" has no default grid in KMnP/vpt's tune scripts: give "grid.lr" (--lr)`,
+    );
   if (base.transfer !== 'prompt' && (g.promptTokens || g.deep))
     throw new VptError(
       ErrorCode.Option,
       `tune config: option "grid.promptTokens" / "grid.deep" need transfer "prompt", got "${base.transfer}"`,
     );
   const axes = {
-    lr: g.lr ?? defaults.lr,
-    wd: g.wd ?? defaults.wd,
+    lr: g.lr ?? defaults?.lr ?? [],
+    wd: g.wd ?? defaults?.wd ?? VPT_WEIGHT_DECAYS,
     promptTokens: g.promptTokens ?? [base.promptTokens],
     deep: g.deep ?? [base.deep],
   };

@@ -79,7 +79,24 @@ ModelConfig parse_config(const Napi::Object& o) {
   c.num_classes = int_field(o, "numClasses");
   c.head_hidden_layers = int_field(o, "headHiddenLayers");
   const std::string transfer = string_field(o, "transfer");
-  c.transfer = transfer == "linear" ? Transfer::Linear : transfer == "full" ? Transfer::Full : Transfer::Prompt;
+  if (transfer.rfind("partial-", 0) == 0) {
+    const std::string k = transfer.substr(8);
+    require(!k.empty() && k.size() < 6 && k.find_first_not_of("0123456789") == std::string::npos,
+            "unknown transfer '" + transfer + "' (partial-k takes a number of blocks)");
+    c.transfer = Transfer::Partial;
+    c.partial_blocks = std::stoll(k);
+  } else {
+    require(transfer == "prompt" || transfer == "linear" || transfer == "full" || transfer == "bias" ||
+                transfer == "adapter",
+            "unknown transfer '" + transfer + "'");
+    c.transfer = transfer == "linear"    ? Transfer::Linear
+                 : transfer == "full"    ? Transfer::Full
+                 : transfer == "bias"    ? Transfer::Bias
+                 : transfer == "adapter" ? Transfer::Adapter
+                                         : Transfer::Prompt;
+  }
+  if (!o.Get("adapterReduction").IsUndefined()) c.adapter_reduction = int_field(o, "adapterReduction");
+  if (!o.Get("headDropout").IsUndefined()) c.head_dropout = number_field(o, "headDropout");
   c.device = string_field(o, "device");
   c.seed = static_cast<uint64_t>(int_field(o, "seed"));
   c.bf16 = string_field(o, "precision") == "bf16";

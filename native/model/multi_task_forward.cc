@@ -61,6 +61,8 @@ int64_t MultiTaskVit::add_task(const TaskConfig& config, const TensorMap& tensor
   NamedTensors slots = task.prompts->named_tensors();
   NamedTensors head = task.head->named_tensors();
   slots.insert(slots.end(), head.begin(), head.end());
+  NamedTensors head_stats = task.head->named_buffers();  // the MLP head's BatchNorm statistics (eval mode)
+  slots.insert(slots.end(), head_stats.begin(), head_stats.end());
   check_fit(slots, tensors, "the trainable state does not fit the task", kErrShape,
             [](const std::string&) { return false; });
   for (auto& t : slots) *t.slot = tensors.at(t.name).to(device_, at::kFloat).contiguous();

@@ -48,12 +48,64 @@ void check_fit(const NamedTensors& slots, const TensorMap& tensors, const std::s
 bool is_layer_norm(const std::string& name) { return name.find("norm") != std::string::npos; }
 
 // Moves each slot to `device` in fp32, or (`bf16`) everything but LayerNorm in bfloat16;
-// `requires_grad` marks what autograd may track.
-void place(NamedTensors& tensors, const at::Device& device, bool requires_grad, bool bf16 = false) {
+// `requires_grad(name)` marks what autograd may track.
+template <typename RequiresGrad>
+void place_if(NamedTensors& tensors, const at::Device& device, RequiresGrad requires_grad, bool bf16 = false) {
   for (auto& t : tensors) {
     const at::ScalarType dtype = bf16 && !is_layer_norm(t.name) ? at::kBFloat16 : at::kFloat;
-    *t.slot = t.slot->to(device, dtype).detach().contiguous().requires_grad_(requires_grad);
+    *t.slot = t.slot->to(device, dtype).detach().contiguous().requires_grad_(requires_grad(t.name));
   }
+}
+
+void place(NamedTensors& tensors, const at::Device& device, bool requires_grad, bool bf16 = false) {
+  place_if(
+      tensors, device, [requires_grad](const std::string&) { return requires_grad; }, bf16);
+}
+
+// Whether the backbone tensor `name` trains under `config`'s transfer mode, as KMnP/vpt's
+// vit_models.py selects them: partial-k the last k blocks and the final norm (timm's fc_norm
+// and MAP pool, which sit where that norm does, too), bias every tensor named *bias*.
+bool backbone_tensor_trains(const ModelConfig& config, const std::string& name) {
+  switch (config.transfer) {
+    case Transfer::Full:
+      return true;
+    case Transfer::Bias:
+      return name.find("bias") != std::string::npos;
+    case Transfer::Partial: {
+      if (name.rfind("norm.", 0) == 0 || name.rfind("fc_norm.", 0) == 0 || name.rfind("attn_pool.", 0) == 0)
+        return true;
+      if (name.rfind("blocks.", 0) != 0) return false;
+      const int64_t block = std::stoll(name.substr(7, name.find('.', 7) - 7));
+      return block >= config.vit.depth - config.partial_blocks;
+    }
+    default:
+      return false;
+  }
+}
+
+// The adapters' width (transfer adapter) and the checks of the transfer modes against the model.
+ModelConfig with_transfer(ModelConfig config) {
+  const int64_t D = config.vit.embed_dim;
+  if (config.transfer == Transfer::Partial && (config.partial_blocks < 1 || config.partial_blocks > config.vit.depth)) {
+    throw Error(kErrArgument, "partial-" + std::to_string(config.partial_blocks) + " is outside partial-1..partial-" +
+                                  std::to_string(config.vit.depth) + " (the backbone's blocks)");
+  }
+  if (config.transfer == Transfer::Adapter) {
+    const int64_t r = config.adapter_reduction;
+    if (r < 1 || D / r < 1) {
+      throw Error(kErrArgument,
+                  "adapter reduction " + std::to_string(r) + " leaves no adapter units of width " + std::to_string(D));
+    }
+    config.vit.adapter_dim = D / r;
+  } else {
+    config.vit.adapter_dim = 0;
+  }
+  const bool baseline =
+      config.transfer == Transfer::Partial || config.transfer == Transfer::Bias || config.transfer == Transfer::Adapter;
+  if (baseline && config.prompt.tokens > 0) {
+    throw Error(kErrArgument, "the partial-k, bias and adapter baselines train no prompts: give none");
+  }
+  return config;
 }
 
 // Added prompts (location add / add-1) have one row per token, or one row: their count.
@@ -137,17 +189,18 @@ at::Device parse_device(const std::string& spec) {
 }
 
 PromptedVit::PromptedVit(const ModelConfig& config)
-    : config_(with_located_prompts(config)),
+    : config_(with_located_prompts(with_transfer(config))),
       input_size_(config.vit.img_size),
       device_(parse_device(config.device)),
       vit_(config_.vit),
       prompts_(config_.prompt, config.vit.embed_dim, config.vit.depth, config.vit.patch_size, config.vit.img_size,
                config.vit.in_chans),
       schedule_(checked_schedule(config_)),
-      head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers),
+      head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers, config.head_dropout),
       dropout_rng_(make_generator(device_, config.seed)) {
-  if (config_.bf16_backbone && config_.transfer == Transfer::Full) {
-    throw Error(kErrArgument, "a bfloat16 backbone is frozen-only: full fine-tuning trains it in float32");
+  if (config_.bf16_backbone && trains_backbone()) {
+    throw Error(kErrArgument,
+                "a bfloat16 backbone is frozen-only: full fine-tuning, partial-k and bias train it in float32");
   }
   at::Generator generator = at::detail::createCPUGenerator(config.seed);
   prompts_.initialize(generator);
@@ -156,6 +209,17 @@ PromptedVit::PromptedVit(const ModelConfig& config)
   auto head_tensors = head_.named_tensors();
   place(prompt_tensors, device_, config_.transfer != Transfer::Linear);
   place(head_tensors, device_, true);
+  auto head_stats = head_.named_buffers();
+  place(head_stats, device_, false);
+  // Adapters start at zero, as KMnP/vpt's do: the model starts as the backbone.
+  auto adapters = vit_.adapter_tensors();
+  for (auto& t : adapters) *t.slot = at::zeros(t.shape, at::kFloat);
+  place(adapters, device_, true);
+}
+
+bool PromptedVit::trains_backbone() const {
+  const Transfer t = config_.transfer;
+  return t == Transfer::Full || t == Transfer::Partial || t == Transfer::Bias;
 }
 
 void PromptedVit::load_backbone(const TensorMap& weights) {
@@ -166,7 +230,9 @@ void PromptedVit::load_backbone(const TensorMap& weights) {
   check_fit(expected, checkpoint, "the weights do not fit the model", kErrWeights,
             VisionTransformer::is_checkpoint_head);
   for (auto& t : expected) *t.slot = checkpoint.at(t.name);
-  place(expected, device_, config_.transfer == Transfer::Full, config_.bf16_backbone);
+  place_if(
+      expected, device_, [this](const std::string& name) { return backbone_tensor_trains(config_, name); },
+      config_.bf16_backbone);
   if (prompts_.enabled() && config_.prompt.location == PromptLocation::kBelow && !below_seeded_) {
     // Once: a trainable state imported since (or a backbone loaded again) keeps its own.
     prompts_.seed_below_patch_embedding(vit_.patch_weight(), vit_.patch_bias());
@@ -218,7 +284,9 @@ at::Tensor PromptedVit::encode_from(at::Tensor x, int64_t first, bool train) {
   const int64_t B = x.size(0);
   at::Generator* rng = train ? &dropout_rng_ : nullptr;
   x = apply_prompt_step(first, x, rng);  // (B, prefix [+ N] + P, D)
-  if (!config_.checkpoint_blocks || config_.transfer == Transfer::Full) return run_blocks(x, rng, first);
+  // Checkpointed blocks get no gradients for their own tensors: not when the backbone or adapters train.
+  if (!config_.checkpoint_blocks || trains_backbone() || config_.transfer == Transfer::Adapter)
+    return run_blocks(x, rng, first);
   // Checkpointed blocks take the stream whole: the prompts go in between them, or as key /
   // value rows alongside it.
   const int64_t prefix = config_.vit.num_prefix_tokens();
@@ -346,7 +414,7 @@ at::Tensor PromptedVit::logits_from_stem(const at::Tensor& hidden, bool train) {
     compat::AutocastGuard autocast(device_.type(), backbone_autocast());
     features = pool_encoded(encode_from(hidden.to(device_, at::kFloat), n, train));
   }
-  return classify(features);
+  return classify(features, train);
 }
 
 at::Tensor PromptedVit::pool_encoded(const at::Tensor& x) const {
@@ -380,40 +448,52 @@ void PromptedVit::set_class_weights(const at::Tensor& weights) {
   class_weights_ = weights.to(device_, at::kFloat).contiguous();
 }
 
-at::Tensor PromptedVit::classify(const at::Tensor& features) {
+at::Tensor PromptedVit::classify(const at::Tensor& features, bool train) {
   compat::AutocastGuard autocast(device_.type(), config_.bf16);
-  return head_.forward(features).to(at::kFloat);
+  return head_.forward(features, train, train ? &dropout_rng_ : nullptr).to(at::kFloat);
 }
 
-at::Tensor PromptedVit::logits(const at::Tensor& images, bool train) { return classify(features(images, train)); }
+at::Tensor PromptedVit::logits(const at::Tensor& images, bool train) {
+  return classify(features(images, train), train);
+}
 
 NamedTensors PromptedVit::trainable_tensors() {
   NamedTensors out;
   if (config_.transfer != Transfer::Linear) out = prompts_.named_tensors();
-  if (config_.transfer == Transfer::Full) {
-    NamedTensors backbone = vit_.named_tensors();
-    out.insert(out.end(), backbone.begin(), backbone.end());
+  if (trains_backbone()) {
+    for (auto& t : vit_.named_tensors()) {
+      if (backbone_tensor_trains(config_, t.name)) out.push_back(t);
+    }
   }
+  NamedTensors adapters = vit_.adapter_tensors();
+  out.insert(out.end(), adapters.begin(), adapters.end());
   NamedTensors head = head_.named_tensors();
   out.insert(out.end(), head.begin(), head.end());
   return out;
 }
 
+NamedTensors PromptedVit::state_tensors() {
+  NamedTensors out = trainable_tensors();
+  NamedTensors stats = head_.named_buffers();
+  out.insert(out.end(), stats.begin(), stats.end());
+  return out;
+}
+
 TensorMap PromptedVit::export_trainable() {
   TensorMap out;
-  for (auto& t : trainable_tensors()) out[t.name] = t.slot->detach().to(at::kCPU, at::kFloat).contiguous();
+  for (auto& t : state_tensors()) out[t.name] = t.slot->detach().to(at::kCPU, at::kFloat).contiguous();
   return out;
 }
 
 void PromptedVit::check_trainable(const TensorMap& tensors) {
-  check_fit(trainable_tensors(), tensors, "the trainable state does not fit the model", kErrShape,
+  check_fit(state_tensors(), tensors, "the trainable state does not fit the model", kErrShape,
             [](const std::string&) { return false; });
 }
 
 void PromptedVit::import_trainable(const TensorMap& tensors) {
   check_trainable(tensors);
   at::NoGradGuard no_grad;
-  for (auto& t : trainable_tensors()) t.slot->copy_(tensors.at(t.name));
+  for (auto& t : state_tensors()) t.slot->copy_(tensors.at(t.name));
   below_seeded_ = true;  // below: a later load_backbone keeps the imported patch embedding
 }
 
@@ -425,7 +505,8 @@ int64_t PromptedVit::trainable_params() {
 
 NamedTensors PromptedVit::all_tensors() {
   NamedTensors out = vit_.named_tensors();
-  for (auto& part : {prompts_.named_tensors(), head_.named_tensors()}) out.insert(out.end(), part.begin(), part.end());
+  for (auto& part : {vit_.adapter_tensors(), prompts_.named_tensors(), head_.named_tensors()})
+    out.insert(out.end(), part.begin(), part.end());
   return out;
 }
 

@@ -33,14 +33,21 @@
 
 namespace vpt {
 
-enum class Transfer { Prompt, Linear, Full };
+// What trains besides the head (and the prompts, when there are any). VPT's Table 1 baselines
+// (KMnP/vpt MODEL.TRANSFER_TYPE): Partial the last `partial_blocks` blocks and the final norm
+// ("partial-k"), Bias every bias of the backbone ("tinytl-bias", BitFit), Adapter a Pfeiffer
+// adapter per block ("adapter").
+enum class Transfer { Prompt, Linear, Full, Partial, Bias, Adapter };
 
 struct ModelConfig {
   VitConfig vit;
   PromptConfig prompt;
   int64_t num_classes = 0;
   int64_t head_hidden_layers = 0;
+  double head_dropout = 0.1;  // the MLP head's dropout after each hidden layer (VPT: 0.1)
   Transfer transfer = Transfer::Prompt;
+  int64_t partial_blocks = 0;     // Transfer::Partial: how many of the last blocks train
+  int64_t adapter_reduction = 8;  // Transfer::Adapter: adapter width D / reduction (VPT's REDUCATION_FACTOR)
   std::string device = "cpu";
   uint64_t seed = 0;
   bool bf16 = false;  // autocast the forward pass to bfloat16 (trainable tensors stay fp32)
@@ -81,7 +88,8 @@ class PromptedVit {
   // `train` enables prompt dropout (the backbone always runs in eval mode).
   at::Tensor logits(const at::Tensor& images, bool train);    // (B, C)
   at::Tensor features(const at::Tensor& images, bool train);  // (B, D)
-  at::Tensor classify(const at::Tensor& features);            // head only: (B, D) -> (B, C)
+  // Head only: (B, D) -> (B, C); `train`: the MLP head's BatchNorm and dropout in training mode.
+  at::Tensor classify(const at::Tensor& features, bool train = false);
   // Blocks below the first prompted block (reverseDeep: L - k) see no prompts and are frozen:
   // for prompt tuning their output depends on the image alone. stem() runs the embedding and
   // those blocks without autograd, (B, 3, H, W) -> (B, prefix + P, D); logits_from_stem() the
@@ -103,7 +111,12 @@ class PromptedVit {
 
   // The tensors this transfer mode trains, under their trainable-state names.
   NamedTensors trainable_tensors();
-  // Every tensor of the model: backbone, prompts, head.
+  // What the trainable-state file holds: trainable_tensors() and the MLP head's BatchNorm
+  // running statistics (state that training changes, but no optimizer does).
+  NamedTensors state_tensors();
+  // True when this transfer mode trains backbone tensors (full, partial-k, bias).
+  bool trains_backbone() const;
+  // Every tensor of the model: backbone, adapters, prompts, head.
   NamedTensors all_tensors();
   NamedTensors backbone_tensors() { return vit_.named_tensors(); }
   TensorMap export_trainable();

@@ -22,6 +22,12 @@ const char* transfer_name(Transfer t) {
       return "linear";
     case Transfer::Full:
       return "full";
+    case Transfer::Partial:
+      return "partial-k";
+    case Transfer::Bias:
+      return "bias";
+    case Transfer::Adapter:
+      return "adapter";
   }
   return "?";
 }
@@ -43,9 +49,10 @@ void PromptedVit::share_backbone(PromptedVit& source) {
   if (&source == this) refuse("a model cannot share its own backbone");
   if (!source.backbone_loaded_) refuse("the source model's backbone is not loaded");
   for (const PromptedVit* m : {this, &source}) {
-    if (m->config_.transfer == Transfer::Full) {
-      refuse(std::string("transfer '") + transfer_name(m->config_.transfer) +
-             "' trains the backbone; only frozen backbones (transfer 'prompt' or 'linear') are shared");
+    const Transfer t = m->config_.transfer;
+    if (t == Transfer::Full || t == Transfer::Partial || t == Transfer::Bias) {
+      refuse(std::string("transfer '") + transfer_name(t) +
+             "' trains backbone tensors; only frozen backbones (transfer 'prompt', 'linear' or 'adapter') are shared");
     }
   }
   if (device_ != source.device_) refuse("the models are on " + device_.str() + " and " + source.device_.str());

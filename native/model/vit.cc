@@ -69,6 +69,21 @@ NamedTensors VisionTransformer::named_tensors() {
   return out;
 }
 
+NamedTensors VisionTransformer::adapter_tensors() {
+  const int64_t D = config_.embed_dim, r = config_.adapter_dim;
+  NamedTensors out;
+  if (r == 0) return out;
+  for (int64_t i = 0; i < config_.depth; ++i) {
+    VitBlock& b = blocks_[static_cast<size_t>(i)];
+    const std::string pre = "blocks." + std::to_string(i) + ".adapter.";
+    out.push_back({pre + "down.weight", {r, D}, &b.adapter_down_weight});
+    out.push_back({pre + "down.bias", {r}, &b.adapter_down_bias});
+    out.push_back({pre + "up.weight", {D, r}, &b.adapter_up_weight});
+    out.push_back({pre + "up.bias", {D}, &b.adapter_up_bias});
+  }
+  return out;
+}
+
 TensorMap VisionTransformer::adapt_checkpoint(const TensorMap& checkpoint) const {
   // timm resamples a Google .npz's pos_embed with its npz loader's interpolation (pos_embed.h).
   const bool google = is_google_layout(checkpoint);
@@ -202,7 +217,11 @@ at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const 
   // timm Eva scale_mlp: a LayerNorm of the hidden units before fc2.
   if (config_.mlp_norm)
     h = at::layer_norm(h, {config_.mlp_hidden()}, b.mlp_norm_weight, b.mlp_norm_bias, config_.norm_eps);
-  return at::linear(h, b.fc2_weight, b.fc2_bias);
+  at::Tensor m = at::linear(h, b.fc2_weight, b.fc2_bias);
+  if (config_.adapter_dim == 0) return m;
+  // KMnP/vpt's ADPT_Block: its GELU is the exact (erf) one, whatever the backbone's activation.
+  const at::Tensor a = at::gelu(at::linear(m, b.adapter_down_weight, b.adapter_down_bias));
+  return m + at::linear(a, b.adapter_up_weight, b.adapter_up_bias);
 }
 
 at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, int64_t queries,

@@ -55,6 +55,10 @@ struct VitConfig {
   // checkpoint without pos_embed (a MoCo v3 export) gets MoCo v3's fixed 2D sin-cos one.
   bool fresh_fc_norm = false;
   bool sincos_pos_embed = false;
+  // Pfeiffer adapters (KMnP/vpt vit_adapter): with adapter_dim > 0 every block's MLP output m
+  // becomes m + up(gelu(down(m))), down (adapter_dim, D), up (D, adapter_dim), before the
+  // residual add (and before LayerScale). Their tensors are not the backbone's: adapter_tensors().
+  int64_t adapter_dim = 0;
 
   int64_t grid() const { return img_size / patch_size; }
   int64_t num_patches() const { return grid() * grid(); }
@@ -74,6 +78,7 @@ struct VitBlock {
   at::Tensor mlp_norm_weight, mlp_norm_bias;  // (M) with mlp_norm
   at::Tensor fc2_weight, fc2_bias;
   at::Tensor ls2_gamma;
+  at::Tensor adapter_down_weight, adapter_down_bias, adapter_up_weight, adapter_up_bias;  // adapter_dim > 0
 };
 
 class VisionTransformer {
@@ -84,6 +89,8 @@ class VisionTransformer {
 
   // Every tensor of the backbone under its timm name, with the shape the config implies.
   NamedTensors named_tensors();
+  // The adapters' tensors (blocks.{i}.adapter.down/up.weight/bias; none with adapter_dim 0).
+  NamedTensors adapter_tensors();
 
   // A checkpoint in this model's terms: Google names and layouts become timm's
   // (google_layout.h) and the position embedding is resampled to this model's grid

@@ -52,7 +52,7 @@ at::Tensor Trainer::forward(const at::Tensor& images) {
       at::NoGradGuard no_grad;  // linear probing: the backbone runs without autograd
       features = m.features(images, /*train=*/true);
     }
-    return m.classify(features);
+    return m.classify(features, /*train=*/true);
   }
   return m.logits(images, /*train=*/true);
 }
@@ -94,7 +94,7 @@ TrainStepResult Trainer::step_features(const at::Tensor& features, const at::Ten
   const at::Tensor y = prepare_labels(labels, features.size(0), m.config().num_classes, m.device());
   if (graph_status_.requested) graph_status_.fallback = "steps on cached features (linear probing) are not captured";
   optimizer_.prepare(m.device());
-  return finish(launch(m.classify(features.to(m.device(), at::kFloat)), y));
+  return finish(launch(m.classify(features.to(m.device(), at::kFloat), /*train=*/true), y));
 }
 
 at::Tensor Trainer::launch(const at::Tensor& logits, const at::Tensor& y) {
@@ -164,6 +164,8 @@ std::string Trainer::graph_unsuitable() const {
   if (!why.empty()) return why;
   if (m.config().prompt.dropout > 0)
     return "prompt dropout draws from the model's own generator, which a replay would not advance";
+  if (m.config().head_hidden_layers > 0 && m.config().head_dropout > 0)
+    return "the MLP head's dropout draws from the model's own generator, which a replay would not advance";
   if (m.config().checkpoint_blocks) return "activation checkpointing (checkpointBlocks) is not captured";
   if (group_) return "data-parallel steps all-reduce outside the graph";
   return "";

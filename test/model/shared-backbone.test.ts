@@ -81,13 +81,26 @@ describe('createModelSharingBackbone', () => {
     const full = { ...options, transfer: 'full' as const, prompt: null };
     await expect(createModelSharingBackbone(full, source)).rejects.toMatchObject({
       code: 'VPT_OPTION',
-      message: expect.stringMatching(/"transfer": "full" trains the backbone.*"prompt" or "linear"/),
+      message: expect.stringMatching(/"transfer": "full" trains backbone tensors.*"prompt", "linear" or "adapter"/),
     });
     const fullSource = keep(await createModel(full));
     await expect(createModelSharingBackbone(options, fullSource)).rejects.toMatchObject({
       code: 'VPT_OPTION',
-      message: expect.stringMatching(/cannot share the backbone: transfer 'full' trains the backbone/),
+      message: expect.stringMatching(/cannot share the backbone: transfer 'full' trains backbone tensors/),
     });
+    for (const transfer of ['bias', 'partial-1'] as const) {
+      await expect(createModelSharingBackbone({ ...options, transfer, prompt: null }, source)).rejects.toMatchObject({
+        code: 'VPT_OPTION',
+        message: expect.stringContaining(`"transfer": "${transfer}" trains backbone tensors`),
+      });
+      const partSource = keep(await createModel({ ...options, transfer, prompt: null }));
+      await expect(createModelSharingBackbone(options, partSource)).rejects.toMatchObject({
+        code: 'VPT_OPTION',
+        message: expect.stringMatching(
+          /cannot share the backbone: transfer '(bias|partial-k)' trains backbone tensors/,
+        ),
+      });
+    }
     await expect(createModelSharingBackbone({ ...options, imageSize: 48 }, source)).rejects.toMatchObject({
       code: 'VPT_OPTION',
       message: expect.stringMatching(/cannot share the backbone: the backbones differ at pos_embed/),
