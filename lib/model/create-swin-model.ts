@@ -62,7 +62,8 @@ export function refuseSwinOptions(o: ResolvedModelOptions, raw: CreateModelOptio
 
 /**
  * The VitArchitecture-shaped description `Model` records in trainable states and `info()`:
- * `embedDim` is the first stage's width, `depth` the number of blocks over all stages.
+ * `embedDim` is the width the head reads (the last stage's), `depth` the number of blocks over
+ * all stages, `numHeads` the first stage's heads.
  */
 export function swinModelArchitecture(a: SwinArchitecture): VitArchitecture {
   return {
@@ -71,7 +72,7 @@ export function swinModelArchitecture(a: SwinArchitecture): VitArchitecture {
     imgSize: a.imgSize,
     patchSize: a.patchSize,
     inChans: a.inChans,
-    embedDim: a.embedDim,
+    embedDim: a.embedDim * 2 ** (a.depths.length - 1),
     depth: a.depths.reduce((s, d) => s + d, 0),
     numHeads: a.numHeads[0]!,
     mlpRatio: a.mlpRatio,
