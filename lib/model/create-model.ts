@@ -8,7 +8,9 @@ import { runtimeInfo } from '../runtime-info.js';
 import { checkArchitectureAgainstWeights, resolveArchitecture, type VitArchitecture } from '../weights/architecture.js';
 import { type Checkpoint, openCheckpoint } from '../weights/checkpoint.js';
 import { type ResolvedWeights, resolveWeights } from '../weights/resolve-weights.js';
+import { isSwinArch } from '../weights/swin-archs.js';
 import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
+import { createSwinModel } from './create-swin-model.js';
 import { setHeadBias } from './head-init.js';
 import { Model } from './model.js';
 import { resolveNormalization } from './normalization.js';
@@ -82,6 +84,15 @@ export async function createModelWithFallbacks(
   const source = backboneOf ? Model.nativeOf(backboneOf) : undefined;
   const resolved = await resolveWeights(o.weights, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : {});
   const checkpoint = await openCheckpoint(resolved.weightsPath);
+  const configArch = typeof resolved.config?.architecture === 'string' ? resolved.config.architecture : undefined;
+  if (isSwinArch(o.arch ?? configArch ?? fallbacks.arch)) {
+    // A Swin Transformer (create-swin-model.ts): VPT's prompted Swin.
+    try {
+      return await createSwinModel(o, options, resolved, checkpoint, fallbacks.arch);
+    } finally {
+      await checkpoint.close();
+    }
+  }
   let backbone: Awaited<ReturnType<typeof loadBackbone>>;
   try {
     backbone = await loadBackbone(o, resolved, checkpoint, fallbacks, source);

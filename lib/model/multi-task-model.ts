@@ -12,6 +12,7 @@ import { checkArchitectureAgainstWeights, resolveArchitecture, type VitArchitect
 import { openCheckpoint } from '../weights/checkpoint.js';
 import { resolveWeights } from '../weights/resolve-weights.js';
 import { readSafetensors } from '../weights/safetensors.js';
+import { isSwinArch } from '../weights/swin-archs.js';
 import { rejectTransformersTensors } from '../weights/transformers-checkpoint.js';
 import { type BackboneFingerprint, checkBackboneFingerprint } from './backbone-fingerprint.js';
 import { fullPromptOptions, type PromptOptions } from './options.js';
@@ -88,6 +89,13 @@ export class MultiTaskModel {
         checkpoint.entries.map((e) => e.name),
         resolved.weightsPath,
       );
+      const named = o.arch ?? (typeof resolved.config?.architecture === 'string' ? resolved.config.architecture : '');
+      if (isSwinArch(named)) {
+        throw new VptError(
+          ErrorCode.Option,
+          `${resolved.weightsPath}: the multi-task forward serves ViT backbones only, not Swin ("${named}"); load a Swin task with createModel({ trainable })`,
+        );
+      }
       // A MoCo v3 checkpoint runs as createModel runs it (lib/model/self-supervised.ts).
       const architecture = selfSupervisedArchitecture(
         resolveArchitecture({

@@ -9,6 +9,7 @@
 #include "binding/process_group_wrap.h"
 #include "binding/runtime_info_wrap.h"
 #include "binding/staged_batch_wrap.h"
+#include "binding/swin_model_wrap.h"
 
 namespace {
 
@@ -21,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("checkAddLayerNorm", Napi::Function::New<vpt::CheckAddLayerNorm>(env, "checkAddLayerNorm"));
   vpt::RegisterImageDecode(env, exports);
   exports.Set("NativeMultiTaskModel", vpt::MultiTaskWrap::Define(env));
+  exports.Set("NativeSwinModel", vpt::SwinModelWrap::Define(env));
   return exports;
 }
 
