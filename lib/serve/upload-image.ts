@@ -4,11 +4,11 @@
  * transform does (resize the shorter side to floor(S * 8 / 7), center crop S x S), with the
  * data pipeline's decoder (lib/data/decode-image.ts, sharp, off the event loop).
  */
-import sharp from 'sharp';
 
 import { decodeResizedBuffer } from '../data/decode-image.js';
 import { centerCropOffset, resizeFor } from '../data/vpt-transforms.js';
 import { ErrorCode, VptError } from '../errors.js';
+import sharp from '../util/uncached-sharp.js';
 import { HttpError, SERVE_ERROR } from './http-error.js';
 
 /** sharp's message for bytes of no format it reads. */
