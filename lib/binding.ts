@@ -318,6 +318,10 @@ export interface NativeAddon {
     resetPeak: boolean,
   ): { allocated: number; peakAllocated: number; reserved: number; peakReserved: number } | null;
   runtimeInfo(): NativeRuntimeInfo;
+  /** glibc malloc's live and free-but-held bytes (lib/host-heap.ts); null without glibc. */
+  hostHeap(): { inUse: number; free: number } | null;
+  /** malloc_trim(0): malloc's free pages go back to the system; true when some did. */
+  trimHostHeap(): boolean;
   /** Fused add + LayerNorm kernels against ATen ops on `device` (native/kernels/add_layer_norm_check.h); synchronous. */
   checkAddLayerNorm(device: string): NativeAddLayerNormCheck;
 }

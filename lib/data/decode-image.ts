@@ -26,10 +26,10 @@
  */
 import { readFile } from 'node:fs/promises';
 
-import sharp, { type OutputInfo } from 'sharp';
-
+import type { OutputInfo } from 'sharp';
 import { loadAddon, type NativeAddon, type NativeJpegResult } from '../binding.js';
 import { callNative, ErrorCode, invalidOption, VptError } from '../errors.js';
+import sharp from '../util/uncached-sharp.js';
 import { resizedSize } from './vpt-transforms.js';
 
 /** Decoded pixels: (height, width, 3) RGB, row-major. */

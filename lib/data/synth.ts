@@ -13,12 +13,10 @@
  */
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-
-import sharp from 'sharp';
 import { z } from 'zod';
-
 import { ErrorCode, VptError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import sharp from '../util/uncached-sharp.js';
 import { parseOptions } from '../util/validate.js';
 import { SeededRandom } from './seeded-random.js';
 

@@ -5,12 +5,12 @@
  * data pipeline's decoder (lib/data/decode-image.ts: JPEGs natively, bit-exact with `predict`,
  * other formats by sharp; off the event loop).
  */
-import sharp from 'sharp';
 
 import type { Preprocess } from '../data/datasets/common.js';
 import { decodeResizedBuffer } from '../data/decode-image.js';
 import { centerCropOffset, resizeFor } from '../data/vpt-transforms.js';
 import { ErrorCode, VptError } from '../errors.js';
+import sharp from '../util/uncached-sharp.js';
 import { HttpError, SERVE_ERROR } from './http-error.js';
 
 /** sharp's message for bytes of no format it reads. */

@@ -1,13 +1,14 @@
 /**
  * What a run saves as it goes: the training state (last.state.safetensors, with the loop's
  * position) mid-epoch when it stops, and after each epoch the best trainable state, the
- * metrics, the state and the curves. Every rank takes part (the dropout-generator states are
- * gathered); rank 0 writes.
+ * metrics, the state and the curves (then malloc's free pages go back to the system). Every
+ * rank takes part (the dropout-generator states are gathered); rank 0 writes.
  */
 import type { ResolvedTrainConfig } from '../config/train-config.js';
 import type { ProcessGroup } from '../distributed/process-group.js';
+import { trimHostHeap } from '../host-heap.js';
 import type { Model } from '../model/model.js';
-import { drawCurves } from './curves.js';
+import { CurvesRenderer } from './curves.js';
 import type { EpochStats } from './epoch-stats.js';
 import type { RunPosition } from './resume-point.js';
 import type { EpochMetrics, RunFolder } from './run-folder.js';
@@ -19,6 +20,8 @@ export class Checkpoints {
   readonly #c: ResolvedTrainConfig;
   readonly #group: ProcessGroup | undefined;
   readonly #isMain: boolean;
+  /** The run's chart, kept from epoch to epoch (each adds its points). */
+  readonly #curves = new CurvesRenderer();
 
   constructor(model: Model, run: RunFolder, c: ResolvedTrainConfig, group: ProcessGroup | undefined, isMain: boolean) {
     this.#model = model;
@@ -52,7 +55,9 @@ export class Checkpoints {
     if (best) await this.#model.saveTrainable(run.files.best, { config: JSON.stringify(this.#c) });
     await run.writeMetrics(history);
     await this.#saveState({ step, epoch: epoch + 1, batch: 0, config: this.#c, ...(rankRng ? { rankRng } : {}) });
-    await drawCurves(run.files.curves, history);
+    await this.#curves.draw(run.files.curves, history);
+    // The epoch's evaluation, writes and render freed blocks that malloc would otherwise hold (lib/host-heap.ts).
+    trimHostHeap();
   }
 
   async #saveState(position: RunPosition): Promise<void> {

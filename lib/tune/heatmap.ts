@@ -1,9 +1,9 @@
 /** heatmap.png: val top-1 over lr x wd (one panel per prompt setting searched), vega-lite -> SVG -> PNG. */
-import sharp from 'sharp';
+
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-
 import { writeFileAtomic } from '../util/atomic-write.js';
+import sharp from '../util/uncached-sharp.js';
 import type { LeaderboardRow } from './leaderboard.js';
 
 interface Cell {

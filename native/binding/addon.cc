@@ -3,6 +3,7 @@
 
 #include "binding/add_layer_norm_check_wrap.h"
 #include "binding/device_memory_wrap.h"
+#include "binding/host_heap_wrap.h"
 #include "binding/image_decode_wrap.h"
 #include "binding/model_wrap.h"
 #include "binding/multi_task_wrap.h"
@@ -23,6 +24,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vpt::RegisterImageDecode(env, exports);
   exports.Set("NativeMultiTaskModel", vpt::MultiTaskWrap::Define(env));
   exports.Set("NativeSwinModel", vpt::SwinModelWrap::Define(env));
+  exports.Set("hostHeap", Napi::Function::New<vpt::HostHeapJs>(env, "hostHeap"));
+  exports.Set("trimHostHeap", Napi::Function::New<vpt::TrimHostHeapJs>(env, "trimHostHeap"));
   return exports;
 }
 

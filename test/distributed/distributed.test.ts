@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 import { Loader } from '../../lib/data/loader.js';
@@ -15,7 +15,7 @@ import { freePort, launchLocalWorkers } from '../../lib/distributed/local-launch
 import { availableBackends, ProcessGroup } from '../../lib/distributed/process-group.js';
 import { shardBatch, shardSamples } from '../../lib/distributed/shard.js';
 import { createModel, type EpochMetrics, type ProgressEvent, readSafetensors, train } from '../../lib/index.js';
-import { maxAbsDiff, syntheticTask, tempDir } from '../helpers/common.js';
+import { maxAbsDiff, useSyntheticTask } from '../helpers/common.js';
 import { metricsOf } from '../helpers/run-metrics.js';
 
 const CLI = join(packageRoot, 'dist', 'bin', 'launch.cjs');
@@ -201,28 +201,18 @@ describe.runIf(availableBackends().gloo)('process group (Gloo, loopback)', () =>
 });
 
 describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over loopback)', () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  let data: string;
-  let weights: string;
-  beforeAll(async () => {
-    tmp = await tempDir();
-    ({ data, weights } = await syntheticTask(
-      tmp.dir,
-      { classes: 5, imagesPerClass: 16, imageSize: 48, seed: 3 },
-      { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 },
-    ));
-  });
-  afterAll(async () => {
-    await tmp.cleanup();
-  });
+  const task = useSyntheticTask(
+    { classes: 5, imagesPerClass: 16, imageSize: 48, seed: 3 },
+    { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 },
+  );
 
   // Class-weighted loss, deep prompts, random crops and flips: all must match a single process.
   const flags = (out: string, epochs = 3) => [
     'train',
     '--data',
-    data,
+    task.data,
     '--weights',
-    weights,
+    task.weights,
     '--out',
     out,
     '--epochs',
@@ -301,10 +291,10 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
   let singleMetrics: EpochMetrics[];
 
   it('2 ranks x batch 8 (--nproc 2) == 1 process x batch 16: tensors within 1e-5, same val accuracy', async () => {
-    single = join(tmp.dir, 'single');
+    single = join(task.dir, 'single');
     const one = await start([...flags(single), '--quiet']).exit;
     expect(one.code, one.stderr).toBe(0);
-    const out = join(tmp.dir, 'nproc2');
+    const out = join(task.dir, 'nproc2');
     const two = await start([...flags(out), '--nproc', '2', '--quiet']).exit;
     expect(two.code, two.stderr).toBe(0);
     expect(two.stdout.trim().split('\n')).toHaveLength(1); // only rank 0 prints
@@ -320,7 +310,7 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
   });
 
   it('--nproc with options no rank can take: exit 2 naming the option, nothing written', async () => {
-    const out = join(tmp.dir, 'refused');
+    const out = join(task.dir, 'refused');
     const r = await start([...flags(out), '--batch-size', '15', '--nproc', '2']).exit;
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
@@ -332,10 +322,10 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
   it('Ctrl-C stops every rank at the same step with the state saved; --resume with 2 ranks continues exactly', async () => {
     // With prompt dropout: each rank's own dropout stream must continue after the resume.
     const dropout = ['--prompt-dropout', '0.2'];
-    const whole = join(tmp.dir, 'uninterrupted');
+    const whole = join(task.dir, 'uninterrupted');
     const uninterrupted = await start([...flags(whole), ...dropout, '--nproc', '2', '--quiet']).exit;
     expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
-    const out = join(tmp.dir, 'interrupted');
+    const out = join(task.dir, 'interrupted');
     let signalled = false;
     const first = await start([...flags(out), ...dropout, '--nproc', '2', '--json'], {}, (line, child) => {
       const e = JSON.parse(line) as { type: string; step?: number };
@@ -369,8 +359,8 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
   it("train() API, two ranks in one process: a stop voted on an epoch's last step keeps that epoch's evaluation", async () => {
     const port = await freePort();
     const config = (out: string) => ({
-      data,
-      weights,
+      data: task.data,
+      weights: task.weights,
       out,
       epochs: 3,
       warmupEpochs: 1,
@@ -392,7 +382,7 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
       masterPort: port,
       glooInterface: '',
     });
-    const out = join(tmp.dir, 'api-stop');
+    const out = join(task.dir, 'api-stop');
     const controller = new AbortController();
     // 65 training images / 16 = 4 steps an epoch: aborting after step 3 puts the vote on step 4.
     const runs = [0, 1].map((rank) =>
@@ -447,7 +437,7 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
     const state = join(out, 'last.state.safetensors');
     expect(existsSync(state)).toBe(true);
     const model = await createModel({
-      weights,
+      weights: task.weights,
       numClasses: 5,
       imageSize: 32,
       prompt: { tokens: 4, deep: true },
@@ -465,7 +455,7 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
   it.each([1, 0])(
     'rank %i dying makes the other stop with VPT_DISTRIBUTED; the last checkpoint loads',
     async (dying) => {
-      const out = join(tmp.dir, `killed-${dying}`);
+      const out = join(task.dir, `killed-${dying}`);
       const ranks = Object.values(await twoRanks(out, 20));
       const killedAt = performance.now();
       ranks[dying]!.child.kill('SIGKILL');
@@ -479,7 +469,7 @@ describe.runIf(availableBackends().gloo)('data-parallel training (CLI, Gloo over
   );
 
   it('a rank that hangs makes the other stop with VPT_DISTRIBUTED once the timeout passes', async () => {
-    const out = join(tmp.dir, 'hung');
+    const out = join(task.dir, 'hung');
     const timeout = 4;
     const { rank0, rank1 } = await twoRanks(out, timeout);
     const stoppedAt = performance.now();

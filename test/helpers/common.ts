@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { convertCub } from '../../lib/data/convert-cub.js';
+import { afterAll, beforeAll } from 'vitest';
+
+import { type ConvertCubOptions, convertCub } from '../../lib/data/convert-cub.js';
 import { type SynthOptions, synthesizeCub } from '../../lib/data/synth.js';
 import { type RandomBackboneOptions, writeRandomBackbone } from '../../lib/demo/random-backbone.js';
 import { createModel, type HostTensor, readSafetensors, writeSafetensors } from '../../lib/index.js';
@@ -39,11 +41,43 @@ export async function syntheticTask(
   dir: string,
   synth: SynthOptions,
   backbone: RandomBackboneOptions,
+  convert: ConvertCubOptions = {},
 ): Promise<{ data: string; weights: string }> {
   const data = join(dir, 'CUB_200_2011');
   await synthesizeCub(data, synth);
-  await convertCub(data);
+  await convertCub(data, convert);
   return { data, weights: await writeRandomBackbone(join(dir, 'backbone'), backbone) };
+}
+
+/** A syntheticTask and the temporary directory holding it (`dir`, where the tests' runs go too). */
+export interface SyntheticTask {
+  readonly dir: string;
+  readonly data: string;
+  readonly weights: string;
+}
+
+/**
+ * A syntheticTask in a fresh temporary directory, made before the tests of the calling file (or
+ * describe block) and removed after them. Its fields are filled in then: read them inside tests
+ * and hooks, not at the top level.
+ */
+export function useSyntheticTask(
+  synth: SynthOptions,
+  backbone: RandomBackboneOptions,
+  convert: ConvertCubOptions = {},
+): SyntheticTask {
+  const task = { dir: '', data: '', weights: '' };
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const tmp = await tempDir();
+    cleanup = tmp.cleanup;
+    task.dir = tmp.dir;
+    Object.assign(task, await syntheticTask(tmp.dir, synth, backbone, convert));
+  });
+  afterAll(async () => {
+    await cleanup?.();
+  });
+  return task;
 }
 
 /** A real timm architecture (so the name alone describes it), at a small image size: archOnlyTask's backbone. */

@@ -1,8 +1,9 @@
 /**
- * Runs `vpt-native train` as a child process and SIGKILLs it at seeded random moments, resuming
- * after each kill from the run's last.state.safetensors, or starting over (--force) when no state
- * was written yet, until a run finishes. Used by test/train/kill-resume.test.ts (a handful of
- * kills) and, with VPT_KILL_CAMPAIGN=<kills>, for a long campaign.
+ * Runs `vpt-native train` (or `tune`) as a child process and SIGKILLs it at seeded random moments,
+ * resuming after each kill from the run's last.state.safetensors (the tune's tune.json), or
+ * starting over (--force) when no state was written yet, until a run finishes. Used by
+ * test/train/kill-resume.test.ts and test/tune/kill-resume.test.ts (a handful of kills) and, with
+ * VPT_KILL_CAMPAIGN=<kills>, for a long campaign.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -52,7 +53,8 @@ export function runCli(args: string[], killAt?: (line: number, text: string) => 
       for (const l of all) {
         arm(killAt?.(lines, l));
         lines++;
-        if (/^\{"type":"epoch"/.test(l) || /"type":\s*"epoch"/.test(l)) linesToLastEpoch = lines;
+        // An epoch's state is saved: a train epoch, a tune trial's epoch or a tune final run's epoch.
+        if (/"type":\s*"(trial-)?epoch"/.test(l)) linesToLastEpoch = lines;
       }
     });
     child.stderr.on('data', (d: Buffer) => {
@@ -75,6 +77,19 @@ export function seeded(seed: number): () => number {
   };
 }
 
+/** What a killed run resumes from, and the flags that resume it. */
+export interface ResumePoint {
+  /** The file whose presence means there is something to resume. */
+  file: string;
+  flags: string[];
+}
+
+/** `train`'s: --resume <out>/last.state.safetensors. */
+export function trainResume(out: string): ResumePoint {
+  const file = join(out, 'last.state.safetensors');
+  return { file, flags: ['--resume', file] };
+}
+
 export interface Campaign {
   /** Runs killed (by SIGKILL), and how many of them had no state to resume from afterwards. */
   kills: number;
@@ -86,7 +101,7 @@ export interface Campaign {
 }
 
 /**
- * Trains `flags` (a `train` command line without --resume / --force) into `out`, SIGKILLing it
+ * Trains `flags` (a `train` or `tune` command line without --resume / --force) into `out`, SIGKILLing it
  * `kills` times. Half the kills come at a random time after the start (0..`startWindowMs`: start-up,
  * config and first writes); the others a random 0..20 ms after a random one of the progress lines
  * still to come (`totalLines` is how many an uninterrupted run prints), which lands them in and
@@ -100,14 +115,15 @@ export async function killCampaign(
   seed: number,
   totalLines: number,
   startWindowMs: number,
+  resumePoint: ResumePoint = trainResume(out),
 ): Promise<Campaign> {
   const random = seeded(seed);
-  const state = join(out, 'last.state.safetensors');
+  const state = resumePoint.file;
   const result: Campaign = { kills: 0, restarts: 0, finishedFirst: 0, runs: 0 };
   let done = 0; // progress lines up to the last saved epoch
   for (let i = 0; ; i++) {
     const resume = existsSync(state);
-    const args = resume ? [...flags, '--resume', state, '--json'] : [...flags, '--force', '--json'];
+    const args = resume ? [...flags, ...resumePoint.flags, '--json'] : [...flags, '--force', '--json'];
     const killing = i < kills;
     let killAt: ((line: number) => number | undefined) | undefined;
     if (killing && random() < 0.5) {

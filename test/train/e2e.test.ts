@@ -7,33 +7,23 @@ import { readFileSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 import { type EpochMetrics, evaluate, predict, readSafetensors, type TrainConfig, train } from '../../lib/index.js';
-import { FIXTURES, syntheticTask, tempDir } from '../helpers/common.js';
+import { FIXTURES, useSyntheticTask } from '../helpers/common.js';
 import { metricsOf } from '../helpers/run-metrics.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let data: string;
-let weights: string;
 const CLASSES = 5;
 
-beforeAll(async () => {
-  tmp = await tempDir();
-  ({ data, weights } = await syntheticTask(
-    tmp.dir,
-    { classes: CLASSES, imagesPerClass: 16, imageSize: 48, seed: 3 },
-    { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 },
-  ));
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useSyntheticTask(
+  { classes: CLASSES, imagesPerClass: 16, imageSize: 48, seed: 3 },
+  { embedDim: 48, depth: 3, numHeads: 3, patchSize: 8, imgSize: 32, seed: 1 },
+);
 
 const base = (): Omit<TrainConfig, 'out'> => ({
-  data,
-  weights,
+  data: task.data,
+  weights: task.weights,
   epochs: 4,
   warmupEpochs: 1,
   batchSize: 8,
@@ -64,7 +54,7 @@ let reference: EpochMetrics[];
 
 describe('train()', () => {
   it('learns the synthetic classes far above chance and writes every run file', async () => {
-    const out = join(tmp.dir, 'run-api');
+    const out = join(task.dir, 'run-api');
     const events: string[] = [];
     const result = await train({ ...base(), out }, { onProgress: (e) => events.push(e.type) });
     expect(result.bestValTop1).toBeGreaterThan(3 / CLASSES);
@@ -98,7 +88,7 @@ describe('train()', () => {
   });
 
   it('interrupted by an AbortSignal, then resumed, equals the uninterrupted run', async () => {
-    const out = join(tmp.dir, 'run-abort');
+    const out = join(task.dir, 'run-abort');
     const controller = new AbortController();
     let steps = 0;
     const first = train(
@@ -123,8 +113,8 @@ describe('train()', () => {
 
   it('linear probing without augmentation trains on cached features, as without the cache', async () => {
     const linear = { ...base(), transfer: 'linear' as const, augment: false, baseLr: 4, epochs: 3 };
-    const cached = await train({ ...linear, out: join(tmp.dir, 'run-linear-cached') });
-    const plain = await train({ ...linear, cacheFeatures: false, out: join(tmp.dir, 'run-linear-plain') });
+    const cached = await train({ ...linear, out: join(task.dir, 'run-linear-cached') });
+    const plain = await train({ ...linear, cacheFeatures: false, out: join(task.dir, 'run-linear-plain') });
     const steps = cached.epochs[0]!.step;
     // Samples dropped by dropLast in epoch 1 are computed in a later epoch; after that all is cached.
     expect(cached.cachedFeatureSteps).toBeGreaterThanOrEqual(steps);
@@ -147,7 +137,7 @@ describe('train()', () => {
   });
 
   it('a run that diverges stops with VPT_NONFINITE and keeps the best checkpoint', async () => {
-    const out = join(tmp.dir, 'run-diverge');
+    const out = join(task.dir, 'run-diverge');
     // Per-epoch schedule: epoch 1 runs at lr 0 (and is evaluated), epoch 2 at 1e36 / 3.
     let best: Buffer | undefined;
     const diverging = train(
@@ -168,18 +158,20 @@ describe('train()', () => {
   });
 
   it('evaluate() reproduces the val accuracy the run reported; predict() returns class names', async () => {
-    const out = join(tmp.dir, 'run-api');
+    const out = join(task.dir, 'run-api');
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
     const r = await evaluate({ run: out, split: 'val' });
     expect(r.top1).toBe(summary.bestValTop1);
-    expect((await evaluate({ data, weights, out, split: 'val' })).top1).toBe(summary.bestValTop1);
+    expect((await evaluate({ data: task.data, weights: task.weights, out, split: 'val' })).top1).toBe(
+      summary.bestValTop1,
+    );
     expect(r.perClass).toHaveLength(CLASSES);
     expect(r.perClass[0]!.name).toMatch(/^001\./);
-    const val = JSON.parse(await readFile(join(data, 'val.json'), 'utf8')) as Record<string, number>;
+    const val = JSON.parse(await readFile(join(task.data, 'val.json'), 'utf8')) as Record<string, number>;
     const images = Object.keys(val)
       .slice(0, 3)
-      .map((k) => join(data, 'images', k));
-    const p = await predict({ weights, checkpoint: join(out, 'best.safetensors'), images, topK: 2 });
+      .map((k) => join(task.data, 'images', k));
+    const p = await predict({ weights: task.weights, checkpoint: join(out, 'best.safetensors'), images, topK: 2 });
     expect(p).toHaveLength(3);
     expect(p[0]!.top).toHaveLength(2);
     expect(p[0]!.top[0]!.name).toMatch(/^\d{3}\./);
@@ -216,9 +208,9 @@ function cli(
 const flags = (out: string) => [
   'train',
   '--data',
-  data,
+  task.data,
   '--weights',
-  weights,
+  task.weights,
   '--out',
   out,
   '--epochs',
@@ -246,7 +238,7 @@ const flags = (out: string) => [
 
 describe('vpt-native train (CLI)', () => {
   it('gives the same metrics as train(); SIGINT stops with 130, --resume continues exactly', async () => {
-    const out = join(tmp.dir, 'run-cli');
+    const out = join(task.dir, 'run-cli');
     let signalled = false;
     const first = await cli([...flags(out), '--json'], (line, child) => {
       const e = JSON.parse(line) as { type: string; step?: number };
@@ -267,7 +259,7 @@ describe('vpt-native train (CLI)', () => {
     const command = [
       process.execPath,
       join(packageRoot, 'dist', 'bin', 'launch.cjs'),
-      ...flags(join(tmp.dir, 'run-tty')),
+      ...flags(join(task.dir, 'run-tty')),
       '--epochs',
       '1',
       '--warmup-epochs',
@@ -290,9 +282,9 @@ describe('vpt-native train (CLI)', () => {
   });
 
   it("false booleans from --config survive the negatable flags' defaults; --[no-]fused-layer-norm go through", async () => {
-    const file = join(tmp.dir, 'falses.json');
+    const file = join(task.dir, 'falses.json');
     await writeFile(file, JSON.stringify({ augment: false, cacheFeatures: false, fusedLayerNorm: false }));
-    const fromFile = join(tmp.dir, 'run-falses');
+    const fromFile = join(task.dir, 'run-falses');
     const a = await cli([...flags(fromFile), '--epochs', '1', '--warmup-epochs', '0', '--config', file, '--quiet']);
     expect(a.code, a.stderr).toBe(0);
     expect(JSON.parse(await readFile(join(fromFile, 'config.json'), 'utf8'))).toMatchObject({
@@ -300,7 +292,7 @@ describe('vpt-native train (CLI)', () => {
       cacheFeatures: false,
       fusedLayerNorm: false,
     });
-    const fromFlag = join(tmp.dir, 'run-unfused');
+    const fromFlag = join(task.dir, 'run-unfused');
     const b = await cli([
       ...flags(fromFlag),
       '--epochs',
@@ -318,7 +310,7 @@ describe('vpt-native train (CLI)', () => {
       fusedLayerNorm: false,
       skipDiscardedPromptRows: false,
     });
-    const overridden = join(tmp.dir, 'run-fused');
+    const overridden = join(task.dir, 'run-fused');
     const c = await cli([
       ...flags(overridden),
       '--epochs',
@@ -341,11 +333,11 @@ describe('vpt-native train (CLI)', () => {
     const r = await cli([
       'train',
       '--data',
-      data,
+      task.data,
       '--weights',
-      weights,
+      task.weights,
       '--out',
-      join(tmp.dir, 'x'),
+      join(task.dir, 'x'),
       '--batch-size',
       '0',
     ]);
@@ -358,14 +350,14 @@ describe('vpt-native train (CLI)', () => {
       '--vpt-config',
       join(FIXTURES, 'vpt-configs', 'cub.yaml'),
       '--data',
-      data,
+      task.data,
       '--weights',
-      weights,
+      task.weights,
       '--out',
-      join(tmp.dir, 'y'),
+      join(task.dir, 'y'),
     ]);
     expect(yacs.code).toBe(2);
-    expect(yacs.stderr).toContain(`DATA.NUMBER_CLASSES is 200 but ${data} has ${CLASSES} classes`);
+    expect(yacs.stderr).toContain(`DATA.NUMBER_CLASSES is 200 but ${task.data} has ${CLASSES} classes`);
     expect(yacs.stderr).toContain('not honored by vpt-native: SOLVER.LOSS');
   });
 });

@@ -9,34 +9,23 @@ import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
 import { type TrainConfig, train } from '../../lib/index.js';
-import { syntheticTask, tempDir } from '../helpers/common.js';
+import { useSyntheticTask } from '../helpers/common.js';
 import { comparable, metricsOf } from '../helpers/run-metrics.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let data: string;
-let weights: string;
-
-beforeAll(async () => {
-  tmp = await tempDir();
-  ({ data, weights } = await syntheticTask(
-    tmp.dir,
-    { classes: 3, imagesPerClass: 6, imageSize: 40, seed: 5 },
-    { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
-  ));
-});
+const task = useSyntheticTask(
+  { classes: 3, imagesPerClass: 6, imageSize: 40, seed: 5 },
+  { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
+);
 afterEach(() => {
   delete process.env.VPT_FAULT_WRITE;
 });
-afterAll(async () => {
-  await tmp.cleanup();
-});
 
 const base = (): Omit<TrainConfig, 'out'> => ({
-  data,
-  weights,
+  data: task.data,
+  weights: task.weights,
   epochs: 2,
   warmupEpochs: 1,
   batchSize: 4,
@@ -51,10 +40,10 @@ const base = (): Omit<TrainConfig, 'out'> => ({
 
 describe('a checkpoint write on a full disk', () => {
   it('stops the run with VPT_IO naming the file, keeps the previous state, and the run resumes to the end', async () => {
-    const reference = join(tmp.dir, 'reference');
+    const reference = join(task.dir, 'reference');
     await train({ ...base(), out: reference });
 
-    const out = join(tmp.dir, 'full-disk');
+    const out = join(task.dir, 'full-disk');
     const state = join(out, 'last.state.safetensors');
     let epoch1State: Buffer | undefined;
     const run = train(
@@ -78,7 +67,14 @@ describe('a checkpoint write on a full disk', () => {
     expect(await readFile(state)).toEqual(epoch1State);
     expect((await readdir(out)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
 
-    const result = await train({ data, weights, out, resume: state, device: 'cpu', workers: 1 });
+    const result = await train({
+      data: task.data,
+      weights: task.weights,
+      out,
+      resume: state,
+      device: 'cpu',
+      workers: 1,
+    });
     expect(result.epochs.map((m) => m.epoch)).toEqual([1, 2]);
     expect(comparable(await metricsOf(out))).toEqual(comparable(await metricsOf(reference)));
     expect(await readFile(state)).not.toEqual(epoch1State);

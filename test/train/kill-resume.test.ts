@@ -13,36 +13,25 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { readSafetensors } from '../../lib/index.js';
-import { syntheticTask, tempDir } from '../helpers/common.js';
+import { useSyntheticTask } from '../helpers/common.js';
 import { killCampaign, runCli } from '../helpers/kill-campaign.js';
 import { comparable, metricsOf } from '../helpers/run-metrics.js';
 
 const KILLS = Number(process.env.VPT_KILL_CAMPAIGN ?? 4);
 const SEED = Number(process.env.VPT_KILL_SEED ?? 20);
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let data: string;
-let weights: string;
-
-beforeAll(async () => {
-  tmp = await tempDir();
-  ({ data, weights } = await syntheticTask(
-    tmp.dir,
-    { classes: 3, imagesPerClass: 4, imageSize: 40, seed: 5 },
-    { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
-  ));
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useSyntheticTask(
+  { classes: 3, imagesPerClass: 4, imageSize: 40, seed: 5 },
+  { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
+);
 
 // Dropout and random crops and flips: the resumed run must restore every generator.
 const flags = (out: string) =>
   [
-    ['train', '--data', data, '--weights', weights, '--out', out],
+    ['train', '--data', task.data, '--weights', task.weights, '--out', out],
     ['--epochs', '3', '--warmup-epochs', '1', '--batch-size', '2', '--base-lr', '1'],
     ['--deep', '--prompt-tokens', '2', '--prompt-dropout', '0.1', '--crop-size', '32'],
     ['--device', 'cpu', '--seed', '3', '--workers', '1'],
@@ -59,12 +48,12 @@ describe('SIGKILL at random moments, resumed each time', () => {
   it(
     `${KILLS} kills lose nothing: the metrics and trained tensors equal an uninterrupted run's`,
     async () => {
-      const reference = join(tmp.dir, 'reference');
+      const reference = join(task.dir, 'reference');
       const straight = await runCli([...flags(reference), '--json']);
       expect(straight.code, straight.stderr).toBe(0);
       const started = performance.now();
 
-      const out = join(tmp.dir, 'killed');
+      const out = join(task.dir, 'killed');
       const campaign = await killCampaign(flags(out), out, KILLS, SEED, straight.lines, 2500);
       const seconds = (performance.now() - started) / 1000;
       console.log(`kill campaign (seed ${SEED}): ${JSON.stringify(campaign)} in ${seconds.toFixed(1)} s`);

@@ -7,7 +7,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { convertCub } from '../../lib/data/convert-cub.js';
 import { synthesizeCub } from '../../lib/data/synth.js';
@@ -20,28 +20,17 @@ import {
   VptError,
   writeSafetensors,
 } from '../../lib/index.js';
-import { randomFloats, syntheticTask, TINY_NUM_CLASSES, TINY_VIT, tempDir } from '../helpers/common.js';
+import { randomFloats, TINY_NUM_CLASSES, TINY_VIT, useSyntheticTask } from '../helpers/common.js';
 import { comparable, metricsOf } from '../helpers/run-metrics.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let data: string;
-let weights: string;
-
-beforeAll(async () => {
-  tmp = await tempDir();
-  ({ data, weights } = await syntheticTask(
-    tmp.dir,
-    { classes: 3, imagesPerClass: 8, imageSize: 40, seed: 5 },
-    { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
-  ));
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useSyntheticTask(
+  { classes: 3, imagesPerClass: 8, imageSize: 40, seed: 5 },
+  { embedDim: 32, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
+);
 
 const base = (): Omit<TrainConfig, 'out'> => ({
-  data,
-  weights,
+  data: task.data,
+  weights: task.weights,
   epochs: 3,
   warmupEpochs: 1,
   batchSize: 4,
@@ -69,21 +58,21 @@ async function trainUntil(config: TrainConfig, at: number): Promise<void> {
 
 describe('the run folder', () => {
   it('config.json holds absolute paths, so the run works from any directory', async () => {
-    const out = join(tmp.dir, 'run-relative');
+    const out = join(task.dir, 'run-relative');
     await train({
       ...base(),
-      data: relative(process.cwd(), data),
+      data: relative(process.cwd(), task.data),
       out: relative(process.cwd(), out),
       epochs: 1,
       warmupEpochs: 0,
     });
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8')) as TrainConfig;
     for (const key of ['data', 'weights', 'out'] as const) expect(isAbsolute(config[key]), key).toBe(true);
-    expect(config.data).toBe(data);
+    expect(config.data).toBe(task.data);
   });
 
   it('a folder holding a run is refused without overwrite, and replaced with it (stale files gone)', async () => {
-    const out = join(tmp.dir, 'run-relative');
+    const out = join(task.dir, 'run-relative');
     const before = await readFile(join(out, 'config.json'));
     await expect(train({ ...base(), out, epochs: 1, warmupEpochs: 0 })).rejects.toMatchObject({
       code: 'VPT_OPTION',
@@ -110,17 +99,17 @@ describe('the run folder', () => {
   });
 
   it('a run that fails on its inputs writes nothing', async () => {
-    const out = join(tmp.dir, 'run-relative');
+    const out = join(task.dir, 'run-relative');
     const before = await readFile(join(out, 'config.json'));
     await expect(
-      train({ ...base(), out, data: join(tmp.dir, 'no-such-data') }, { overwrite: true }),
+      train({ ...base(), out, data: join(task.dir, 'no-such-data') }, { overwrite: true }),
     ).rejects.toMatchObject({ code: 'VPT_DATA' });
     await expect(
       train({ ...base(), out, checkpointBlocks: true, fusedLayerNorm: true }, { overwrite: true }),
     ).rejects.toMatchObject({ code: 'VPT_OPTION' });
     expect((await readFile(join(out, 'config.json'))).equals(before)).toBe(true);
-    const fresh = join(tmp.dir, 'run-never');
-    await expect(train({ ...base(), out: fresh, data: join(tmp.dir, 'no-such-data') })).rejects.toMatchObject({
+    const fresh = join(task.dir, 'run-never');
+    await expect(train({ ...base(), out: fresh, data: join(task.dir, 'no-such-data') })).rejects.toMatchObject({
       code: 'VPT_DATA',
     });
     await expect(stat(fresh)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -131,11 +120,11 @@ describe('resume', () => {
   let reference: EpochMetrics[];
 
   it('keeps the saved settings: unset ones come from the state, other values are refused', async () => {
-    const full = join(tmp.dir, 'run-straight');
+    const full = join(task.dir, 'run-straight');
     await train({ ...base(), out: full });
     reference = await metricsOf(full);
 
-    const out = join(tmp.dir, 'run-resumed');
+    const out = join(task.dir, 'run-resumed');
     await trainUntil({ ...base(), out }, 5);
     const resume = join(out, 'last.state.safetensors');
     await expect(train({ ...base(), out, resume, epochs: 5, baseLr: 0.5 })).rejects.toMatchObject({
@@ -145,12 +134,12 @@ describe('resume', () => {
       ),
     });
     // Only what says where things are: every run-defining setting comes from the state file.
-    await train({ data, weights, out, resume, device: 'cpu', workers: 1 });
+    await train({ data: task.data, weights: task.weights, out, resume, device: 'cpu', workers: 1 });
     expect(comparable(await metricsOf(out))).toEqual(comparable(reference));
   });
 
   it('the state after the last epoch has nothing left to train', async () => {
-    const out = join(tmp.dir, 'run-straight');
+    const out = join(task.dir, 'run-straight');
     const summary = await readFile(join(out, 'summary.json'));
     await expect(train({ ...base(), out, resume: join(out, 'last.state.safetensors') })).rejects.toMatchObject({
       code: 'VPT_OPTION',
@@ -162,19 +151,19 @@ describe('resume', () => {
   it('keeps its epoch when a batch of bad images was left out (onBadImage skip)', async () => {
     // One image of the training split is not a JPEG; with batch 1 its batch is left out, so
     // an epoch runs one step fewer than it has batches.
-    const bad = join(tmp.dir, 'CUB_bad');
+    const bad = join(task.dir, 'CUB_bad');
     await synthesizeCub(bad, { classes: 3, imagesPerClass: 4, imageSize: 40, seed: 6 });
     await convertCub(bad);
     const trainSplit = JSON.parse(await readFile(join(bad, 'train.json'), 'utf8')) as Record<string, number>;
     await writeFile(join(bad, 'images', Object.keys(trainSplit)[0]!), 'not an image');
     const config = { ...base(), data: bad, batchSize: 1, onBadImage: 'skip' as const };
-    const full = join(tmp.dir, 'run-bad-straight');
+    const full = join(task.dir, 'run-bad-straight');
     await train({ ...config, out: full });
     const expected = await metricsOf(full);
     expect(expected.map((m) => m.epoch)).toEqual([1, 2, 3]);
 
     const steps = expected[0]!.step; // steps of one epoch: one fewer than its batches
-    const out = join(tmp.dir, 'run-bad-resumed');
+    const out = join(task.dir, 'run-bad-resumed');
     await trainUntil({ ...config, out }, steps + 2); // early in epoch 2
     await train({ ...config, out, resume: join(out, 'last.state.safetensors') });
     const resumed = await metricsOf(out);
@@ -195,7 +184,7 @@ describe('loadState', () => {
     model.configureOptimizer({ optimizer: 'sgd', lr: 0.1, momentum: 0.9 });
     const shape = [2, 3, 32, 32] as [number, number, number, number];
     await model.trainStep(randomFloats(2 * 3 * 32 * 32, 1), shape, Int32Array.from([0, 1]));
-    const good = join(tmp.dir, 'good.state.safetensors');
+    const good = join(task.dir, 'good.state.safetensors');
     await model.saveState(good);
 
     // Another model's state, with every trainable tensor changed and one momentum buffer of the wrong shape.
@@ -207,7 +196,7 @@ describe('loadState', () => {
           : t
         : { ...t, data: new Float32Array(t.data.length).fill(123) },
     );
-    const bad = join(tmp.dir, 'bad.state.safetensors');
+    const bad = join(task.dir, 'bad.state.safetensors');
     await writeSafetensors(bad, broken, metadata);
     model.configureOptimizer({ optimizer: 'adamw', lr: 0.5 });
     await model.loadState(good);
@@ -216,7 +205,7 @@ describe('loadState', () => {
       message: expect.stringContaining('optim.momentum.head.bias'),
     });
 
-    const after = join(tmp.dir, 'after.state.safetensors');
+    const after = join(task.dir, 'after.state.safetensors');
     await model.saveState(after);
     expect(model.optimizer).toMatchObject({ kind: 'sgd', lr: 0.1 });
     const a = await readSafetensors(good);
@@ -245,7 +234,7 @@ describe('head initialisation', () => {
   it("follows VPT's MLP head: weights N(0, 2 / out_features), hidden biases U(+-1/sqrt(D)), last bias 0", async () => {
     const numClasses = 200;
     const model = await createModel({ weights: TINY_VIT, numClasses, device: 'cpu', seed: 4, mlpLayers: 1 });
-    const path = join(tmp.dir, 'head.safetensors');
+    const path = join(task.dir, 'head.safetensors');
     await model.saveTrainable(path);
     const t = (await readSafetensors(path)).tensors;
     const D = model.info().embedDim;

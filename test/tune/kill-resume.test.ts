@@ -1,0 +1,119 @@
+/**
+ * A kill at any moment loses nothing, for `tune` too: `vpt-native tune` (a 2 x 2 grid with
+ * successive halving, dropout, random crops and flips, then one final run) is SIGKILLed at seeded
+ * random moments (start-up, the search's groups, rungs and trial writes, the reports, the final
+ * run) and resumed with --resume after each kill, or started over when no tune.json was written
+ * yet. The finished tune's trials.jsonl, chosen config (best-config.yaml), summary.json and every
+ * saved tensor (each trial's state, the final run's state and best) are those of an
+ * uninterrupted tune, bit for bit.
+ *
+ * Half the kills come at a random time within an uninterrupted tune's duration, the others just
+ * after a random progress line. A handful of kills here; VPT_KILL_CAMPAIGN=<kills> (and VPT_KILL_SEED=<seed>) runs a long
+ * campaign.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import type { EpochMetrics } from '../../lib/index.js';
+import { readSafetensors } from '../../lib/index.js';
+import type { TrialRecord } from '../../lib/tune/trial-record.js';
+import type { TuneSummary } from '../../lib/tune/tune-summary.js';
+import { useSyntheticTask } from '../helpers/common.js';
+import { killCampaign, runCli } from '../helpers/kill-campaign.js';
+import { comparable, metricsOf } from '../helpers/run-metrics.js';
+
+const KILLS = Number(process.env.VPT_KILL_CAMPAIGN ?? 4);
+const SEED = Number(process.env.VPT_KILL_SEED ?? 21);
+
+// Val carved from train (tune selects on val, distinct from test).
+const task = useSyntheticTask(
+  { classes: 3, imagesPerClass: 8, imageSize: 40, seed: 5 },
+  { embedDim: 24, depth: 2, numHeads: 2, patchSize: 8, imgSize: 32, seed: 2 },
+  { valFraction: 0.25, seed: 1 },
+);
+
+const flags = (out: string) =>
+  [
+    ['tune', '--data', task.data, '--weights', task.weights, '--out', out],
+    ['--epochs', '2', '--warmup-epochs', '1', '--batch-size', '4', '--crop-size', '32', '--seed', '3'],
+    ['--lr', '2,0.5', '--wd', '0.001,0', '--prompt-tokens', '2', '--deep', '--prompt-dropout', '0.1'],
+    ['--prune', 'halving', '--rungs', '1', '--keep', '0.5', '--group-size', '2', '--seeds', '1'],
+    ['--device', 'cpu', '--workers', '1'],
+  ].flat();
+
+/** Every .safetensors file under `dir` (relative path -> tensor name -> bytes). */
+async function savedTensors(dir: string): Promise<Map<string, Map<string, Buffer>>> {
+  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.safetensors')).sort();
+  const out = new Map<string, Map<string, Buffer>>();
+  for (const f of files) {
+    const { tensors } = await readSafetensors(join(dir, f));
+    out.set(
+      f,
+      new Map(
+        [...tensors].map(([name, t]) => [name, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]),
+      ),
+    );
+  }
+  return out;
+}
+
+const trialsOf = async (out: string) =>
+  (await readFile(join(out, 'trials.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TrialRecord)
+    .map(({ epochs, ...r }) => ({ ...r, epochs: comparable(epochs as EpochMetrics[]) }));
+
+/** summary.json without wall-clock time, its final runs' folders relative to the tune's. */
+const summaryOf = async (out: string) => {
+  const { seconds: _s, final, ...rest } = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as TuneSummary;
+  return { ...rest, final: final.map((f) => ({ ...f, out: relative(out, f.out) })) };
+};
+
+describe('tune: SIGKILL at random moments, resumed each time', () => {
+  it(
+    `${KILLS} kills lose nothing: trials, chosen config, summary and tensors equal an uninterrupted tune's`,
+    async () => {
+      const reference = join(task.dir, 'reference');
+      let started = performance.now();
+      const straight = await runCli([...flags(reference), '--json']);
+      expect(straight.code, straight.stderr).toBe(0);
+      // The timed kills land anywhere in a run's span (start-up, search, reports, final run), whatever the machine's speed.
+      const span = performance.now() - started;
+      started = performance.now();
+
+      const out = join(task.dir, 'killed');
+      const campaign = await killCampaign(flags(out), out, KILLS, SEED, straight.lines, span, {
+        file: join(out, 'tune.json'),
+        flags: ['--resume'],
+      });
+      const seconds = (performance.now() - started) / 1000;
+      console.log(`tune kill campaign (seed ${SEED}): ${JSON.stringify(campaign)} in ${seconds.toFixed(1)} s`);
+      expect(campaign.kills + campaign.finishedFirst).toBe(KILLS);
+      expect(campaign.kills).toBeGreaterThan(0);
+
+      expect(await trialsOf(out)).toEqual(await trialsOf(reference));
+      expect(await readFile(join(out, 'best-config.yaml'), 'utf8')).toBe(
+        await readFile(join(reference, 'best-config.yaml'), 'utf8'),
+      );
+      expect(await summaryOf(out)).toEqual(await summaryOf(reference));
+      const final = join('final', 'seed-42');
+      expect(comparable(await metricsOf(join(out, final)))).toEqual(
+        comparable(await metricsOf(join(reference, final))),
+      );
+
+      const got = await savedTensors(out);
+      const want = await savedTensors(reference);
+      expect([...got.keys()]).toEqual([...want.keys()]);
+      expect([...want.keys()]).toContain(join(final, 'last.state.safetensors'));
+      for (const [file, tensors] of want) {
+        expect([...got.get(file)!.keys()].sort(), file).toEqual([...tensors.keys()].sort());
+        for (const [name, bytes] of tensors)
+          expect(got.get(file)!.get(name)!.equals(bytes), `${file}: ${name}`).toBe(true);
+      }
+    },
+    KILLS * 20_000 + 60_000,
+  );
+});
