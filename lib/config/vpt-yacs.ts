@@ -20,6 +20,7 @@ import {
 } from '../model/options.js';
 import type { TrainConfig } from './train-config.js';
 import { vptSelfSupervised } from './vpt-ssl-vit.js';
+import { vptSwinArch } from './vpt-swin.js';
 
 type Yacs = Record<string, unknown>;
 
@@ -177,7 +178,7 @@ const NEUTRAL = new Set([
  * `epochs` is the run's epoch count as imported so far (vpt-native's default when the file has none).
  */
 const NEUTRAL_AT: Record<string, (v: unknown, epochs: number) => boolean> = {
-  /** A supervised ViT; 'ssl-vit' is honored with an MAE / MoCo v3 DATA.FEATURE (vpt-ssl-vit.ts); 'swin', 'resnet', 'convnext' are other models. */
+  /** A supervised ViT; 'ssl-vit' is honored with an MAE / MoCo v3 DATA.FEATURE (vpt-ssl-vit.ts), 'swin' with a Swin one (vpt-swin.ts); 'resnet', 'convnext' are other models. */
   'MODEL.TYPE': (v) => v === 'vit',
   /** The backbone comes from --weights; a supervised ViT's name (sup_vitb16_224, ...) names the model vpt-native runs. */
   'DATA.FEATURE': (v) => isEmpty(v) || (typeof v === 'string' && v.startsWith('sup_vit')),
@@ -261,12 +262,15 @@ export async function importVptConfig(path: string): Promise<VptYacsImport> {
   const values = new Map(flat);
   const ssl = vptSelfSupervised(values.get('MODEL.TYPE'), values.get('DATA.FEATURE'));
   if (ssl) config.selfSupervised = ssl;
+  // MODEL.TYPE swin with a Swin DATA.FEATURE: the timm Swin of the same weights (--weights must hold it).
+  const swin = vptSwinArch(values.get('MODEL.TYPE'), values.get('DATA.FEATURE'));
+  if (swin) config.arch = swin;
   // After the mapping, so that value checks can read the run's settings (SOLVER.PATIENCE: epochs).
   const epochs = typeof config.epochs === 'number' ? config.epochs : DEFAULT_EPOCHS;
   for (const [key, value] of flat) {
     const neutralAt = NEUTRAL_AT[key];
     const mapped = MAPPING[key] !== undefined && (MAPPED_VALUES[key]?.(value) ?? true);
-    const sslKey = ssl !== undefined && (key === 'MODEL.TYPE' || key === 'DATA.FEATURE');
+    const sslKey = (ssl !== undefined || swin !== undefined) && (key === 'MODEL.TYPE' || key === 'DATA.FEATURE');
     const honored = mapped || sslKey || NEUTRAL.has(key) || neutralAt?.(value, epochs);
     if (!honored) unsupported.push(key);
   }

@@ -10,7 +10,12 @@ describe('info --archs', () => {
     expect(text).toMatch(/^vit_base_patch16_siglip_224 +SigLIP +patch 16 +224 px .*pool map$/m);
     expect(text).toMatch(/^eva02_base_patch14_224 +EVA-02 +patch 14 +224 px .*pool avg$/m);
     expect(text).not.toMatch(/^eva02_base_patch16_clip_224 /m);
-    expect(text).toMatch(/\d+ timm 1\.0\.29 ViT names; \d+ more are registered but not built/);
+    expect(text).toMatch(
+      /^swin_base_patch4_window7_224 +Swin +patch {2}4 +224 px +window {2}7 +C 128 +depths 2-2-18-2 +pool avg +tags .*ms_in22k/m,
+    );
+    expect(text).toMatch(
+      /\d+ timm 1\.0\.29 ViT names and 6 Swin V1 names \(VPT's prompted Swin\); \d+ more are registered but not built/,
+    );
   });
 
   it('--json: every name, the unsupported ones with the reason', () => {
@@ -21,5 +26,8 @@ describe('info --archs', () => {
     expect(j.supported.find((a) => a.name === 'vit_base_patch14_reg4_dinov2')?.prefixTokens).toBe(5);
     expect(j.supported.find((a) => a.name === 'deit_base_distilled_patch16_224')?.prefixTokens).toBe(2);
     expect(j.unsupported.find((a) => a.name === 'eva02_base_patch16_clip_224')?.reason).toMatch(/scale_attn_inner/);
+    expect((j as unknown as { swin: Array<{ name: string }> }).swin.map((a) => a.name)).toContain(
+      'swin_large_patch4_window12_384',
+    );
   });
 });
