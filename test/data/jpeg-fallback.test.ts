@@ -221,7 +221,10 @@ describe.skipIf(!hasNativeJpeg)('native decode runs off the JS thread', () => {
       expect.objectContaining({ code: 'VPT_ARGUMENT', message: expect.stringContaining("'shorter' must be 1..65535") }),
     );
     expect(() => addon.decodeJpegFile!({ path: 42 as never, shorter: 64 })).toThrow(
-      expect.objectContaining({ code: 'VPT_ARGUMENT', message: expect.stringContaining("exactly one of 'path' (a string) or 'bytes'") }),
+      expect.objectContaining({
+        code: 'VPT_ARGUMENT',
+        message: expect.stringContaining("exactly one of 'path' (a string) or 'bytes'"),
+      }),
     );
   });
 });
