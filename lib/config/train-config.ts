@@ -36,6 +36,8 @@ export const trainConfigSchema = z
     transfer: transferSchema.default('prompt'),
     /** transfer 'adapter': the adapters' reduction factor (width D / r; VPT: 8). */
     adapterReduction: z.int().min(1).default(8),
+    /** transfer 'sidetune': torchvision's AlexNet state dict as .safetensors (the side network's start). */
+    sideWeights: z.string().min(1).optional(),
     /** The MLP head's dropout after each hidden layer (VPT: 0.1). */
     headDropout: z.number().min(0).lt(1).default(0.1),
     promptTokens: z.int().min(1).max(4096).default(5),
