@@ -8,9 +8,12 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { commandLineFlags, registerTrainCommand } from '../../lib/cli/train-command.js';
+import { resolveCliConfig } from '../../lib/config/config-sources.js';
+import { resolveTrainConfig } from '../../lib/config/train-config.js';
 import { importVptConfig } from '../../lib/config/vpt-yacs.js';
 import {
   type CreateModelOptions,
@@ -22,6 +25,7 @@ import {
   writeSafetensors,
 } from '../../lib/index.js';
 import { MultiTaskModel } from '../../lib/model/multi-task-model.js';
+import { trainModelOptions } from '../../lib/train/train-model-options.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
 
 const LOGITS_TOLERANCE = 1e-4;
@@ -278,6 +282,28 @@ describe('refusals', () => {
     } finally {
       m.dispose();
     }
+  });
+});
+
+describe('the CLI', () => {
+  it('--transfer sidetune --side-weights reach createModel', async () => {
+    const program = new Command().exitOverride();
+    registerTrainCommand(program);
+    let flags: Record<string, unknown> = {};
+    program.commands
+      .find((c) => c.name() === 'train')!
+      .action((_parsed: unknown, cmd: Command) => {
+        flags = commandLineFlags(cmd);
+      });
+    const args = ['--transfer', 'sidetune', '--side-weights', 'alexnet.safetensors'];
+    await program.parseAsync(['train', '--data', 'd', '--weights', 'w', '--out', 'o', ...args], { from: 'user' });
+    const config = resolveTrainConfig((await resolveCliConfig(flags)).config);
+    const dataset = { numClasses: 3 } as Parameters<typeof trainModelOptions>[1];
+    expect(trainModelOptions(config, dataset, { device: 'cpu', precision: 'fp32', seed: 0 })).toMatchObject({
+      transfer: 'sidetune',
+      sideWeights: 'alexnet.safetensors',
+      prompt: null,
+    });
   });
 });
 
