@@ -265,6 +265,11 @@ describe('refusals', () => {
       source.dispose();
     }
   });
+  it('a Swin backbone, by name', async () => {
+    const error = await model({ weights: join(FIXTURES, 'swin', 'backbone') }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VptError);
+    expect((error as VptError).message).toMatch(/"sidetune" is implemented for the ViT only/);
+  });
   it('multi-task serving, by name', async () => {
     const multi = await MultiTaskModel.create({ weights, device: 'cpu' });
     try {
