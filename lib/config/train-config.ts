@@ -32,7 +32,7 @@ export const trainConfigSchema = z
     clipGradNorm: z.number().positive().optional(),
     /** 'step': warmup + cosine per optimizer step; 'epoch': VPT's per-epoch steps (epoch 0 at lr 0). */
     scheduleUnit: z.enum(['step', 'epoch']).default('step'),
-    /** Also VPT's baselines: 'partial-k' (last k blocks + final norm), 'bias' (BitFit), 'adapter' (Pfeiffer). */
+    /** Also VPT's baselines: 'partial-k' (last k blocks + final norm), 'bias' (BitFit), 'adapter' (Pfeiffer), 'sidetune' (AlexNet side network). */
     transfer: transferSchema.default('prompt'),
     /** transfer 'adapter': the adapters' reduction factor (width D / r; VPT: 8). */
     adapterReduction: z.int().min(1).default(8),
