@@ -183,6 +183,8 @@ export interface NativeProcessGroup {
 
 export interface NativeModel {
   loadBackbone(path: string, entries: NativeTensorEntry[]): Promise<void>;
+  /** transfer 'sidetune': the side network's AlexNet convolutions (torchvision's state-dict names). */
+  loadSide(path: string, entries: NativeTensorEntry[]): Promise<void>;
   forward(images: Float32Array, shape: number[]): Promise<Float32Array>;
   features(images: Float32Array, shape: number[]): Promise<Float32Array>;
   /** The prompt-free frozen blocks' output (n x T x D); throws when the model has none. */

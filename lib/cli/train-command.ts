@@ -67,7 +67,9 @@ async function runLocalWorkers(nproc: number): Promise<void> {
 function transferMode(v: string): Transfer {
   const parsed = transferSchema.safeParse(v);
   if (!parsed.success)
-    throw new InvalidArgumentError('expected prompt, linear, full, bias, adapter or partial-k (k a number of blocks).');
+    throw new InvalidArgumentError(
+      'expected prompt, linear, full, bias, adapter, sidetune or partial-k (k a number of blocks).',
+    );
   return parsed.data;
 }
 
@@ -120,10 +122,11 @@ export function addTrainFlags(cmd: Command): Command {
     )
     .option(
       '--transfer <mode>',
-      'prompt | linear (head only) | full (fine-tuning) | partial-k (last k blocks) | bias (BitFit) | adapter (Pfeiffer)',
+      'prompt | linear (head only) | full (fine-tuning) | partial-k (last k blocks) | bias (BitFit) | adapter (Pfeiffer) | sidetune (AlexNet side network)',
       transferMode,
     )
     .option('--adapter-reduction <r>', "--transfer adapter: adapter width = model width / r (VPT's 8)", num)
+    .option('--side-weights <file>', "--transfer sidetune: torchvision's AlexNet state dict as .safetensors")
     .option('--head-dropout <p>', "the MLP head's dropout after each hidden layer (VPT's 0.1)", num)
     .option('--prompt-tokens <n>', 'prompt tokens (5)', num)
     .option('--deep', 'VPT-deep: new prompts before every block')

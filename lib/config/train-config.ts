@@ -32,10 +32,12 @@ export const trainConfigSchema = z
     clipGradNorm: z.number().positive().optional(),
     /** 'step': warmup + cosine per optimizer step; 'epoch': VPT's per-epoch steps (epoch 0 at lr 0). */
     scheduleUnit: z.enum(['step', 'epoch']).default('step'),
-    /** Also VPT's baselines: 'partial-k' (last k blocks + final norm), 'bias' (BitFit), 'adapter' (Pfeiffer). */
+    /** Also VPT's baselines: 'partial-k' (last k blocks + final norm), 'bias' (BitFit), 'adapter' (Pfeiffer), 'sidetune' (AlexNet side network). */
     transfer: transferSchema.default('prompt'),
     /** transfer 'adapter': the adapters' reduction factor (width D / r; VPT: 8). */
     adapterReduction: z.int().min(1).default(8),
+    /** transfer 'sidetune': torchvision's AlexNet state dict as .safetensors (the side network's start). */
+    sideWeights: z.string().min(1).optional(),
     /** The MLP head's dropout after each hidden layer (VPT: 0.1). */
     headDropout: z.number().min(0).lt(1).default(0.1),
     promptTokens: z.int().min(1).max(4096).default(5),

@@ -36,6 +36,7 @@ const TRANSFER: Record<string, TrainConfig['transfer']> = {
   // VPT's Table 1 baselines (its partial-1 / -2 / -4; any partial-k here).
   'tinytl-bias': 'bias',
   adapter: 'adapter',
+  side: 'sidetune',
 };
 
 /** MODEL.TRANSFER_TYPE -> transfer, or undefined for the types vpt-native does not have. */
@@ -101,7 +102,7 @@ const MAPPING: Record<string, (v: unknown, out: Partial<TrainConfig>) => void> =
     if (!t)
       throw new VptError(
         ErrorCode.Option,
-        `MODEL.TRANSFER_TYPE "${String(v)}" is not supported (prompt, linear, end2end, partial-k, tinytl-bias, adapter)`,
+        `MODEL.TRANSFER_TYPE "${String(v)}" is not supported (prompt, linear, end2end, partial-k, tinytl-bias, adapter, side)`,
       );
     o.transfer = t;
   },

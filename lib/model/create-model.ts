@@ -17,6 +17,7 @@ import { resolveNormalization } from './normalization.js';
 import { type CreateModelOptions, type ResolvedModelOptions, resolveModelOptions } from './options.js';
 import { initPromptsFromCls } from './prompt-init.js';
 import { type SelfSupervised, selfSupervisedArchitecture } from './self-supervised.js';
+import { loadSideWeights, SIDETUNE_MIN_IMAGE_SIZE } from './side-weights.js';
 
 /**
  * Creates a prompted ViT from timm weights (`.safetensors` + `config.json`, or a folder holding
@@ -80,6 +81,11 @@ export async function createModelWithFallbacks(
     throw new VptError(
       ErrorCode.Option,
       `createModel: option "transfer": "${o.transfer}" trains backbone tensors, so the model cannot share another model's backbone (use "prompt", "linear" or "adapter")`,
+    );
+  if (backboneOf && o.transfer === 'sidetune')
+    throw new VptError(
+      ErrorCode.Option,
+      `createModel: option "transfer": "sidetune" runs its own AlexNet side network and is not built on a shared backbone (use "prompt", "linear" or "adapter")`,
     );
   const source = backboneOf ? Model.nativeOf(backboneOf) : undefined;
   const resolved = await resolveWeights(o.weights, o.onDownloadProgress ? { onProgress: o.onDownloadProgress } : {});
@@ -176,6 +182,12 @@ async function loadBackbone(
   );
   checkArchitectureAgainstWeights(architecture, checkpoint.shape, resolved.weightsPath);
   const imageSize = o.imageSize ?? architecture.imgSize;
+  if (o.transfer === 'sidetune' && imageSize < SIDETUNE_MIN_IMAGE_SIZE) {
+    throw new VptError(
+      ErrorCode.Option,
+      `Invalid option "imageSize": transfer "sidetune" runs AlexNet beside the ViT, which needs images of at least ${SIDETUNE_MIN_IMAGE_SIZE} px; the model's are ${imageSize}`,
+    );
+  }
   if (imageSize % architecture.patchSize !== 0) {
     throw new VptError(
       ErrorCode.Option,
@@ -222,6 +234,14 @@ async function loadBackbone(
   } catch (error) {
     native.dispose();
     throw namingWeights(error, resolved.weightsPath);
+  }
+  if (o.transfer === 'sidetune' && o.sideWeights) {
+    try {
+      await loadSideWeights(native, o.sideWeights);
+    } catch (error) {
+      native.dispose();
+      throw error;
+    }
   }
   return { architecture, imageSize, native, ...(selfSupervised ? { selfSupervised } : {}) };
 }

@@ -226,7 +226,12 @@ export class MultiTaskModel {
     }
     if (meta.transfer !== undefined && meta.transfer !== 'prompt' && meta.transfer !== 'linear') {
       // partial-k / bias change backbone tensors, adapter adds layers inside every block.
-      const what = meta.transfer === 'adapter' ? 'adds adapters inside the backbone' : 'changes backbone tensors';
+      const what =
+        meta.transfer === 'adapter'
+          ? 'adds adapters inside the backbone'
+          : meta.transfer === 'sidetune'
+            ? 'runs an AlexNet side network beside the backbone'
+            : 'changes backbone tensors';
       throw new VptError(
         ErrorCode.Option,
         `${path} is a "${String(meta.transfer)}" state: it ${what}, so it cannot share this one (serve prompt-tuning and linear-probing states; load this task with createModel({ trainable }) instead)`,

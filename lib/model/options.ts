@@ -55,9 +55,10 @@ export type PromptInit = (typeof PROMPT_INITS)[number];
  * What trains besides the head: 'prompt' the prompts, 'linear' nothing else, 'full' everything,
  * and VPT's Table 1 baselines (KMnP/vpt MODEL.TRANSFER_TYPE): 'partial-k' the last k blocks and
  * the final norm, 'bias' every bias of the backbone (BitFit; VPT's tinytl-bias), 'adapter' a
- * Pfeiffer adapter after every block's MLP (width D / `adapterReduction`).
+ * Pfeiffer adapter after every block's MLP (width D / `adapterReduction`), 'sidetune' a trained
+ * AlexNet side network mixed into the frozen ViT's features (VPT's side; `sideWeights`).
  */
-export const TRANSFERS = ['prompt', 'linear', 'full', 'bias', 'adapter'] as const;
+export const TRANSFERS = ['prompt', 'linear', 'full', 'bias', 'adapter', 'sidetune'] as const;
 export type Transfer = (typeof TRANSFERS)[number] | `partial-${number}`;
 
 const PARTIAL = /^partial-[1-9]\d{0,3}$/;
@@ -67,7 +68,7 @@ export const transferSchema = z.union([
   z.enum(TRANSFERS),
   z.custom<`partial-${number}`>(
     (v) => typeof v === 'string' && PARTIAL.test(v),
-    'expected "prompt", "linear", "full", "bias", "adapter" or "partial-k" (k the number of last blocks)',
+    'expected "prompt", "linear", "full", "bias", "adapter", "sidetune" or "partial-k" (k the number of last blocks)',
   ),
 ]);
 
@@ -81,9 +82,9 @@ export function trainsBackbone(transfer: Transfer): boolean {
   return transfer === 'full' || transfer === 'bias' || partialBlocks(transfer) > 0;
 }
 
-/** The baselines that train neither prompts nor the whole backbone: partial-k, bias, adapter. */
+/** The baselines that train neither prompts nor the whole backbone: partial-k, bias, adapter, sidetune. */
 export function isBaselineTransfer(transfer: Transfer): boolean {
-  return transfer === 'bias' || transfer === 'adapter' || partialBlocks(transfer) > 0;
+  return transfer === 'bias' || transfer === 'adapter' || transfer === 'sidetune' || partialBlocks(transfer) > 0;
 }
 
 const promptSchema = z
@@ -198,6 +199,12 @@ const createModelSchema = z
     headDropout: z.number().min(0).lt(1).default(0.1),
     /** transfer 'adapter': the adapters' reduction factor, width D / r (MODEL.ADAPTER.REDUCATION_FACTOR). */
     adapterReduction: z.int().min(1).default(8),
+    /**
+     * transfer 'sidetune': torchvision's AlexNet state dict as .safetensors (its features.* start
+     * the side network, its classifier.* is ignored). Not needed with `trainable`, whose state
+     * holds the whole side network.
+     */
+    sideWeights: z.string().min(1).optional(),
     device: z
       .string()
       .regex(/^(cpu|cuda(:\d+)?)$/, 'expected "cpu", "cuda" or "cuda:N"')
@@ -283,6 +290,35 @@ const createModelSchema = z
         code: 'custom',
         path: ['prompt'],
         message: `transfer "${o.transfer}" trains no prompts: leave "prompt" unset or null`,
+      });
+    }
+    if (o.transfer === 'sidetune' && !o.sideWeights && !o.trainable) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sideWeights'],
+        message:
+          'transfer "sidetune" starts its side network from torchvision\'s AlexNet: give its .safetensors (or a trainable state)',
+      });
+    }
+    if (o.transfer !== 'sidetune' && o.sideWeights) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sideWeights'],
+        message: 'is read by transfer "sidetune" only',
+      });
+    }
+    if (o.transfer === 'sidetune' && o.skipDiscardedPromptRows) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['skipDiscardedPromptRows'],
+        message: 'transfer "sidetune" has no prompt rows to skip',
+      });
+    }
+    if (o.transfer === 'sidetune' && o.imageSize !== undefined && o.imageSize < 63) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['imageSize'],
+        message: `transfer "sidetune": the side network (AlexNet) needs images of at least 63 px, got ${o.imageSize}`,
       });
     }
     if (o.checkpointBlocks && o.fusedLayerNorm) {

@@ -42,6 +42,7 @@ export function trainModelOptions(
     mlpLayers: c.mlpLayers,
     headDropout: c.headDropout,
     ...(c.transfer === 'adapter' ? { adapterReduction: c.adapterReduction } : {}),
+    ...(c.transfer === 'sidetune' && c.sideWeights ? { sideWeights: c.sideWeights } : {}),
     normalize: parseNormalize(c.normalize),
     headBias: c.headBias,
     ...(c.selfSupervised ? { selfSupervised: c.selfSupervised } : {}),

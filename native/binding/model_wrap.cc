@@ -53,6 +53,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeModel",
                      {
                          InstanceMethod<&ModelWrap::LoadBackbone>("loadBackbone"),
+                         InstanceMethod<&ModelWrap::LoadSide>("loadSide"),
                          InstanceMethod<&ModelWrap::Forward>("forward"),
                          InstanceMethod<&ModelWrap::Features>("features"),
                          InstanceMethod<&ModelWrap::Stem>("stem"),
@@ -163,6 +164,26 @@ Napi::Value ModelWrap::LoadBackbone(const Napi::CallbackInfo& info) {
           fingerprint_ = fingerprint;
           return env.Undefined();
         });
+  });
+}
+
+// transfer sidetune: the side network's AlexNet convolutions from torchvision's state dict.
+Napi::Value ModelWrap::LoadSide(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  return guard_sync(env, [&]() -> Napi::Value {
+    require(info.Length() == 2 && info[0].IsString() && info[1].IsArray(),
+            "loadSide(path, entries) needs a path and an array of entries");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    std::vector<TensorEntry> entries = tensor_entries_of(info[1].As<Napi::Array>());
+    return RunOnModel(
+        env, {Value()},
+        [m, path, entries]() {
+          TensorMap weights = read_tensor_entries(path, entries);
+          std::lock_guard<std::mutex> lock(m->mutex());
+          m->load_side(weights, path);
+        },
+        [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
   });
 }
 

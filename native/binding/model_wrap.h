@@ -24,6 +24,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  private:
   // loadBackbone(path, entries: {name, dtype, shape, offset, nbytes}[]): Promise<void>
   Napi::Value LoadBackbone(const Napi::CallbackInfo& info);
+  Napi::Value LoadSide(const Napi::CallbackInfo& info);
   // forward(images: Float32Array, shape: number[]): Promise<Float32Array>  (n x C)
   Napi::Value Forward(const Napi::CallbackInfo& info);
   // features(images, shape): Promise<Float32Array>  (n x D)

@@ -87,13 +87,14 @@ ModelConfig parse_config(const Napi::Object& o) {
     c.partial_blocks = std::stoll(k);
   } else {
     require(transfer == "prompt" || transfer == "linear" || transfer == "full" || transfer == "bias" ||
-                transfer == "adapter",
+                transfer == "adapter" || transfer == "sidetune",
             "unknown transfer '" + transfer + "'");
-    c.transfer = transfer == "linear"    ? Transfer::Linear
-                 : transfer == "full"    ? Transfer::Full
-                 : transfer == "bias"    ? Transfer::Bias
-                 : transfer == "adapter" ? Transfer::Adapter
-                                         : Transfer::Prompt;
+    c.transfer = transfer == "linear"     ? Transfer::Linear
+                 : transfer == "full"     ? Transfer::Full
+                 : transfer == "bias"     ? Transfer::Bias
+                 : transfer == "adapter"  ? Transfer::Adapter
+                 : transfer == "sidetune" ? Transfer::Sidetune
+                                          : Transfer::Prompt;
   }
   if (!o.Get("adapterReduction").IsUndefined()) c.adapter_reduction = int_field(o, "adapterReduction");
   if (!o.Get("headDropout").IsUndefined()) c.head_dropout = number_field(o, "headDropout");

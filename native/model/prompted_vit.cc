@@ -100,10 +100,15 @@ ModelConfig with_transfer(ModelConfig config) {
   } else {
     config.vit.adapter_dim = 0;
   }
-  const bool baseline =
-      config.transfer == Transfer::Partial || config.transfer == Transfer::Bias || config.transfer == Transfer::Adapter;
+  const bool baseline = config.transfer == Transfer::Partial || config.transfer == Transfer::Bias ||
+                        config.transfer == Transfer::Adapter || config.transfer == Transfer::Sidetune;
   if (baseline && config.prompt.tokens > 0) {
-    throw Error(kErrArgument, "the partial-k, bias and adapter baselines train no prompts: give none");
+    throw Error(kErrArgument, "the partial-k, bias, adapter and sidetune baselines train no prompts: give none");
+  }
+  if (config.transfer == Transfer::Sidetune && config.vit.img_size < SideNetwork::kMinImageSize) {
+    throw Error(kErrArgument, "transfer sidetune: the side network (AlexNet) needs images of at least " +
+                                  std::to_string(SideNetwork::kMinImageSize) + " px, the model's are " +
+                                  std::to_string(config.vit.img_size));
   }
   return config;
 }
@@ -197,6 +202,7 @@ PromptedVit::PromptedVit(const ModelConfig& config)
                config.vit.in_chans),
       schedule_(checked_schedule(config_)),
       head_(config.vit.embed_dim, config.num_classes, config.head_hidden_layers, config.head_dropout),
+      side_(config.transfer == Transfer::Sidetune ? config.vit.embed_dim : 0),
       dropout_rng_(make_generator(device_, config.seed)) {
   if (config_.bf16_backbone && trains_backbone()) {
     throw Error(kErrArgument,
@@ -205,6 +211,7 @@ PromptedVit::PromptedVit(const ModelConfig& config)
   at::Generator generator = at::detail::createCPUGenerator(config.seed);
   prompts_.initialize(generator);
   head_.initialize(generator);
+  side_.initialize(generator);
   auto prompt_tensors = prompts_.named_tensors();
   auto head_tensors = head_.named_tensors();
   place(prompt_tensors, device_, config_.transfer != Transfer::Linear);
@@ -215,6 +222,15 @@ PromptedVit::PromptedVit(const ModelConfig& config)
   auto adapters = vit_.adapter_tensors();
   for (auto& t : adapters) *t.slot = at::zeros(t.shape, at::kFloat);
   place(adapters, device_, true);
+  // The side network trains whole, as KMnP/vpt leaves requires_grad on for it.
+  auto side = side_.named_tensors();
+  place(side, device_, true);
+}
+
+void PromptedVit::load_side(const TensorMap& weights, const std::string& path) {
+  if (!side_.enabled()) throw Error(kErrArgument, "side-network weights are for transfer sidetune only");
+  side_.load_alexnet(weights, path);
+  side_loaded_ = true;
 }
 
 bool PromptedVit::trains_backbone() const {
@@ -252,6 +268,8 @@ void PromptedVit::check_images(const at::Tensor& images) const {
                                std::to_string(v.in_chans) + ", " + std::to_string(S) + ", " + std::to_string(S) + "]");
   }
   if (!backbone_loaded_) throw Error(kErrWeights, "the backbone weights are not loaded");
+  if (side_.enabled() && !side_loaded_)
+    throw Error(kErrWeights, "transfer sidetune: the side network's AlexNet weights are not loaded");
 }
 
 at::Tensor PromptedVit::embed_images(const at::Tensor& images) const {
@@ -356,8 +374,15 @@ int64_t PromptedVit::queries_of(int64_t block) const {
 }
 
 at::Tensor PromptedVit::features(const at::Tensor& images, bool train) {
-  compat::AutocastGuard autocast(device_.type(), backbone_autocast());
-  return pool_encoded(encode(images, train));
+  at::Tensor vit_features;
+  {
+    compat::AutocastGuard autocast(device_.type(), backbone_autocast());
+    vit_features = pool_encoded(encode(images, train));
+  }
+  if (!side_.enabled()) return vit_features;
+  // Side-tuning: AlexNet on the same normalised images, mixed in by sigmoid(alpha).
+  compat::AutocastGuard autocast(device_.type(), config_.bf16);
+  return side_.mix(vit_features, side_.forward(images.to(device_, at::kFloat))).to(at::kFloat);
 }
 
 at::Tensor PromptedVit::cls_layerwise(const at::Tensor& images) {
@@ -467,6 +492,8 @@ NamedTensors PromptedVit::trainable_tensors() {
   }
   NamedTensors adapters = vit_.adapter_tensors();
   out.insert(out.end(), adapters.begin(), adapters.end());
+  NamedTensors side = side_.named_tensors();
+  out.insert(out.end(), side.begin(), side.end());
   NamedTensors head = head_.named_tensors();
   out.insert(out.end(), head.begin(), head.end());
   return out;
@@ -495,6 +522,7 @@ void PromptedVit::import_trainable(const TensorMap& tensors) {
   at::NoGradGuard no_grad;
   for (auto& t : state_tensors()) t.slot->copy_(tensors.at(t.name));
   below_seeded_ = true;  // below: a later load_backbone keeps the imported patch embedding
+  side_loaded_ = true;   // sidetune: the state holds the whole side network
 }
 
 int64_t PromptedVit::trainable_params() {
@@ -505,7 +533,7 @@ int64_t PromptedVit::trainable_params() {
 
 NamedTensors PromptedVit::all_tensors() {
   NamedTensors out = vit_.named_tensors();
-  for (auto& part : {vit_.adapter_tensors(), prompts_.named_tensors(), head_.named_tensors()})
+  for (auto& part : {vit_.adapter_tensors(), prompts_.named_tensors(), side_.named_tensors(), head_.named_tensors()})
     out.insert(out.end(), part.begin(), part.end());
   return out;
 }

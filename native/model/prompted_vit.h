@@ -28,6 +28,7 @@
 #include "model/deep_prompt_schedule.h"
 #include "model/head.h"
 #include "model/prompt.h"
+#include "model/side_network.h"
 #include "model/vit.h"
 #include "weights/tensor_file.h"
 
@@ -36,8 +37,9 @@ namespace vpt {
 // What trains besides the head (and the prompts, when there are any). VPT's Table 1 baselines
 // (KMnP/vpt MODEL.TRANSFER_TYPE): Partial the last `partial_blocks` blocks and the final norm
 // ("partial-k"), Bias every bias of the backbone ("tinytl-bias", BitFit), Adapter a Pfeiffer
-// adapter per block ("adapter").
-enum class Transfer { Prompt, Linear, Full, Partial, Bias, Adapter };
+// adapter per block ("adapter"), Sidetune an AlexNet side network mixed into the features
+// ("side", side_network.h).
+enum class Transfer { Prompt, Linear, Full, Partial, Bias, Adapter, Sidetune };
 
 struct ModelConfig {
   VitConfig vit;
@@ -77,6 +79,10 @@ class PromptedVit {
   // error; the checkpoint's classifier (`head.*`) is ignored. Moves everything to the device.
   void load_backbone(const TensorMap& weights);
   bool backbone_loaded() const { return backbone_loaded_; }
+  // Transfer::Sidetune: the side network's AlexNet convolutions from torchvision's state dict
+  // (side_network.h; `path` names the file in errors). A trainable state imported instead
+  // brings them, too.
+  void load_side(const TensorMap& weights, const std::string& path);
   // Makes this model's backbone `source`'s tensors themselves, no copy (share_backbone.cc):
   // models that never write their backbone (prompt tuning, linear probing) can hold one between
   // them. Refused (VPT_OPTION, saying why) when either model trains backbone tensors, and
@@ -175,6 +181,8 @@ class PromptedVit {
   Prompts prompts_;
   PromptSchedule schedule_;  // which prompts enter which block (deep_prompt_schedule.h)
   Head head_;
+  SideNetwork side_;  // Transfer::Sidetune only
+  bool side_loaded_ = false;
   at::Generator dropout_rng_;
   at::Tensor class_weights_;
   bool backbone_loaded_ = false;

@@ -28,6 +28,8 @@ const char* transfer_name(Transfer t) {
       return "bias";
     case Transfer::Adapter:
       return "adapter";
+    case Transfer::Sidetune:
+      return "sidetune";
   }
   return "?";
 }
@@ -53,6 +55,11 @@ void PromptedVit::share_backbone(PromptedVit& source) {
     if (t == Transfer::Full || t == Transfer::Partial || t == Transfer::Bias) {
       refuse(std::string("transfer '") + transfer_name(t) +
              "' trains backbone tensors; only frozen backbones (transfer 'prompt', 'linear' or 'adapter') are shared");
+    }
+    if (t == Transfer::Sidetune) {
+      refuse(
+          "transfer 'sidetune' is not shared (its side network is a second backbone of its own); only transfer "
+          "'prompt', 'linear' or 'adapter' share one");
     }
   }
   if (device_ != source.device_) refuse("the models are on " + device_.str() + " and " + source.device_.str());

@@ -337,9 +337,9 @@ describe('--vpt-config', () => {
       expect(imported.unsupported).toEqual([]);
       expect(imported.config).toMatchObject({ ...config, mlpLayers: 2 });
     }
-    const side = join(tmp.dir, 'side.yaml');
-    await writeFile(side, 'MODEL:\n  TRANSFER_TYPE: "side"\n');
-    await expect(importVptConfig(side)).rejects.toThrow(/MODEL.TRANSFER_TYPE "side" is not supported/);
+    const cls = join(tmp.dir, 'cls.yaml');
+    await writeFile(cls, 'MODEL:\n  TRANSFER_TYPE: "cls"\n');
+    await expect(importVptConfig(cls)).rejects.toThrow(/MODEL.TRANSFER_TYPE "cls" is not supported/);
   });
 });
 
