@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type CreateModelOptions, createModel, type HostTensor, readSafetensors, VptError } from '../../lib/index.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
+import { loadGolden } from '../helpers/golden.js';
 
 const LOGITS_TOLERANCE = 1e-4;
 const ONE_STEP_TOLERANCE = 1e-5;
@@ -56,9 +57,7 @@ let tmp: Awaited<ReturnType<typeof tempDir>>;
 let saved = 0;
 
 beforeAll(async () => {
-  g = (await readSafetensors(join(DIR, 'golden.safetensors'))).tensors;
-  images = g.get('images')!.data;
-  labels = Int32Array.from(g.get('labels')!.data);
+  ({ g, images, labels } = await loadGolden(DIR));
   tmp = await tempDir();
 });
 afterAll(async () => {

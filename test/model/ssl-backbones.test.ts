@@ -22,6 +22,7 @@ import {
 import { loadTrainedModel } from '../../lib/train/trained-model.js';
 import { writeSafetensors } from '../../lib/weights/safetensors.js';
 import { FIXTURES, maxAbsDiff, tempDir } from '../helpers/common.js';
+import { loadGolden } from '../helpers/golden.js';
 import { writeNpz } from '../helpers/weights.js';
 
 const LOGITS_TOLERANCE = 1e-4;
@@ -60,9 +61,7 @@ let tmp: Awaited<ReturnType<typeof tempDir>>;
 let saved = 0;
 
 beforeAll(async () => {
-  g = (await readSafetensors(join(DIR, 'golden.safetensors'))).tensors;
-  images = g.get('images')!.data;
-  labels = Int32Array.from(g.get('labels')!.data);
+  ({ g, images, labels } = await loadGolden(DIR));
   tmp = await tempDir();
 });
 afterAll(async () => {
