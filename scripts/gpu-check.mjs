@@ -24,6 +24,7 @@ import {
   runtimeInfo,
   train,
 } from '../dist/lib/index.js';
+import { runSections, SECTIONS } from './gpu-check/run-sections.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.env.OUT ?? join(root, 'gpu-check-out');
@@ -576,6 +577,20 @@ if (process.env.VPT_GPU_E2E !== '0') {
     check('end-to-end epoch on CUDA', false, { error: String(error?.stack ?? error).slice(0, 2000) });
   }
   await save();
+}
+// 6. the per-feature sections (scripts/gpu-check/: serve, tune's grouped step, prompt scaling),
+// before torch.compile for the same reason. VPT_GPU_SECTIONS=name,name picks them; =none skips.
+if (process.env.VPT_GPU_SECTIONS !== 'none') {
+  await runSections({
+    device: 'cuda',
+    quick: false,
+    check,
+    report,
+    save,
+    tmp,
+    root,
+    names: process.env.VPT_GPU_SECTIONS ? process.env.VPT_GPU_SECTIONS.split(',') : SECTIONS,
+  });
 }
 // torch.compile comes last: it may take minutes and run out of the device's time; what is
 // measured before it is kept. VPT_GPU_COMPILE=0 skips it.

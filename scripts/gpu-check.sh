@@ -12,7 +12,8 @@
 # gpu-check.json is rewritten after every group of checks, so a run cut off by the time limit
 # keeps what it measured. While the machine is warm, build-gpu/ stays and a second call only
 # rebuilds what changed; VPT_GPU_COMPILE=0 (skip torch.compile) and VPT_GPU_E2E=0 (skip the
-# end-to-end epoch) shorten it.
+# end-to-end epoch) shorten it; VPT_GPU_SECTIONS=name,name (or none) picks the per-feature
+# sections of scripts/gpu-check/ (serve, tune's grouped step, prompt scaling).
 # Without a GPU `run` still builds and reports "no CUDA" (exit 0), so it is tested here first:
 #   LIBTORCH=$PWD/.deps/torch-cpu/torch VPT_GPU_CHECK_NODE=carried bash scripts/gpu-check.sh run
 set -euo pipefail
