@@ -12,12 +12,15 @@
 //
 // Backbone (random weights: they do not change the cost): --backbone tiny, the demo's tiny ViT
 // (D 96, depth 4, patch 8) at 32 px, or ti, ViT-Ti/16 at 224 px; --image-size resamples its
-// position embedding to another size; tasks: VPT-deep with 10 prompts and 10 classes each (the --kinds option mixes in other
+// position embedding to another size, or b, ViT-B/16 at 224 px (for a GPU); tasks: VPT-deep with 10 prompts and 10 classes each (the --kinds option mixes in other
 // prompt shapes: deep,deep,shallow,linear). The upload is one 320 x 240 JPEG.
 //
 // Usage (after `npm ci` and `npx tsc -p tsconfig.json`):
 //   node bench/serve-load.mjs [--duration 10] [--connections 16] [--max-batch 16] [--max-wait-ms 5]
-//     [--rounds 3] [--backbone tiny|ti] [--image-size N] [--kinds deep,deep,deep,deep] [--rate-fraction 0.5] [--json out.json]
+//     [--rounds 3] [--backbone tiny|ti|b] [--image-size N] [--kinds deep,deep,deep,deep] [--rate-fraction 0.5]
+//     [--device cpu|cuda] [--json out.json]
+// On CUDA each scenario also reports the servers' device memory (the caching allocator's
+// reserved bytes from /metrics, summed over the servers of (c)).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -47,7 +50,9 @@ const BACKBONES = {
   // The demo's tiny ViT: the model costs little, so the serving machinery shows.
   tiny: { name: 'tiny ViT (D 96, depth 4, patch 8)', embedDim: 96, depth: 4, numHeads: 3, patchSize: 8, imgSize: 32 },
   ti: { name: 'ViT-Ti/16', embedDim: 192, depth: 12, numHeads: 3, patchSize: 16, imgSize: 224 },
+  b: { name: 'ViT-B/16', embedDim: 768, depth: 12, numHeads: 12, patchSize: 16, imgSize: 224 },
 };
+const DEVICE = arg('device', 'cpu');
 const BACKBONE = BACKBONES[arg('backbone', 'tiny')];
 const IMAGE_SIZE = Number(arg('image-size', String(BACKBONE.imgSize)));
 const JSON_OUT = arg('json', '');
@@ -73,6 +78,7 @@ async function writeTasks(dir) {
       seed: i + 1,
       imageSize: IMAGE_SIZE,
       device: 'cpu',
+      // (the task files are device-independent; the servers load them on DEVICE)
     });
     const path = join(dir, `task${i}-${kind}.safetensors`);
     await model.saveTrainable(path);
@@ -84,7 +90,7 @@ async function writeTasks(dir) {
 
 /** A `vpt-native serve` process with `tasks`; resolves once it listens. */
 function startServer(weights, tasks) {
-  const args = [join(dist, 'bin', 'launch.cjs'), 'serve', '--weights', weights, '--device', 'cpu', '--port', '0'];
+  const args = [join(dist, 'bin', 'launch.cjs'), 'serve', '--weights', weights, '--device', DEVICE, '--port', '0'];
   for (const [name, path] of Object.entries(tasks)) args.push('--task', `${name}=${path}`);
   args.push('--max-batch', MAX_BATCH, '--max-wait-ms', MAX_WAIT_MS, '--max-queue', '4096');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -128,6 +134,18 @@ function load(url, taskNames, body, { connections, duration, overallRate }) {
   });
 }
 
+/** The servers' CUDA caching-allocator reserved bytes (from /metrics), summed; null off CUDA. */
+async function deviceBytes(servers) {
+  if (!DEVICE.startsWith('cuda')) return null;
+  let total = 0;
+  for (const s of servers) {
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    const m = /^vpt_serve_device_memory_bytes\{[^}]*kind="reserved"[^}]*\} (\S+)$/m.exec(text);
+    total += m ? Number(m[1]) : Number.NaN;
+  }
+  return total;
+}
+
 function summary(results, servers) {
   const ok = results.reduce((n, r) => n + r['2xx'], 0);
   const seconds = Math.max(...results.map((r) => r.duration));
@@ -159,14 +177,18 @@ async function measure(servers, runs) {
       }),
     ),
   );
-  return summary(results, servers);
+  return { ...summary(results, servers), deviceBytes: await deviceBytes(servers) };
 }
 
 function report(name, s) {
   console.log(
     `${name.padEnd(34)} ${s.imgPerSec.toFixed(1).padStart(7)} img/s  p50 ${s.p50.toFixed(1).padStart(6)} ms  p99 ${s.p99
       .toFixed(1)
-      .padStart(6)} ms  RSS ${(s.rss / 2 ** 20).toFixed(0).padStart(5)} MiB  non-2xx ${s.non2xx}`,
+      .padStart(6)} ms  RSS ${(s.rss / 2 ** 20).toFixed(0).padStart(5)} MiB${
+      s.deviceBytes === null || s.deviceBytes === undefined
+        ? ''
+        : `  device ${(s.deviceBytes / 2 ** 20).toFixed(0)} MiB`
+    }  non-2xx ${s.non2xx}`,
   );
   return s;
 }
@@ -174,7 +196,7 @@ function report(name, s) {
 /** The round with the most img/s (the least disturbed by neighbours), with the servers' peak RSS now. */
 function best(rounds, servers) {
   const top = rounds.reduce((x, y) => (y.imgPerSec > x.imgPerSec ? y : x));
-  return { ...top, rss: servers.reduce((n, s) => n + peakRss(s.child.pid), 0) };
+  return { ...top, rss: servers.reduce((n, s) => n + peakRss(s.child.pid), 0), deviceBytes: top.deviceBytes };
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'vpt-serve-bench-'));
@@ -190,7 +212,7 @@ try {
     .toBuffer();
   const info = runtimeInfo();
   console.log(
-    `serve-load: ${BACKBONE.name} at ${IMAGE_SIZE} px, tasks ${KINDS.join(',')} (10 classes each), ${CONNECTIONS} connections, ${DURATION} s, max-batch ${MAX_BATCH}, max-wait ${MAX_WAIT_MS} ms; LibTorch ${info.torchVersion}, ${info.cpuThreads} CPU threads`,
+    `serve-load: ${BACKBONE.name} at ${IMAGE_SIZE} px on ${DEVICE}, tasks ${KINDS.join(',')} (10 classes each), ${CONNECTIONS} connections, ${DURATION} s, max-batch ${MAX_BATCH}, max-wait ${MAX_WAIT_MS} ms; LibTorch ${info.torchVersion}, ${info.cpuThreads} CPU threads`,
   );
   // (a) and (b) run alternately, ROUNDS times each, their servers up side by side, so that a
   // neighbour's load falls on both; each reports its best round.
@@ -229,12 +251,32 @@ try {
     for (const s of split) await stopServer(s);
   }
   console.log(
-    `(a)/(b): ${(a.imgPerSec / b.imgPerSec).toFixed(2)}x img/s (target >= 0.9), ${(a.rss / b.rss).toFixed(2)}x memory (target <= 1.15); (c)/(b) memory ${(c.rss / b.rss).toFixed(2)}x`,
+    `(a)/(b): ${(a.imgPerSec / b.imgPerSec).toFixed(2)}x img/s (target >= 0.9), ${(a.rss / b.rss).toFixed(2)}x memory (target <= 1.15); (c)/(b) memory ${(c.rss / b.rss).toFixed(2)}x${
+      a.deviceBytes
+        ? `; device memory (a)/(b) ${(a.deviceBytes / b.deviceBytes).toFixed(2)}x, (c)/(b) ${(c.deviceBytes / b.deviceBytes).toFixed(2)}x`
+        : ''
+    }`,
   );
   if (JSON_OUT)
     await writeFile(
       JSON_OUT,
-      JSON.stringify({ a, b, c, p, rate, rounds: { a: roundsA, b: roundsB, c: roundsC } }, null, 2),
+      JSON.stringify(
+        {
+          device: DEVICE,
+          backbone: BACKBONE.name,
+          imageSize: IMAGE_SIZE,
+          connections: CONNECTIONS,
+          maxBatch: Number(MAX_BATCH),
+          a,
+          b,
+          c,
+          p,
+          rate,
+          rounds: { a: roundsA, b: roundsB, c: roundsC },
+        },
+        null,
+        2,
+      ),
     );
 } finally {
   await rm(dir, { recursive: true, force: true });
