@@ -3,6 +3,8 @@
 // 2. bench/serve-load.mjs on CUDA: (a) 4 VPT-deep tasks mixed on one server, (b) one task on
 //    one server, (c) 4 one-task servers, (p) (a) at half its img/s: img/s, p50 / p99, host RSS
 //    and device memory. ViT-B/16 at 224 px on the GPU; the demo's tiny ViT with ctx.quick.
+// 3. Before 2: tasks of three prompt shapes, one pass per shape against a lower bound of
+//    pad-and-mask (bench/serve-grouping.mjs), at batches 8, 32 and 128.
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -108,7 +110,39 @@ async function load({ device, quick, check, record, tmp, root }) {
   if (!quick) check('serve load: mixed 4-task img/s >= 0.9x one task alone', ratio >= 0.9, detail);
 }
 
+/**
+ * Grouping (a pass per prompt shape) against the bound of pad-and-mask (every request at the
+ * largest shape, one pass): bench/serve-grouping.mjs. Recorded, not judged: it says which the
+ * GPU would favour.
+ */
+async function grouping({ device, quick, record, root }) {
+  const rows = [];
+  for (const batch of quick ? [16] : [8, 32, 128]) {
+    const { stdout } = await run_(
+      process.execPath,
+      [
+        join(root, 'bench', 'serve-grouping.mjs'),
+        '--backbone',
+        quick ? 'tiny' : 'b',
+        '--tokens',
+        '10,5,1',
+        '--batch',
+        String(batch),
+        '--steps',
+        quick ? '10' : '20',
+        '--device',
+        device,
+      ],
+      { timeout: 120 * 1000, env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } },
+    );
+    rows.push(JSON.parse(stdout.trim().split('\n').pop()));
+  }
+  console.log(JSON.stringify(rows));
+  await record('serveGrouping', rows);
+}
+
 export async function run(ctx) {
   await parity(ctx);
+  await grouping(ctx);
   await load(ctx);
 }
