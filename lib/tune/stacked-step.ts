@@ -4,11 +4,12 @@
  *
  * 'on' stacks wherever the models allow; 'off' never; 'auto' (the default) times both ways at
  * the start of the first group, on throw-away copies of the group's models (the same configs,
- * sharing the backbone) and the first batch, so the trials themselves train the same whichever
- * way wins: a few rounds, each way in turn, and the faster median wins. The decision is saved in
+ * sharing the backbone, lr 0) and the first batch, so the timing trains none of the trials: a
+ * warm-up and 5 rounds, each way in turn, and the faster median wins. The decision is saved in
  * the tune folder (stacked-step.json) and a resumed tune takes it from there, so a resume steps
  * as the interrupted call did. The two ways give the same steps within float rounding (fp32,
- * tested to 1e-5); the bits may differ, which is why a resume must not choose again.
+ * tested to 1e-5); the bits may differ, which is why a resume must not choose again (and why two
+ * separate 'auto' tunes that choose differently agree to float rounding only: 'on' / 'off' pin it).
  */
 import { readFile } from 'node:fs/promises';
 import { groupedStepUnsupported, trainStepGrouped } from '../model/grouped-step.js';
@@ -84,7 +85,7 @@ export async function timeStackedStep(
   stacks: Model[][],
   input: ModelInput,
   labels: Int32Array,
-  rounds = 3,
+  rounds = 5,
 ): Promise<{ stackedMs: number; separateMs: number }> {
   const stacked: number[] = [],
     separate: number[] = [];
