@@ -3,7 +3,7 @@
 // and optimizer settings, train on one batch of B images. Both ways are timed in turn, round
 // after round, on two copies of the group (the same configs), in one process; medians. The
 // losses of the two ways are compared too (they must agree to float rounding).
-//   npm run build:ts && node bench/group-step.mjs [kxB ...] [--rounds N] [--deep] [--tokens N] [--device cpu|cuda] [--vit-b]
+//   npm run build:ts && node bench/group-step.mjs [kxB ...] [--rounds N] [--deep] [--tokens N] [--linear] [--device cpu|cuda] [--vit-b]
 // Default: 4x32 8x8 4x8 2x32 on the demo's tiny ViT at 32 px (bench/tune-grid.mjs's), VPT-shallow 5 prompts.
 // scripts/gpu-check/grouped-step.mjs runs measureGroupStep on CUDA with a ViT-B/16-sized backbone.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,11 +19,28 @@ const dist = join(root, 'dist');
  * way, and the largest difference of any model's loss between the ways over the timed steps.
  * `weights`: a backbone folder; `lr` per model is 0.01 x (i + 1) so the configs differ.
  */
-export async function measureGroupStep({ weights, imageSize, k, B, rounds = 10, warmup = 2, device = 'cpu', prompt }) {
+export async function measureGroupStep({
+  weights,
+  imageSize,
+  k,
+  B,
+  rounds = 10,
+  warmup = 2,
+  device = 'cpu',
+  prompt,
+  transfer = 'prompt',
+}) {
   const { createModel, createModelSharingBackbone } = await import(join(dist, 'lib/model/create-model.js'));
   const { trainStepGrouped } = await import(join(dist, 'lib/model/grouped-step.js'));
   const { median, randomImages } = await import(join(root, 'bench', 'stats.mjs'));
-  const options = (seed) => ({ weights, numClasses: 10, imageSize, prompt, device, seed });
+  const options = (seed) => ({
+    weights,
+    numClasses: 10,
+    imageSize,
+    device,
+    seed,
+    ...(transfer === 'linear' ? { transfer } : { prompt }),
+  });
   const source = await createModel(options(0));
   const made = [source];
   try {
@@ -90,6 +107,7 @@ if (isMain) {
   const device = flag('--device', 'cpu');
   const tokens = Number(flag('--tokens', 5));
   const deep = args.includes('--deep');
+  const linear = args.includes('--linear');
   const vitB = args.includes('--vit-b');
   const shapes = args.filter((a) => /^\d+x\d+$/.test(a));
   const { writeRandomBackbone, DEMO_BACKBONE } = await import(join(dist, 'lib/demo/random-backbone.js'));
@@ -101,7 +119,7 @@ if (isMain) {
     const weights = await writeRandomBackbone(join(dir, 'backbone'), spec);
     console.log(
       `stacked group step vs one after another: ${vitB ? 'ViT-B/16 224 px' : 'tiny ViT (dim 96, depth 4) 32 px'}, ` +
-        `VPT-${deep ? 'deep' : 'shallow'} ${tokens} prompts, ${device}, medians of ${rounds} rounds`,
+        `${linear ? 'linear probing' : `VPT-${deep ? 'deep' : 'shallow'} ${tokens} prompts`}, ${device}, medians of ${rounds} rounds`,
     );
     for (const s of shapes.length ? shapes : ['4x32', '8x8', '4x8', '2x32']) {
       const [k, B] = s.split('x').map(Number);
@@ -113,6 +131,7 @@ if (isMain) {
         rounds,
         device,
         prompt: { tokens, deep },
+        transfer: linear ? 'linear' : 'prompt',
       });
       console.log(
         `| ${k} x ${B} | ${r.separateMs.toFixed(1)} ms (${r.separateImgPerS.toFixed(0)} img/s) | ` +
