@@ -78,18 +78,20 @@ const median = (xs: number[]) => {
 };
 
 /**
- * Times `rounds` group steps each way, in turn, after one warm-up step each, on `models` (copies
- * made for this: their state changes). Returns median ms per group step.
+ * Times `rounds` group steps each way, in turn, after `warmup` steps each (CUDA graphs: enough
+ * for the one-after-another steps' capture to be behind), on `stacks` (copies made for this:
+ * their state changes). Returns median ms per group step.
  */
 export async function timeStackedStep(
   stacks: Model[][],
   input: ModelInput,
   labels: Int32Array,
   rounds = 5,
+  warmup = 1,
 ): Promise<{ stackedMs: number; separateMs: number }> {
   const stacked: number[] = [],
     separate: number[] = [];
-  for (let r = -1; r < rounds; r++) {
+  for (let r = -warmup; r < rounds; r++) {
     for (const way of [true, false]) {
       const t0 = performance.now();
       await groupStep(stacks, input, labels, way);
