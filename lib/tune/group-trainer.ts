@@ -298,8 +298,9 @@ export class GroupTrainer implements TrialTrainer {
     const mode = this.#o.stackedStep ?? 'off';
     const path = this.#o.stackedStepFile;
     let d: StackedStepDecision;
+    // 'auto' on a resume keeps what the tune stepped with (whichever mode chose it): exact resumes.
     const saved = mode === 'auto' && path ? await readDecision(path) : undefined;
-    if (saved?.mode === 'auto') {
+    if (saved) {
       d = saved;
     } else if (mode === 'off') {
       d = { mode, on: false, reason: 'stackedStep off' };

@@ -131,12 +131,16 @@ describe('GroupTrainer stackedStep', () => {
     return trainer.stackedStep!;
   }
 
-  it("auto takes a saved decision (a resume's) instead of timing again", async () => {
-    for (const on of [false, true]) {
-      const file = join(tmp.dir, `saved-${on}.json`);
-      const saved: StackedStepDecision = { mode: 'auto', on, stackedMs: 2, separateMs: 1 };
+  it("auto takes a saved decision (a resume's, whichever mode made it) instead of timing again", async () => {
+    const decisions: StackedStepDecision[] = [
+      { mode: 'auto', on: false, stackedMs: 2, separateMs: 1 },
+      { mode: 'auto', on: true, stackedMs: 2, separateMs: 1 },
+      { mode: 'on', on: true },
+    ];
+    for (const [i, saved] of decisions.entries()) {
+      const file = join(tmp.dir, `saved-${i}.json`);
       await writeFile(file, JSON.stringify(saved));
-      expect(await trainGroup({}, 'auto', join(tmp.dir, `saved-${on}`), file)).toEqual(saved);
+      expect(await trainGroup({}, 'auto', join(tmp.dir, `saved-${i}`), file)).toEqual(saved);
     }
   });
 
