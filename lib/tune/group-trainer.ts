@@ -303,7 +303,7 @@ export class GroupTrainer implements TrialTrainer {
     if (saved) {
       d = saved;
     } else if (mode === 'off') {
-      d = { mode, on: false, reason: 'stackedStep off' };
+      d = { mode, on: false, reason: "as asked (--stacked-step off, stackedStep: 'off')" };
     } else if (!stacks.some((s) => s.length > 1)) {
       d = {
         mode,

@@ -70,7 +70,11 @@ describe('tune --stacked-step', () => {
     const a = await tune(search(on, 'on'));
     const b = await tune(search(off, 'off'));
     expect(a.stackedStep).toEqual({ mode: 'on', on: true });
-    expect(b.stackedStep).toEqual({ mode: 'off', on: false, reason: 'stackedStep off' });
+    expect(b.stackedStep).toEqual({
+      mode: 'off',
+      on: false,
+      reason: "as asked (--stacked-step off, stackedStep: 'off')",
+    });
     expectSameTrials(await trialsOf(on), await trialsOf(off));
     expect(a.chosen).toEqual(b.chosen);
     expect(a.valTop1).toBe(b.valTop1);
