@@ -250,7 +250,7 @@ export class GroupTrainer implements TrialTrainer {
             );
           } catch (error) {
             if (isAbort(error)) throw error;
-            // Nothing stepped (out of memory, say): these trials step one after another from here on.
+            // Nothing stepped (out of memory, say): the trials step one after another from here on.
             stacks = this.#unstack(stacks, stack, message(error));
           }
           for (const [i, m] of live.entries()) {
@@ -354,9 +354,17 @@ export class GroupTrainer implements TrialTrainer {
     }
   }
 
-  /** `stacks` with `stack` split into trials stepping alone, after its stacked step failed. */
+  /**
+   * `stacks` with `stack` split into trials stepping alone, after its stacked step failed; later
+   * epochs and groups of this call step one after another too (stacked-step.json keeps the
+   * decision a resume starts from).
+   */
   #unstack(stacks: Member[][], stack: Member[], why: string): Member[][] {
-    const d = { ...this.#stacked!, reason: `a stacked step failed, its trials step alone: ${why}` };
+    const d = {
+      ...this.#stacked!,
+      on: false,
+      reason: `a stacked step failed, the trials step one after another: ${why}`,
+    };
     this.#stacked = d;
     this.#o.onStackedStep?.(d);
     return stacks.flatMap((s) => (s === stack ? s.map((m) => [m]) : [s]));
