@@ -229,6 +229,23 @@ export interface NativeModel {
   };
   /** This model's backbone becomes `source`'s tensors, no copy (frozen backbones only: VPT_OPTION otherwise). */
   shareBackbone(source: NativeModel): Promise<void>;
+  /**
+   * This model and `others`, which share its backbone, train one step together on the batch
+   * (the stacked group step, native/train/grouped_step.h): one result or error per model, this one first.
+   */
+  trainStepGrouped(
+    batch: NativeImageBatchU8 | NativeStagedBatch,
+    labels: Int32Array,
+    others: NativeModel[],
+  ): Promise<(NativeTrainStepResult | { error: { code: string; message: string } })[]>;
+  trainStepGrouped(
+    images: Float32Array,
+    shape: number[],
+    labels: Int32Array,
+    others: NativeModel[],
+  ): Promise<(NativeTrainStepResult | { error: { code: string; message: string } })[]>;
+  /** Why this model and `others` cannot step together, or null. */
+  groupedStepUnsupported(others: NativeModel[]): string | null;
   /** The (n, 3, S, S) normalized float input the device makes of a uint8 batch. */
   preprocessU8(batch: NativeImageBatchU8): Promise<Float32Array>;
   forwardU8(batch: NativeImageBatchU8): Promise<Float32Array>;

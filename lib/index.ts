@@ -36,6 +36,7 @@ export { type Shard, shardBatch, shardSamples } from './distributed/shard.js';
 export { ErrorCode, type ErrorCodeValue, VptError } from './errors.js';
 export type { BackboneFingerprint } from './model/backbone-fingerprint.js';
 export { createModel, createModelSharingBackbone } from './model/create-model.js';
+export { groupedStepUnsupported, trainStepGrouped } from './model/grouped-step.js';
 export {
   type EvaluateBatchOptions,
   type EvaluateResult,
@@ -77,6 +78,7 @@ export type { OptimizerOptions } from './train/optimizer-options.js';
 export { type Prediction, type PredictOptions, predict } from './train/predict.js';
 export type { EpochMetrics, SplitMetrics } from './train/run-folder.js';
 export { type ProgressEvent, type TrainOptions, type TrainResult, train } from './train/train.js';
+export type { StackedStepDecision, StackedStepMode } from './tune/stacked-step.js';
 export { type TuneConfig, type TuneOptions, type TuneProgressEvent, type TuneSummary, tune } from './tune/tune.js';
 export { listArchitectures, parseArch, type VitArchitecture } from './weights/architecture.js';
 export { type NpyArray, readNpy, writeNpy } from './weights/npy.js';

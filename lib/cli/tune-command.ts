@@ -58,6 +58,7 @@ const TUNE_FLAG_KEYS = [
   'keep',
   'graceEpochs',
   'groupSize',
+  'stackedStep',
   'resume',
 ] as const;
 
@@ -111,6 +112,12 @@ export function registerTuneCommand(program: Command): void {
       '--group-size <n>',
       'configs trained together on one loader pass (default: what memory holds)',
       positiveInteger,
+    )
+    .addOption(
+      new Option(
+        '--stacked-step <mode>',
+        "a group's trials step together in one native call: where timed faster, always, or never (auto)",
+      ).choices(['auto', 'on', 'off']),
     )
     .option('--resume', 'continue the tune in --out: finished trials are kept, unfinished ones continue')
     .option('--force', 'replace a tune already in --out')

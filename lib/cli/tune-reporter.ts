@@ -5,6 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 
+import { describeDecision } from '../tune/stacked-step.js';
 import { selectionScore, type TrialRecord } from '../tune/trial-record.js';
 import type { TuneProgressEvent } from '../tune/tune-progress.js';
 import { createReporter, type ReportMode } from './progress-reporter.js';
@@ -47,6 +48,9 @@ export function createTuneReporter(
           );
           bar.start(e.trials * e.epochs * e.stepsPerEpoch, e.trialEpochs * e.stepsPerEpoch, payload());
         }
+        break;
+      case 'stacked-step':
+        stream.write(`${describeDecision(e.decision)}\n`);
         break;
       case 'trial-step':
         bar?.increment(1, payload());

@@ -14,7 +14,7 @@ import {
 } from '../binding.js';
 import { checkImageBatchU8, type ImageBatchU8 } from '../data/image-batch.js';
 import type { ProcessGroup } from '../distributed/process-group.js';
-import { callNative, callNativeSync, ErrorCode, VptError } from '../errors.js';
+import { callNative, callNativeSync, ErrorCode, fromNative, VptError } from '../errors.js';
 import { type OptimizerOptions, resolveOptimizerOptions } from '../train/optimizer-options.js';
 import type { VitArchitecture } from '../weights/architecture.js';
 import type { BackboneFingerprint } from './backbone-fingerprint.js';
@@ -393,6 +393,32 @@ export class Model {
     if (x.kind === 'f32') return callNative(() => native.trainStep(x.pixels, x.shape, labels));
     const batch = this.#deviceBatch(x);
     return callNative(() => native.trainStepU8(batch, labels));
+  }
+
+  /**
+   * @internal The stacked group step of this model and `others` (use `trainStepGrouped`,
+   * grouped-step.ts): one result per model, this one first, or the error of its step.
+   */
+  async trainStepWith(
+    others: readonly Model[],
+    input: ModelInput,
+    labels: Int32Array,
+  ): Promise<(TrainStepResult | VptError)[]> {
+    const native = this.#alive();
+    this.#requireOptimizer();
+    const natives = others.map((m) => {
+      m.#requireOptimizer();
+      return m.#alive();
+    });
+    const x = this.#input(input);
+    this.#checkLabels(labels, x.n);
+    for (const m of others) m.#checkLabels(labels, x.n);
+    const results = await callNative(() =>
+      x.kind === 'f32'
+        ? native.trainStepGrouped(x.pixels, x.shape, labels, natives)
+        : native.trainStepGrouped(this.#deviceBatch(x), labels, natives),
+    );
+    return results.map((r) => ('error' in r ? fromNative(r.error) : r));
   }
 
   /**

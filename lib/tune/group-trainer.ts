@@ -5,19 +5,31 @@
  * them (transfer "prompt" / "linear": a model the trainer keeps lends its tensors to each trial's
  * model, createModelSharingBackbone); with "full" each model trains its own copy. Each trial's state is saved after every epoch, so a
  * search resumes at the epoch boundary exactly. A trial that fails or whose loss is not finite
- * is reported and dropped; the others go on.
+ * is reported and dropped; the others go on. With `stackedStep` the trials that can step
+ * together (stacked-step.ts) do, in one native call per batch.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { type ResolvedTrainConfig, scaledLearningRate } from '../config/train-config.js';
 import type { Dataset } from '../data/dataset.js';
+import type { ImageBatchU8 } from '../data/image-batch.js';
 import { defaultDecodeWorkers, Loader } from '../data/loader.js';
-import type { Model } from '../model/model.js';
+import { ErrorCode, VptError } from '../errors.js';
+import { trainStepGrouped } from '../model/grouped-step.js';
+import type { Model, TrainStepResult } from '../model/model.js';
 import { EpochStats } from '../train/epoch-stats.js';
 import type { EpochMetrics, SplitMetrics } from '../train/run-folder.js';
 import { learningRateAt, type Schedule } from '../train/schedule.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import {
+  readDecision,
+  type StackedStepDecision,
+  type StackedStepMode,
+  stacksOf,
+  timeStackedStep,
+  writeDecision,
+} from './stacked-step.js';
 import { createTrialModel, sharesBackbone } from './trial-model.js';
 import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
 import type { TrialSpec } from './tune-config.js';
@@ -53,6 +65,12 @@ export interface GroupTrainerOptions {
   onStep?: () => void;
   /** A group's models, once made and before they train (to inspect them: their memory, their shared backbone). */
   onModels?: (models: readonly Model[]) => void;
+  /** Stack the steps of the trials that can step together: 'auto' where it times faster (stacked-step.ts). Default 'off'. */
+  stackedStep?: StackedStepMode;
+  /** Where the decision is saved, and (with 'auto') read back from on a resume. */
+  stackedStepFile?: string;
+  /** Once decided, at the first batch this trainer steps. */
+  onStackedStep?: (decision: StackedStepDecision) => void;
 }
 
 export class GroupTrainer implements TrialTrainer {
@@ -62,6 +80,7 @@ export class GroupTrainer implements TrialTrainer {
   readonly #valLoader: Loader;
   /** The model whose backbone every trial's model shares (made with the first trial's config), when they share one. */
   #backbone: Promise<Model> | undefined;
+  #stacked: StackedStepDecision | undefined;
 
   constructor(o: GroupTrainerOptions) {
     this.#o = o;
@@ -92,6 +111,11 @@ export class GroupTrainer implements TrialTrainer {
 
   get stepsPerEpoch(): number {
     return this.#trainLoader.batchesPerEpoch;
+  }
+
+  /** Whether the trials' steps are stacked, once decided (at the first batch). */
+  get stackedStep(): StackedStepDecision | undefined {
+    return this.#stacked;
   }
 
   async close(): Promise<void> {
@@ -182,26 +206,60 @@ export class GroupTrainer implements TrialTrainer {
       m.failed = true;
       await events.failed(m.spec.id, why);
     };
-    let batchIndex = 0;
-    for await (const batch of this.#trainLoader.epoch(epoch)) {
-      signal?.throwIfAborted();
-      for (const m of group) {
-        if (m.failed) continue;
-        const lr = learningRateAt(m.schedule, epoch * this.stepsPerEpoch + batchIndex);
-        try {
-          m.model.setLearningRate(lr);
-          const r = await m.model.trainStep(batch.images, batch.labels);
-          m.step++;
-          if (r.skipped || !Number.isFinite(r.loss)) {
-            await fail(m, `diverged: non-finite loss or gradient at epoch ${epoch + 1}, step ${m.step}`);
-            continue;
-          }
+    const stepped = async (m: Member, lr: number, r: TrainStepResult | VptError) => {
+      if (r instanceof Error) {
+        await fail(m, message(r));
+      } else {
+        m.step++;
+        if (r.skipped || !Number.isFinite(r.loss)) {
+          await fail(m, `diverged: non-finite loss or gradient at epoch ${epoch + 1}, step ${m.step}`);
+        } else {
           stats.get(m)!.add(r);
           lrs.set(m, lr);
-        } catch (error) {
-          await fail(m, message(error));
         }
-        this.#o.onStep?.();
+      }
+      this.#o.onStep?.();
+    };
+    const stepAlone = async (m: Member, lr: number, batch: { images: ImageBatchU8; labels: Int32Array }) => {
+      let r: TrainStepResult | VptError;
+      try {
+        m.model.setLearningRate(lr);
+        r = await m.model.trainStep(batch.images, batch.labels);
+      } catch (error) {
+        if (isAbort(error)) throw error;
+        r = error instanceof VptError ? error : new VptError(ErrorCode.Training, message(error));
+      }
+      await stepped(m, lr, r);
+    };
+    let batchIndex = 0;
+    let stacks: Member[][] | undefined;
+    for await (const batch of this.#trainLoader.epoch(epoch)) {
+      signal?.throwIfAborted();
+      stacks ??= await this.#stacks(group, batch);
+      const at = epoch * this.stepsPerEpoch + batchIndex;
+      for (const stack of stacks) {
+        const live = stack.filter((m) => !m.failed);
+        if (live.length > 1) {
+          let results: (TrainStepResult | VptError)[] | undefined;
+          try {
+            for (const m of live) m.model.setLearningRate(learningRateAt(m.schedule, at));
+            results = await trainStepGrouped(
+              live.map((m) => m.model),
+              batch.images,
+              batch.labels,
+            );
+          } catch (error) {
+            if (isAbort(error)) throw error;
+            // Nothing stepped (out of memory, say): the trials step one after another from here on.
+            stacks = this.#unstack(stacks, stack, message(error));
+          }
+          for (const [i, m] of live.entries()) {
+            const lr = learningRateAt(m.schedule, at);
+            await (results ? stepped(m, lr, results[i]!) : stepAlone(m, lr, batch));
+          }
+        } else {
+          for (const m of live) await stepAlone(m, learningRateAt(m.schedule, at), batch);
+        }
       }
       batchIndex++;
     }
@@ -214,6 +272,102 @@ export class GroupTrainer implements TrialTrainer {
       await m.model.saveState(trialStatePath(m.spec), { epoch: epoch + 1, history: m.history } satisfies TrialPosition);
       await events.epoch(m.spec.id, metrics);
     }
+  }
+
+  /**
+   * How `group` steps this epoch: stacks that step together, or each trial alone. The first
+   * call decides whether to stack at all (stacked-step.ts).
+   */
+  async #stacks(group: Member[], batch: { images: ImageBatchU8; labels: Int32Array }): Promise<Member[][]> {
+    const alone = group.map((m) => [m]);
+    if ((this.#o.stackedStep ?? 'off') === 'off' || this.#stacked?.on === false) {
+      if (!this.#stacked) await this.#decide(group, [], undefined, batch);
+      return alone;
+    }
+    const { stacks, reason } = stacksOf(group, (m) => m.model);
+    if (!this.#stacked) await this.#decide(group, stacks, reason, batch);
+    return this.#stacked!.on ? stacks : alone;
+  }
+
+  async #decide(
+    group: Member[],
+    stacks: Member[][],
+    reason: string | undefined,
+    batch: { images: ImageBatchU8; labels: Int32Array },
+  ): Promise<void> {
+    const mode = this.#o.stackedStep ?? 'off';
+    const path = this.#o.stackedStepFile;
+    let d: StackedStepDecision;
+    // 'auto' on a resume keeps what the tune stepped with (whichever mode chose it): exact resumes.
+    const saved = mode === 'auto' && path ? await readDecision(path) : undefined;
+    if (saved) {
+      d = saved;
+    } else if (mode === 'off') {
+      d = { mode, on: false, reason: "as asked (--stacked-step off, stackedStep: 'off')" };
+    } else if (!stacks.some((s) => s.length > 1)) {
+      d = {
+        mode,
+        on: false,
+        reason: group.length < 2 ? 'one trial per group' : `the trials cannot step together: ${reason}`,
+      };
+    } else {
+      const rest = reason ? { reason: `not every trial steps in one stack: ${reason}` } : {};
+      d = mode === 'on' ? { mode, on: true, ...rest } : { mode, ...(await this.#time(stacks, batch)), ...rest };
+    }
+    this.#stacked = d;
+    if (path && d !== saved) await writeDecision(path, d);
+    this.#o.onStackedStep?.(d);
+  }
+
+  /** 'auto': both ways timed on copies of the stacks' models (lr 0: they stay as made), on `batch`. */
+  async #time(
+    stacks: Member[][],
+    batch: { images: ImageBatchU8; labels: Int32Array },
+  ): Promise<Omit<StackedStepDecision, 'mode'>> {
+    const { dataset, device, precision } = this.#o;
+    const copies: Model[][] = [];
+    try {
+      for (const stack of stacks) {
+        const models: Model[] = [];
+        copies.push(models);
+        for (const m of stack) {
+          const copy = await createTrialModel(
+            m.spec.config,
+            dataset,
+            device,
+            precision,
+            await this.#sharedBackbone(m.spec),
+          );
+          models.push(copy);
+          copy.setLearningRate(0);
+        }
+      }
+      // CUDA graphs: a trial's step is captured after 3 eager ones; time the replays.
+      const warmup = this.#o.base.cudaGraphs ? 5 : 1;
+      const { stackedMs, separateMs } = await timeStackedStep(copies, batch.images, batch.labels, 5, warmup);
+      return { on: stackedMs < separateMs, stackedMs, separateMs };
+    } catch (error) {
+      if (isAbort(error)) throw error;
+      return { on: false, reason: `timing the stacked step failed: ${message(error)}` };
+    } finally {
+      for (const m of copies.flat()) m.dispose();
+    }
+  }
+
+  /**
+   * `stacks` with `stack` split into trials stepping alone, after its stacked step failed; later
+   * epochs and groups of this call step one after another too (stacked-step.json keeps the
+   * decision a resume starts from).
+   */
+  #unstack(stacks: Member[][], stack: Member[], why: string): Member[][] {
+    const d = {
+      ...this.#stacked!,
+      on: false,
+      reason: `a stacked step failed, the trials step one after another: ${why}`,
+    };
+    this.#stacked = d;
+    this.#o.onStackedStep?.(d);
+    return stacks.flatMap((s) => (s === stack ? s.map((m) => [m]) : [s]));
   }
 
   /** One pass over val for the whole group: each batch is decoded once and evaluated by every model. */

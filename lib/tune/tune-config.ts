@@ -76,6 +76,11 @@ export const tuneSettingsSchema = z.strictObject({
     .default(1 / 3),
   /** Configs trained together on one loader pass; default: what the memory holds. */
   groupSize: z.int().min(1).optional(),
+  /**
+   * A group's trials step together in one native call (the stacked group step, transfer prompt /
+   * linear, fp32): 'on', 'off', or 'auto', where timing both ways at the start says it is faster.
+   */
+  stackedStep: z.enum(['auto', 'on', 'off']).default('auto'),
   /** Continue the search in `out` (finished trials are not rerun, unfinished ones continue from their state). */
   resume: z.boolean().default(false),
   /** Replace a tune folder already in `out`. */

@@ -10,6 +10,8 @@
  *   final/seed-<seed>/     the final runs, as `train` writes them
  *   summary.json           chosen config, val top-1, test top-1 mean / std, epochs, time
  *   calls.json             each tune() call's start and seconds (a resumed tune has several)
+ *   stacked-step.json      whether the search stacks each group's steps, and auto's timing of it
+ *                          (a resume keeps the decision; over N ranks each rank > 0 has its own)
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
@@ -38,6 +40,7 @@ export class TuneFolder {
       finalDir: f('final'),
       summary: f('summary.json'),
       calls: f('calls.json'),
+      stackedStep: f('stacked-step.json'),
     };
   }
 
@@ -98,6 +101,10 @@ export class TuneFolder {
         f.finalDir,
         f.summary,
         f.calls,
+        f.stackedStep,
+        ...(await readdir(this.dir).catch(() => [] as string[]))
+          .filter((n) => /^stacked-step\.rank-\d+\.json$/.test(n))
+          .map((n) => join(this.dir, n)),
       ])
         await rm(p, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 /** Events `tune()` reports through `onProgress`. */
 import type { ProgressEvent } from '../train/progress-event.js';
+import type { StackedStepDecision } from './stacked-step.js';
 import type { TrialRecord } from './trial-record.js';
 import type { TuneSummary } from './tune-summary.js';
 
@@ -16,6 +17,8 @@ export type TuneProgressEvent =
       rungs: number[];
       out: string;
     }
+  /** Whether the groups' steps are stacked (decided at the first step; again if a stacked step fails). */
+  | { type: 'stacked-step'; decision: StackedStepDecision }
   /** A step of one trial in a group. */
   | { type: 'trial-step' }
   /** A trial finished an epoch (its val metrics are in the record's last epoch). */

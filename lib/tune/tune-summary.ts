@@ -1,5 +1,6 @@
 /** summary.json of a tune folder. */
 import type { FinalRun } from './final-runs.js';
+import type { StackedStepDecision } from './stacked-step.js';
 import type { TrialRecord } from './trial-record.js';
 
 export interface TuneSummary {
@@ -26,6 +27,11 @@ export interface TuneSummary {
   /** Configs x epochs: what the search would train without pruning. */
   gridEpochs: number;
   trials: { total: number; finished: number; pruned: number; failed: number };
+  /**
+   * Whether the search stacked each group's steps (`stackedStep`), and with 'auto' the measured ms
+   * per group step each way (rank 0's, from stacked-step.json; absent when no trial stepped).
+   */
+  stackedStep?: StackedStepDecision;
   /** Wall time of the whole tune: every tune() call of it, a resumed one's earlier calls included (calls.json lists them). */
   seconds: number;
 }

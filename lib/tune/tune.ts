@@ -22,6 +22,7 @@ import { leaderboardCsv, leaderboardMarkdown, leaderboardRows } from './leaderbo
 import { RankShare, rankTrialsFile } from './rank-share.js';
 import { runSearch } from './run-search.js';
 import { selectTrial } from './select-trial.js';
+import { readDecision } from './stacked-step.js';
 import { writeTrainvalDataset } from './trainval-dataset.js';
 import { TrialLog } from './trial-log.js';
 import { createTrialModel, sharesBackbone } from './trial-model.js';
@@ -62,7 +63,7 @@ function absolute(config: TuneConfig): TuneConfig {
 
 /** What must not change between a tune and its resume (tune.json); how it runs (group size, decode workers) may. */
 function searchRecord(t: ResolvedTune) {
-  const { resume: _r, overwrite: _o, groupSize: _g, ...settings } = t.settings;
+  const { resume: _r, overwrite: _o, groupSize: _g, stackedStep: _s, ...settings } = t.settings;
   const { baseLr: _l, weightDecay: _w, workers: _k, ...base } = t.base;
   return { settings, base, axes: t.axes, seeds: t.seeds, rungs: t.rungs, trials: t.trials.map((x) => x.id) };
 }
@@ -192,6 +193,10 @@ async function searchAndFinish(
     device,
     precision,
     groupSize,
+    stackedStep: settings.stackedStep,
+    // Each rank decides for its own trials.
+    stackedStepFile: rank ? join(folder.dir, `stacked-step.rank-${rank}.json`) : folder.files.stackedStep,
+    onStackedStep: (decision) => onProgress?.({ type: 'stacked-step', decision }),
     ...(onProgress ? { onStep: () => onProgress({ type: 'trial-step' }) } : {}),
   });
   try {
@@ -270,6 +275,7 @@ async function searchAndFinish(
   const finalRuns = await final(t.seeds);
   const tests = meanStd(finalRuns.map((f) => f.testTop1).filter((v): v is number => v !== null));
   const count = (s: string) => log.records.filter((r) => r.status === s).length;
+  const stackedStep = trainer.stackedStep ?? (await readDecision(folder.files.stackedStep));
   const summary: TuneSummary = {
     chosen: chosenOf(chosen),
     select: settings.select,
@@ -282,6 +288,7 @@ async function searchAndFinish(
     trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
     gridEpochs: t.trials.length * base.epochs,
     trials: { total: t.trials.length, finished: count('finished'), pruned: count('pruned'), failed: count('failed') },
+    ...(stackedStep ? { stackedStep } : {}),
     // Every call's: a resumed tune counts the calls before it too (calls.json).
     seconds: clock.seconds,
   };

@@ -84,6 +84,8 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                          InstanceMethod<&ModelWrap::BackboneFingerprintJs>("backboneFingerprint"),
                          InstanceMethod<&ModelWrap::ShareBackbone>("shareBackbone"),
+                         InstanceMethod<&ModelWrap::TrainStepGrouped>("trainStepGrouped"),
+                         InstanceMethod<&ModelWrap::GroupedStepUnsupported>("groupedStepUnsupported"),
                      });
 }
 

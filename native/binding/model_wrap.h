@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "binding/promise_worker.h"
 #include "distributed/process_group.h"
@@ -96,6 +97,14 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // shareBackbone(source: NativeModel): Promise<void> — this model's backbone becomes source's
   // tensors, no copy (PromptedVit::share_backbone: frozen backbones only)
   Napi::Value ShareBackbone(const Napi::CallbackInfo& info);
+  // trainStepGrouped(batch, labels, others: NativeModel[]) or (images, shape, labels, others):
+  // Promise<({loss, ...} | {error: {code, message}})[]> — this model and others, which share its
+  // backbone, step together on the batch (grouped_step_wrap.cc, train/grouped_step.h)
+  Napi::Value TrainStepGrouped(const Napi::CallbackInfo& info);
+  // groupedStepUnsupported(others: NativeModel[]): string | null — why they cannot step together
+  Napi::Value GroupedStepUnsupported(const Napi::CallbackInfo& info);
+  // This model's trainer and the others', checked (grouped_step_wrap.cc).
+  std::vector<std::shared_ptr<Trainer>> GroupTrainers(Napi::Env env, const Napi::Value& others);
   // The ModelWrap of a NativeModel object, or nullptr for any other value.
   static ModelWrap* From(const Napi::Value& value);
 

@@ -146,6 +146,9 @@ class PromptedVit {
   std::mutex& mutex() { return mutex_; }
 
  private:
+  // The stacked group step (grouped_forward.h) runs these models' own prompt and head steps.
+  friend class GroupedForward;
+
   // Through the final block: (B, T, D), (B, T - N, D) without the prompt rows
   // (schedule_'s kv blocks), or (B, 1, D) with token pooling.
   at::Tensor encode(const at::Tensor& images, bool train);

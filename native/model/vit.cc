@@ -183,7 +183,13 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
       // Rows that are only keys and values (VPT-deep's prompts): their projections join the
       // others at kv_rows_start; a batch-shared row is projected once and broadcast.
       at::Tensor kv = keys_values(kv_h);
-      if (kv.size(1) != B) kv = kv.expand({2, B, H, kv.size(3), hd});
+      const int64_t groups = kv.size(1);
+      if (groups == 1) {
+        kv = kv.expand({2, B, H, kv.size(3), hd});
+      } else if (groups != B) {
+        // One row set per group of B / groups consecutive samples (a stacked group step).
+        kv = kv.unsqueeze(2).expand({2, groups, B / groups, H, kv.size(3), hd}).reshape({2, B, H, kv.size(3), hd});
+      }
       auto insert = [&](const at::Tensor& t, const at::Tensor& extra) {
         return at::cat({t.narrow(2, 0, kv_rows_start), extra, t.narrow(2, kv_rows_start, T - kv_rows_start)}, 2);
       };

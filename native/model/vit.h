@@ -128,7 +128,9 @@ class VisionTransformer {
   // between x's rows kv_rows_start - 1 and kv_rows_start: the block sees the stream
   // [x[:, :start], kv_rows, x[:, start:]] but computes (and returns) only x's rows. VPT-deep's
   // prompt rows are such rows: the next block overwrites their outputs. One kv_rows row
-  // shared by the batch (size 1 in dim 0) gets its keys and values computed once.
+  // shared by the batch (size 1 in dim 0) gets its keys and values computed once; so do G
+  // rows sets (size G in dim 0, G dividing B) each shared by B / G consecutive samples (the
+  // stacked group step, grouped_forward.h).
   at::Tensor block_forward(int64_t index, const at::Tensor& x, int64_t queries = -1,
                            const at::Tensor& kv_rows = at::Tensor(), int64_t kv_rows_start = 0) const;
   // The same block split at its residual adds, so that each add can run as one op with the

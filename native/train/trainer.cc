@@ -98,11 +98,14 @@ TrainStepResult Trainer::step_features(const at::Tensor& features, const at::Ten
 }
 
 at::Tensor Trainer::launch(const at::Tensor& logits, const at::Tensor& y) {
+  at::Tensor loss = weighted_cross_entropy(logits, y, model_->class_weights());
+  loss.backward();
+  return update(loss, logits, y);
+}
+
+at::Tensor Trainer::update(const at::Tensor& loss, const at::Tensor& logits, const at::Tensor& y) {
   PromptedVit& m = *model_;
   NamedTensors params = m.trainable_tensors();
-  at::Tensor loss = weighted_cross_entropy(logits, y, m.class_weights());
-  loss.backward();
-
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> grads;
   for (auto& t : params) {

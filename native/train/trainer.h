@@ -79,6 +79,15 @@ class Trainer {
   void vote_stop() { stop_vote_ = true; }
   GraphStatus graph_status() const;
 
+  // The stacked group step (grouped_step.h) runs step()'s parts itself, around one backward
+  // for the whole group: prepare(), then (after the loss's backward) update() and finish().
+  void prepare() { optimizer_.prepare(model_->device()); }
+  // launch() after its backward: clipping, the optimizer update, the statistics.
+  at::Tensor update(const at::Tensor& loss, const at::Tensor& logits, const at::Tensor& labels);
+  TrainStepResult finish_step(const at::Tensor& stats) { return finish(stats); }
+  const std::shared_ptr<PromptedVit>& model() const { return model_; }
+  bool data_parallel() const { return group_ != nullptr; }
+
  private:
   at::Tensor forward(const at::Tensor& images);
   // Loss, backward, clipping and the optimizer update for logits of the trainable model,

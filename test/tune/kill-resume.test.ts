@@ -40,6 +40,9 @@ const flags = (out: string) =>
     ['--epochs', '2', '--warmup-epochs', '1', '--batch-size', '4', '--crop-size', '32', '--seed', '3'],
     ['--lr', '2,0.5', '--wd', '0.001,0', '--prompt-tokens', '2', '--deep', '--prompt-dropout', '0.1'],
     ['--prune', 'halving', '--rungs', '1', '--keep', '0.5', '--group-size', '2', '--seeds', '1'],
+    // Pinned (stacked): 'auto' could time its way to the other choice in the reference tune
+    // (bits differ at float rounding); a resume keeps its first call's choice (stacked-step.json).
+    ['--stacked-step', 'on'],
     ['--device', 'cpu', '--workers', '1'],
   ].flat();
 
