@@ -8,13 +8,17 @@
 // (c)'s halving uses the defaults: keep 1/3, rungs epochs x (1/3)^k moved to the grace period
 // (warmup + 1 epochs), equal val top-1 at a rung to the lower val loss.
 //   npm run build:ts && node bench/tune-grid.mjs [epochs=9] [imagesPerClass=20] [classes=5] [--tune-only]
-// (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split)
+//     [--grid-only] [--val-fraction 0.2] [--synth-seed 7] [--noise 24] [--hue-jitter 0.03] [--keep-dir]
+// (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split;
+//  --grid-only: (b) alone, a --prune none grid to replay with bench/halving-replay.mjs;
+//  --val-fraction: of the train split carved into val by convertCub; --synth-seed, --noise,
+//  --hue-jitter: synthesizeCub's seed and difficulty options, defaults as before)
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -25,15 +29,34 @@ const { writeRandomBackbone, DEMO_BACKBONE } = await import(join(dist, 'lib/demo
 const { DEFAULT_GRIDS } = await import(join(dist, 'lib/tune/default-grid.js'));
 const { createModel, createModelSharingBackbone } = await import(join(dist, 'lib/model/create-model.js'));
 
-const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const { values: flags, positionals: positional } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'tune-only': { type: 'boolean', default: false },
+    'grid-only': { type: 'boolean', default: false },
+    'val-fraction': { type: 'string', default: '0.2' },
+    'synth-seed': { type: 'string', default: '7' },
+    noise: { type: 'string', default: '24' },
+    'hue-jitter': { type: 'string', default: '0.03' },
+  },
+});
 const epochs = Number(positional[0] ?? 9);
 const imagesPerClass = Number(positional[1] ?? 20);
 const classes = Number(positional[2] ?? 5);
-const tuneOnly = process.argv.includes('--tune-only');
+const gridOnly = flags['grid-only'];
+const tuneOnly = flags['tune-only'] || gridOnly;
 const dir = await mkdtemp(join(tmpdir(), 'vpt-tune-bench-'));
 const data = join(dir, 'CUB_200_2011');
-await synthesizeCub(data, { classes, imagesPerClass, imageSize: 48, seed: 7 });
-await convertCub(data, { valFraction: 0.2, seed: 1 });
+await synthesizeCub(data, {
+  classes,
+  imagesPerClass,
+  imageSize: 48,
+  seed: Number(flags['synth-seed']),
+  noise: Number(flags.noise),
+  hueJitter: Number(flags['hue-jitter']),
+});
+const { counts } = await convertCub(data, { valFraction: Number(flags['val-fraction']), seed: 1 });
+console.log(`data: ${JSON.stringify(counts)} images (${classes} classes) in ${data}`);
 const weights = await writeRandomBackbone(join(dir, 'backbone'), DEMO_BACKBONE);
 const shared = [
   '--data',
@@ -87,7 +110,7 @@ function tuneRun(out, prune) {
 let fullGridBest;
 for (const [way, prune] of [
   ['(b) tune --prune none', 'none'],
-  ['(c) tune --prune halving', 'halving'],
+  ...(gridOnly ? [] : [['(c) tune --prune halving', 'halving']]),
 ]) {
   const out = join(dir, prune);
   const { searchSeconds, summary } = await tuneRun(out, prune);
@@ -145,7 +168,7 @@ async function sequentialTrains() {
 if (!tuneOnly) await sequentialTrains();
 
 // Host memory one more trial model takes (it shares the group's backbone; bench/shared-backbone-rss.mjs compares own copies).
-const trialOptions = { weights, numClasses: 5, imageSize: 32, prompt: { tokens: 5, deep: false }, device: 'cpu' };
+const trialOptions = { weights, numClasses: classes, imageSize: 32, prompt: { tokens: 5, deep: false }, device: 'cpu' };
 const source = await createModel(trialOptions);
 const models = [];
 const rss0 = process.memoryUsage().rss;
@@ -166,9 +189,10 @@ for (const r of rows)
     `| ${r.way} | ${r.seconds.toFixed(1)} | ${r.configEpochs} | ${r.chosen} | ${pct(r.val)} | ${pct(r.test)} | ${(a.seconds / r.seconds).toFixed(2)}x | ${(a.configEpochs / r.configEpochs).toFixed(2)}x fewer |`,
   );
 const halving = rows.at(-1);
-console.log(
-  `\nfull grid's best val top-1 (b): ${pct(fullGridBest)}; halving's choice: ${pct(halving.val)} (${((fullGridBest - halving.val) * 100).toFixed(1)} points below)`,
-);
+if (!gridOnly)
+  console.log(
+    `\nfull grid's best val top-1 (b): ${pct(fullGridBest)}; halving's choice: ${pct(halving.val)} (${((fullGridBest - halving.val) * 100).toFixed(1)} points below)`,
+  );
 console.log(
   `one more trial model: ${(perModel / 2 ** 20).toFixed(1)} MiB RSS (sharing the group's ${(info.backboneBytes / 2 ** 20).toFixed(2)} MiB backbone: ${info.backboneShared}; ${info.trainableParams} trainable params)`,
 );
