@@ -12,7 +12,10 @@
 // (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split;
 //  --grid-only: (b) alone, a --prune none grid to replay with bench/halving-replay.mjs;
 //  --val-fraction: of the train split carved into val by convertCub; --synth-seed, --noise,
-//  --hue-jitter: synthesizeCub's seed and difficulty options, defaults as before)
+//  --hue-jitter: synthesizeCub's seed and difficulty options, defaults as before;
+//  --sequential-configs k: (a) trains only k of the 36 configs, spread over the grid, and its
+//  time is extrapolated x 36/k: for data where 36 train processes take too long. (a) then
+//  chooses nothing; each run's last val top-1 is printed next to (b)'s trial of that config.)
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,6 +41,7 @@ const { values: flags, positionals: positional } = parseArgs({
     'synth-seed': { type: 'string', default: '7' },
     noise: { type: 'string', default: '24' },
     'hue-jitter': { type: 'string', default: '0.03' },
+    'sequential-configs': { type: 'string', default: '36' },
   },
 });
 const epochs = Number(positional[0] ?? 9);
@@ -134,25 +138,52 @@ async function sequentialTrains() {
   const t0 = performance.now();
   const runs = [];
   const { lr, wd } = DEFAULT_GRIDS.prompt;
-  for (const l of lr)
-    for (const w of wd) {
-      const out = join(dir, 'a', `lr${l}-wd${w}`);
-      await promisify(execFile)(process.execPath, [
-        cli,
-        'train',
-        ...shared,
-        '--base-lr',
-        String(l),
-        '--weight-decay',
-        String(w),
-        '--out',
-        out,
-        '--quiet',
-      ]);
-      const s = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
-      runs.push({ lr: l, wd: w, val: s.lastValTop1, test: s.lastTestTop1 });
-    }
+  const grid = lr.flatMap((l) => wd.map((w) => ({ l, w })));
+  const k = Math.min(grid.length, Number(flags['sequential-configs']));
+  const picked = new Set(Array.from({ length: k }, (_, i) => Math.floor((i * grid.length) / k)));
+  for (const [index, { l, w }] of grid.entries()) {
+    if (!picked.has(index)) continue;
+    const out = join(dir, 'a', `lr${l}-wd${w}`);
+    await promisify(execFile)(process.execPath, [
+      cli,
+      'train',
+      ...shared,
+      '--base-lr',
+      String(l),
+      '--weight-decay',
+      String(w),
+      '--out',
+      out,
+      '--quiet',
+    ]);
+    const s = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    runs.push({ index, lr: l, wd: w, val: s.lastValTop1, test: s.lastTestTop1 });
+  }
   const seconds = (performance.now() - t0) / 1000;
+  if (k < grid.length) {
+    // A subset: no choice; the runs against (b)'s trials of the same configs (a trial trains as `train` does).
+    const trials = (await readFile(join(dir, 'none', 'trials.jsonl'), 'utf8').catch(() => ''))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    for (const r of runs) {
+      const t = trials.find((x) => x.index === r.index);
+      console.log(
+        `(a) lr ${r.lr} wd ${r.wd}: last val top-1 ${pct(r.val)} (train), ${pct(t?.epochs.at(-1)?.val?.top1)} ((b)'s trial ${t?.id ?? 'n/a'})`,
+      );
+    }
+    console.log(`(a): ${k} of ${grid.length} train processes in ${seconds.toFixed(1)} s; x ${grid.length}/${k} below`);
+    rows.unshift({
+      way: `(a) 36 x train (${k} run, time x 36/${k})`,
+      seconds: (seconds * grid.length) / k,
+      configEpochs: grid.length * epochs,
+      chosen: `n/a (${k} of 36 run)`,
+      val: null,
+      test: null,
+    });
+    return;
+  }
   // VPT's rule: the last epoch's val top-1, ties to the smaller lr.
   const chosen = runs.filter((r) => Number.isFinite(r.val)).sort((x, y) => y.val - x.val || x.lr - y.lr)[0];
   rows.unshift({
