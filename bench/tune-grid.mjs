@@ -8,7 +8,7 @@
 // (c)'s halving uses the defaults: keep 1/3, rungs epochs x (1/3)^k moved to the grace period
 // (warmup + 1 epochs), equal val top-1 at a rung to the lower val loss.
 //   npm run build:ts && node bench/tune-grid.mjs [epochs=9] [imagesPerClass=20] [classes=5] [--tune-only]
-//     [--grid-only] [--val-fraction 0.2] [--synth-seed 7] [--noise 24] [--hue-jitter 0.03] [--keep-dir]
+//     [--grid-only] [--val-fraction 0.2] [--synth-seed 7] [--noise 24] [--hue-jitter 0.03] [--sequential-configs 36]
 // (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split;
 //  --grid-only: (b) alone, a --prune none grid to replay with bench/halving-replay.mjs;
 //  --val-fraction: of the train split carved into val by convertCub; --synth-seed, --noise,
