@@ -8,13 +8,20 @@
 // (c)'s halving uses the defaults: keep 1/3, rungs epochs x (1/3)^k moved to the grace period
 // (warmup + 1 epochs), equal val top-1 at a rung to the lower val loss.
 //   npm run build:ts && node bench/tune-grid.mjs [epochs=9] [imagesPerClass=20] [classes=5] [--tune-only]
-// (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split)
+//     [--grid-only] [--val-fraction 0.2] [--synth-seed 7] [--noise 24] [--hue-jitter 0.03] [--sequential-configs 36]
+// (--tune-only: (b) and (c) alone, e.g. to judge halving's choice on a larger val split;
+//  --grid-only: (b) alone, a --prune none grid to replay with bench/halving-replay.mjs;
+//  --val-fraction: of the train split carved into val by convertCub; --synth-seed, --noise,
+//  --hue-jitter: synthesizeCub's seed and difficulty options, defaults as before;
+//  --sequential-configs k: (a) trains only k of the 36 configs, spread over the grid, and its
+//  time is extrapolated x 36/k: for data where 36 train processes take too long. (a) then
+//  chooses nothing; each run's last val top-1 is printed next to (b)'s trial of that config.)
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -25,15 +32,35 @@ const { writeRandomBackbone, DEMO_BACKBONE } = await import(join(dist, 'lib/demo
 const { DEFAULT_GRIDS } = await import(join(dist, 'lib/tune/default-grid.js'));
 const { createModel, createModelSharingBackbone } = await import(join(dist, 'lib/model/create-model.js'));
 
-const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const { values: flags, positionals: positional } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'tune-only': { type: 'boolean', default: false },
+    'grid-only': { type: 'boolean', default: false },
+    'val-fraction': { type: 'string', default: '0.2' },
+    'synth-seed': { type: 'string', default: '7' },
+    noise: { type: 'string', default: '24' },
+    'hue-jitter': { type: 'string', default: '0.03' },
+    'sequential-configs': { type: 'string', default: '36' },
+  },
+});
 const epochs = Number(positional[0] ?? 9);
 const imagesPerClass = Number(positional[1] ?? 20);
 const classes = Number(positional[2] ?? 5);
-const tuneOnly = process.argv.includes('--tune-only');
+const gridOnly = flags['grid-only'];
+const tuneOnly = flags['tune-only'] || gridOnly;
 const dir = await mkdtemp(join(tmpdir(), 'vpt-tune-bench-'));
 const data = join(dir, 'CUB_200_2011');
-await synthesizeCub(data, { classes, imagesPerClass, imageSize: 48, seed: 7 });
-await convertCub(data, { valFraction: 0.2, seed: 1 });
+await synthesizeCub(data, {
+  classes,
+  imagesPerClass,
+  imageSize: 48,
+  seed: Number(flags['synth-seed']),
+  noise: Number(flags.noise),
+  hueJitter: Number(flags['hue-jitter']),
+});
+const { counts } = await convertCub(data, { valFraction: Number(flags['val-fraction']), seed: 1 });
+console.log(`data: ${JSON.stringify(counts)} images (${classes} classes) in ${data}`);
 const weights = await writeRandomBackbone(join(dir, 'backbone'), DEMO_BACKBONE);
 const shared = [
   '--data',
@@ -87,7 +114,7 @@ function tuneRun(out, prune) {
 let fullGridBest;
 for (const [way, prune] of [
   ['(b) tune --prune none', 'none'],
-  ['(c) tune --prune halving', 'halving'],
+  ...(gridOnly ? [] : [['(c) tune --prune halving', 'halving']]),
 ]) {
   const out = join(dir, prune);
   const { searchSeconds, summary } = await tuneRun(out, prune);
@@ -111,25 +138,52 @@ async function sequentialTrains() {
   const t0 = performance.now();
   const runs = [];
   const { lr, wd } = DEFAULT_GRIDS.prompt;
-  for (const l of lr)
-    for (const w of wd) {
-      const out = join(dir, 'a', `lr${l}-wd${w}`);
-      await promisify(execFile)(process.execPath, [
-        cli,
-        'train',
-        ...shared,
-        '--base-lr',
-        String(l),
-        '--weight-decay',
-        String(w),
-        '--out',
-        out,
-        '--quiet',
-      ]);
-      const s = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
-      runs.push({ lr: l, wd: w, val: s.lastValTop1, test: s.lastTestTop1 });
-    }
+  const grid = lr.flatMap((l) => wd.map((w) => ({ l, w })));
+  const k = Math.min(grid.length, Number(flags['sequential-configs']));
+  const picked = new Set(Array.from({ length: k }, (_, i) => Math.floor((i * grid.length) / k)));
+  for (const [index, { l, w }] of grid.entries()) {
+    if (!picked.has(index)) continue;
+    const out = join(dir, 'a', `lr${l}-wd${w}`);
+    await promisify(execFile)(process.execPath, [
+      cli,
+      'train',
+      ...shared,
+      '--base-lr',
+      String(l),
+      '--weight-decay',
+      String(w),
+      '--out',
+      out,
+      '--quiet',
+    ]);
+    const s = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    runs.push({ index, lr: l, wd: w, val: s.lastValTop1, test: s.lastTestTop1 });
+  }
   const seconds = (performance.now() - t0) / 1000;
+  if (k < grid.length) {
+    // A subset: no choice; the runs against (b)'s trials of the same configs (a trial trains as `train` does).
+    const trials = (await readFile(join(dir, 'none', 'trials.jsonl'), 'utf8').catch(() => ''))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    for (const r of runs) {
+      const t = trials.find((x) => x.index === r.index);
+      console.log(
+        `(a) lr ${r.lr} wd ${r.wd}: last val top-1 ${pct(r.val)} (train), ${pct(t?.epochs.at(-1)?.val?.top1)} ((b)'s trial ${t?.id ?? 'n/a'})`,
+      );
+    }
+    console.log(`(a): ${k} of ${grid.length} train processes in ${seconds.toFixed(1)} s; x ${grid.length}/${k} below`);
+    rows.unshift({
+      way: `(a) 36 x train (${k} run, time x 36/${k})`,
+      seconds: (seconds * grid.length) / k,
+      configEpochs: grid.length * epochs,
+      chosen: `n/a (${k} of 36 run)`,
+      val: null,
+      test: null,
+    });
+    return;
+  }
   // VPT's rule: the last epoch's val top-1, ties to the smaller lr.
   const chosen = runs.filter((r) => Number.isFinite(r.val)).sort((x, y) => y.val - x.val || x.lr - y.lr)[0];
   rows.unshift({
@@ -145,7 +199,7 @@ async function sequentialTrains() {
 if (!tuneOnly) await sequentialTrains();
 
 // Host memory one more trial model takes (it shares the group's backbone; bench/shared-backbone-rss.mjs compares own copies).
-const trialOptions = { weights, numClasses: 5, imageSize: 32, prompt: { tokens: 5, deep: false }, device: 'cpu' };
+const trialOptions = { weights, numClasses: classes, imageSize: 32, prompt: { tokens: 5, deep: false }, device: 'cpu' };
 const source = await createModel(trialOptions);
 const models = [];
 const rss0 = process.memoryUsage().rss;
@@ -166,9 +220,10 @@ for (const r of rows)
     `| ${r.way} | ${r.seconds.toFixed(1)} | ${r.configEpochs} | ${r.chosen} | ${pct(r.val)} | ${pct(r.test)} | ${(a.seconds / r.seconds).toFixed(2)}x | ${(a.configEpochs / r.configEpochs).toFixed(2)}x fewer |`,
   );
 const halving = rows.at(-1);
-console.log(
-  `\nfull grid's best val top-1 (b): ${pct(fullGridBest)}; halving's choice: ${pct(halving.val)} (${((fullGridBest - halving.val) * 100).toFixed(1)} points below)`,
-);
+if (!gridOnly)
+  console.log(
+    `\nfull grid's best val top-1 (b): ${pct(fullGridBest)}; halving's choice: ${pct(halving.val)} (${((fullGridBest - halving.val) * 100).toFixed(1)} points below)`,
+  );
 console.log(
   `one more trial model: ${(perModel / 2 ** 20).toFixed(1)} MiB RSS (sharing the group's ${(info.backboneBytes / 2 ** 20).toFixed(2)} MiB backbone: ${info.backboneShared}; ${info.trainableParams} trainable params)`,
 );

@@ -16,6 +16,12 @@ export function registerSynthCommand(program: Command): void {
     .option('--image-size <px>', 'side of the square images (64)', Number)
     .option('--train-fraction <f>', 'share of each class marked is_training (0.8)', Number)
     .option('--seed <n>', 'seed (0)', Number)
+    .option('--noise <levels>', 'pixel noise, +-levels/2 per channel, 0..255 (24): more is harder', Number)
+    .option(
+      '--hue-jitter <f>',
+      "spread of a class's background hue, of the colour wheel (0.03): 0.1+ is harder",
+      Number,
+    )
     .option('--force', 'write into a folder holding a dataset synth did not make')
     .addHelpText('after', '\nExample:\n  $ vpt-native synth data/synth && vpt-native prepare-cub data/synth')
     .action(
@@ -27,6 +33,8 @@ export function registerSynthCommand(program: Command): void {
           imageSize?: number;
           trainFraction?: number;
           seed?: number;
+          noise?: number;
+          hueJitter?: number;
           force?: boolean;
         },
       ) => {
@@ -36,6 +44,8 @@ export function registerSynthCommand(program: Command): void {
           ...(f.imageSize !== undefined ? { imageSize: f.imageSize } : {}),
           ...(f.trainFraction !== undefined ? { trainFraction: f.trainFraction } : {}),
           ...(f.seed !== undefined ? { seed: f.seed } : {}),
+          ...(f.noise !== undefined ? { noise: f.noise } : {}),
+          ...(f.hueJitter !== undefined ? { hueJitter: f.hueJitter } : {}),
           force: f.force === true,
         });
         process.stdout.write(

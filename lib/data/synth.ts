@@ -30,6 +30,17 @@ export interface SynthOptions {
   seed?: number;
   /** Share of each class marked is_training=1 (default 0.8; at least one image each way). */
   trainFraction?: number;
+  /**
+   * Pixel noise: each channel of each pixel moves by a uniform amount in +-noise/2 levels
+   * (default 24, 0..255). More noise hides the shape's outline and makes the task harder.
+   */
+  noise?: number;
+  /**
+   * Spread of each image's background hue around its class's (default 0.03 of the colour wheel,
+   * uniform in +-hueJitter/2). The ten hues are 0.1 apart, so from 0.1 up neighbouring hues
+   * overlap and classes must be told apart by their shape.
+   */
+  hueJitter?: number;
   /** Write into a folder that holds a dataset synth did not make. */
   force?: boolean;
 }
@@ -40,6 +51,8 @@ const optionsSchema = z.strictObject({
   imageSize: z.number().int().min(16).max(2048).default(64),
   seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   trainFraction: z.number().gt(0).lt(1).default(0.8),
+  noise: z.number().min(0).max(255).default(24),
+  hueJitter: z.number().min(0).max(1).default(0.03),
   force: z.boolean().default(false),
 });
 
@@ -86,9 +99,14 @@ function classStyle(c: number): { hue: number; shape: Shape; name: string } {
 }
 
 /** One image of class `c`: (size, size, 3) RGB. */
-function renderImage(c: number, size: number, rng: SeededRandom): Uint8Array {
+function renderImage(
+  c: number,
+  size: number,
+  rng: SeededRandom,
+  look: { noise: number; hueJitter: number },
+): Uint8Array {
   const style = classStyle(c);
-  const hue = style.hue / HUES.length + (rng.next() - 0.5) * 0.03;
+  const hue = style.hue / HUES.length + (rng.next() - 0.5) * look.hueJitter;
   const background = hsv((hue + 1) % 1, 0.6 + rng.next() * 0.2, 0.75 + rng.next() * 0.2);
   const foreground = hsv((hue + 0.5) % 1, 0.3, rng.next() < 0.5 ? 0.98 : 0.15);
   const radius = size * (0.24 + rng.next() * 0.1);
@@ -103,7 +121,10 @@ function renderImage(c: number, size: number, rng: SeededRandom): Uint8Array {
         dy = (y + 0.5 - cy) / radius;
       const colour = inside(style.shape, cos * dx + sin * dy, -sin * dx + cos * dy) ? foreground : background;
       for (let k = 0; k < 3; k++) {
-        pixels[(y * size + x) * 3 + k] = Math.max(0, Math.min(255, colour[k]! + Math.round((rng.next() - 0.5) * 24)));
+        pixels[(y * size + x) * 3 + k] = Math.max(
+          0,
+          Math.min(255, colour[k]! + Math.round((rng.next() - 0.5) * look.noise)),
+        );
       }
     }
   }
@@ -171,7 +192,7 @@ export async function synthesizeCub(
   for (let i = 0; i < jobs.length; i += WRITE_BATCH) {
     await Promise.all(
       jobs.slice(i, i + WRITE_BATCH).map(async ({ path, c, j }) => {
-        const pixels = renderImage(c, o.imageSize, new SeededRandom(o.seed, c, j));
+        const pixels = renderImage(c, o.imageSize, new SeededRandom(o.seed, c, j), o);
         const jpeg = await sharp(pixels, { raw: { width: o.imageSize, height: o.imageSize, channels: 3 } })
           .jpeg({ quality: JPEG_QUALITY })
           .toBuffer();
@@ -193,6 +214,9 @@ export async function synthesizeCub(
     imageSize: o.imageSize,
     seed: o.seed,
     trainFraction: o.trainFraction,
+    // Recorded only when set away from the defaults, so a default dataset's synth.json is unchanged.
+    ...(o.noise !== 24 ? { noise: o.noise } : {}),
+    ...(o.hueJitter !== 0.03 ? { hueJitter: o.hueJitter } : {}),
   };
   await writeFileAtomic(join(root, MARKER), text([JSON.stringify(made, null, 2)]));
   return { root, classes: o.classes, images: jobs.length };

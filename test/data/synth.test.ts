@@ -75,6 +75,60 @@ describe('synthesizeCub', () => {
     expect(right / data.splits.val!.length).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('keeps its default look when noise and hueJitter are passed at their defaults (24, 0.03)', async () => {
+    const opts = { classes: 3, imagesPerClass: 2, imageSize: 32, seed: 4 };
+    const a = await synthesizeCub(join(tmp.dir, 'look-default'), opts);
+    const b = await synthesizeCub(join(tmp.dir, 'look-explicit'), { ...opts, noise: 24, hueJitter: 0.03 });
+    for (const [folder, name] of [
+      ['001.Red_Disc', 'Red_Disc_0001.jpg'],
+      ['003.Yellow_Triangle', 'Yellow_Triangle_0002.jpg'],
+    ]) {
+      const file = (root: string) => readFile(join(root, 'images', folder!, name!));
+      expect((await file(a.root)).equals(await file(b.root))).toBe(true);
+    }
+    // synth.json names the difficulty options only when they are not the defaults.
+    expect(JSON.parse(await readFile(join(a.root, 'synth.json'), 'utf8'))).not.toHaveProperty('noise');
+    const c = await synthesizeCub(join(tmp.dir, 'look-hard'), { ...opts, noise: 80, hueJitter: 0.2 });
+    expect(JSON.parse(await readFile(join(c.root, 'synth.json'), 'utf8'))).toMatchObject({ noise: 80, hueJitter: 0.2 });
+  });
+
+  it('noise and hueJitter make the images noisier and the class colours spread wider', async () => {
+    // The 6x6 top-left corner is background in every image (the shape stays within 0.34 + 0.1 of the side from the centre).
+    const corners = async (opts: { noise?: number; hueJitter?: number }, name: string) => {
+      const r = await synthesizeCub(join(tmp.dir, name), {
+        classes: 2,
+        imagesPerClass: 12,
+        imageSize: 64,
+        seed: 9,
+        ...opts,
+      });
+      const out: Array<{ mean: number[]; std: number }> = [];
+      for (let j = 1; j <= 12; j++) {
+        const path = join(r.root, 'images', '001.Red_Disc', `Red_Disc_${String(j).padStart(4, '0')}.jpg`);
+        const px = await sharp(path).extract({ left: 0, top: 0, width: 6, height: 6 }).raw().toBuffer();
+        const mean = [0, 1, 2].map((k) => px.filter((_, i) => i % 3 === k).reduce((s, v) => s + v, 0) / 36);
+        const sq = [...px].reduce((s, v, i) => s + (v - mean[i % 3]!) ** 2, 0) / px.length;
+        out.push({ mean, std: Math.sqrt(sq) });
+      }
+      return out;
+    };
+    const avg = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const spread = (xs: number[]) => Math.sqrt(avg(xs.map((x) => (x - avg(xs)) ** 2)));
+    const base = await corners({ noise: 0, hueJitter: 0 }, 'flat');
+    const noisy = await corners({ noise: 120, hueJitter: 0 }, 'noisy');
+    const jittered = await corners({ noise: 0, hueJitter: 0.3 }, 'jittered');
+    // Pixel noise: the corner's spread within an image (JPEG leaves a flat patch nearly flat).
+    expect(avg(base.map((c) => c.std))).toBeLessThan(3);
+    expect(avg(noisy.map((c) => c.std))).toBeGreaterThan(15);
+    // Hue jitter: the green channel of a red background moves with the hue (saturation and value vary in both).
+    const green = (cs: typeof base) => spread(cs.map((c) => c.mean[1]!));
+    expect(green(jittered)).toBeGreaterThan(2 * green(base));
+    await expect(synthesizeCub(join(tmp.dir, 'bad'), { noise: -1 })).rejects.toMatchObject({
+      code: 'VPT_OPTION',
+      message: expect.stringContaining('"noise"'),
+    });
+  });
+
   it('rewrites its own folder but refuses one holding another dataset', async () => {
     const root = join(tmp.dir, 'again');
     await synthesizeCub(root, { classes: 4, imagesPerClass: 3 });
@@ -106,8 +160,13 @@ describe('the data path end to end', () => {
       '4',
       '--image-size',
       '32',
+      '--noise',
+      '30',
+      '--hue-jitter',
+      '0.05',
     ]);
     expect(synth.stdout).toContain(`12 images of 3 classes in ${root}`);
+    expect(JSON.parse(await readFile(join(root, 'synth.json'), 'utf8'))).toMatchObject({ noise: 30, hueJitter: 0.05 });
     const prep = await run(process.execPath, [cli, 'prepare-cub', root]);
     expect(prep.stdout).toMatch(/train\.json\s+9 images/);
     expect(prep.stdout).toMatch(/val\.json\s+3 images/);
