@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The section modules, in the order they run (cheapest first). */
-export const SECTIONS = [];
+export const SECTIONS = ['prompt-scaling'];
 
 /**
  * Runs the named sections (all by default) one after another. A section that throws fails as one
