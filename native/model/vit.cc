@@ -162,19 +162,23 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
   at::Tensor out;
   if (queries == T && !kv_h.defined()) {
     // (B, T, 3D) -> (3, B, H, T, hd)
-    at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
+    // unbind, not three selects: its backward stacks the three gradients in one pass, where
+    // each select's would zero a whole (3, B, H, T, hd) tensor and the three be summed.
+    std::vector<at::Tensor> qkv =
+        at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4}).unbind(0);
     out = compat::sdpa(rope_rows(qkv[0], T), rope_rows(qkv[1], T), qkv[2]);  // (B, H, T, hd), scale hd^-0.5
   } else {
     // Queries of the first `queries` tokens only; keys and values of all T tokens.
     at::Tensor q, k, v;
     if (queries == T) {
-      at::Tensor qkv = at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
+      std::vector<at::Tensor> qkv =
+          at::linear(x, b.qkv_weight, b.qkv_bias).reshape({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4}).unbind(0);
       q = qkv[0], k = qkv[1], v = qkv[2];
     } else {
       q = at::linear(x.narrow(1, 0, queries), rows(b.qkv_weight, 0, D), rows(b.qkv_bias, 0, D))
               .reshape({B, queries, H, hd})
               .transpose(1, 2);  // (B, H, q, hd)
-      at::Tensor kv = keys_values(x);
+      std::vector<at::Tensor> kv = keys_values(x).unbind(0);
       k = kv[0], v = kv[1];
     }
     // Before the key / value rows join: those (prompts) take no rotary embedding.
@@ -182,14 +186,17 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
     if (kv_h.defined()) {
       // Rows that are only keys and values (VPT-deep's prompts): their projections join the
       // others at kv_rows_start; a batch-shared row is projected once and broadcast.
-      at::Tensor kv = keys_values(kv_h);
-      const int64_t groups = kv.size(1);
+      at::Tensor kv_all = keys_values(kv_h);
+      const int64_t groups = kv_all.size(1);
       if (groups == 1) {
-        kv = kv.expand({2, B, H, kv.size(3), hd});
+        kv_all = kv_all.expand({2, B, H, kv_all.size(3), hd});
       } else if (groups != B) {
         // One row set per group of B / groups consecutive samples (a stacked group step).
-        kv = kv.unsqueeze(2).expand({2, groups, B / groups, H, kv.size(3), hd}).reshape({2, B, H, kv.size(3), hd});
+        kv_all = kv_all.unsqueeze(2)
+                     .expand({2, groups, B / groups, H, kv_all.size(3), hd})
+                     .reshape({2, B, H, kv_all.size(3), hd});
       }
+      std::vector<at::Tensor> kv = kv_all.unbind(0);
       auto insert = [&](const at::Tensor& t, const at::Tensor& extra) {
         return at::cat({t.narrow(2, 0, kv_rows_start), extra, t.narrow(2, kv_rows_start, T - kv_rows_start)}, 2);
       };

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The section modules, in the order they run (cheapest first). */
-export const SECTIONS = ['grouped-step', 'serve'];
+export const SECTIONS = ['grouped-step', 'prompt-scaling', 'serve'];
 
 /**
  * Runs the named sections (all by default) one after another. A section that throws fails as one
