@@ -56,7 +56,9 @@ def forward(x, f, t, heads, patch):
         T = h.shape[1]
         y = F.layer_norm(h, (D,), b["n1w"], b["n1b"], 1e-6)
         qkv = F.linear(y, b["qkv_w"], b["qkv_b"]).reshape(B, T, 3, heads, D // heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape(B, T, D)
+        # unbind, as timm's Attention splits q / k / v (one stacked gradient in the backward)
+        q, k, v = qkv.unbind(0)
+        a = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, T, D)
         h = h + F.linear(a, b["proj_w"], b["proj_b"])
         y = F.layer_norm(h, (D,), b["n2w"], b["n2b"], 1e-6)
         h = h + F.linear(F.gelu(F.linear(y, b["fc1_w"], b["fc1_b"])), b["fc2_w"], b["fc2_b"])
