@@ -1,25 +1,16 @@
 /** A group of trials holds one frozen backbone (prompt / linear); full fine-tuning trials keep one each. */
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { openDataset } from '../../lib/data/dataset.js';
 import type { Model } from '../../lib/model/model.js';
 import { GroupTrainer } from '../../lib/tune/group-trainer.js';
 import type { TrialEvents } from '../../lib/tune/trial-trainer.js';
 import { resolveTuneConfig, type TuneConfig } from '../../lib/tune/tune-config.js';
-import { tempDir } from '../helpers/common.js';
-import { smallTune, tuneTask } from '../helpers/tune-task.js';
+import { smallTune, useTuneTask } from '../helpers/tune-task.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let task: { data: string; weights: string };
-beforeAll(async () => {
-  tmp = await tempDir();
-  task = await tuneTask(tmp.dir);
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useTuneTask();
 
 /** Trains one epoch of a 4-trial group and returns what its models reported before training. */
 async function groupOf(config: Partial<TuneConfig>, out: string) {
@@ -63,7 +54,7 @@ describe('a group of trials', () => {
   it.each(['prompt', 'linear'] as const)(
     'holds one frozen backbone between its 4 models (transfer %s)',
     async (transfer) => {
-      const { seen, failures } = await groupOf({ transfer }, join(tmp.dir, transfer));
+      const { seen, failures } = await groupOf({ transfer }, join(task.dir, transfer));
       expect(failures).toEqual([]);
       expect(seen).toHaveLength(4);
       expect(seen.every((m) => m.shared && m.bytes > 0)).toBe(true);
@@ -75,7 +66,7 @@ describe('a group of trials', () => {
   it('gives each full fine-tuning trial its own backbone (it trains it)', async () => {
     const { seen, failures } = await groupOf(
       { transfer: 'full', grid: { lr: [0.01, 0.001], wd: [0.001, 0] } },
-      join(tmp.dir, 'full'),
+      join(task.dir, 'full'),
     );
     expect(failures).toEqual([]);
     expect(seen).toHaveLength(4);

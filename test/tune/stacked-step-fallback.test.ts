@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { openDataset } from '../../lib/data/dataset.js';
 import { ErrorCode, VptError } from '../../lib/errors.js';
@@ -12,9 +12,8 @@ import type { EpochMetrics } from '../../lib/train/run-folder.js';
 import { GroupTrainer } from '../../lib/tune/group-trainer.js';
 import type { StackedStepDecision, StackedStepMode } from '../../lib/tune/stacked-step.js';
 import { resolveTuneConfig, type TuneConfig } from '../../lib/tune/tune-config.js';
-import { tempDir } from '../helpers/common.js';
 import { comparable } from '../helpers/run-metrics.js';
-import { smallTune, tuneTask } from '../helpers/tune-task.js';
+import { smallTune, useTuneTask } from '../helpers/tune-task.js';
 
 const failing = vi.hoisted(() => ({ calls: 0 }));
 vi.mock('../../lib/model/grouped-step.js', async (original) => ({
@@ -25,15 +24,7 @@ vi.mock('../../lib/model/grouped-step.js', async (original) => ({
   },
 }));
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let task: { data: string; weights: string };
-beforeAll(async () => {
-  tmp = await tempDir();
-  task = await tuneTask(tmp.dir);
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useTuneTask();
 
 async function trainGroup(mode: StackedStepMode, out: string) {
   const config: TuneConfig = {
@@ -78,12 +69,12 @@ async function trainGroup(mode: StackedStepMode, out: string) {
 
 describe('a failed stacked step', () => {
   it('falls back to one after another for the rest of the call, saying why; the trials train as with off', async () => {
-    const on = await trainGroup('on', join(tmp.dir, 'on'));
+    const on = await trainGroup('on', join(task.dir, 'on'));
     expect(failing.calls).toBe(1);
     expect(on.failures).toEqual([]);
     expect(on.decisions.map((d) => d.on)).toEqual([true, false]);
     expect(on.decisions[1]!.reason).toMatch(/a stacked step failed.*out of device memory/);
-    const off = await trainGroup('off', join(tmp.dir, 'off'));
+    const off = await trainGroup('off', join(task.dir, 'off'));
     expect(on.steady).toEqual(off.steady);
   });
 });

@@ -7,7 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { openDataset } from '../../lib/data/dataset.js';
 import { GroupTrainer } from '../../lib/tune/group-trainer.js';
@@ -16,21 +16,12 @@ import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import type { TrialEvents } from '../../lib/tune/trial-trainer.js';
 import { type TuneConfig, tune } from '../../lib/tune/tune.js';
 import { resolveTuneConfig } from '../../lib/tune/tune-config.js';
-import { tempDir } from '../helpers/common.js';
-import { smallTune, tuneTask } from '../helpers/tune-task.js';
+import { smallTune, useTuneTask } from '../helpers/tune-task.js';
 
 /** fp32: the stacked forward batches the trials' matmuls; the losses agree to float rounding. */
 const TOL = 1e-5;
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let task: { data: string; weights: string };
-beforeAll(async () => {
-  tmp = await tempDir();
-  task = await tuneTask(tmp.dir);
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useTuneTask();
 
 const trialsOf = async (out: string): Promise<TrialRecord[]> =>
   (await readFile(join(out, 'trials.jsonl'), 'utf8'))
@@ -65,8 +56,8 @@ function expectSameTrials(got: TrialRecord[], want: TrialRecord[]) {
 
 describe('tune --stacked-step', () => {
   it('on gives the trials, leaderboard and choice of off (losses to 1e-5); summary.json says which ran', async () => {
-    const on = join(tmp.dir, 'on'),
-      off = join(tmp.dir, 'off');
+    const on = join(task.dir, 'on'),
+      off = join(task.dir, 'off');
     const a = await tune(search(on, 'on'));
     const b = await tune(search(off, 'off'));
     expect(a.stackedStep).toEqual({ mode: 'on', on: true });
@@ -85,7 +76,7 @@ describe('tune --stacked-step', () => {
   });
 
   it('auto times both ways, decides, and saves the decision with its timings', async () => {
-    const out = join(tmp.dir, 'auto');
+    const out = join(task.dir, 'auto');
     const events: StackedStepDecision[] = [];
     const s = await tune(search(out, 'auto', { epochs: 1 }), {
       onProgress: (e) => e.type === 'stacked-step' && events.push(e.decision),
@@ -142,9 +133,9 @@ describe('GroupTrainer stackedStep', () => {
       { mode: 'on', on: true },
     ];
     for (const [i, saved] of decisions.entries()) {
-      const file = join(tmp.dir, `saved-${i}.json`);
+      const file = join(task.dir, `saved-${i}.json`);
       await writeFile(file, JSON.stringify(saved));
-      expect(await trainGroup({}, 'auto', join(tmp.dir, `saved-${i}`), file)).toEqual(saved);
+      expect(await trainGroup({}, 'auto', join(task.dir, `saved-${i}`), file)).toEqual(saved);
     }
   });
 
@@ -157,7 +148,7 @@ describe('GroupTrainer stackedStep', () => {
     ['bf16', { precision: 'bf16' }, /cannot step together: .*bf16/],
     ['one trial per group', { grid: { lr: [1], wd: [0] } }, /one trial per group/],
   ] as const)('falls back to one after another for %s, saying why', async (_name, config, why) => {
-    const d = await trainGroup(config as Partial<TuneConfig>, 'on', join(tmp.dir, `fallback-${_name}`));
+    const d = await trainGroup(config as Partial<TuneConfig>, 'on', join(task.dir, `fallback-${_name}`));
     expect(d.on).toBe(false);
     expect(d.reason).toMatch(why);
   });
@@ -166,7 +157,7 @@ describe('GroupTrainer stackedStep', () => {
     const d = await trainGroup(
       { grid: { lr: [1, 0.5], wd: [0], promptTokens: [2, 3] } },
       'on',
-      join(tmp.dir, 'shapes'),
+      join(task.dir, 'shapes'),
     );
     expect(d.on).toBe(true);
     expect(d.reason).toMatch(/another prompt tokens \(2 vs 3\)/);

@@ -5,25 +5,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { freePort } from '../../lib/distributed/local-launcher.js';
 import type { EpochMetrics } from '../../lib/index.js';
 import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import { type TuneConfig, type TuneSummary, tune } from '../../lib/tune/tune.js';
-import { tempDir } from '../helpers/common.js';
 import { comparable } from '../helpers/run-metrics.js';
-import { smallTune, tuneTask } from '../helpers/tune-task.js';
+import { smallTune, useTuneTask } from '../helpers/tune-task.js';
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let task: { data: string; weights: string };
-beforeAll(async () => {
-  tmp = await tempDir();
-  task = await tuneTask(tmp.dir);
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useTuneTask();
 
 const timeless = ({ seconds: _s, final, ...rest }: TuneSummary) => ({
   ...rest,
@@ -39,7 +30,7 @@ const steady = async (out: string) =>
 describe('tune over ranks', () => {
   it('2 ranks: the same trials, choice and final runs as one process', async () => {
     const config = (out: string): TuneConfig => ({
-      ...smallTune(task, join(tmp.dir, out)),
+      ...smallTune(task, join(task.dir, out)),
       prune: 'halving',
       rungs: [1],
       keep: 0.5,
@@ -61,7 +52,7 @@ describe('tune over ranks', () => {
     );
     expect(timeless(rank0!)).toEqual(timeless(one));
     expect(timeless(rank1!)).toEqual(timeless(one));
-    expect(await steady(join(tmp.dir, 'two'))).toEqual(await steady(join(tmp.dir, 'one')));
+    expect(await steady(join(task.dir, 'two'))).toEqual(await steady(join(task.dir, 'one')));
     // Rank 0 alone reports.
     expect(events[0]).toContain('done');
     expect(events[1]).toEqual([]);

@@ -9,29 +9,20 @@ import { cp, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
 import { type EpochMetrics, train } from '../../lib/index.js';
 import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import { type TuneConfig, type TuneSummary, tune } from '../../lib/tune/tune.js';
 import { resolveTuneConfig } from '../../lib/tune/tune-config.js';
-import { tempDir } from '../helpers/common.js';
 import { comparable, metricsOf } from '../helpers/run-metrics.js';
-import { smallTune, tuneTask } from '../helpers/tune-task.js';
+import { smallTune, useTuneTask } from '../helpers/tune-task.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'bin', 'launch.cjs');
 
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let task: { data: string; weights: string };
-beforeAll(async () => {
-  tmp = await tempDir();
-  task = await tuneTask(tmp.dir);
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
+const task = useTuneTask();
 
 async function trialsOf(out: string): Promise<TrialRecord[]> {
   return (await readFile(join(out, 'trials.jsonl'), 'utf8'))
@@ -51,7 +42,7 @@ const steady = (records: TrialRecord[]) =>
 
 describe('tune()', () => {
   it('trains a group of configs exactly as train() trains each alone (loss and val to 1e-6)', async () => {
-    const out = join(tmp.dir, 'grouped');
+    const out = join(task.dir, 'grouped');
     const config: TuneConfig = {
       ...smallTune(task, out),
       epochs: 2,
@@ -72,7 +63,7 @@ describe('tune()', () => {
     );
     for (const i of [0, 3]) {
       const { out: _o, ...alone } = specs[i]!.config;
-      const dir = join(tmp.dir, `alone-${i}`);
+      const dir = join(task.dir, `alone-${i}`);
       await train({ ...alone, out: dir }, { distributed: null });
       const a = comparable(await metricsOf(dir));
       const g = comparable(trials[i]!.epochs);
@@ -87,12 +78,12 @@ describe('tune()', () => {
   });
 
   it('never reads test during the search: a test split of undecodable files does not stop it or change the choice', async () => {
-    const clean = await tune(smallTune(task, join(tmp.dir, 'clean')));
-    const poisoned = join(tmp.dir, 'poisoned');
+    const clean = await tune(smallTune(task, join(task.dir, 'clean')));
+    const poisoned = join(task.dir, 'poisoned');
     await cp(task.data, poisoned, { recursive: true });
     const test = JSON.parse(await readFile(join(poisoned, 'test.json'), 'utf8')) as Record<string, number>;
     for (const key of Object.keys(test)) await writeFile(join(poisoned, 'images', key), 'not a JPEG');
-    const out = join(tmp.dir, 'poisoned-tune');
+    const out = join(task.dir, 'poisoned-tune');
     const summary = await tune({ ...smallTune(task, out), data: poisoned });
     expect(summary.chosen).toEqual(clean.chosen);
     expect(summary.valTop1).toBe(clean.valTop1);
@@ -100,7 +91,7 @@ describe('tune()', () => {
   });
 
   it('records a diverging trial as failed and goes on', async () => {
-    const out = join(tmp.dir, 'diverging');
+    const out = join(task.dir, 'diverging');
     const summary = await tune({ ...smallTune(task, out), grid: { lr: [1e38, 1], wd: [0] } });
     const [diverged, ok] = await trialsOf(out);
     expect(diverged).toMatchObject({ status: 'failed', error: expect.stringMatching(/diverged: non-finite/) });
@@ -112,7 +103,7 @@ describe('tune()', () => {
 
   it('resumed after interrupts in the search and in the final runs, gives the summary of an uninterrupted tune', async () => {
     const config = (out: string): TuneConfig => ({
-      ...smallTune(task, join(tmp.dir, out)),
+      ...smallTune(task, join(task.dir, out)),
       epochs: 2,
       prune: 'halving',
       rungs: [1],
@@ -143,7 +134,7 @@ describe('tune()', () => {
     };
     // Mid-epoch in the second group of the search, then mid-way through the first final run.
     await stopAfter({}, (steps) => steps === 8);
-    const cut = await trialsOf(join(tmp.dir, 'cut'));
+    const cut = await trialsOf(join(task.dir, 'cut'));
     expect(cut.some((t) => t.epochs.length > 0) && cut.some((t) => t.status === 'pending')).toBe(true);
     await stopAfter({ resume: true }, (_s, finalSteps) => finalSteps === 2);
     const lastCallStarted = performance.now();
@@ -152,20 +143,20 @@ describe('tune()', () => {
     expect(timeless(resumed)).toEqual(timeless(whole));
     // seconds counts all three calls (calls.json lists them), not only the one that finished.
     const calls = (
-      JSON.parse(await readFile(join(tmp.dir, 'cut', 'calls.json'), 'utf8')) as { calls: Array<{ seconds: number }> }
+      JSON.parse(await readFile(join(task.dir, 'cut', 'calls.json'), 'utf8')) as { calls: Array<{ seconds: number }> }
     ).calls;
     expect(calls).toHaveLength(3);
     expect(calls[0]!.seconds).toBeGreaterThan(0);
     expect(resumed.seconds).toBeGreaterThan(lastCall);
     expect(Math.abs(resumed.seconds - calls.reduce((sum, c) => sum + c.seconds, 0))).toBeLessThan(1);
-    expect(steady(await trialsOf(join(tmp.dir, 'cut')))).toEqual(steady(await trialsOf(join(tmp.dir, 'whole'))));
-    expect(JSON.parse(await readFile(join(tmp.dir, 'cut', 'summary.json'), 'utf8')).testTop1Mean).toBe(
+    expect(steady(await trialsOf(join(task.dir, 'cut')))).toEqual(steady(await trialsOf(join(task.dir, 'whole'))));
+    expect(JSON.parse(await readFile(join(task.dir, 'cut', 'summary.json'), 'utf8')).testTop1Mean).toBe(
       whole.testTop1Mean,
     );
   });
 
   it('resumes from the trial states when a kill fell between a state write and the trials.jsonl write', async () => {
-    const out = join(tmp.dir, 'state-ahead');
+    const out = join(task.dir, 'state-ahead');
     const whole = await tune(smallTune(task, out));
     const records = await trialsOf(out);
     // As if killed after the last epoch's state was saved but before trials.jsonl recorded it.
@@ -177,7 +168,7 @@ describe('tune()', () => {
   });
 
   it("--final-on trainval retrains on train + val and reports the final runs' test top-1", async () => {
-    const out = join(tmp.dir, 'trainval');
+    const out = join(task.dir, 'trainval');
     const summary = await tune({
       ...smallTune(task, out),
       grid: { lr: [1], wd: [0] },
@@ -201,7 +192,7 @@ describe('tune()', () => {
   });
 
   it('refuses a second tune in the same folder without --resume / --force, and a changed search on resume', async () => {
-    const out = join(tmp.dir, 'clean');
+    const out = join(task.dir, 'clean');
     await expect(tune(smallTune(task, out))).rejects.toThrow(/holds a tune already/);
     await expect(tune({ ...smallTune(task, out), grid: { lr: [1], wd: [0] }, resume: true })).rejects.toThrow(
       /another search/,
@@ -211,7 +202,7 @@ describe('tune()', () => {
 
 describe('vpt-native tune', () => {
   it('writes the tune folder, and train --config takes its best-config.yaml', async () => {
-    const out = join(tmp.dir, 'cli');
+    const out = join(task.dir, 'cli');
     const args = ['tune', '--data', task.data, '--weights', task.weights, '--out', out];
     const flags = ['--epochs', '2', '--warmup-epochs', '0', '--batch-size', '8', '--crop-size', '32'];
     const grid = [
@@ -258,7 +249,7 @@ describe('vpt-native tune', () => {
     expect((await readFile(join(out, 'leaderboard.csv'), 'utf8')).split('\n')[0]).toBe(
       'rank,id,base lr,lr,wd,prompt tokens,deep,status,epochs,val top-1,note',
     );
-    const again = join(tmp.dir, 'from-best-config');
+    const again = join(task.dir, 'from-best-config');
     await run(process.execPath, [
       cli,
       'train',
@@ -279,7 +270,7 @@ describe('vpt-native tune', () => {
   });
 
   it('Ctrl-C stops the search with exit 130 and --resume finishes it', async () => {
-    const out = join(tmp.dir, 'cli-sigint');
+    const out = join(task.dir, 'cli-sigint');
     const args = [cli, 'tune', '--data', task.data, '--weights', task.weights, '--out', out, '--epochs', '3'];
     const flags = ['--warmup-epochs', '0', '--batch-size', '8', '--crop-size', '32', '--prompt-tokens', '2'];
     const rest = ['--lr', '2,0.5,0.1', '--wd', '0.001,0', '--seeds', '0', '--group-size', '2', '--device', 'cpu'];
@@ -301,7 +292,7 @@ describe('vpt-native tune', () => {
   });
 
   it('refuses a dataset whose val split is the test split, naming prepare-cub --val-fraction (exit 2 for a bad grid)', async () => {
-    const plain = join(tmp.dir, 'plain');
+    const plain = join(task.dir, 'plain');
     await cp(task.data, plain, { recursive: true });
     const { rm } = await import('node:fs/promises');
     await rm(join(plain, 'test.json'));
@@ -313,7 +304,7 @@ describe('vpt-native tune', () => {
       '--weights',
       task.weights,
       '--out',
-      join(tmp.dir, 'refused'),
+      join(task.dir, 'refused'),
       '--crop-size',
       '32',
     ];
