@@ -11,6 +11,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { median, randomImages } from '../../bench/stats.mjs';
+
 export const title = 'VPT-deep prompt scaling: train / eval ms, skipDiscardedPromptRows on vs off, and PyTorch eager';
 
 const execFileP = promisify(execFile);
@@ -20,22 +22,9 @@ const LOSS_TOL = { fp32: 1e-4, bf16: 2e-2 };
 /** PyTorch rows stop being run after this many seconds of the section, to stay near its ~120 s budget. */
 const TORCH_BUDGET_S = 70;
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** Deterministic pixels in [-1, 1). */
-function pixels(n) {
-  const out = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** On and off, interleaved step by step: median train / eval ms of each, and the first step's losses. */
 async function ours(createModel, { weights, device, precision, tokens, batch, size, classes, warmup, steps }) {
-  const images = { pixels: pixels(batch * 3 * size * size), shape: [batch, 3, size, size] };
+  const images = { pixels: randomImages(batch * 3 * size * size), shape: [batch, 3, size, size] };
   const labels = Int32Array.from({ length: batch }, (_, i) => (i * 37) % classes);
   const models = [];
   try {

@@ -1,4 +1,6 @@
 /** The tune tests' task: a synthetic CUB-layout dataset with val carved from train (distinct from test) and a tiny random ViT. */
+
+import type { TrialEvents } from '../../lib/tune/trial-trainer.js';
 import type { TuneConfig } from '../../lib/tune/tune-config.js';
 import { type SyntheticTask, useSyntheticTask } from './common.js';
 
@@ -27,5 +29,19 @@ export function smallTune(task: { data: string; weights: string }, out: string):
     seed: 3,
     grid: { lr: [2, 0.5, 0.1], wd: [0.001, 0] },
     seeds: 0,
+  };
+}
+
+/**
+ * Trial events that record each failure as `id: error` in `failures`; `epoch` (default: ignore)
+ * receives every epoch's metrics.
+ */
+export function recordingEvents(failures: string[], epoch: TrialEvents['epoch'] = async () => {}): TrialEvents {
+  return {
+    epoch,
+    restored: async () => {},
+    failed: async (id, error) => {
+      failures.push(`${id}: ${error}`);
+    },
   };
 }

@@ -8,7 +8,7 @@ import type { Model } from '../../lib/model/model.js';
 import { GroupTrainer } from '../../lib/tune/group-trainer.js';
 import type { TrialEvents } from '../../lib/tune/trial-trainer.js';
 import { resolveTuneConfig, type TuneConfig } from '../../lib/tune/tune-config.js';
-import { smallTune, useTuneTask } from '../helpers/tune-task.js';
+import { recordingEvents, smallTune, useTuneTask } from '../helpers/tune-task.js';
 
 const task = useTuneTask();
 
@@ -31,13 +31,7 @@ async function groupOf(config: Partial<TuneConfig>, out: string) {
       }
     },
   });
-  const events: TrialEvents = {
-    epoch: async () => {},
-    restored: async () => {},
-    failed: async (id, error) => {
-      failures.push(`${id}: ${error}`);
-    },
-  };
+  const events: TrialEvents = recordingEvents(failures);
   try {
     await trainer.train(
       t.trials.slice(0, 4).map((spec) => ({ spec, epochsDone: 0 })),

@@ -13,7 +13,7 @@ import { GroupTrainer } from '../../lib/tune/group-trainer.js';
 import type { StackedStepDecision, StackedStepMode } from '../../lib/tune/stacked-step.js';
 import { resolveTuneConfig, type TuneConfig } from '../../lib/tune/tune-config.js';
 import { comparable } from '../helpers/run-metrics.js';
-import { smallTune, useTuneTask } from '../helpers/tune-task.js';
+import { recordingEvents, smallTune, useTuneTask } from '../helpers/tune-task.js';
 
 const failing = vi.hoisted(() => ({ calls: 0 }));
 vi.mock('../../lib/model/grouped-step.js', async (original) => ({
@@ -50,15 +50,9 @@ async function trainGroup(mode: StackedStepMode, out: string) {
     await trainer.train(
       t.trials.map((spec) => ({ spec, epochsDone: 0 })),
       2,
-      {
-        epoch: async (id, m) => {
-          epochs.set(id, [...(epochs.get(id) ?? []), m]);
-        },
-        restored: async () => {},
-        failed: async (id, error) => {
-          failures.push(`${id}: ${error}`);
-        },
-      },
+      recordingEvents(failures, async (id, m) => {
+        epochs.set(id, [...(epochs.get(id) ?? []), m]);
+      }),
     );
   } finally {
     await trainer.close();

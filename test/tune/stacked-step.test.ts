@@ -16,7 +16,7 @@ import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import type { TrialEvents } from '../../lib/tune/trial-trainer.js';
 import { type TuneConfig, tune } from '../../lib/tune/tune.js';
 import { resolveTuneConfig } from '../../lib/tune/tune-config.js';
-import { smallTune, useTuneTask } from '../helpers/tune-task.js';
+import { recordingEvents, smallTune, useTuneTask } from '../helpers/tune-task.js';
 
 /** fp32: the stacked forward batches the trials' matmuls; the losses agree to float rounding. */
 const TOL = 1e-5;
@@ -106,13 +106,7 @@ describe('GroupTrainer stackedStep', () => {
       ...(file ? { stackedStepFile: file } : {}),
     });
     const failures: string[] = [];
-    const events: TrialEvents = {
-      epoch: async () => {},
-      restored: async () => {},
-      failed: async (id, error) => {
-        failures.push(`${id}: ${error}`);
-      },
-    };
+    const events: TrialEvents = recordingEvents(failures);
     try {
       await trainer.train(
         t.trials.map((spec) => ({ spec, epochsDone: 0 })),
