@@ -11,12 +11,11 @@
 
 namespace vpt {
 
-// vit.block_forward(index, x, queries, kv_rows, kv_rows_start), recomputed in the backward
+// vit.block_forward(index, x, queries, kv_rows), recomputed in the backward
 // pass; kv_rows (VPT-deep's prompts, trainable) get their gradient too. With `bf16`, the
 // recompute runs under bf16 autocast on `device`, as the forward did. `vit` must outlive the
 // backward pass.
 at::Tensor checkpointed_block(const VisionTransformer& vit, int64_t index, const at::Tensor& x, int64_t queries,
-                              c10::DeviceType device, bool bf16, const at::Tensor& kv_rows = at::Tensor(),
-                              int64_t kv_rows_start = 0);
+                              c10::DeviceType device, bool bf16, const at::Tensor& kv_rows = at::Tensor());
 
 }  // namespace vpt

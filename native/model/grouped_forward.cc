@@ -147,7 +147,7 @@ std::vector<at::Tensor> GroupedForward::train_logits(const std::vector<PromptedV
     }
     const at::Tensor kv_h =
         b.kv ? vit.block_input(i, kv_rows(i), at::Tensor(), at::Tensor(), 0, fused).normed : at::Tensor();
-    std::tie(y, mlp) = vit.block_forward_normed(i, in.sum, in.normed, a.queries_of(i), fused, kv_h, prefix);
+    std::tie(y, mlp) = vit.block_forward_normed(i, in.sum, in.normed, a.queries_of(i), fused, kv_h);
   }
   const at::Tensor features = a.pool_encoded(y + mlp);  // (G*B, D)
   for (int64_t g = 0; g < G; ++g)

@@ -111,7 +111,7 @@ at::Tensor MultiTaskVit::features(const at::Tensor& images, const at::Tensor& pr
     // Token pooling reads only the CLS row (and a distilled DeiT's dist row) of the last block.
     const int64_t queries =
         i == depth - 1 && vit_config_.global_pool == "token" ? (vit_config_.dist_token ? 2 : 1) : -1;
-    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries, /*fused=*/false, kv_h, prefix);
+    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries, /*fused=*/false, kv_h);
   }
   // Average pooling skips the prefix and (shallow) the prompt rows.
   return vit_.pool(y + m, prefix + (shallow ? prompts.size(2) : 0));  // (B, D)

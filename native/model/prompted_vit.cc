@@ -307,13 +307,12 @@ at::Tensor PromptedVit::encode_from(at::Tensor x, int64_t first, bool train) {
     return run_blocks(x, rng, first);
   // Checkpointed blocks take the stream whole: the prompts go in between them, or as key /
   // value rows alongside it.
-  const int64_t prefix = config_.vit.num_prefix_tokens();
   for (int64_t i = first; i < config_.vit.depth; ++i) {
     const auto& step = schedule_.blocks[static_cast<size_t>(i)];
     if (i > first) x = apply_prompt_step(i, x, rng);
-    x = step.kv ? checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast(),
-                                     kv_prompts(i, B, rng), prefix)
-                : checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast());
+    x = step.kv
+            ? checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast(), kv_prompts(i, B, rng))
+            : checkpointed_block(vit_, i, x, queries_of(i), device_.type(), backbone_autocast());
   }
   return x;  // (B, T, D), without the prompt rows after kv blocks, or (B, 1, D) with token pooling
 }
@@ -353,7 +352,7 @@ at::Tensor PromptedVit::run_blocks(const at::Tensor& x, at::Generator* rng, int6
     // kv blocks: the prompts' norm1 (no residual: nothing of theirs carries over), keys and values only.
     const at::Tensor kv_h =
         b.kv ? vit_.block_input(i, kv_prompts(i, B, rng), at::Tensor(), at::Tensor(), 0, fused).normed : at::Tensor();
-    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries_of(i), fused, kv_h, prefix);
+    std::tie(y, m) = vit_.block_forward_normed(i, in.sum, in.normed, queries_of(i), fused, kv_h);
   }
   return y + m;  // (B, T, D), without the prompt rows after kv blocks, or (B, 1, D) with token pooling
 }

@@ -149,8 +149,8 @@ at::Tensor VisionTransformer::embed(const at::Tensor& images, const at::Tensor& 
   return x;  // (B, prefix + P, D)
 }
 
-at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, int64_t queries, const at::Tensor& kv_h,
-                                        int64_t kv_rows_start) const {
+at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, int64_t queries,
+                                        const at::Tensor& kv_h) const {
   const int64_t B = x.size(0), T = x.size(1), D = config_.embed_dim, H = config_.num_heads, hd = config_.head_dim();
   auto rows = [&](const at::Tensor& t, int64_t start, int64_t n) { return t.defined() ? t.narrow(0, start, n) : t; };
   // (B', T', D) -> (2, B', H, T', hd): keys and values of every row of h.
@@ -185,7 +185,7 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
     q = rope_rows(q, T), k = rope_rows(k, T);
     if (kv_h.defined()) {
       // Rows that are only keys and values (VPT-deep's prompts): their projections join the
-      // others at kv_rows_start; a batch-shared row is projected once and broadcast.
+      // others; a batch-shared row is projected once and broadcast.
       at::Tensor kv_all = keys_values(kv_h);
       const int64_t groups = kv_all.size(1);
       if (groups == 1) {
@@ -197,10 +197,11 @@ at::Tensor VisionTransformer::attention(const VitBlock& b, const at::Tensor& x, 
                      .reshape({2, B, H, kv_all.size(3), hd});
       }
       std::vector<at::Tensor> kv = kv_all.unbind(0);
-      auto insert = [&](const at::Tensor& t, const at::Tensor& extra) {
-        return at::cat({t.narrow(2, 0, kv_rows_start), extra, t.narrow(2, kv_rows_start, T - kv_rows_start)}, 2);
-      };
-      k = insert(k, kv[0]), v = insert(v, kv[1]);  // (B, H, T + n, hd)
+      // Appended after the others, not inserted after the prefix rows where the stream had
+      // them: without a mask, attention does not depend on the order of the keys (only the
+      // summation order changes), and the backward of a cat of whole tensors is views, where
+      // narrowing k and v around an insertion zero-fills two buffers of k's size each.
+      k = at::cat({k, kv[0]}, 2), v = at::cat({v, kv[1]}, 2);  // (B, H, T + n, hd)
     }
     out = compat::sdpa(q, k, v);  // (B, H, q, hd)
   }
@@ -238,21 +239,20 @@ at::Tensor VisionTransformer::mlp(const VitBlock& b, const at::Tensor& x) const 
 }
 
 at::Tensor VisionTransformer::block_forward(int64_t index, const at::Tensor& x, int64_t queries,
-                                            const at::Tensor& kv_rows, int64_t kv_rows_start) const {
+                                            const at::Tensor& kv_rows) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
   const at::Tensor kv_h = kv_rows.defined() ? layer_norm(kv_rows, b.norm1_weight, b.norm1_bias) : at::Tensor();
-  auto [y, m] = block_forward_normed(index, x, layer_norm(x, b.norm1_weight, b.norm1_bias), queries, /*fused=*/false,
-                                     kv_h, kv_rows_start);
+  auto [y, m] =
+      block_forward_normed(index, x, layer_norm(x, b.norm1_weight, b.norm1_bias), queries, /*fused=*/false, kv_h);
   return y + m;
 }
 
 std::pair<at::Tensor, at::Tensor> VisionTransformer::block_forward_normed(int64_t index, const at::Tensor& x,
                                                                           const at::Tensor& h, int64_t queries,
-                                                                          bool fused, const at::Tensor& kv_h,
-                                                                          int64_t kv_rows_start) const {
+                                                                          bool fused, const at::Tensor& kv_h) const {
   const VitBlock& b = blocks_[static_cast<size_t>(index)];
   const int64_t q = queries < 0 ? x.size(1) : queries;
-  at::Tensor a = attention(b, h, q, kv_h, kv_rows_start);
+  at::Tensor a = attention(b, h, q, kv_h);
   if (config_.layer_scale) a = a * b.ls1_gamma;
   AddNorm mid =
       add_norm(q == x.size(1) ? x : x.narrow(1, 0, q), a, at::Tensor(), 0, b.norm2_weight, b.norm2_bias, fused);

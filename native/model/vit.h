@@ -124,15 +124,15 @@ class VisionTransformer {
   // With `queries` = q < T only the first q tokens' outputs are computed (B, q, D): keys and
   // values still come from every token, so those rows are exact. Token pooling needs only the
   // CLS row of the last block, which skips most of that block's work.
-  // With `kv_rows` (B or 1, n, D) defined, those rows join the block as keys and values only,
-  // between x's rows kv_rows_start - 1 and kv_rows_start: the block sees the stream
-  // [x[:, :start], kv_rows, x[:, start:]] but computes (and returns) only x's rows. VPT-deep's
-  // prompt rows are such rows: the next block overwrites their outputs. One kv_rows row
+  // With `kv_rows` (B or 1, n, D) defined, those rows join the block as keys and values only:
+  // the block attends over x's rows and kv_rows (wherever the rows sit in the stream: attention
+  // without a mask does not depend on the keys' order) but computes (and returns) only x's
+  // rows. VPT-deep's prompt rows are such rows: the next block overwrites their outputs. One kv_rows row
   // shared by the batch (size 1 in dim 0) gets its keys and values computed once; so do G
   // rows sets (size G in dim 0, G dividing B) each shared by B / G consecutive samples (the
   // stacked group step, grouped_forward.h).
   at::Tensor block_forward(int64_t index, const at::Tensor& x, int64_t queries = -1,
-                           const at::Tensor& kv_rows = at::Tensor(), int64_t kv_rows_start = 0) const;
+                           const at::Tensor& kv_rows = at::Tensor()) const;
   // The same block split at its residual adds, so that each add can run as one op with the
   // LayerNorm after it (add_layer_norm.h: the fused kernels, or with `fused` false the same in
   // ATen ops). `x` enters with `h` = norm1(x) already computed; returns {y, m}: the block's
@@ -141,8 +141,7 @@ class VisionTransformer {
   // `kv_h` = norm1(kv_rows) (block_input of the rows), or undefined: as in block_forward.
   std::pair<at::Tensor, at::Tensor> block_forward_normed(int64_t index, const at::Tensor& x, const at::Tensor& h,
                                                          int64_t queries, bool fused,
-                                                         const at::Tensor& kv_h = at::Tensor(),
-                                                         int64_t kv_rows_start = 0) const;
+                                                         const at::Tensor& kv_h = at::Tensor()) const;
   // {s, norm1(s)} for block `index`, s = x + r (r may be undefined) with rows
   // [rows_start, rows_start + n) of s replaced by `rows` (B, n, D) when it is defined.
   AddNorm block_input(int64_t index, const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows,
@@ -155,8 +154,7 @@ class VisionTransformer {
   at::Tensor pool_rows(const at::Tensor& x, int64_t start, int64_t count) const;
 
  private:
-  at::Tensor attention(const VitBlock& b, const at::Tensor& x, int64_t queries, const at::Tensor& kv_h,
-                       int64_t kv_rows_start) const;
+  at::Tensor attention(const VitBlock& b, const at::Tensor& x, int64_t queries, const at::Tensor& kv_h) const;
   at::Tensor mlp(const VitBlock& b, const at::Tensor& x) const;
   at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
   AddNorm add_norm(const at::Tensor& x, const at::Tensor& r, const at::Tensor& rows, int64_t rows_start,
