@@ -57,6 +57,7 @@ const TUNE_FLAG_KEYS = [
   'rungs',
   'keep',
   'graceEpochs',
+  'rungSchedule',
   'groupSize',
   'stackedStep',
   'resume',
@@ -107,6 +108,12 @@ export function registerTuneCommand(program: Command): void {
       '--grace-epochs <n>',
       'halving: no default rung before this many epochs (default: --warmup-epochs + 1)',
       positiveInteger,
+    )
+    .addOption(
+      new Option(
+        '--rung-schedule <mode>',
+        'halving: rungs rank configs mid-schedule, or each rung trains complete runs of its length, restarted (continue)',
+      ).choices(['continue', 'restart']),
     )
     .option(
       '--group-size <n>',

@@ -20,6 +20,7 @@ import { GroupTrainer } from './group-trainer.js';
 import { drawHeatmap } from './heatmap.js';
 import { leaderboardCsv, leaderboardMarkdown, leaderboardRows } from './leaderboard.js';
 import { RankShare, rankTrialsFile } from './rank-share.js';
+import { firstStageTrials, restartsRungs } from './rung-schedule.js';
 import { runSearch } from './run-search.js';
 import { selectTrial } from './select-trial.js';
 import { readDecision } from './stacked-step.js';
@@ -184,7 +185,7 @@ async function searchAndFinish(
   const isMain = rank === 0;
   const rankFiles = Array.from({ length: worldSize }, (_, r) => rankTrialsFile(folder.dir, r, worldSize));
   // A resume takes the records of every rank of the interrupted tune, whatever its world size.
-  const log = await TrialLog.open(rankFiles[rank]!, t.trials, settings.resume ? await folder.trialFiles() : []);
+  const log = await TrialLog.open(rankFiles[rank]!, firstStageTrials(t), settings.resume ? await folder.trialFiles() : []);
   await log.save();
 
   const trainer = new GroupTrainer({
@@ -208,6 +209,7 @@ async function searchAndFinish(
       stepsPerEpoch: trainer.stepsPerEpoch,
       trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
       rungs: t.rungs,
+      ...(restartsRungs(t) ? { rungSchedule: 'restart' as const } : {}),
       out: folder.dir,
     });
     await runSearch(
@@ -234,7 +236,13 @@ async function searchAndFinish(
   if (isMain) {
     await folder.writeText(folder.files.leaderboardMd, leaderboardMarkdown(rows, settings.select));
     await folder.writeText(folder.files.leaderboardCsv, leaderboardCsv(rows));
-    await drawHeatmap(folder.files.heatmap, rows, t.axes.lr, t.axes.wd);
+    // One cell per config: its last run (a restarted search's promoted runs have a later one).
+    await drawHeatmap(
+      folder.files.heatmap,
+      rows.filter((r) => r.status !== 'promoted'),
+      t.axes.lr,
+      t.axes.wd,
+    );
   }
   const chosen = selectTrial(log.records, settings.select);
   if (!chosen)
