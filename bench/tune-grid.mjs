@@ -56,9 +56,7 @@ const { values: flags, positionals: positional } = parseArgs({
   },
 });
 const reuse = flags.reuse;
-const reused = reuse
-  ? JSON.parse(await readFile(join(reuse, 'none', 'tune.json'), 'utf8'))
-  : undefined;
+const reused = reuse ? JSON.parse(await readFile(join(reuse, 'none', 'tune.json'), 'utf8')) : undefined;
 const reusedSynth = reuse ? JSON.parse(await readFile(join(reuse, 'CUB_200_2011', 'synth.json'), 'utf8')) : undefined;
 const epochs = reused ? reused.base.epochs : Number(positional[0] ?? 9);
 const imagesPerClass = reused ? reusedSynth.imagesPerClass : Number(positional[1] ?? 20);
@@ -82,7 +80,9 @@ if (!reuse) {
   console.log(`data: ${JSON.stringify(counts)} images (${classes} classes) in ${data}`);
   weights = await writeRandomBackbone(join(dir, 'backbone'), DEMO_BACKBONE);
 } else {
-  console.log(`data and backbone of ${reuse} (${classes} classes x ${imagesPerClass}, synth seed ${reusedSynth.seed}), ${epochs} epochs`);
+  console.log(
+    `data and backbone of ${reuse} (${classes} classes x ${imagesPerClass}, synth seed ${reusedSynth.seed}), ${epochs} epochs`,
+  );
 }
 const shared = [
   '--data',

@@ -1,5 +1,5 @@
 /**
- * Shows a tune's progress: on a TTY a bar over the grid's config-steps with the trials running,
+ * Shows a tune's progress: on a TTY a bar over the search's planned config-steps with the trials running,
  * finished, pruned and failed and the best so far; otherwise a line per trial that stops. The
  * final runs report as `train` does. JSON lines with --json, nothing with --quiet.
  */
@@ -53,7 +53,7 @@ export function createTuneReporter(
             },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(e.trials * e.epochs * e.stepsPerEpoch, e.trialEpochs * e.stepsPerEpoch, payload());
+          bar.start(e.plannedTrialEpochs * e.stepsPerEpoch, e.trialEpochs * e.stepsPerEpoch, payload());
         }
         break;
       case 'stacked-step':
@@ -75,7 +75,9 @@ export function createTuneReporter(
         if (!tty) {
           const why =
             s === 'pruned'
-              ? ` at epoch ${e.trial.prunedAt}`
+              ? e.trial.budget === undefined
+                ? ` at epoch ${e.trial.prunedAt}`
+                : ` after its ${e.trial.budget}-epoch run`
               : s === 'promoted'
                 ? ` to the ${e.trial.promotedTo}-epoch run`
                 : s === 'failed'

@@ -22,6 +22,7 @@ import { EpochStats } from '../train/epoch-stats.js';
 import type { EpochMetrics, SplitMetrics } from '../train/run-folder.js';
 import { learningRateAt, type Schedule } from '../train/schedule.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { trialSchedule } from './rung-schedule.js';
 import {
   readDecision,
   type StackedStepDecision,
@@ -30,7 +31,6 @@ import {
   timeStackedStep,
   writeDecision,
 } from './stacked-step.js';
-import { trialSchedule } from './rung-schedule.js';
 import { createTrialModel, sharesBackbone } from './trial-model.js';
 import type { TrialEvents, TrialRun, TrialTrainer } from './trial-trainer.js';
 import type { TrialSpec } from './tune-config.js';

@@ -27,7 +27,8 @@ function noteOf(r: TrialRecord): string {
 
 /** Finished trials first (by score, ties to the smaller lr), then pruned or promoted by the epochs reached, then failed. */
 export function leaderboardRows(records: readonly TrialRecord[], select: 'last' | 'best'): LeaderboardRow[] {
-  const group = (r: TrialRecord) => ({ finished: 0, running: 1, pending: 1, promoted: 2, pruned: 2, failed: 3 })[r.status];
+  const group = (r: TrialRecord) =>
+    ({ finished: 0, running: 1, pending: 1, promoted: 2, pruned: 2, failed: 3 })[r.status];
   const score = (r: TrialRecord) => selectionScore(r, select) ?? NaN;
   const sorted = [...records].sort(
     (a, b) =>

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 
 import type { ResolvedTrainConfig } from '../config/train-config.js';
 import type { Schedule } from '../train/schedule.js';
+import { keptAt } from './halving.js';
 import type { ResolvedTune, TrialSpec } from './tune-config.js';
 
 /** Whether the search restarts each rung's entrants with a complete run of the rung's length. */
@@ -71,4 +72,22 @@ export function trialSchedule(
 /** The trials a search's log starts with: the grid's, or (restarted rungs) the grid's runs of the first rung's length. */
 export function firstStageTrials(t: ResolvedTune): TrialSpec[] {
   return restartsRungs(t) ? t.trials.map((s) => budgetTrial(s, t.rungs[0]!)) : t.trials;
+}
+
+/**
+ * Config-epochs the search trains when no trial fails: each rung keeps keptAt(n, keep) of its n
+ * entrants. Restarted rungs train each entrant a whole run of the rung's length; continued ones
+ * train on from the rung before.
+ */
+export function plannedTrialEpochs(t: ResolvedTune): number {
+  const restart = restartsRungs(t);
+  let n = t.trials.length,
+    total = 0,
+    done = 0;
+  for (const budget of stageBudgets(t)) {
+    total += n * (restart ? budget : budget - done);
+    done = budget;
+    n = keptAt(n, t.settings.keep);
+  }
+  return total;
 }

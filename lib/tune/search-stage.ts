@@ -56,7 +56,9 @@ export async function trainStage(
     for (let i = 0; i < records.length; i += trainer.groupSize) {
       if (share && !share.owns(k++)) continue;
       signal?.throwIfAborted();
-      const runs: TrialRun[] = records.slice(i, i + trainer.groupSize).map((r) => ({ spec: stage.specOf(r), epochsDone }));
+      const runs: TrialRun[] = records
+        .slice(i, i + trainer.groupSize)
+        .map((r) => ({ spec: stage.specOf(r), epochsDone }));
       await trainer.train(runs, stage.until, events, signal);
     }
   }

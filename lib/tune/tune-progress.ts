@@ -17,6 +17,8 @@ export type TuneProgressEvent =
       rungs: number[];
       /** Present when the rungs train complete runs of their own length (rungSchedule 'restart'). */
       rungSchedule?: 'restart';
+      /** Config-epochs the search trains if no trial fails (with halving: what the rungs keep). */
+      plannedTrialEpochs: number;
       out: string;
     }
   /** Whether the groups' steps are stacked (decided at the first step; again if a stacked step fails). */

@@ -20,8 +20,8 @@ import { GroupTrainer } from './group-trainer.js';
 import { drawHeatmap } from './heatmap.js';
 import { leaderboardCsv, leaderboardMarkdown, leaderboardRows } from './leaderboard.js';
 import { RankShare, rankTrialsFile } from './rank-share.js';
-import { firstStageTrials, restartsRungs } from './rung-schedule.js';
 import { runSearch } from './run-search.js';
+import { firstStageTrials, plannedTrialEpochs, restartsRungs } from './rung-schedule.js';
 import { selectTrial } from './select-trial.js';
 import { readDecision } from './stacked-step.js';
 import { writeTrainvalDataset } from './trainval-dataset.js';
@@ -185,7 +185,11 @@ async function searchAndFinish(
   const isMain = rank === 0;
   const rankFiles = Array.from({ length: worldSize }, (_, r) => rankTrialsFile(folder.dir, r, worldSize));
   // A resume takes the records of every rank of the interrupted tune, whatever its world size.
-  const log = await TrialLog.open(rankFiles[rank]!, firstStageTrials(t), settings.resume ? await folder.trialFiles() : []);
+  const log = await TrialLog.open(
+    rankFiles[rank]!,
+    firstStageTrials(t),
+    settings.resume ? await folder.trialFiles() : [],
+  );
   await log.save();
 
   const trainer = new GroupTrainer({
@@ -210,6 +214,7 @@ async function searchAndFinish(
       trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
       rungs: t.rungs,
       ...(restartsRungs(t) ? { rungSchedule: 'restart' as const } : {}),
+      plannedTrialEpochs: plannedTrialEpochs(t),
       out: folder.dir,
     });
     await runSearch(
