@@ -1,14 +1,17 @@
-// VPT's default 36-config prompt grid (lr x wd), three ways, on the synthetic CUB-layout data
+// VPT's default 36-config prompt grid (lr x wd), four ways, on the synthetic CUB-layout data
 // and a tiny random ViT (the demo's), on the CPU:
 //   (a) 36 sequential `vpt-native train` processes (what KMnP/vpt's tune scripts do);
 //   (b) `vpt-native tune --prune none` (one process, groups of configs on one loader pass);
-//   (c) `vpt-native tune --prune halving` (successive halving on val top-1);
-//   (c') `vpt-native tune --prune halving --rung-schedule restart` (halving over budget-complete
-//        rungs: each rung trains complete runs of its length from scratch, lib/tune/rung-schedule.ts).
+//   (c) `vpt-native tune --prune halving --rung-schedule continue` (successive halving on val
+//       top-1, ranking the configs mid-way through their full schedule);
+//   (c') `vpt-native tune --prune halving --rung-schedule restart` (the default: halving over
+//        budget-complete rungs, each training complete runs of its length from scratch,
+//        lib/tune/rung-schedule.ts).
 // Reports wall time of the search, config-epochs trained, the chosen config with its val top-1
 // and the test top-1 of its final run (seed 42), and the host memory one more trial model takes.
 // (c)'s halving uses the defaults: keep 1/3, rungs epochs x (1/3)^k moved to the grace period
-// (warmup + 1 epochs), equal val top-1 at a rung to the lower val loss.
+// (warmup + 1 epochs), equal val top-1 at a rung to the lower val loss. (c') the same rule and
+// keep, its default rungs epochs x (1/3)^k without the grace period.
 //   npm run build:ts && node bench/tune-grid.mjs [epochs=9] [imagesPerClass=20] [classes=5] [--tune-only]
 //     [--grid-only] [--val-fraction 0.2] [--synth-seed 7] [--noise 24] [--hue-jitter 0.03] [--sequential-configs 36]
 //     [--ways b,c,r,a] [--reuse <bench folder>] [--stacked-step auto|on|off]
@@ -144,7 +147,7 @@ const readTrials = async (folder) =>
 let fullGridBest;
 for (const [key, way, prune, folder, extra] of [
   ['b', '(b) tune --prune none', 'none', 'none', []],
-  ['c', '(c) tune --prune halving', 'halving', 'halving', []],
+  ['c', '(c) tune --prune halving --rung-schedule continue', 'halving', 'halving', ['--rung-schedule', 'continue']],
   ['r', "(c') tune --prune halving --rung-schedule restart", 'halving', 'restart', ['--rung-schedule', 'restart']],
 ]) {
   const out = join(dir, folder);

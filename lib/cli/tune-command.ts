@@ -106,13 +106,13 @@ export function registerTuneCommand(program: Command): void {
     .option('--keep <fraction>', 'halving: fraction of the configs a rung keeps (0.3333)', Number)
     .option(
       '--grace-epochs <n>',
-      'halving: no default rung before this many epochs (default: --warmup-epochs + 1)',
+      'halving: no default rung before this many epochs (default: 1 with --rung-schedule restart, --warmup-epochs + 1 with continue)',
       positiveInteger,
     )
     .addOption(
       new Option(
         '--rung-schedule <mode>',
-        'halving: rungs rank configs mid-schedule, or each rung trains complete runs of its length, restarted (continue)',
+        'halving: each rung trains complete runs of its length, restarted (restart), or ranks configs mid-schedule (continue)',
       ).choices(['continue', 'restart']),
     )
     .option(

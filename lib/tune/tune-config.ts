@@ -64,19 +64,21 @@ export const tuneSettingsSchema = z.strictObject({
   rungs: distinct(z.int().min(1)).optional(),
   /**
    * Halving's grace period: the default rungs start no earlier than this many epochs (earlier ones
-   * move to it). Default warmupEpochs + 1: a config is not ranked before it trained an epoch at its
-   * own learning rate (during the warmup every config's lr is still ramping up). With rungSchedule
-   * 'restart', default 1: each rung's run is complete, its warmup compressed with it.
+   * move to it). With rungSchedule 'continue', default warmupEpochs + 1: a config is not ranked
+   * before it trained an epoch at its own learning rate (during the warmup every config's lr is
+   * still ramping up). With 'restart', default 1: each rung's run is complete, its warmup
+   * compressed with it.
    */
   graceEpochs: z.int().min(1).optional(),
   /**
-   * What halving's rungs train (budget-complete rungs, rung-schedule.ts). 'continue': every config
-   * trains the full schedule and is ranked at the rungs mid-schedule, the survivors continuing.
-   * 'restart': at a rung of r epochs each entrant trains a complete r-epoch run (the warmup and
-   * cosine compressed to r epochs) and is ranked at its end; the survivors start again from scratch
-   * at the next rung's length, the last ones with the full schedule (as `train` would).
+   * What halving's rungs train (budget-complete rungs, rung-schedule.ts). 'restart' (default): at a
+   * rung of r epochs each entrant trains a complete r-epoch run (the warmup and cosine compressed to
+   * r epochs) and is ranked at its end; the survivors start again from scratch at the next rung's
+   * length, the last ones with the full schedule (as `train` would). 'continue': every config
+   * trains the full schedule and is ranked at the rungs mid-schedule, the survivors training on
+   * (fewer config-epochs, but it ranks before the cosine decays: bench/RESULTS.md).
    */
-  rungSchedule: z.enum(['continue', 'restart']).default('continue'),
+  rungSchedule: z.enum(['continue', 'restart']).default('restart'),
   /** Fraction of the configs at a rung that keep training (at least one does). */
   keep: z
     .number()

@@ -55,8 +55,8 @@ describe('a rung run: the schedule compressed to the rung', () => {
 });
 
 describe('restarted rungs in the tune config', () => {
-  it("defaults to 'continue'; 'restart' changes nothing without halving", () => {
-    expect(resolve({}).settings.rungSchedule).toBe('continue');
+  it("defaults to 'restart', which changes nothing without halving", () => {
+    expect(resolve({}).settings.rungSchedule).toBe('restart');
     const none = resolve({ rungSchedule: 'restart' });
     expect(none.rungs).toEqual([]);
     expect(firstStageTrials(none)).toEqual(none.trials);
@@ -72,7 +72,7 @@ describe('restarted rungs in the tune config', () => {
     'at %i epochs (%i warmup) the default rungs keep >= 3x fewer config-epochs than the 36-config grid',
     (epochs, warmupEpochs, restart, cont) => {
       const r = resolve({ epochs, warmupEpochs, prune: 'halving', rungSchedule: 'restart' });
-      const c = resolve({ epochs, warmupEpochs, prune: 'halving' });
+      const c = resolve({ epochs, warmupEpochs, prune: 'halving', rungSchedule: 'continue' });
       expect(r.rungs).toEqual(restart);
       expect(c.rungs).toEqual(cont);
       expect((36 * epochs) / plannedTrialEpochs(r)).toBeGreaterThanOrEqual(3);
@@ -84,8 +84,8 @@ describe('restarted rungs in the tune config', () => {
   it('counts the planned config-epochs of each mode', () => {
     const at18 = { epochs: 18, warmupEpochs: 1, prune: 'halving' as const };
     // Restart: 36 x 2 + 12 x 6 + 4 x 18; continue: 36 x 2 + 12 x 4 + 4 x 12; none: 36 x 18.
-    expect(plannedTrialEpochs(resolve({ ...at18, rungSchedule: 'restart' }))).toBe(216);
-    expect(plannedTrialEpochs(resolve(at18))).toBe(168);
+    expect(plannedTrialEpochs(resolve(at18))).toBe(216);
+    expect(plannedTrialEpochs(resolve({ ...at18, rungSchedule: 'continue' }))).toBe(168);
     expect(plannedTrialEpochs(resolve({ epochs: 18, warmupEpochs: 1 }))).toBe(648);
     // A grace period given is kept: rungs [3, 6].
     expect(plannedTrialEpochs(resolve({ ...at18, rungSchedule: 'restart', graceEpochs: 3 }))).toBe(
