@@ -64,8 +64,10 @@ function absolute(config: TuneConfig): TuneConfig {
 
 /** What must not change between a tune and its resume (tune.json); how it runs (group size, decode workers) may. */
 function searchRecord(t: ResolvedTune) {
-  const { resume: _r, overwrite: _o, groupSize: _g, stackedStep: _s, ...settings } = t.settings;
+  const { resume: _r, overwrite: _o, groupSize: _g, stackedStep: _s, rungSchedule, ...rest } = t.settings;
   const { baseLr: _l, weightDecay: _w, workers: _k, ...base } = t.base;
+  // rungSchedule only where rungs restart: a tune folder from before the option (rungs continued, or none) still resumes.
+  const settings = restartsRungs(t) ? { ...rest, rungSchedule } : rest;
   return { settings, base, axes: t.axes, seeds: t.seeds, rungs: t.rungs, trials: t.trials.map((x) => x.id) };
 }
 

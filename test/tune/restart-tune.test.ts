@@ -114,8 +114,24 @@ describe('tune() with restarted rungs', () => {
     ).rejects.toThrow(/abort/i);
     const cut = await trialsOf(join(task.dir, 'cut'));
     expect(cut.filter((t) => t.budget === 3).some((t) => t.epochs.length > 0 && t.status === 'running')).toBe(true);
+    // Resuming it with its rungs continued would be another search: refused.
+    await expect(tune({ ...restartTune('cut'), rungSchedule: 'continue', resume: true })).rejects.toThrow(
+      /written for another search/,
+    );
     const resumed = await tune({ ...restartTune('cut'), resume: true });
     expect(timeless(resumed)).toEqual(timeless(whole));
     expect(steady(await trialsOf(join(task.dir, 'cut')))).toEqual(steady(await trialsOf(join(task.dir, 'whole'))));
+  });
+
+  it('writes rungSchedule to tune.json only where rungs restart, so a tune folder from before the option resumes', async () => {
+    const none = join(task.dir, 'none-record');
+    await tune({ ...restartTune('none-record'), prune: 'none' });
+    expect(JSON.parse(await readFile(join(none, 'tune.json'), 'utf8')).settings).not.toHaveProperty('rungSchedule');
+    const cont = join(task.dir, 'continue-record');
+    await tune({ ...restartTune('continue-record'), rungSchedule: 'continue' });
+    expect(JSON.parse(await readFile(join(cont, 'tune.json'), 'utf8')).settings).not.toHaveProperty('rungSchedule');
+    await tune(restartTune('restart-record'));
+    const restart = JSON.parse(await readFile(join(task.dir, 'restart-record', 'tune.json'), 'utf8'));
+    expect(restart.settings.rungSchedule).toBe('restart');
   });
 });
