@@ -49,6 +49,8 @@ const config = {
   ...base,
   grid: { lr: axes.lr, wd: axes.wd, promptTokens: axes.promptTokens, deep: axes.deep },
   prune: 'halving',
+  // Replays halving over continued rungs: a restarted rung's runs are not in a grid's records.
+  rungSchedule: 'continue',
   select: settings.select,
   seeds: 0,
   ...(values.keep ? { keep: Number(values.keep) } : {}),

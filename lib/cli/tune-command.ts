@@ -57,6 +57,7 @@ const TUNE_FLAG_KEYS = [
   'rungs',
   'keep',
   'graceEpochs',
+  'rungSchedule',
   'groupSize',
   'stackedStep',
   'resume',
@@ -105,8 +106,14 @@ export function registerTuneCommand(program: Command): void {
     .option('--keep <fraction>', 'halving: fraction of the configs a rung keeps (0.3333)', Number)
     .option(
       '--grace-epochs <n>',
-      'halving: no default rung before this many epochs (default: --warmup-epochs + 1)',
+      'halving: no default rung before this many epochs (default: 1 with --rung-schedule restart, --warmup-epochs + 1 with continue)',
       positiveInteger,
+    )
+    .addOption(
+      new Option(
+        '--rung-schedule <mode>',
+        'halving: each rung trains complete runs of its length, restarted (restart), or ranks configs mid-schedule (continue)',
+      ).choices(['continue', 'restart']),
     )
     .option(
       '--group-size <n>',

@@ -1,5 +1,5 @@
 /**
- * Shows a tune's progress: on a TTY a bar over the grid's config-steps with the trials running,
+ * Shows a tune's progress: on a TTY a bar over the search's planned config-steps with the trials running,
  * finished, pruned and failed and the best so far; otherwise a line per trial that stops. The
  * final runs report as `train` does. JSON lines with --json, nothing with --quiet.
  */
@@ -12,6 +12,13 @@ import { createReporter, type ReportMode } from './progress-reporter.js';
 
 const pct = (x: number | undefined | null) =>
   x === undefined || x === null || !Number.isFinite(x) ? '-' : `${(x * 100).toFixed(1)}%`;
+
+function halvingText(rungs: number[], schedule: 'restart' | undefined): string {
+  if (!rungs.length) return '';
+  return schedule === 'restart'
+    ? `, halving over complete runs of ${rungs.join(', ')} epochs`
+    : `, halving at epochs ${rungs.join(', ')}`;
+}
 
 export function createTuneReporter(
   mode: ReportMode,
@@ -33,7 +40,7 @@ export function createTuneReporter(
     switch (e.type) {
       case 'search':
         stream.write(
-          `tuning ${e.trials} configs x ${e.epochs} epochs, ${e.groupSize} at a time${e.rungs.length ? `, halving at epochs ${e.rungs.join(', ')}` : ''} -> ${e.out}\n`,
+          `tuning ${e.trials} configs x ${e.epochs} epochs, ${e.groupSize} at a time${halvingText(e.rungs, e.rungSchedule)} -> ${e.out}\n`,
         );
         if (tty) {
           bar = new cliProgress.SingleBar(
@@ -46,7 +53,7 @@ export function createTuneReporter(
             },
             cliProgress.Presets.shades_classic,
           );
-          bar.start(e.trials * e.epochs * e.stepsPerEpoch, e.trialEpochs * e.stepsPerEpoch, payload());
+          bar.start(e.plannedTrialEpochs * e.stepsPerEpoch, e.trialEpochs * e.stepsPerEpoch, payload());
         }
         break;
       case 'stacked-step':
@@ -66,7 +73,16 @@ export function createTuneReporter(
         if (s === 'finished' || s === 'pruned' || s === 'failed') counts[s]++;
         bar?.update(payload());
         if (!tty) {
-          const why = s === 'pruned' ? ` at epoch ${e.trial.prunedAt}` : s === 'failed' ? `: ${e.trial.error}` : '';
+          const why =
+            s === 'pruned'
+              ? e.trial.budget === undefined
+                ? ` at epoch ${e.trial.prunedAt}`
+                : ` after its ${e.trial.budget}-epoch run`
+              : s === 'promoted'
+                ? ` to the ${e.trial.promotedTo}-epoch run`
+                : s === 'failed'
+                  ? `: ${e.trial.error}`
+                  : '';
           stream.write(`trial ${e.trial.id} ${s}${why}, val top-1 ${pct(selectionScore(e.trial, select))}\n`);
         }
         break;

@@ -22,6 +22,7 @@ import { EpochStats } from '../train/epoch-stats.js';
 import type { EpochMetrics, SplitMetrics } from '../train/run-folder.js';
 import { learningRateAt, type Schedule } from '../train/schedule.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { trialSchedule } from './rung-schedule.js';
 import {
   readDecision,
   type StackedStepDecision,
@@ -182,13 +183,8 @@ export class GroupTrainer implements TrialTrainer {
         step = state.step;
         if (history.length !== run.epochsDone) await events.restored(spec.id, history);
       }
-      const schedule: Schedule = {
-        baseLr: scaledLearningRate(spec.config),
-        unit: spec.config.scheduleUnit,
-        warmupEpochs: spec.config.warmupEpochs,
-        epochs: spec.config.epochs,
-        stepsPerEpoch: this.stepsPerEpoch,
-      };
+      // The config's schedule (a restarted rung's: compressed to its epochs, rung-schedule.ts).
+      const schedule = trialSchedule(spec.config, scaledLearningRate(spec.config), this.stepsPerEpoch);
       return { spec, model, schedule, step, history, failed: false };
     } catch (error) {
       model?.dispose();

@@ -17,9 +17,18 @@ export interface LeaderboardRow {
   note: string;
 }
 
-/** Finished trials first (by score, ties to the smaller lr), then pruned by the rung reached, then failed. */
+function noteOf(r: TrialRecord): string {
+  // A restarted rung's run (budget below the full epochs) is a complete run of its own length.
+  const run = r.budget === undefined ? '' : `${r.budget}-epoch run, `;
+  if (r.status === 'pruned') return r.budget === undefined ? `pruned at epoch ${r.prunedAt}` : `${run}not promoted`;
+  if (r.status === 'promoted') return `${run}promoted to the ${r.promotedTo}-epoch run`;
+  return r.error ?? '';
+}
+
+/** Finished trials first (by score, ties to the smaller lr), then pruned or promoted by the epochs reached, then failed. */
 export function leaderboardRows(records: readonly TrialRecord[], select: 'last' | 'best'): LeaderboardRow[] {
-  const group = (r: TrialRecord) => ({ finished: 0, running: 1, pending: 1, pruned: 2, failed: 3 })[r.status];
+  const group = (r: TrialRecord) =>
+    ({ finished: 0, running: 1, pending: 1, promoted: 2, pruned: 2, failed: 3 })[r.status];
   const score = (r: TrialRecord) => selectionScore(r, select) ?? NaN;
   const sorted = [...records].sort(
     (a, b) =>
@@ -41,7 +50,7 @@ export function leaderboardRows(records: readonly TrialRecord[], select: 'last' 
     status: r.status,
     epochs: r.epochs.length,
     valTop1: Number.isFinite(score(r)) ? score(r) : null,
-    note: r.status === 'pruned' ? `pruned at epoch ${r.prunedAt}` : (r.error ?? ''),
+    note: noteOf(r),
   }));
 }
 

@@ -18,7 +18,7 @@ export function rankTrialsFile(dir: string, rank: number, worldSize: number): st
   return worldSize > 1 ? join(dir, `trials.rank-${rank}.jsonl`) : join(dir, 'trials.jsonl');
 }
 
-const TERMINAL = new Set(['finished', 'pruned', 'failed']);
+const TERMINAL = new Set(['finished', 'pruned', 'failed', 'promoted']);
 
 /** The further of two records of one trial: more epochs, else a final status. */
 export function furtherRecord(a: TrialRecord, b: TrialRecord): TrialRecord {

@@ -30,11 +30,38 @@ export class TrialLog {
     return log;
   }
 
-  /** Takes `r` in place of the trial's record if it is further (a record of another rank or an earlier run). */
+  /**
+   * Takes `r` in place of the trial's record if it is further (a record of another rank or an
+   * earlier run). A restarted rung's run this log does not hold yet (`budget` set: a later stage's,
+   * made as the search goes) is added.
+   */
   take(r: TrialRecord): void {
     const mine = this.#byId.get(r.id);
-    if (!mine || furtherRecord(mine, r) === mine) return;
+    if (!mine) {
+      if (r.budget !== undefined) this.#append(r);
+      return;
+    }
+    if (furtherRecord(mine, r) === mine) return;
     this.records[this.records.indexOf(mine)] = r;
+    this.#byId.set(r.id, r);
+  }
+
+  /** Whether the log holds a record of `id`. */
+  has(id: string): boolean {
+    return this.#byId.has(id);
+  }
+
+  /** Adds a pending record of `spec` (a restarted rung's run of a promoted config), unless it holds one. */
+  async add(spec: TrialSpec): Promise<TrialRecord> {
+    if (!this.#byId.has(spec.id)) {
+      this.#append(newRecord(spec));
+      await this.save();
+    }
+    return this.get(spec.id);
+  }
+
+  #append(r: TrialRecord): void {
+    this.records.push(r);
     this.#byId.set(r.id, r);
   }
 
@@ -62,8 +89,8 @@ export class TrialLog {
 
   async setStatus(
     id: string,
-    status: 'finished' | 'pruned' | 'failed',
-    detail: { prunedAt?: number; error?: string } = {},
+    status: 'finished' | 'pruned' | 'failed' | 'promoted',
+    detail: { prunedAt?: number; promotedTo?: number; error?: string } = {},
   ): Promise<void> {
     Object.assign(this.get(id), { status }, detail);
     await this.save();

@@ -2,7 +2,8 @@
 import type { EpochMetrics } from '../train/run-folder.js';
 import type { TrialSpec } from './tune-config.js';
 
-export type TrialStatus = 'pending' | 'running' | 'finished' | 'pruned' | 'failed';
+/** 'promoted': a restarted rung's run that halving kept; its config trains again at the next rung's length. */
+export type TrialStatus = 'pending' | 'running' | 'finished' | 'pruned' | 'failed' | 'promoted';
 
 export interface TrialRecord {
   id: string;
@@ -16,6 +17,14 @@ export interface TrialRecord {
   status: TrialStatus;
   /** The rung (epochs trained) at which halving stopped it. */
   prunedAt?: number;
+  /**
+   * With rungSchedule 'restart' (rung-schedule.ts): the epochs of this trial's complete run, the
+   * rung's or the full epochs; one record per config and run length, ids `<config id>-e<budget>`
+   * below the full epochs.
+   */
+  budget?: number;
+  /** A promoted run's next stage: the epochs of its config's next run. */
+  promotedTo?: number;
   /** Why it failed (an error, or the non-finite loss that ended it). */
   error?: string;
   /** One entry per epoch trained: train loss / top-1 and val metrics (test is never evaluated in the search). */
@@ -23,8 +32,19 @@ export interface TrialRecord {
 }
 
 export function newRecord(t: TrialSpec): TrialRecord {
-  const { id, index, baseLr, scaledLr, weightDecay, promptTokens, deep } = t;
-  return { id, index, baseLr, scaledLr, weightDecay, promptTokens, deep, status: 'pending', epochs: [] };
+  const { id, index, baseLr, scaledLr, weightDecay, promptTokens, deep, budget } = t;
+  return {
+    id,
+    index,
+    baseLr,
+    scaledLr,
+    weightDecay,
+    promptTokens,
+    deep,
+    ...(budget === undefined ? {} : { budget }),
+    status: 'pending',
+    epochs: [],
+  };
 }
 
 /** Val top-1 after `epochs` epochs (1-based count), if the trial got that far. */

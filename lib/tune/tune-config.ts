@@ -64,10 +64,21 @@ export const tuneSettingsSchema = z.strictObject({
   rungs: distinct(z.int().min(1)).optional(),
   /**
    * Halving's grace period: the default rungs start no earlier than this many epochs (earlier ones
-   * move to it). Default warmupEpochs + 1: a config is not ranked before it trained an epoch at its
-   * own learning rate (during the warmup every config's lr is still ramping up).
+   * move to it). With rungSchedule 'continue', default warmupEpochs + 1: a config is not ranked
+   * before it trained an epoch at its own learning rate (during the warmup every config's lr is
+   * still ramping up). With 'restart', default 1: each rung's run is complete, its warmup
+   * compressed with it.
    */
   graceEpochs: z.int().min(1).optional(),
+  /**
+   * What halving's rungs train (budget-complete rungs, rung-schedule.ts). 'restart' (default): at a
+   * rung of r epochs each entrant trains a complete r-epoch run (the warmup and cosine compressed to
+   * r epochs) and is ranked at its end; the survivors start again from scratch at the next rung's
+   * length, the last ones with the full schedule (as `train` would). 'continue': every config
+   * trains the full schedule and is ranked at the rungs mid-schedule, the survivors training on
+   * (fewer config-epochs, but it ranks before the cosine decays: bench/RESULTS.md).
+   */
+  rungSchedule: z.enum(['continue', 'restart']).default('restart'),
   /** Fraction of the configs at a rung that keep training (at least one does). */
   keep: z
     .number()
@@ -99,7 +110,10 @@ export type TuneSettings = z.output<typeof tuneSettingsSchema>;
 
 /** One point of the grid. */
 export interface TrialSpec {
-  /** `t<index>-lr<lr>-wd<wd>[-p<tokens>][-deep|-shallow]`: the folder under trials/. */
+  /**
+   * `t<index>-lr<lr>-wd<wd>[-p<tokens>][-deep|-shallow]`: the folder under trials/ (a restarted
+   * rung's run of r epochs: `<id>-e<r>`, rung-schedule.ts).
+   */
   id: string;
   /** Position in the grid (lr-major, as listed). */
   index: number;
@@ -109,6 +123,11 @@ export interface TrialSpec {
   deep: boolean;
   /** The learning rate the optimizer starts from: baseLr x batchSize / 256. */
   scaledLr: number;
+  /**
+   * With rungSchedule 'restart': the epochs of this trial's complete run (a rung's, or the full
+   * epochs at the last stage). Absent otherwise.
+   */
+  budget?: number;
   /** The trial's complete train config (out = its folder under trials/). */
   config: ResolvedTrainConfig;
 }
@@ -212,7 +231,8 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
     promptTokens: g.promptTokens ?? [base.promptTokens],
     deep: g.deep ?? [base.deep],
   };
-  const grace = settings.graceEpochs ?? base.warmupEpochs + 1;
+  // Restarted rungs compress the warmup with the rest of the schedule: every run ends at its own lr, no grace needed.
+  const grace = settings.graceEpochs ?? (settings.rungSchedule === 'restart' ? 1 : base.warmupEpochs + 1);
   const rungs = settings.prune === 'halving' ? (settings.rungs ?? defaultRungs(base.epochs, settings.keep, grace)) : [];
   const late = rungs.find((r) => r >= base.epochs);
   if (late !== undefined)

@@ -15,6 +15,10 @@ export type TuneProgressEvent =
       /** Config-epochs already trained (a resumed search). */
       trialEpochs: number;
       rungs: number[];
+      /** Present when the rungs train complete runs of their own length (rungSchedule 'restart'). */
+      rungSchedule?: 'restart';
+      /** Config-epochs the search trains if no trial fails (with halving: what the rungs keep). */
+      plannedTrialEpochs: number;
       out: string;
     }
   /** Whether the groups' steps are stacked (decided at the first step; again if a stacked step fails). */
@@ -23,7 +27,7 @@ export type TuneProgressEvent =
   | { type: 'trial-step' }
   /** A trial finished an epoch (its val metrics are in the record's last epoch). */
   | { type: 'trial-epoch'; trial: TrialRecord }
-  /** A trial finished, was pruned or failed. */
+  /** A trial finished, was pruned, promoted (a restarted rung's run) or failed. */
   | { type: 'trial-status'; trial: TrialRecord }
   /** The config the final runs retrain, chosen on val. */
   | { type: 'chosen'; trial: TrialRecord; valTop1: number }

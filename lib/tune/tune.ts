@@ -21,6 +21,7 @@ import { drawHeatmap } from './heatmap.js';
 import { leaderboardCsv, leaderboardMarkdown, leaderboardRows } from './leaderboard.js';
 import { RankShare, rankTrialsFile } from './rank-share.js';
 import { runSearch } from './run-search.js';
+import { firstStageTrials, plannedTrialEpochs, restartsRungs } from './rung-schedule.js';
 import { selectTrial } from './select-trial.js';
 import { readDecision } from './stacked-step.js';
 import { writeTrainvalDataset } from './trainval-dataset.js';
@@ -63,8 +64,10 @@ function absolute(config: TuneConfig): TuneConfig {
 
 /** What must not change between a tune and its resume (tune.json); how it runs (group size, decode workers) may. */
 function searchRecord(t: ResolvedTune) {
-  const { resume: _r, overwrite: _o, groupSize: _g, stackedStep: _s, ...settings } = t.settings;
+  const { resume: _r, overwrite: _o, groupSize: _g, stackedStep: _s, rungSchedule, ...rest } = t.settings;
   const { baseLr: _l, weightDecay: _w, workers: _k, ...base } = t.base;
+  // rungSchedule only where rungs restart: a tune folder from before the option (rungs continued, or none) still resumes.
+  const settings = restartsRungs(t) ? { ...rest, rungSchedule } : rest;
   return { settings, base, axes: t.axes, seeds: t.seeds, rungs: t.rungs, trials: t.trials.map((x) => x.id) };
 }
 
@@ -184,7 +187,11 @@ async function searchAndFinish(
   const isMain = rank === 0;
   const rankFiles = Array.from({ length: worldSize }, (_, r) => rankTrialsFile(folder.dir, r, worldSize));
   // A resume takes the records of every rank of the interrupted tune, whatever its world size.
-  const log = await TrialLog.open(rankFiles[rank]!, t.trials, settings.resume ? await folder.trialFiles() : []);
+  const log = await TrialLog.open(
+    rankFiles[rank]!,
+    firstStageTrials(t),
+    settings.resume ? await folder.trialFiles() : [],
+  );
   await log.save();
 
   const trainer = new GroupTrainer({
@@ -208,6 +215,8 @@ async function searchAndFinish(
       stepsPerEpoch: trainer.stepsPerEpoch,
       trialEpochs: log.records.reduce((n, r) => n + r.epochs.length, 0),
       rungs: t.rungs,
+      ...(restartsRungs(t) ? { rungSchedule: 'restart' as const } : {}),
+      plannedTrialEpochs: plannedTrialEpochs(t),
       out: folder.dir,
     });
     await runSearch(
@@ -234,7 +243,13 @@ async function searchAndFinish(
   if (isMain) {
     await folder.writeText(folder.files.leaderboardMd, leaderboardMarkdown(rows, settings.select));
     await folder.writeText(folder.files.leaderboardCsv, leaderboardCsv(rows));
-    await drawHeatmap(folder.files.heatmap, rows, t.axes.lr, t.axes.wd);
+    // One cell per config: its last run (a restarted search's promoted runs have a later one).
+    await drawHeatmap(
+      folder.files.heatmap,
+      rows.filter((r) => r.status !== 'promoted'),
+      t.axes.lr,
+      t.axes.wd,
+    );
   }
   const chosen = selectTrial(log.records, settings.select);
   if (!chosen)

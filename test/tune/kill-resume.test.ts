@@ -5,7 +5,8 @@
  * run) and resumed with --resume after each kill, or started over when no tune.json was written
  * yet. The finished tune's trials.jsonl, chosen config (best-config.yaml), summary.json and every
  * saved tensor (each trial's state, the final run's state and best) are those of an
- * uninterrupted tune, bit for bit.
+ * uninterrupted tune, bit for bit. The same again with halving over restarted rungs
+ * (--rung-schedule restart), whose stages make new trials as they go.
  *
  * Half the kills come at a random time within an uninterrupted tune's duration, the others just
  * after a random progress line. A handful of kills here; VPT_KILL_CAMPAIGN=<kills> (and VPT_KILL_SEED=<seed>) runs a long
@@ -34,7 +35,7 @@ const task = useSyntheticTask(
   { valFraction: 0.25, seed: 1 },
 );
 
-const flags = (out: string) =>
+const flags = (out: string, extra: string[] = []) =>
   [
     ['tune', '--data', task.data, '--weights', task.weights, '--out', out],
     ['--epochs', '2', '--warmup-epochs', '1', '--batch-size', '4', '--crop-size', '32', '--seed', '3'],
@@ -44,6 +45,7 @@ const flags = (out: string) =>
     // (bits differ at float rounding); a resume keeps its first call's choice (stacked-step.json).
     ['--stacked-step', 'on'],
     ['--device', 'cpu', '--workers', '1'],
+    extra,
   ].flat();
 
 /** Every .safetensors file under `dir` (relative path -> tensor name -> bytes). */
@@ -75,26 +77,28 @@ const summaryOf = async (out: string) => {
   return { ...rest, final: final.map((f) => ({ ...f, out: relative(out, f.out) })) };
 };
 
-describe('tune: SIGKILL at random moments, resumed each time', () => {
+/** Kills `tune` with `extra` flags `kills` times (seeded by `seed`) and checks the resumed tune equals an uninterrupted one. */
+function campaignTest(name: string, extra: string[], kills: number, seed: number) {
   it(
-    `${KILLS} kills lose nothing: trials, chosen config, summary and tensors equal an uninterrupted tune's`,
+    `${kills} kills lose nothing${name}: trials, chosen config, summary and tensors equal an uninterrupted tune's`,
     async () => {
-      const reference = join(task.dir, 'reference');
+      const dir = join(task.dir, extra.at(-1)!);
+      const reference = join(dir, 'reference');
       let started = performance.now();
-      const straight = await runCli([...flags(reference), '--json']);
+      const straight = await runCli([...flags(reference, extra), '--json']);
       expect(straight.code, straight.stderr).toBe(0);
       // The timed kills land anywhere in a run's span (start-up, search, reports, final run), whatever the machine's speed.
       const span = performance.now() - started;
       started = performance.now();
 
-      const out = join(task.dir, 'killed');
-      const campaign = await killCampaign(flags(out), out, KILLS, SEED, straight.lines, span, {
+      const out = join(dir, 'killed');
+      const campaign = await killCampaign(flags(out, extra), out, kills, seed, straight.lines, span, {
         file: join(out, 'tune.json'),
         flags: ['--resume'],
       });
       const seconds = (performance.now() - started) / 1000;
-      console.log(`tune kill campaign (seed ${SEED}): ${JSON.stringify(campaign)} in ${seconds.toFixed(1)} s`);
-      expect(campaign.kills + campaign.finishedFirst).toBe(KILLS);
+      console.log(`tune${name} kill campaign (seed ${seed}): ${JSON.stringify(campaign)} in ${seconds.toFixed(1)} s`);
+      expect(campaign.kills + campaign.finishedFirst).toBe(kills);
       expect(campaign.kills).toBeGreaterThan(0);
 
       expect(await trialsOf(out)).toEqual(await trialsOf(reference));
@@ -117,6 +121,12 @@ describe('tune: SIGKILL at random moments, resumed each time', () => {
           expect(got.get(file)!.get(name)!.equals(bytes), `${file}: ${name}`).toBe(true);
       }
     },
-    KILLS * 20_000 + 60_000,
+    kills * 20_000 + 60_000,
   );
+}
+
+describe('tune: SIGKILL at random moments, resumed each time', () => {
+  campaignTest('', ['--rung-schedule', 'continue'], KILLS, SEED);
+  // Halving over restarted rungs: 4 one-epoch runs, then the best 2 over the full 2 epochs.
+  campaignTest(' (restarted rungs)', ['--rung-schedule', 'restart'], Math.max(2, Math.ceil(KILLS * 0.75)), SEED + 1);
 });

@@ -66,6 +66,7 @@ describe('tune progress (no TTY)', () => {
       stepsPerEpoch: 3,
       trialEpochs: 0,
       rungs: [1],
+      plannedTrialEpochs: 6,
       out: '/o',
     });
     report({ type: 'trial-step' });
@@ -77,6 +78,49 @@ describe('tune progress (no TTY)', () => {
       'trial t00-lr10-wd0 pruned at epoch 1, val top-1 90.0%\n',
       'trial t03-lr100-wd0 failed: diverged: non-finite loss, "x", val top-1 10.0%\n',
       'chosen on val: t02-lr0.1-wd0 (val top-1 60.0%)\n',
+    ]);
+  });
+});
+
+describe('restarted rungs (rungSchedule restart) in the leaderboard and the progress lines', () => {
+  // lr 10: a 1-epoch run pruned; lr 1: its 1-epoch run promoted, then its full run finished.
+  const restarted = [
+    record(0, 10, [0.9], { id: 't00-lr10-wd0-e1', budget: 1, status: 'pruned', prunedAt: 1 }),
+    record(1, 1, [0.95], { id: 't01-lr1-wd0-e1', budget: 1, status: 'promoted', promotedTo: 2 }),
+    record(1, 1, [0.5, 0.6], { budget: 2 }),
+  ];
+
+  it('lists every run and says which were promoted', () => {
+    const rows = leaderboardRows(restarted, 'last');
+    expect(rows.map((r) => [r.id, r.status, r.epochs, r.note])).toEqual([
+      ['t01-lr1-wd0', 'finished', 2, ''],
+      ['t01-lr1-wd0-e1', 'promoted', 1, '1-epoch run, promoted to the 2-epoch run'],
+      ['t00-lr10-wd0-e1', 'pruned', 1, '1-epoch run, not promoted'],
+    ]);
+  });
+
+  it('prints how each run ended', () => {
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    const report = createTuneReporter('auto', 'last', stream);
+    report({
+      type: 'search',
+      trials: 2,
+      epochs: 2,
+      groupSize: 2,
+      stepsPerEpoch: 3,
+      trialEpochs: 0,
+      rungs: [1],
+      rungSchedule: 'restart',
+      plannedTrialEpochs: 4,
+      out: '/o',
+    });
+    for (const trial of restarted) report({ type: 'trial-status', trial });
+    expect(lines).toEqual([
+      'tuning 2 configs x 2 epochs, 2 at a time, halving over complete runs of 1 epochs -> /o\n',
+      'trial t00-lr10-wd0-e1 pruned after its 1-epoch run, val top-1 90.0%\n',
+      'trial t01-lr1-wd0-e1 promoted to the 2-epoch run, val top-1 95.0%\n',
+      'trial t01-lr1-wd0 finished, val top-1 60.0%\n',
     ]);
   });
 });

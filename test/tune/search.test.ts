@@ -22,8 +22,18 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
+// Halving over continued rungs (rungSchedule 'continue'); restarted rungs: restart-search.test.ts.
 const config = (c: Partial<TuneConfig>): TuneConfig =>
-  ({ data: 'd', weights: 'w', out: 'o', epochs: 9, warmupEpochs: 0, batchSize: 256, ...c }) as TuneConfig;
+  ({
+    data: 'd',
+    weights: 'w',
+    out: 'o',
+    epochs: 9,
+    warmupEpochs: 0,
+    batchSize: 256,
+    rungSchedule: 'continue',
+    ...c,
+  }) as TuneConfig;
 
 /** A trial's quality from its lr and wd: the scripted val top-1 grows with it and with the epoch. */
 function quality(id: string): number {

@@ -68,12 +68,12 @@ describe('tune grid', () => {
     expect(() => resolve(c)).toThrow(message);
   });
 
-  it('places the halving rungs at epochs x keep^k', () => {
+  it('places the halving rungs at epochs x keep^k (continued rungs; restarted: rung-schedule.test.ts)', () => {
     expect(defaultRungs(9, 1 / 3)).toEqual([1, 3]);
     expect(defaultRungs(100, 1 / 3)).toEqual([1, 3, 11, 33]);
     expect(defaultRungs(8, 0.5)).toEqual([1, 2, 4]);
     expect(defaultRungs(1, 0.5)).toEqual([]);
-    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 0 }).rungs).toEqual([1, 3]);
+    expect(resolve({ prune: 'halving', rungSchedule: 'continue', epochs: 9, warmupEpochs: 0 }).rungs).toEqual([1, 3]);
     expect(resolve({ prune: 'none', epochs: 9, warmupEpochs: 1 }).rungs).toEqual([]);
   });
 
@@ -82,12 +82,20 @@ describe('tune grid', () => {
     expect(defaultRungs(100, 1 / 3, 11)).toEqual([11, 33]);
     expect(defaultRungs(9, 1 / 3, 9)).toEqual([]);
     // The warmup ramps every config's lr up: no config is ranked before an epoch at its own lr.
-    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1 }).rungs).toEqual([2, 3]);
-    expect(resolve({ prune: 'halving', epochs: 100, warmupEpochs: 10 }).rungs).toEqual([11, 33]);
-    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1, graceEpochs: 3 }).rungs).toEqual([3]);
-    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1, graceEpochs: 1 }).rungs).toEqual([1, 3]);
+    expect(resolve({ prune: 'halving', rungSchedule: 'continue', epochs: 9, warmupEpochs: 1 }).rungs).toEqual([2, 3]);
+    expect(resolve({ prune: 'halving', rungSchedule: 'continue', epochs: 100, warmupEpochs: 10 }).rungs).toEqual([
+      11, 33,
+    ]);
+    expect(
+      resolve({ prune: 'halving', rungSchedule: 'continue', epochs: 9, warmupEpochs: 1, graceEpochs: 3 }).rungs,
+    ).toEqual([3]);
+    expect(
+      resolve({ prune: 'halving', rungSchedule: 'continue', epochs: 9, warmupEpochs: 1, graceEpochs: 1 }).rungs,
+    ).toEqual([1, 3]);
     // Given rungs are taken as they are.
-    expect(resolve({ prune: 'halving', epochs: 9, warmupEpochs: 1, rungs: [1, 4] }).rungs).toEqual([1, 4]);
+    expect(
+      resolve({ prune: 'halving', rungSchedule: 'continue', epochs: 9, warmupEpochs: 1, rungs: [1, 4] }).rungs,
+    ).toEqual([1, 4]);
   });
 
   it('takes --seeds N as the first N of VPT seeds', () => {

@@ -243,7 +243,14 @@ describe('vpt-native tune', () => {
     ])
       expect((await stat(join(out, f))).size, f).toBeGreaterThan(0);
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as TuneSummary;
-    expect(summary).toMatchObject({ seeds: [42], gridEpochs: 8, trialEpochs: 4 + 2, select: 'last', finalOn: 'train' });
+    // Halving over restarted rungs (the default): 4 one-epoch runs, then the 2 kept configs' 2-epoch runs.
+    expect(summary).toMatchObject({
+      seeds: [42],
+      gridEpochs: 8,
+      trialEpochs: 4 * 1 + 2 * 2,
+      select: 'last',
+      finalOn: 'train',
+    });
     expect(summary.final[0]!.out).toBe(join(out, 'final', 'seed-42'));
     expect((await metricsOf(summary.final[0]!.out)).length).toBe(2);
     expect((await readFile(join(out, 'leaderboard.csv'), 'utf8')).split('\n')[0]).toBe(
