@@ -60,14 +60,18 @@ export const tuneSettingsSchema = z.strictObject({
   finalOn: z.enum(['train', 'trainval']).default('train'),
   /** Successive halving on val top-1 at the rungs, or every config to the end. */
   prune: z.enum(['none', 'halving']).default('none'),
-  /** Epochs after which halving ranks the configs still training; default epochs x keep^k (k = 1, 2, ...), none before graceEpochs. */
+  /**
+   * Epochs after which halving ranks the configs still training. Default: epochs x keep^k
+   * (k = 1, 2, ...), none before graceEpochs; with restarted rungs and no graceEpochs, the two
+   * longest of those (halvingRungs).
+   */
   rungs: distinct(z.int().min(1)).optional(),
   /**
    * Halving's grace period: the default rungs start no earlier than this many epochs (earlier ones
    * move to it). With rungSchedule 'continue', default warmupEpochs + 1: a config is not ranked
    * before it trained an epoch at its own learning rate (during the warmup every config's lr is
-   * still ramping up). With 'restart', default 1: each rung's run is complete, its warmup
-   * compressed with it.
+   * still ramping up). With 'restart', none by default: each rung's run is complete, its warmup
+   * compressed with it, and the default rungs are the two longest (halvingRungs).
    */
   graceEpochs: z.int().min(1).optional(),
   /**
@@ -159,6 +163,21 @@ export function defaultRungs(epochs: number, keep: number, grace = 1): number[] 
   return [...rungs].sort((a, b) => a - b);
 }
 
+/**
+ * Halving's rungs when none are given. Continued rungs: defaultRungs from the grace period
+ * (default warmupEpochs + 1). Restarted rungs compress the warmup with the rest of each run, so
+ * they need no grace period; by default they are the two longest of defaultRungs, epochs x keep^2
+ * and epochs x keep: [2, 6] at 18 epochs, [11, 33] at 100 (3.0x fewer config-epochs than the
+ * grid at keep 1/3). That is the regime bench/RESULTS.md measured; a shorter complete run ranks
+ * on too short a budget (small lrs lead there). A graceEpochs given applies to either.
+ */
+function halvingRungs(epochs: number, warmupEpochs: number, settings: TuneSettings): number[] {
+  if (settings.rungSchedule === 'continue')
+    return defaultRungs(epochs, settings.keep, settings.graceEpochs ?? warmupEpochs + 1);
+  if (settings.graceEpochs !== undefined) return defaultRungs(epochs, settings.keep, settings.graceEpochs);
+  return defaultRungs(epochs, settings.keep).slice(-2);
+}
+
 /** The most final runs `seeds` may count as a bare number: above it, a number reads as a seed (VPT's are 42 and up). */
 export const MAX_SEED_COUNT_AS_SEEDS = 10;
 
@@ -231,9 +250,7 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
     promptTokens: g.promptTokens ?? [base.promptTokens],
     deep: g.deep ?? [base.deep],
   };
-  // Restarted rungs compress the warmup with the rest of the schedule: every run ends at its own lr, no grace needed.
-  const grace = settings.graceEpochs ?? (settings.rungSchedule === 'restart' ? 1 : base.warmupEpochs + 1);
-  const rungs = settings.prune === 'halving' ? (settings.rungs ?? defaultRungs(base.epochs, settings.keep, grace)) : [];
+  const rungs = settings.prune === 'halving' ? (settings.rungs ?? halvingRungs(base.epochs, base.warmupEpochs, settings)) : [];
   const late = rungs.find((r) => r >= base.epochs);
   if (late !== undefined)
     throw new VptError(

@@ -67,7 +67,8 @@ describe('restarted rungs in the tune config', () => {
     // epochs, warmup, restart's default rungs, continue's (grace warmup + 1)
     [18, 1, [2, 6], [2, 6]],
     [12, 1, [1, 4], [2, 4]],
-    [100, 10, [1, 3, 11, 33], [11, 33]],
+    [100, 10, [11, 33], [11, 33]],
+    [9, 1, [1, 3], [2, 3]],
   ])(
     'at %i epochs (%i warmup) the default rungs keep >= 3x fewer config-epochs than the 36-config grid',
     (epochs, warmupEpochs, restart, cont) => {
