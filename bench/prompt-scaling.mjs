@@ -178,4 +178,7 @@ for (const r of results) {
   );
 }
 if (JSON_OUT)
-  await writeFile(JSON_OUT, JSON.stringify({ batch: BATCH, steps: STEPS, rounds: ROUNDS, clock: CLOCK, results }, null, 2));
+  await writeFile(
+    JSON_OUT,
+    JSON.stringify({ batch: BATCH, steps: STEPS, rounds: ROUNDS, clock: CLOCK, results }, null, 2),
+  );

@@ -250,7 +250,8 @@ export function resolveTuneConfig(config: TuneConfig, trialsDir: (id: string) =>
     promptTokens: g.promptTokens ?? [base.promptTokens],
     deep: g.deep ?? [base.deep],
   };
-  const rungs = settings.prune === 'halving' ? (settings.rungs ?? halvingRungs(base.epochs, base.warmupEpochs, settings)) : [];
+  const rungs =
+    settings.prune === 'halving' ? (settings.rungs ?? halvingRungs(base.epochs, base.warmupEpochs, settings)) : [];
   const late = rungs.find((r) => r >= base.epochs);
   if (late !== undefined)
     throw new VptError(
