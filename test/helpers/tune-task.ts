@@ -1,8 +1,14 @@
 /** The tune tests' task: a synthetic CUB-layout dataset with val carved from train (distinct from test) and a tiny random ViT. */
 
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import type { EpochMetrics } from '../../lib/index.js';
+import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import type { TrialEvents } from '../../lib/tune/trial-trainer.js';
 import type { TuneConfig } from '../../lib/tune/tune-config.js';
 import { type SyntheticTask, useSyntheticTask } from './common.js';
+import { comparable } from './run-metrics.js';
 
 /** The tune task in a temporary directory made before the calling file's tests and removed after them. */
 export function useTuneTask(): SyntheticTask {
@@ -45,3 +51,15 @@ export function recordingEvents(failures: string[], epoch: TrialEvents['epoch'] 
     },
   };
 }
+
+/** The trial records of a tune folder's trials.jsonl, in their order. */
+export async function trialsOf(out: string): Promise<TrialRecord[]> {
+  return (await readFile(join(out, 'trials.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TrialRecord);
+}
+
+/** Trial records without their wall-clock fields, to compare two tunes. */
+export const steady = (records: TrialRecord[]) =>
+  records.map(({ epochs, ...r }) => ({ ...r, epochs: comparable(epochs as EpochMetrics[]) }));

@@ -9,22 +9,12 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import type { EpochMetrics } from '../../lib/index.js';
-import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import { type TuneConfig, type TuneSummary, tune } from '../../lib/tune/tune.js';
 import { comparable } from '../helpers/run-metrics.js';
-import { smallTune, useTuneTask } from '../helpers/tune-task.js';
+import { smallTune, steady, trialsOf, useTuneTask } from '../helpers/tune-task.js';
 
 const task = useTuneTask();
 
-async function trialsOf(out: string): Promise<TrialRecord[]> {
-  return (await readFile(join(out, 'trials.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as TrialRecord);
-}
-const steady = (records: TrialRecord[]) =>
-  records.map(({ epochs, ...r }) => ({ ...r, epochs: comparable(epochs as EpochMetrics[]) }));
 const timeless = ({ seconds: _s, final, ...rest }: TuneSummary) => ({
   ...rest,
   final: final.map(({ out: _o, ...f }) => f),

@@ -16,18 +16,12 @@ import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import type { TrialEvents } from '../../lib/tune/trial-trainer.js';
 import { type TuneConfig, tune } from '../../lib/tune/tune.js';
 import { resolveTuneConfig } from '../../lib/tune/tune-config.js';
-import { recordingEvents, smallTune, useTuneTask } from '../helpers/tune-task.js';
+import { recordingEvents, smallTune, trialsOf, useTuneTask } from '../helpers/tune-task.js';
 
 /** fp32: the stacked forward batches the trials' matmuls; the losses agree to float rounding. */
 const TOL = 1e-5;
 
 const task = useTuneTask();
-
-const trialsOf = async (out: string): Promise<TrialRecord[]> =>
-  (await readFile(join(out, 'trials.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as TrialRecord);
 
 const search = (out: string, stackedStep: StackedStepMode, extra: Partial<TuneConfig> = {}): TuneConfig => ({
   ...smallTune(task, out),

@@ -3,17 +3,13 @@
  * TCPStore as `tune --nproc 2` ranks join) writes the trials and summary one process writes, with
  * halving's rungs continued or restarted.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
 import { freePort } from '../../lib/distributed/local-launcher.js';
-import type { EpochMetrics } from '../../lib/index.js';
-import type { TrialRecord } from '../../lib/tune/trial-record.js';
 import { type TuneConfig, type TuneSummary, tune } from '../../lib/tune/tune.js';
-import { comparable } from '../helpers/run-metrics.js';
-import { smallTune, useTuneTask } from '../helpers/tune-task.js';
+import { smallTune, steady, trialsOf, useTuneTask } from '../helpers/tune-task.js';
 
 const task = useTuneTask();
 
@@ -21,13 +17,6 @@ const timeless = ({ seconds: _s, final, ...rest }: TuneSummary) => ({
   ...rest,
   final: final.map(({ out: _o, ...f }) => f),
 });
-const steady = async (out: string) =>
-  (await readFile(join(out, 'trials.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as TrialRecord)
-    .map(({ epochs, ...r }) => ({ ...r, epochs: comparable(epochs as EpochMetrics[]) }));
-
 describe('tune over ranks', () => {
   it.each([
     ['continue', ''],
@@ -59,8 +48,8 @@ describe('tune over ranks', () => {
       );
       expect(timeless(rank0!)).toEqual(timeless(one));
       expect(timeless(rank1!)).toEqual(timeless(one));
-      const trials = await steady(join(task.dir, `one-${rungSchedule}`));
-      expect(await steady(join(task.dir, `two-${rungSchedule}`))).toEqual(trials);
+      const trials = steady(await trialsOf(join(task.dir, `one-${rungSchedule}`)));
+      expect(steady(await trialsOf(join(task.dir, `two-${rungSchedule}`)))).toEqual(trials);
       if (rungSchedule === 'restart') expect(trials.filter((t) => t.status === 'promoted')).toHaveLength(3);
       // Rank 0 alone reports.
       expect(events[0]).toContain('done');

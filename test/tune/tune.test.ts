@@ -12,33 +12,22 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
 import { packageRoot } from '../../lib/binding.js';
-import { type EpochMetrics, train } from '../../lib/index.js';
-import type { TrialRecord } from '../../lib/tune/trial-record.js';
+import { train } from '../../lib/index.js';
 import { type TuneConfig, type TuneSummary, tune } from '../../lib/tune/tune.js';
 import { resolveTuneConfig } from '../../lib/tune/tune-config.js';
 import { comparable, metricsOf } from '../helpers/run-metrics.js';
-import { smallTune, useTuneTask } from '../helpers/tune-task.js';
+import { smallTune, steady, trialsOf, useTuneTask } from '../helpers/tune-task.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot, 'dist', 'bin', 'launch.cjs');
 
 const task = useTuneTask();
 
-async function trialsOf(out: string): Promise<TrialRecord[]> {
-  return (await readFile(join(out, 'trials.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as TrialRecord);
-}
-
 /** A summary without wall-clock time and folder paths. */
 const timeless = ({ seconds: _s, final, ...rest }: TuneSummary) => ({
   ...rest,
   final: final.map(({ out: _o, ...f }) => f),
 });
-/** Trial records without wall-clock fields. */
-const steady = (records: TrialRecord[]) =>
-  records.map(({ epochs, ...r }) => ({ ...r, epochs: comparable(epochs as EpochMetrics[]) }));
 
 describe('tune()', () => {
   it('trains a group of configs exactly as train() trains each alone (loss and val to 1e-6)', async () => {
