@@ -46,11 +46,6 @@ export class TrialLog {
     this.#byId.set(r.id, r);
   }
 
-  /** Whether the log holds a record of `id`. */
-  has(id: string): boolean {
-    return this.#byId.has(id);
-  }
-
   /** Adds a pending record of `spec` (a restarted rung's run of a promoted config), unless it holds one. */
   async add(spec: TrialSpec): Promise<TrialRecord> {
     if (!this.#byId.has(spec.id)) {
