@@ -9,7 +9,7 @@
 import { rungSurvivors } from './halving.js';
 import type { RankShare } from './rank-share.js';
 import { budgetTrial, budgetTrialId, stageBudgets } from './rung-schedule.js';
-import { alive, type SearchHooks, searchEvents, trainStage } from './search-stage.js';
+import { alive, finishTrials, type SearchHooks, searchEvents, trainStage } from './search-stage.js';
 import type { TrialLog } from './trial-log.js';
 import type { TrialTrainer } from './trial-trainer.js';
 import type { ResolvedTune, TrialSpec } from './tune-config.js';
@@ -43,15 +43,7 @@ export async function runRestartSearch(
     );
     // The stage's records as trained (merged from every rank).
     const done = runs.map((s) => log.get(s.id));
-    if (budget === epochs) {
-      for (const r of done) {
-        if (alive(r) && r.epochs.length >= epochs) {
-          await log.setStatus(r.id, 'finished');
-          hooks.status?.(r);
-        }
-      }
-      return;
-    }
+    if (budget === epochs) return finishTrials(done, epochs, log, hooks);
     const survivors = rungSurvivors(done, budget, tune.settings.keep);
     const next = budgets[stage + 1]!;
     for (const r of done) {

@@ -8,7 +8,7 @@ import { rungSurvivors } from './halving.js';
 import type { RankShare } from './rank-share.js';
 import { runRestartSearch } from './restart-search.js';
 import { restartsRungs } from './rung-schedule.js';
-import { alive, type SearchHooks, searchEvents, trainStage } from './search-stage.js';
+import { alive, finishTrials, type SearchHooks, searchEvents, trainStage } from './search-stage.js';
 import type { TrialLog } from './trial-log.js';
 import type { TrialTrainer } from './trial-trainer.js';
 import type { ResolvedTune } from './tune-config.js';
@@ -39,10 +39,5 @@ export async function runSearch(
       }
     }
   }
-  for (const r of log.records) {
-    if (alive(r) && r.epochs.length >= epochs) {
-      await log.setStatus(r.id, 'finished');
-      hooks.status?.(r);
-    }
-  }
+  await finishTrials(log.records, epochs, log, hooks);
 }

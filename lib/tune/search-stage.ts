@@ -64,3 +64,18 @@ export async function trainStage(
   }
   await share?.sync(log);
 }
+
+/** Marks the trials of `records` still alive that trained `epochs` epochs as finished. */
+export async function finishTrials(
+  records: readonly TrialRecord[],
+  epochs: number,
+  log: TrialLog,
+  hooks: SearchHooks,
+): Promise<void> {
+  for (const r of records) {
+    if (alive(r) && r.epochs.length >= epochs) {
+      await log.setStatus(r.id, 'finished');
+      hooks.status?.(r);
+    }
+  }
+}
