@@ -7,9 +7,11 @@
 // (bench/flops.mjs computedTrainStepFlops).
 //
 // CPU, 224 px, deep prompts, SGD momentum, normalized float batches (as bench/train-step.mjs).
-// Our two settings run step by step interleaved (one step on, one step off) and PyTorch runs
-// after them, for --rounds rounds; each side reports its best round's median of --steps timed
-// steps (after --warmup), so a noisy neighbour on a shared machine does not decide a ratio.
+// Our two settings run step by step interleaved (on, off, then off, on: the order swaps every
+// round) and PyTorch runs after them, for --rounds rounds; each side reports its best round's
+// median of --steps timed steps (after --warmup), so a noisy neighbour on a shared machine does
+// not decide a ratio. "paired" is the median (and quartiles) of off / on within each round,
+// over every timed round: the measure to read when the two differ by a few percent.
 //
 // Usage (after `npm ci` and `npx tsc -p tsconfig.json`):
 //   VPT_BENCH_PYTHONPATH=.deps/torch-cpu node bench/prompt-scaling.mjs
@@ -68,18 +70,24 @@ const IMG = 224,
   CLASSES = 200;
 const pythonPath = process.env.VPT_BENCH_PYTHONPATH ?? (process.env.LIBTORCH ? dirname(process.env.LIBTORCH) : '');
 
-/** Times the steps of several sides interleaved (warmup, then one step of each in turn), so
- * that a load spike on a shared machine hits them alike: the median ms of each. */
-async function timedInterleaved(steps) {
-  const times = steps.map(() => []);
+/** Times two sides interleaved (warmup, then one step of each in turn, the order swapped every
+ * round: A B, B A, ...), so that a load spike on a shared machine, and whatever the first step
+ * of a round leaves behind for the second (freed heap, caches), hits both alike. Returns each
+ * side's median ms and the per-round ratios B / A (paired: a slow drift in the machine's speed
+ * cancels out of them). */
+async function timedInterleaved([a, b]) {
+  const times = [[], []];
   for (let i = 0; i < WARMUP + STEPS; i++) {
-    for (const [k, step] of steps.entries()) {
+    const order = i % 2 === 0 ? [0, 1] : [1, 0];
+    const round = [0, 0];
+    for (const k of order) {
       const t0 = now();
-      await step();
-      if (i >= WARMUP) times[k].push(now() - t0);
+      await (k === 0 ? a : b)();
+      round[k] = now() - t0;
     }
+    if (i >= WARMUP) for (const k of [0, 1]) times[k].push(round[k]);
   }
-  return times.map(median);
+  return { ms: times.map(median), ratios: times[1].map((t, i) => t / times[0][i]) };
 }
 
 const images = { pixels: randomImages(BATCH * 3 * IMG * IMG), shape: [BATCH, 3, IMG, IMG] };
@@ -103,7 +111,8 @@ async function ours(weights, tokens, precision) {
   const train = await timedInterleaved(models.map((m) => () => m.trainStep(images, labels)));
   const evaluate = await timedInterleaved(models.map((m) => () => m.evaluate(images, labels)));
   for (const m of models) m.dispose();
-  return [0, 1].map((k) => ({ trainMs: train[k], evalMs: evaluate[k] }));
+  const sides = [0, 1].map((k) => ({ trainMs: train.ms[k], evalMs: evaluate.ms[k] }));
+  return { on: sides[0], off: sides[1], trainRatios: train.ratios, evalRatios: evaluate.ratios };
 }
 
 function torchSide(shape, tokens, precision) {
@@ -121,6 +130,13 @@ function torchSide(shape, tokens, precision) {
   return { trainMs: r.msPerStep, evalMs: r.evalMsPerStep, torch: r.torch, threads: r.threads };
 }
 
+/** off / on step by step: "median (quartiles)" of the paired ratios of every timed round. */
+const paired = (ratios) => {
+  const r = [...ratios].sort((x, y) => x - y);
+  const q = (f) => r[Math.min(r.length - 1, Math.floor(f * r.length))].toFixed(2);
+  return `${median(r).toFixed(2)}x (${q(0.25)}-${q(0.75)})`;
+};
+
 const best = (a, b) =>
   a === null ? b : { ...a, trainMs: Math.min(a.trainMs, b.trainMs), evalMs: Math.min(a.evalMs, b.evalMs) };
 
@@ -137,11 +153,22 @@ try {
     });
     for (const precision of PRECISIONS) {
       for (const tokens of TOKENS) {
-        const row = { shape: shape.name, precision, tokens, on: null, off: null, torch: null };
+        const row = {
+          shape: shape.name,
+          precision,
+          tokens,
+          on: null,
+          off: null,
+          torch: null,
+          trainRatios: [],
+          evalRatios: [],
+        };
         for (let r = 0; r < ROUNDS; r++) {
-          const [on, off] = await ours(weights, tokens, precision);
+          const { on, off, trainRatios, evalRatios } = await ours(weights, tokens, precision);
           row.on = best(row.on, on);
           row.off = best(row.off, off);
+          row.trainRatios.push(...trainRatios);
+          row.evalRatios.push(...evalRatios);
           if (TORCH) row.torch = best(row.torch, torchSide(shape, tokens, precision));
         }
         const opts = { tokens, img: IMG, patch: PATCH };
@@ -166,14 +193,14 @@ console.log(
     `LibTorch ${info.torchVersion}${torchRow ? `, PyTorch ${torchRow.torch} (${torchRow.threads} threads)` : ''}\n`,
 );
 console.log(
-  '| model | prec | prompts | train ms on | train ms off | train ms PyTorch | on vs off | on / PyTorch | eval ms on | eval ms off | eval ms PyTorch | train GFLOP on / off / PyTorch |',
+  '| model | prec | prompts | train ms on | train ms off | train ms PyTorch | on vs off | on vs off, paired | on / PyTorch | eval ms on | eval ms off | eval ms PyTorch | eval on vs off, paired | train GFLOP on / off / PyTorch |',
 );
-console.log('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
+console.log('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|');
 for (const r of results) {
   console.log(
     `| ${r.shape} | ${r.precision} | ${r.tokens} | ${f(r.on.trainMs)} | ${f(r.off.trainMs)} | ${f(r.torch?.trainMs)} | ` +
-      `${f(r.off.trainMs / r.on.trainMs, 2)}x | ${r.torch ? f(r.on.trainMs / r.torch.trainMs, 2) : '-'} | ` +
-      `${f(r.on.evalMs)} | ${f(r.off.evalMs)} | ${f(r.torch?.evalMs)} | ` +
+      `${f(r.off.trainMs / r.on.trainMs, 2)}x | ${paired(r.trainRatios)} | ${r.torch ? f(r.on.trainMs / r.torch.trainMs, 2) : '-'} | ` +
+      `${f(r.on.evalMs)} | ${f(r.off.evalMs)} | ${f(r.torch?.evalMs)} | ${paired(r.evalRatios)} | ` +
       `${f(r.gflops.on)} / ${f(r.gflops.off)} / ${f(r.gflops.torch)} |`,
   );
 }

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { ErrorCode, VptError } from './errors.js';
+import { applyHostHeapPolicy, type HostHeapPolicy, requestedHostHeapPolicy } from './host-heap-policy.js';
 import { type AddonLocation, explainLoadError, locateAddon } from './setup/locate-addon.js';
 
 /** A tensor entry of a weights file, validated in TypeScript before native code reads it. */
@@ -341,6 +342,8 @@ export interface NativeAddon {
   hostHeap(): { inUse: number; free: number } | null;
   /** malloc_trim(0): malloc's free pages go back to the system; true when some did. */
   trimHostHeap(): boolean;
+  /** mallopt of the three (lib/host-heap-policy.ts); true when glibc took them. Absent in addons built before it. */
+  keepHostHeap?(mmapThreshold: number, trimThreshold: number, topPad: number): boolean;
   /** Fused add + LayerNorm kernels against ATen ops on `device` (native/kernels/add_layer_norm_check.h); synchronous. */
   checkAddLayerNorm(device: string): NativeAddLayerNormCheck;
 }
@@ -374,15 +377,23 @@ export const packageRoot = (() => {
   return dir;
 })();
 
-let cached: { addon: NativeAddon; path: string } | undefined;
+/** The loaded addon, where it came from, and the malloc policy applied when it loaded (lib/host-heap-policy.ts). */
+export interface LoadedAddon {
+  addon: NativeAddon;
+  path: string;
+  hostHeap: HostHeapPolicy;
+}
+
+let cached: LoadedAddon | undefined;
 
 /**
  * Loads the addon once, from the first place lib/setup/locate-addon.ts finds that loads;
  * throws a VptError (code VPT_ADDON) that says which situation this is and the command that
  * fixes it (usually `npx vpt-native setup`).
  */
-export function loadAddon(): { addon: NativeAddon; path: string } {
+export function loadAddon(): LoadedAddon {
   if (cached) return cached;
+  const heapPolicy = requestedHostHeapPolicy(process.env); // a bad VPT_HOST_HEAP is refused before anything loads
   const require = createRequire(import.meta.url);
   const search = locateAddon(packageRoot);
   if (search.locations.length === 0) throw new VptError(ErrorCode.Addon, search.problem!.message);
@@ -390,7 +401,8 @@ export function loadAddon(): { addon: NativeAddon; path: string } {
   for (const location of search.locations) {
     try {
       if (location.preload) preloadLibTorch(location.preload);
-      cached = { addon: require(location.path) as NativeAddon, path: location.path };
+      const addon = require(location.path) as NativeAddon;
+      cached = { addon, path: location.path, hostHeap: applyHostHeapPolicy(addon, heapPolicy) };
       return cached;
     } catch (error) {
       first ??= { location, error: error as Error };

@@ -63,6 +63,7 @@ export {
 } from './model/options.js';
 export { StagedBatch } from './model/staged-batch.js';
 export type { TrainableMetadata } from './model/trainable-state.js';
+export type { HostHeapPolicy } from './host-heap-policy.js';
 export { type RuntimeInfo, runtimeInfo } from './runtime-info.js';
 export { type ServeHandle, type ServeOptions, serve } from './serve/serve.js';
 export {

@@ -1,4 +1,5 @@
 import { loadAddon } from './binding.js';
+import type { HostHeapPolicy } from './host-heap-policy.js';
 import { VERSION } from './version.js';
 
 /** What vpt-native runs on. */
@@ -32,6 +33,8 @@ export interface RuntimeInfo {
   nativeJpeg: boolean;
   /** Data-parallel backends this build contains (Gloo: CPU, NCCL: CUDA). */
   distributedBackends: { gloo: boolean; nccl: boolean };
+  /** How malloc treats freed CPU buffers in this process (lib/host-heap-policy.ts, `VPT_HOST_HEAP`). */
+  hostHeap: HostHeapPolicy;
 }
 
 /**
@@ -44,7 +47,7 @@ export interface RuntimeInfo {
  * ```
  */
 export function runtimeInfo(): RuntimeInfo {
-  const { addon, path } = loadAddon();
+  const { addon, path, hostHeap } = loadAddon();
   const n = addon.runtimeInfo();
   return {
     version: VERSION,
@@ -66,5 +69,6 @@ export function runtimeInfo(): RuntimeInfo {
     torchRoot: n.builtAgainstTorchRoot,
     nativeJpeg: typeof addon.decodeJpegFile === 'function',
     distributedBackends: addon.NativeProcessGroup.backends(),
+    hostHeap,
   };
 }

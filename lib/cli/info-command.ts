@@ -95,6 +95,7 @@ export function registerInfoCommand(program: Command): void {
             .map(([name]) => name)
             .join(', ') || 'no backend in this build'
         }`,
+        `host heap      ${info.hostHeap.mode}: ${info.hostHeap.reason}`,
         `addon          ${info.addonPath}`,
         `built against  ${info.torchRoot}`,
       ];

@@ -26,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSwinModel", vpt::SwinModelWrap::Define(env));
   exports.Set("hostHeap", Napi::Function::New<vpt::HostHeapJs>(env, "hostHeap"));
   exports.Set("trimHostHeap", Napi::Function::New<vpt::TrimHostHeapJs>(env, "trimHostHeap"));
+  exports.Set("keepHostHeap", Napi::Function::New<vpt::KeepHostHeapJs>(env, "keepHostHeap"));
   return exports;
 }
 

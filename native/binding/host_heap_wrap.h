@@ -14,4 +14,11 @@ Napi::Value HostHeapJs(const Napi::CallbackInfo& info);
 // returned). true when some memory was released; false without glibc.
 Napi::Value TrimHostHeapJs(const Napi::CallbackInfo& info);
 
+// keepHostHeap(mmapThreshold, trimThreshold, topPad): boolean — mallopt: requests below
+// mmapThreshold come from malloc's arenas instead of a mapping of their own, free memory at an
+// arena's top is kept up to trimThreshold, and each growth of the heap asks for topPad more. So a
+// train step's buffers, freed and requested again every step, reuse pages already mapped instead
+// of faulting in fresh zeroed ones. true when glibc took all three; false without glibc.
+Napi::Value KeepHostHeapJs(const Napi::CallbackInfo& info);
+
 }  // namespace vpt
