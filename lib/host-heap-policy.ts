@@ -6,9 +6,8 @@
  * on free. A train step frees and requests the same buffers again every step, so each step
  * faulted in fresh zeroed pages. vpt-native keeps them instead (`keep`, the default): requests
  * below 1 GiB come from the arenas, and up to 1 GiB of free memory stays at an arena's top. The
- * CPU train step measured about 7% (fp32) and 12% (bf16) faster with it, peak RSS about 1%
- * higher, the eval step 0-2% slower (ViT-Ti/16, 2 threads: bench/host-heap.mjs,
- * bench/RESULTS.md). A run still gives the free pages back after each epoch's writes
+ * CPU train step measured 7-8% (fp32) and 12-13% (bf16) faster with it, the eval step even and
+ * peak RSS unchanged (ViT-Ti/16, 2 threads: bench/host-heap.mjs, bench/RESULTS.md). A run still gives the free pages back after each epoch's writes
  * (`trimHostHeap`, lib/host-heap.ts).
  *
  * `VPT_HOST_HEAP=default` leaves glibc's defaults. Malloc settings of the user's own
