@@ -7,8 +7,8 @@
  * faulted in fresh zeroed pages. vpt-native keeps them instead (`keep`, the default): requests
  * below 1 GiB come from the arenas, and up to 1 GiB of free memory stays at an arena's top. The
  * CPU train step measured 7-8% (fp32) and 12-13% (bf16) faster with it, the eval step even and
- * peak RSS unchanged (ViT-Ti/16, 2 threads: bench/host-heap.mjs, bench/RESULTS.md). A run still gives the free pages back after each epoch's writes
- * (`trimHostHeap`, lib/host-heap.ts).
+ * peak RSS unchanged (ViT-Ti/16, 2 threads: bench/host-heap.mjs, bench/RESULTS.md). A run
+ * still gives the free pages back after each epoch's writes (`trimHostHeap`, lib/host-heap.ts).
  *
  * `VPT_HOST_HEAP=default` leaves glibc's defaults. Malloc settings of the user's own
  * (`GLIBC_TUNABLES` with `glibc.malloc.*`, or `MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`,
