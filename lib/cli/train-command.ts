@@ -200,9 +200,9 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--no-fused-layer-norm', 'run each residual add, LayerNorm and prompt insertion as its own op (default)')
     .option(
       '--skip-discarded-prompt-rows',
-      'VPT-deep: compute only the keys and values of prompt rows the next block overwrites (default from 20 prompts)',
+      'VPT-deep: compute only the keys and values of prompt rows the next block overwrites (default from 10 prompts)',
     )
-    .option('--no-skip-discarded-prompt-rows', 'VPT-deep: compute every row of every block (default below 20 prompts)')
+    .option('--no-skip-discarded-prompt-rows', 'VPT-deep: compute every row of every block (default below 10 prompts)')
     .option(
       '--cuda-graphs',
       'CUDA: replay the train step as a captured CUDA graph (eager, with a notice, where it cannot be)',

@@ -122,7 +122,7 @@ export const trainConfigSchema = z
     fusedLayerNorm: z.boolean().default(false),
     /**
      * VPT-deep: compute only the keys and values of prompt rows the next block overwrites (createModel's
-     * option). Unset: on from SKIP_PROMPT_ROWS_FROM_TOKENS (20) prompts, where it measured faster.
+     * option). Unset: on from SKIP_PROMPT_ROWS_FROM_TOKENS (10) prompts, where it measured faster.
      */
     skipDiscardedPromptRows: z.boolean().optional(),
     /**

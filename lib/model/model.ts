@@ -80,7 +80,7 @@ export interface ModelInfo {
   stemBlocks: number;
   /**
    * VPT-deep computes only the keys and values of the prompt rows each next block overwrites
-   * (`createModel`'s `skipDiscardedPromptRows`, as resolved: on from 20 prompts unless given).
+   * (`createModel`'s `skipDiscardedPromptRows`, as resolved: on from 10 prompts unless given).
    */
   skipDiscardedPromptRows: boolean;
 }

@@ -394,11 +394,11 @@ export function fullPromptOptions(p: PromptOptions): Required<PromptOptions> {
 
 /**
  * The prompt length from which `skipDiscardedPromptRows` is on by default. Measured on the CPU
- * (ViT-Ti/16, batch 16, idle 2-core VM, bench/RESULTS.md): the train step with it on against off
- * was 1.00x / 0.96x at 1 / 10 prompts in fp32 (computing the prompts' keys and values apart and
- * joining them costs more than the rows it saves) and 1.13x / 1.04x (fp32 / bf16) from 20 on.
+ * (batch 16, idle 2-core VM, 2 threads, paired steps, bench/RESULTS.md, session 11): the train
+ * step with it on against off was 0.99-1.02x at 1 prompt and 0.98-1.01x at 5 (even), and
+ * 1.03-1.08x at 10 (ViT-Ti/16 and ViT-S/16, fp32 and bf16, six runs).
  */
-export const SKIP_PROMPT_ROWS_FROM_TOKENS = 20;
+export const SKIP_PROMPT_ROWS_FROM_TOKENS = 10;
 
 /** Options after validation and defaults. */
 export type ResolvedModelOptions = Omit<z.output<typeof createModelSchema>, 'prompt' | 'skipDiscardedPromptRows'> & {
