@@ -34,6 +34,7 @@ export { type LaunchOptions, launchLocalWorkers } from './distributed/local-laun
 export { availableBackends, type JoinOptions, ProcessGroup } from './distributed/process-group.js';
 export { type Shard, shardBatch, shardSamples } from './distributed/shard.js';
 export { ErrorCode, type ErrorCodeValue, VptError } from './errors.js';
+export type { HostHeapPolicy } from './host-heap-policy.js';
 export type { BackboneFingerprint } from './model/backbone-fingerprint.js';
 export { createModel, createModelSharingBackbone } from './model/create-model.js';
 export { groupedStepUnsupported, trainStepGrouped } from './model/grouped-step.js';
@@ -63,7 +64,6 @@ export {
 } from './model/options.js';
 export { StagedBatch } from './model/staged-batch.js';
 export type { TrainableMetadata } from './model/trainable-state.js';
-export type { HostHeapPolicy } from './host-heap-policy.js';
 export { type RuntimeInfo, runtimeInfo } from './runtime-info.js';
 export { type ServeHandle, type ServeOptions, serve } from './serve/serve.js';
 export {
