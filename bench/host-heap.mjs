@@ -16,18 +16,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, randomImages } from './stats.mjs';
+import { argValue, median, randomImages, VIT_SHAPES } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(process.env.VPT_BENCH_DIST ?? join(here, '..', 'dist'));
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const SHAPES = {
-  ti: { name: 'ViT-Ti/16', embedDim: 192, depth: 12, numHeads: 3 },
-  s: { name: 'ViT-S/16', embedDim: 384, depth: 12, numHeads: 6 },
-};
+const arg = argValue;
+const SHAPES = { ti: VIT_SHAPES.ti, s: VIT_SHAPES.s };
 const PAIRS = Number(arg('pairs', 6));
 const TOKENS = Number(arg('tokens', 10));
 const PRECISION = arg('precision', 'fp32');

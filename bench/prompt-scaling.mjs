@@ -28,24 +28,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { computedTrainStepFlops } from './flops.mjs';
-import { median, randomImages } from './stats.mjs';
+import { argValue, median, randomImages, VIT_SHAPES } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(process.env.VPT_BENCH_DIST ?? join(here, '..', 'dist'));
 const { createModel, runtimeInfo } = await import(pathToFileURL(join(dist, 'lib', 'index.js')).href);
 const { writeRandomBackbone } = await import(pathToFileURL(join(dist, 'lib', 'demo', 'random-backbone.js')).href);
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
+const arg = argValue;
 const list = (name, fallback) => arg(name, fallback).split(',').filter(Boolean);
 const TOKENS = list('tokens', '1,10,50,100,200').map(Number);
-const ALL_SHAPES = {
-  ti: { name: 'ViT-Ti/16', embedDim: 192, depth: 12, numHeads: 3 },
-  s: { name: 'ViT-S/16', embedDim: 384, depth: 12, numHeads: 6 },
-  b: { name: 'ViT-B/16', embedDim: 768, depth: 12, numHeads: 12 },
-};
+const ALL_SHAPES = VIT_SHAPES;
 const SHAPES = list('shapes', 'ti,s').map((k) => {
   if (!ALL_SHAPES[k]) throw new Error(`--shapes: unknown '${k}' (ti, s, b)`);
   return ALL_SHAPES[k];

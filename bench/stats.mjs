@@ -13,3 +13,16 @@ export function randomImages(n) {
   }
   return out;
 }
+
+/** The value after `--name` on the command line, or `fallback`. */
+export function argValue(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+/** The ViT shapes the benches build random backbones of (12 blocks, patch 16). */
+export const VIT_SHAPES = {
+  ti: { name: 'ViT-Ti/16', embedDim: 192, depth: 12, numHeads: 3 },
+  s: { name: 'ViT-S/16', embedDim: 384, depth: 12, numHeads: 6 },
+  b: { name: 'ViT-B/16', embedDim: 768, depth: 12, numHeads: 12 },
+};

@@ -14,22 +14,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { median, randomImages } from './stats.mjs';
+import { argValue, median, randomImages, VIT_SHAPES } from './stats.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = resolve(process.env.VPT_BENCH_DIST ?? join(here, '..', 'dist'));
 const { createModel, runtimeInfo } = await import(pathToFileURL(join(dist, 'lib', 'index.js')).href);
 const { writeRandomBackbone } = await import(pathToFileURL(join(dist, 'lib', 'demo', 'random-backbone.js')).href);
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
-const SHAPES = {
-  ti: { name: 'ViT-Ti/16', embedDim: 192, depth: 12, numHeads: 3 },
-  s: { name: 'ViT-S/16', embedDim: 384, depth: 12, numHeads: 6 },
-  b: { name: 'ViT-B/16', embedDim: 768, depth: 12, numHeads: 12 },
-};
+const arg = argValue;
+const SHAPES = VIT_SHAPES;
 const shape = SHAPES[arg('shape', 'ti')];
 if (!shape) throw new Error('--shape: ti, s or b');
 const LAYERS = arg('layers', '2,6,10').split(',').map(Number);
